@@ -1,0 +1,249 @@
+"""The product configuration as frozen pydantic models.
+
+Pure data and rules: no file I/O, no AWS calls, no CDK objects. One model per tier, selected by
+the ``tier`` field, so that a field a tier does not use is rejected instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from ml_provisioner.config.regions import region_partitions
+
+# Values CloudWatch Logs accepts for RetentionInDays, from 90 days up (the product's floor).
+LOG_RETENTION_CHOICES = (90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+DEFAULT_LOG_RETENTION_DAYS = 365
+
+
+class Tier(StrEnum):
+    STARTER = "starter"
+    PROFESSIONAL = "professional"
+    ENTERPRISE = "enterprise"
+
+
+class SourceControl(StrEnum):
+    CODECOMMIT = "codecommit"
+    S3 = "s3"
+
+
+class VpcSource(StrEnum):
+    DIRECT = "direct"  # the VPC id is written in the config
+    SSM = "ssm"  # the VPC id is read from an SSM parameter by CloudFormation at deploy time
+
+
+class SecurityGroupMode(StrEnum):
+    STANDALONE = "standalone"  # the stack creates the endpoints' security group
+    SGPROV = "sgprov"  # the SG-provisioner's security group, id read from SSM at deploy time
+
+
+class ConfigRuleError(ValueError):
+    """A rule spanning several fields, reported against the one field the user should change."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _slug(max_length: int, pattern: str = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"):
+    """Lowercase words joined by single hyphens: safe inside every AWS name this product derives."""
+    return Annotated[str, StringConstraints(min_length=1, max_length=max_length, pattern=pattern)]
+
+
+TagValue = Annotated[
+    str, StringConstraints(min_length=1, max_length=256, pattern=r"^[\w .:/=+\-@]+$", strip_whitespace=True)
+]
+SsmParameterName = Annotated[
+    str, StringConstraints(min_length=2, max_length=1011, pattern=r"^/[a-zA-Z0-9_.\-/]+$")
+]
+Email = Annotated[
+    str, StringConstraints(max_length=254, pattern=r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}$")
+]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, use_enum_values=False)
+
+
+class Client(Frozen):
+    company_name: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+    company_prefix: _slug(16, r"^[a-z][a-z0-9]*$") = Field(
+        description="Lowercase letters and digits, starting with a letter; leads every physical name."
+    )
+    account_id: Annotated[str, StringConstraints(pattern=r"^\d{12}$")] = Field(
+        description='The 12-digit AWS account id, quoted in YAML ("012345678901").'
+    )
+    tenant_id: _slug(8, r"^[a-z0-9]+$") = Field(description="Lowercase letters and digits, up to 8.")
+
+    @field_validator("account_id", mode="before")
+    @classmethod
+    def _account_id_is_a_string(cls, value: object) -> object:
+        if isinstance(value, int):
+            raise ValueError('must be a quoted 12-digit string, e.g. "123456789012" (YAML read a number)')
+        return value
+
+
+class Environment(Frozen):
+    name: _slug(10, r"^[a-z][a-z0-9]*$") = Field(description="e.g. dev, test, prod")
+    region: str = Field(description="An AWS region code, e.g. us-west-2.")
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value not in region_partitions():
+            raise ValueError(f"{value!r} is not an AWS region; e.g. us-east-1, us-west-2, eu-west-1")
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.name in ("prod", "prd", "production")
+
+
+class MlProduct(Frozen):
+    use_case: _slug(32) = Field(description="Lowercase words joined by hyphens, e.g. customer-churn.")
+    source_control: SourceControl
+    workload: _slug(12) | None = Field(
+        default=None, description="Optional discriminator for several products of one use case."
+    )
+
+
+class Tags(Frozen):
+    cost_center: TagValue
+    project: TagValue
+    owner: TagValue
+
+
+class Monitoring(Frozen):
+    alerts_email: Email = Field(description="Receives the security alarm notifications.")
+    log_retention_days: int = Field(
+        default=DEFAULT_LOG_RETENTION_DAYS,
+        description="Days to keep logs and build logs; one of CloudWatch Logs' values, at least 90.",
+    )
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _cloudwatch_retention_value(cls, value: int) -> int:
+        if value not in LOG_RETENTION_CHOICES:
+            allowed = ", ".join(map(str, LOG_RETENTION_CHOICES))
+            raise ValueError(f"{value} is not allowed; use one of {allowed}")
+        return value
+
+
+VpcId = Annotated[str, StringConstraints(pattern=r"^vpc-[0-9a-f]{8}([0-9a-f]{9})?$")]
+SubnetId = Annotated[str, StringConstraints(pattern=r"^subnet-[0-9a-f]{8}([0-9a-f]{9})?$")]
+RouteTableId = Annotated[str, StringConstraints(pattern=r"^rtb-[0-9a-f]{8}([0-9a-f]{9})?$")]
+
+
+class VpcIntegration(Frozen):
+    vpc_source: VpcSource
+    vpc_id: VpcId | None = Field(default=None, description="Required when vpc_source is direct.")
+    vpc_id_ssm_parameter: SsmParameterName | None = Field(
+        default=None, description="SSM parameter holding the VPC id; required when vpc_source is ssm."
+    )
+    subnet_ids: list[SubnetId] = Field(description="At least two distinct subnets for the endpoints.")
+    security_group_mode: SecurityGroupMode
+    security_group_id_ssm_parameter: SsmParameterName | None = Field(
+        default=None,
+        description="SSM parameter holding the SG-provisioner's security group id; required for sgprov.",
+    )
+    route_table_ids: list[RouteTableId] = Field(
+        default_factory=list,
+        description="Route tables for the S3 gateway endpoint; required for sgprov. Without them "
+        "(standalone only) S3 is reached through an interface endpoint in the subnets.",
+    )
+    endpoint_client_cidrs: list[str] = Field(
+        default_factory=list,
+        description="Private CIDRs allowed to reach the endpoints on 443; required for standalone.",
+    )
+
+    @field_validator("subnet_ids")
+    @classmethod
+    def _two_distinct_subnets(cls, value: list[str]) -> list[str]:
+        if len(set(value)) < 2:
+            raise ValueError("needs at least two distinct subnet ids (endpoints span two AZs)")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a subnet id twice")
+        return value
+
+    @field_validator("route_table_ids")
+    @classmethod
+    def _distinct_route_tables(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists a route table id twice")
+        return value
+
+    @field_validator("endpoint_client_cidrs")
+    @classmethod
+    def _private_cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                network = ipaddress.IPv4Network(cidr)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not an IPv4 CIDR block such as 10.0.0.0/16") from None
+            if not network.is_private:
+                raise ValueError(f"{cidr} is not a private range; endpoints are never opened to the internet")
+        return value
+
+    @model_validator(mode="after")
+    def _modes_have_their_fields(self) -> VpcIntegration:
+        if self.vpc_source is VpcSource.DIRECT:
+            if not self.vpc_id:
+                raise ConfigRuleError("vpc_id", "is required when vpc_source is direct")
+            if self.vpc_id_ssm_parameter:
+                raise ConfigRuleError("vpc_id_ssm_parameter", "is only allowed when vpc_source is ssm")
+        else:
+            if not self.vpc_id_ssm_parameter:
+                raise ConfigRuleError("vpc_id_ssm_parameter", "is required when vpc_source is ssm")
+            if self.vpc_id:
+                raise ConfigRuleError("vpc_id", "is only allowed when vpc_source is direct")
+        if self.security_group_mode is SecurityGroupMode.SGPROV:
+            if not self.security_group_id_ssm_parameter:
+                raise ConfigRuleError(
+                    "security_group_id_ssm_parameter", "is required when security_group_mode is sgprov"
+                )
+            if not self.route_table_ids:
+                raise ConfigRuleError("route_table_ids", "is required when security_group_mode is sgprov")
+            if self.endpoint_client_cidrs:
+                raise ConfigRuleError(
+                    "endpoint_client_cidrs",
+                    "is only allowed in standalone mode (the SG-provisioner owns the rules in sgprov)",
+                )
+        else:
+            if self.security_group_id_ssm_parameter:
+                raise ConfigRuleError(
+                    "security_group_id_ssm_parameter", "is only allowed when security_group_mode is sgprov"
+                )
+            if not self.endpoint_client_cidrs:
+                raise ConfigRuleError(
+                    "endpoint_client_cidrs",
+                    "is required when security_group_mode is standalone (who may reach the endpoints)",
+                )
+        return self
+
+
+class _ProductBase(Frozen):
+    client: Client
+    environment: Environment
+    ml_product: MlProduct
+    tags: Tags
+
+
+class StarterConfig(_ProductBase):
+    tier: Literal[Tier.STARTER]
+
+
+class ProfessionalConfig(_ProductBase):
+    tier: Literal[Tier.PROFESSIONAL]
+    monitoring: Monitoring
+
+
+class EnterpriseConfig(_ProductBase):
+    tier: Literal[Tier.ENTERPRISE]
+    monitoring: Monitoring
+    vpc_integration: VpcIntegration
+
+
+ProductConfig = Annotated[StarterConfig | ProfessionalConfig | EnterpriseConfig, Field(discriminator="tier")]

@@ -1,0 +1,227 @@
+"""Every physical name, SSM path, ARN and stack name of a product, derived in one place.
+
+Policies (create-policy), the stacks, the lifecycle commands and the checks all read names from
+here, so a name cannot drift between the resource and the policy that scopes it.
+
+Scheme: ``product_id = {company_prefix}-{environment}-{tenant}-{use_case}[-{workload}]`` names the
+regional resources. Names that are global to the account or to S3 (bucket, dashboard, IAM paths)
+add a short region code so the same product can live in two regions. IAM roles and managed
+policies get CloudFormation-generated names under the path ``/ml-provisioner/<global id>/``: the
+path scopes them for policies without spending IAM's 64-character name budget.
+A test deployment appends ``-t<4 hex>`` to the product id, and so to every name derived from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from ml_provisioner.config.models import (
+    EnterpriseConfig,
+    ProductConfig,
+    SecurityGroupMode,
+    SourceControl,
+)
+from ml_provisioner.config.regions import partition_of
+
+TOOL = "ml-provisioner"
+TEST_SUFFIX_PATTERN = r"t[0-9a-f]{4}"
+TEST_SUFFIX_LENGTH = 6  # "-" + "t" + 4 hex digits
+
+_DIRECTIONS = {
+    "north": "n", "south": "s", "east": "e", "west": "w", "central": "c",
+    "northeast": "ne", "northwest": "nw", "southeast": "se", "southwest": "sw",
+}  # fmt: skip
+
+
+def region_code(region: str) -> str:
+    """A short, unique code for a region: us-west-2 -> usw2, ap-southeast-1 -> apse1."""
+    *words, number = region.split("-")
+    return words[0] + "".join(_DIRECTIONS.get(word, word) for word in words[1:]) + number
+
+
+def new_test_suffix() -> str:
+    return "t" + secrets.token_hex(2)
+
+
+def config_file_name(config: ProductConfig) -> str:
+    """The example-matrix file name for a config (the spec's token scheme)."""
+    c = config
+    parts = [c.client.company_prefix, c.environment.name, c.client.tenant_id, c.environment.region,
+             c.ml_product.use_case]  # fmt: skip
+    if c.ml_product.workload:
+        parts.append(c.ml_product.workload)
+    parts += ["ml", c.ml_product.source_control.value]
+    if isinstance(c, EnterpriseConfig):
+        parts += [c.vpc_integration.security_group_mode.value, c.vpc_integration.vpc_source.value]
+    return "-".join(parts) + ".yaml"
+
+
+@dataclass(frozen=True)
+class Names:
+    """All names of one product deployment (the real one, or a test deployment with a suffix)."""
+
+    config: ProductConfig
+    test_suffix: str | None = None
+
+    # -- identity ---------------------------------------------------------------------------
+    @property
+    def product_id(self) -> str:
+        c = self.config
+        parts = [c.client.company_prefix, c.environment.name, c.client.tenant_id, c.ml_product.use_case]
+        if c.ml_product.workload:
+            parts.append(c.ml_product.workload)
+        if self.test_suffix:
+            parts.append(self.test_suffix)
+        return "-".join(parts)
+
+    @property
+    def global_id(self) -> str:
+        """The product id plus a region code, for names unique across the account's regions."""
+        return f"{self.product_id}-{region_code(self.region)}"
+
+    @property
+    def is_test(self) -> bool:
+        return self.test_suffix is not None
+
+    @property
+    def region(self) -> str:
+        return self.config.environment.region
+
+    @property
+    def account(self) -> str:
+        return self.config.client.account_id
+
+    @property
+    def partition(self) -> str:
+        return partition_of(self.region)
+
+    @property
+    def stack_name(self) -> str:
+        return f"{self.product_id}-ml"
+
+    @property
+    def stack_arn_pattern(self) -> str:
+        return f"arn:{self.partition}:cloudformation:{self.region}:{self.account}:stack/{self.stack_name}/*"
+
+    # -- SSM outputs ------------------------------------------------------------------------
+    @property
+    def ssm_prefix(self) -> str:
+        return f"/{TOOL}/{self.product_id}"
+
+    def ssm_parameter(self, output: str) -> str:
+        return f"{self.ssm_prefix}/{output}"
+
+    # -- starter ----------------------------------------------------------------------------
+    @property
+    def model_package_group(self) -> str:
+        return f"{self.product_id}-models"
+
+    def repository(self, kind: str) -> str:
+        """kind is "build" or "deploy": the model-build and model-deploy repositories."""
+        return f"{self.product_id}-model-{kind}"
+
+    def codebuild_project(self, kind: str) -> str:
+        return f"{self.product_id}-{kind}"
+
+    def pipeline(self, kind: str) -> str:
+        return f"{self.product_id}-{kind}-pipeline"
+
+    @staticmethod
+    def source_object_key(kind: str) -> str:
+        """Where an S3-sourced pipeline reads its source archive, inside the artifacts bucket."""
+        return f"source/model-{kind}.zip"
+
+    @property
+    def artifacts_bucket(self) -> str:
+        # S3 names are global across accounts: a digest of the account id keeps them unique
+        # for 7 characters instead of the account id's 13.
+        digest = hashlib.sha256(self.account.encode()).hexdigest()[:6]
+        return f"{self.global_id}-{digest}"
+
+    @property
+    def iam_path(self) -> str:
+        return f"/{TOOL}/{self.global_id}/"
+
+    # -- professional -----------------------------------------------------------------------
+    @property
+    def approval_rule(self) -> str:
+        return f"{self.product_id}-approved"
+
+    @property
+    def dashboard(self) -> str:
+        return self.global_id
+
+    # -- enterprise -------------------------------------------------------------------------
+    @property
+    def kms_alias(self) -> str:
+        return f"alias/{TOOL}/{self.product_id}"
+
+    @property
+    def compliance_log_group(self) -> str:
+        return f"/{TOOL}/{self.product_id}/compliance"
+
+    @property
+    def alerts_topic(self) -> str:
+        return f"{self.product_id}-security-alerts"
+
+    @property
+    def endpoint_security_group(self) -> str:
+        return f"{self.product_id}-vpc-endpoints"
+
+    @property
+    def metric_namespace(self) -> str:
+        return f"MLProvisioner/{self.product_id}"
+
+    def alarm(self, kind: str) -> str:
+        return f"{self.product_id}-{kind}"
+
+    # -- ARNs (for policies and read-back) --------------------------------------------------
+    def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
+        return ":".join([
+            "arn", self.partition, service, self.region if region else "", self.account if account else "",
+            resource,
+        ])  # fmt: skip
+
+    # -- everything with an AWS length or character limit, for validation --------------------
+    def limited_names(self) -> list[tuple[str, str, int, str]]:
+        """(what, name, max length, pattern) for every length-limited name this product creates."""
+        alnum_dash = r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$"
+        names = [
+            ("CloudFormation stack name", self.stack_name, 128, r"^[a-zA-Z][-a-zA-Z0-9]*$"),
+            ("S3 bucket name", self.artifacts_bucket, 63, r"^[a-z0-9][a-z0-9-]*[a-z0-9]$"),
+            ("SageMaker model package group name", self.model_package_group, 63, alnum_dash),
+            ("CodeBuild project name", self.codebuild_project("deploy"), 150, r"^[A-Za-z0-9][A-Za-z0-9\-_]*$"),
+            ("CodePipeline name", self.pipeline("deploy"), 100, r"^[A-Za-z0-9.@\-_]+$"),
+            ("IAM path", self.iam_path, 512, r"^/[\x21-\x7e]*/$"),
+            ("SSM parameter name", self.ssm_parameter("VpcEndpointIdSagemakerRuntime"), 1011, r"^/[\w.\-/]+$"),
+        ]
+        if self.config.ml_product.source_control is SourceControl.CODECOMMIT:
+            names.append(("CodeCommit repository name", self.repository("deploy"), 100, r"^[\w.-]+$"))
+        if self.config.tier != "starter":
+            names += [
+                ("EventBridge rule name", self.approval_rule, 64, r"^[.\-_A-Za-z0-9]+$"),
+                ("CloudWatch dashboard name", self.dashboard, 255, r"^[A-Za-z0-9\-_]+$"),
+            ]
+        if isinstance(self.config, EnterpriseConfig):
+            names += [
+                ("KMS alias name", self.kms_alias, 256, r"^alias/[a-zA-Z0-9/_-]+$"),
+                ("CloudWatch log group name", self.compliance_log_group, 512, r"^[\.\-_/#A-Za-z0-9]+$"),
+                ("SNS topic name", self.alerts_topic, 256, r"^[A-Za-z0-9_-]+$"),
+                ("CloudWatch alarm name", self.alarm("access-denied"), 255, r"^[\x20-\x7e]+$"),
+            ]
+            if self.config.vpc_integration.security_group_mode is SecurityGroupMode.STANDALONE:
+                names.append(("EC2 security group name", self.endpoint_security_group, 255, r"^[\x20-\x7e]+$"))
+        return names
+
+    def name_problems(self) -> list[str]:
+        """Why CloudFormation would reject a name this product derives (empty when all fit)."""
+        problems = []
+        for what, name, limit, pattern in self.limited_names():
+            if len(name) > limit:
+                problems.append(f"the {what} {name!r} is {len(name)} characters; AWS allows {limit}")
+            elif not re.match(pattern, name):
+                problems.append(f"the {what} {name!r} has characters AWS does not allow")
+        return problems
