@@ -1,0 +1,3 @@
+from ml_provisioner.cli import main
+
+main()

@@ -1,0 +1,139 @@
+"""What every command shares: the session (workspace, verbosity), output, errors -> exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ml_provisioner.config.loader import ConfigError, LoadedConfig, load_config
+from ml_provisioner.errors import EXIT_BAD_INPUT, EXIT_FAILED, ProvisionerError
+from ml_provisioner.workspace import Workspace
+
+ConfigOption = Annotated[
+    str, typer.Option("--config", "-c", help="Config file: a path, or a file name in the workspace's configs/.")
+]
+ConfigsOption = Annotated[
+    list[str], typer.Option("--config", "-c", help="Config file(s); repeat the option for several.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of text.")]
+
+
+@dataclass
+class Session:
+    workspace: Workspace
+    verbose: bool = False
+    quiet: bool = False
+    summary: str = "ok"
+    configs: list[str] = field(default_factory=list)
+
+    # -- output -------------------------------------------------------------------------------
+    def out(self, text: str = "") -> None:
+        if not self.quiet:
+            typer.echo(text)
+
+    def result(self, text: str) -> None:
+        """The one line a command always prints, even with --quiet."""
+        typer.echo(text)
+
+    def json(self, data: Any) -> None:
+        typer.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+    def warn(self, text: str) -> None:
+        typer.echo(_style(f"warning: {text}", "yellow"), err=True)
+
+    def load(self, given: str, *, strict_file_name: bool = False) -> LoadedConfig:
+        path = self.workspace.resolve_config(given)
+        self.configs.append(str(path))
+        loaded = load_config(path, strict_file_name=strict_file_name)
+        for warning in loaded.warnings:
+            self.warn(warning.render(path))
+        return loaded
+
+
+def session(ctx: typer.Context) -> Session:
+    return ctx.find_root().obj
+
+
+@contextmanager
+def action(ctx: typer.Context, name: str) -> Iterator[Session]:
+    """Run one action: map every failure to an exit code with a one-line cause and a hint,
+    print a traceback only with --verbose, and log the outcome to reports/execution.log."""
+    current = session(ctx)
+    code = 0
+    try:
+        yield current
+    except typer.Exit as exit_:
+        code = exit_.exit_code
+        raise
+    except ConfigError as error:
+        code = EXIT_BAD_INPUT
+        current.summary = f"invalid config ({len(error.problems)} problem(s))"
+        for problem in error.problems:
+            _error(problem.render(error.path))
+        _hint("fix the fields above; `ml-provisioner config-schema` lists every field and its allowed values")
+        raise typer.Exit(code) from None
+    except ProvisionerError as error:
+        code = error.exit_code
+        current.summary = error.message
+        _error(error.message)
+        if error.hint:
+            _hint(error.hint)
+        if current.verbose:
+            traceback.print_exc()
+        raise typer.Exit(code) from None
+    except KeyboardInterrupt:
+        code = 130
+        current.summary = "interrupted"
+        _error("interrupted")
+        raise typer.Exit(code) from None
+    except Exception as error:  # noqa: BLE001 - the last line of defence: never a bare traceback
+        code = EXIT_FAILED
+        current.summary = f"{type(error).__name__}: {error}"
+        _error(f"{name} failed: {type(error).__name__}: {error}")
+        if current.verbose:
+            traceback.print_exc()
+        else:
+            _hint("run again with --verbose for the traceback")
+        raise typer.Exit(code) from None
+    finally:
+        current.workspace.log_execution(name, current.configs, code, current.summary)
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+    """A plain, aligned text table (stable output for logs and tests)."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def use_color() -> bool:
+    return sys.stderr.isatty() and "NO_COLOR" not in os.environ
+
+
+def _style(text: str, color: str) -> str:
+    return typer.style(text, fg=color) if use_color() else text
+
+
+def _error(text: str) -> None:
+    typer.echo(_style(f"error: {text}", "red"), err=True)
+
+
+def _hint(text: str) -> None:
+    typer.echo(f"hint: {text}", err=True)
+
+
+def workspace_root(value: Path | None) -> Path:
+    from ml_provisioner.workspace import DEFAULT_ROOT, ENV_VAR
+
+    return value or Path(os.environ.get(ENV_VAR) or DEFAULT_ROOT)

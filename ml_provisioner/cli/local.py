@@ -1,0 +1,127 @@
+"""Local actions: nothing here calls AWS. list-products, show-product and validate-config never
+import aws_cdk; create-prov-template and validate-prov-template synthesize in-process."""
+
+from __future__ import annotations
+
+import typer
+
+from ml_provisioner import catalog
+from ml_provisioner.cli import app
+from ml_provisioner.cli._common import ConfigOption, ConfigsOption, JsonOption, action, table
+from ml_provisioner.errors import BadInput, OperationFailed
+
+
+@app.command("list-products")
+def list_products(ctx: typer.Context, config: ConfigOption = "", as_json: JsonOption = False) -> None:
+    """List the tiers (products) and what each one provisions."""
+    with action(ctx, "list-products") as s:
+        current = s.load(config).config.tier if config else None
+        rows = [
+            {"tier": info.tier.value, "example_prefix": info.token, "use": info.use, "network": info.network,
+             "iam": info.iam, "resources_codecommit_s3": info.counts, "selected": info.tier == current}
+            for info in catalog.TIERS.values()
+        ]  # fmt: skip
+        if as_json:
+            s.json(rows)
+            return
+        s.out(table([[("* " if r["selected"] else "  ") + r["tier"], r["use"], r["network"], r["iam"],
+                      r["resources_codecommit_s3"]] for r in rows],
+                    ["  tier", "use", "network", "IAM", "resources (codecommit / s3)"]))  # fmt: skip
+        if current:
+            s.out(f"\n* the tier of {config}")
+
+
+@app.command("show-product")
+def show_product(ctx: typer.Context, config: ConfigOption, as_json: JsonOption = False) -> None:
+    """Show every resource the config's tier creates, with its physical name."""
+    with action(ctx, "show-product") as s:
+        loaded = s.load(config)
+        names = loaded.names()
+        resources = catalog.resources_for(loaded.config, names)
+        if as_json:
+            s.json({"stack": names.stack_name, "tier": loaded.config.tier.value,
+                    "resource_count": catalog.counted(resources), "ssm_prefix": names.ssm_prefix,
+                    "resources": [r.__dict__ for r in resources]})  # fmt: skip
+            return
+        s.out(f"{names.stack_name}  ({loaded.config.tier.value} tier, region {names.region})\n")
+        s.out(table([[r.construct, r.type, r.purpose, r.physical_name] for r in resources],
+                    ["construct", "type", "purpose", "physical name"]))  # fmt: skip
+        s.result(f"\n{catalog.counted(resources)} resources (+1 TLS-only bucket policy); "
+                 f"SSM outputs under {names.ssm_prefix}/")  # fmt: skip
+
+
+@app.command("validate-config")
+def validate_config(ctx: typer.Context, config: ConfigsOption, as_json: JsonOption = False) -> None:
+    """Check config file(s) against the tier schema, AWS naming limits and the file-name scheme."""
+    with action(ctx, "validate-config") as s:
+        checked = [s.load(given, strict_file_name=True) for given in config]
+        if as_json:
+            s.json([{"config": str(c.path), "valid": True, "tier": c.config.tier.value,
+                     "stack": c.names().stack_name} for c in checked])  # fmt: skip
+            return
+        for loaded in checked:
+            s.result(f"{loaded.path}: valid {loaded.config.tier.value} config (stack {loaded.names().stack_name})")
+
+
+@app.command("create-prov-template")
+def create_prov_template(ctx: typer.Context, config: ConfigsOption, as_json: JsonOption = False) -> None:
+    """Synthesize CloudFormation templates into templates/<config>.yaml (several configs: one process)."""
+    from ml_provisioner.synth import synthesize
+
+    with action(ctx, "create-prov-template") as s:
+        loaded = [s.load(given) for given in config]
+        results = synthesize(loaded)  # all or nothing: no file is written unless every config synthesizes
+        written = [s.workspace.write(s.workspace.template_for(r.loaded.stem), r.template_yaml()) for r in results]
+        rows = [
+            {"config": r.loaded.stem, "stack": r.names.stack_name, "template": str(path),
+             "resources": len(r.template["Resources"]), "nag_errors": len(r.errors),
+             "nag_acknowledged": len(r.acknowledged)}
+            for r, path in zip(results, written, strict=True)
+        ]  # fmt: skip
+        s.summary = f"{len(written)} template(s) written"
+        if as_json:
+            s.json(rows)
+        else:
+            for row in rows:
+                s.result(f"{row['template']}: {row['resources']} resources, stack {row['stack']}")
+        if any(r.errors for r in results):
+            raise OperationFailed(
+                "cdk-nag reported unacknowledged errors", "run validate-prov-template for the findings"
+            )
+
+
+@app.command("validate-prov-template")
+def validate_prov_template(ctx: typer.Context, config: ConfigsOption, as_json: JsonOption = False) -> None:
+    """cfn-lint the written template and report cdk-nag AwsSolutions findings; exit 1 on any error."""
+    from ml_provisioner.checks import check_template
+    from ml_provisioner.synth import synthesize
+
+    with action(ctx, "validate-prov-template") as s:
+        loaded = [s.load(given) for given in config]
+        for item in loaded:
+            if not s.workspace.template_for(item.stem).is_file():
+                raise BadInput(
+                    f"template not found: {s.workspace.template_for(item.stem)}",
+                    f"run `ml-provisioner create-prov-template --config {item.path.name}` first",
+                )
+        checks = [check_template(s.workspace.template_for(r.loaded.stem), r) for r in synthesize(loaded)]
+        if as_json:
+            s.json([{"template": str(c.template_path), "errors": c.errors, "warnings": c.warnings,
+                     "stale": c.stale, "cfn_lint": [f.__dict__ for f in c.lint],
+                     "cdk_nag": [f.__dict__ for f in c.nag],
+                     "acknowledged": [{"rule": f.rule, "resource": f.construct_path, "reason": f.reason}
+                                      for f in c.acknowledged]} for c in checks])  # fmt: skip
+        else:
+            for c in checks:
+                findings = [["cfn-lint", f.severity, f.rule, f"line {f.line}", f.message] for f in c.lint]
+                findings += [[f.plugin, f.severity, f.rule, f.construct_path, f.description] for f in c.nag]
+                if c.stale:
+                    findings.append(["staleness", "error", "-", str(c.template_path),
+                                     "differs from what its config synthesizes to now: run create-prov-template"])
+                if findings:
+                    s.out(table(findings, ["check", "severity", "rule", "where", "message"]))
+                s.result(f"{c.template_path}: {c.errors} error(s), {c.warnings} warning(s), "
+                         f"{len(c.acknowledged)} acknowledged cdk-nag finding(s)")  # fmt: skip
+        s.summary = f"{sum(c.errors for c in checks)} error(s)"
+        if any(c.errors for c in checks):
+            raise OperationFailed(f"{sum(c.errors for c in checks)} error(s) in the template(s)")

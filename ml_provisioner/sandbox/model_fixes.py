@@ -1,0 +1,427 @@
+"""Replacements for moto's CloudFormation handling of types it does model, but incompletely.
+
+Each class is registered for the same CloudFormation type as moto's model and, being defined later,
+wins in moto's type -> model table. The resources themselves stay moto's own objects (FakeBucket,
+Role, Key, ...), so GetAtt and the service APIs behave exactly as moto implements them; only
+create/update/delete are redone here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from moto.cloudformation.exceptions import ValidationError
+from moto.core.common_models import CloudFormationModel
+from moto.core.utils import camelcase_to_underscores
+from moto.ec2.models import ec2_backends
+from moto.ec2.models.vpcs import VPCEndPoint
+from moto.iam.models import ManagedPolicy, Role, iam_backends
+from moto.kms.models import Key, kms_backends
+from moto.logs.models import LogGroup, logs_backends
+from moto.s3.models import FakeBucket, s3_backends
+from moto.sns.models import Topic, sns_backends
+from moto.utilities.utils import get_partition
+
+from .shapes import json_text, scalar_str, tag_dict, tag_list
+
+
+class Override:
+    """Delegates the type's identity to moto's model (a mixin, listed before CloudFormationModel)."""
+
+    BASE: ClassVar[Any]
+
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.BASE.cloudformation_type()
+
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return cls.BASE.cloudformation_name_type()
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return cls.BASE.has_cfn_attr(attr)
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def replace(
+        cls, original: Any, name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> Any:
+        """Create the replacement first, then drop the old resource unless UpdateReplacePolicy keeps it."""
+        new = cls.create_from_cloudformation_json(name, cloudformation_json, account_id, region_name)  # type: ignore[attr-defined]
+        if cloudformation_json.get("UpdateReplacePolicy") != "Retain":
+            cls.delete_resource(original, account_id, region_name)
+        return new
+
+    @classmethod
+    def delete_resource(cls, resource: Any, account_id: str, region_name: str) -> None:
+        resource.delete(account_id, region_name)
+
+
+class KmsKey(Override, CloudFormationModel):
+    """KeyPolicy arrives as a JSON object (moto: HTTP 500), tags as [{Key, Value}]; updates in place."""
+
+    BASE = Key
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+    ) -> Key:
+        p = cloudformation_json.get("Properties", {})
+        key = kms_backends[account_id][region_name].create_key(
+            policy=json_text(p["KeyPolicy"]) if "KeyPolicy" in p else None,
+            key_usage=p.get("KeyUsage", "ENCRYPT_DECRYPT"),
+            key_spec=p.get("KeySpec", "SYMMETRIC_DEFAULT"),
+            description=p.get("Description", ""),
+            tags=None,
+            multi_region=scalar_str(p.get("MultiRegion", False)) == "true",
+        )
+        cls.apply(key, p)
+        return key
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls, original_resource: Key, new_resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> Key:
+        p = cloudformation_json["Properties"]
+        if p.get("KeySpec", "SYMMETRIC_DEFAULT") != original_resource.key_spec or p.get(
+            "KeyUsage", "ENCRYPT_DECRYPT"
+        ) != original_resource.key_usage:
+            return cls.replace(original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+        original_resource.description = p.get("Description", "")
+        if "KeyPolicy" in p:
+            original_resource.policy = json_text(p["KeyPolicy"])
+        cls.apply(original_resource, p)
+        return original_resource
+
+    @staticmethod
+    def apply(key: Key, p: dict[str, Any]) -> None:
+        key.key_rotation_status = scalar_str(p.get("EnableKeyRotation", False)) == "true"
+        key.enabled = scalar_str(p.get("Enabled", True)) == "true"
+        key.key_state = "Enabled" if key.enabled else "Disabled"
+        tagger = kms_backends[key.account_id][key.region].tagger
+        tagger.delete_all_tags_for_resource(key.id)
+        tagger.tag_resource(key.id, tag_list(tag_dict(p.get("Tags")), "TagKey", "TagValue"))
+
+
+class S3Bucket(Override, CloudFormationModel):
+    """Adds versioning, public access block, lifecycle and BucketKeyEnabled; updates without BucketName."""
+
+    BASE = FakeBucket
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+    ) -> FakeBucket:
+        bucket = s3_backends[account_id][get_partition(region_name)].create_bucket(resource_name, region_name)
+        cls.apply(bucket, cloudformation_json.get("Properties", {}))
+        return bucket
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        original_resource: FakeBucket,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> FakeBucket:
+        p = cloudformation_json["Properties"]
+        if p.get("BucketName", original_resource.name) != original_resource.name:
+            return cls.replace(original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+        cls.apply(original_resource, p)
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        backend = s3_backends[account_id][get_partition(region_name)]
+        if backend.get_bucket(resource_name).keys:  # moto would silently keep it; AWS fails the delete
+            raise ValidationError(message=f"The bucket you tried to delete is not empty: {resource_name}")
+        backend.delete_bucket(resource_name)
+
+    @classmethod
+    def delete_resource(cls, resource: Any, account_id: str, region_name: str) -> None:
+        cls.delete_from_cloudformation_json(resource.name, {}, account_id, region_name)
+
+    @staticmethod
+    def apply(bucket: FakeBucket, p: dict[str, Any]) -> None:
+        backend = s3_backends[bucket.account_id][get_partition(bucket.region_name)]
+        name = bucket.name
+        backend.put_bucket_tagging(name, tag_dict(p.get("Tags")))
+        if "BucketEncryption" in p:
+            rule = p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+            api_rule: dict[str, Any] = {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
+            if "BucketKeyEnabled" in rule:
+                api_rule["BucketKeyEnabled"] = scalar_str(rule["BucketKeyEnabled"])
+            backend.put_bucket_encryption(name, {"Rule": api_rule})
+        else:
+            backend.delete_bucket_encryption(name)
+        if "VersioningConfiguration" in p:
+            backend.put_bucket_versioning(name, p["VersioningConfiguration"]["Status"])
+        if "PublicAccessBlockConfiguration" in p:
+            backend.put_public_access_block(name, p["PublicAccessBlockConfiguration"])
+        else:
+            backend.delete_public_access_block(name)
+        if "LifecycleConfiguration" in p:
+            backend.put_bucket_lifecycle(name, [_lifecycle_rule(r) for r in p["LifecycleConfiguration"]["Rules"]])
+        else:
+            backend.delete_bucket_lifecycle(name)
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's flattened lifecycle rule -> the S3 API (XML-parsed) shape moto stores."""
+    api: dict[str, Any] = {"ID": rule.get("Id"), "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
+    if "ExpirationInDays" in rule:
+        api["Expiration"] = {"Days": rule["ExpirationInDays"]}
+    if "ExpirationDate" in rule:
+        api["Expiration"] = {"Date": rule["ExpirationDate"]}
+    if "NoncurrentVersionExpiration" in rule:
+        api["NoncurrentVersionExpiration"] = rule["NoncurrentVersionExpiration"]
+    if "NoncurrentVersionExpirationInDays" in rule:
+        api["NoncurrentVersionExpiration"] = {"NoncurrentDays": rule["NoncurrentVersionExpirationInDays"]}
+    if "AbortIncompleteMultipartUpload" in rule:
+        api["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
+    if "Transitions" in rule:
+        api["Transition"] = [
+            {"StorageClass": t["StorageClass"], "Days": t.get("TransitionInDays"), "Date": t.get("TransitionDate")}
+            for t in rule["Transitions"]
+        ]
+    if "NoncurrentVersionTransitions" in rule:
+        api["NoncurrentVersionTransition"] = [
+            {"StorageClass": t["StorageClass"], "NoncurrentDays": t["TransitionInDays"]}
+            for t in rule["NoncurrentVersionTransitions"]
+        ]
+    return api
+
+
+class IamRole(Override, CloudFormationModel):
+    """Inline policies stored as JSON text, ManagedPolicyArns attached, full in-place updates and deletes."""
+
+    BASE = Role
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+    ) -> Role:
+        p = cloudformation_json["Properties"]
+        role = iam_backends[account_id][get_partition(region_name)].create_role(
+            role_name=p.get("RoleName", resource_name),
+            assume_role_policy_document=json_text(p["AssumeRolePolicyDocument"]),
+            path=p.get("Path", "/"),
+            permissions_boundary=p.get("PermissionsBoundary"),
+            description=p.get("Description", ""),
+            tags=p.get("Tags", []),
+            max_session_duration=p.get("MaxSessionDuration", 3600),
+        )
+        cls.apply(role, p)
+        return role
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls, original_resource: Role, new_resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> Role:
+        p = cloudformation_json["Properties"]
+        role = original_resource
+        if p.get("RoleName", role.name) != role.name or p.get("Path", "/") != role.path:
+            return cls.replace(role, new_resource_name, cloudformation_json, account_id, region_name)
+        role.assume_role_policy_document = json_text(p["AssumeRolePolicyDocument"])
+        role.description = p.get("Description", "")
+        role.max_session_duration = p.get("MaxSessionDuration", 3600)
+        role.permissions_boundary_arn = p.get("PermissionsBoundary")
+        role.tags = p.get("Tags", [])
+        cls.apply(role, p)
+        return role
+
+    @staticmethod
+    def apply(role: Role, p: dict[str, Any]) -> None:
+        """Make the inline and attached policies exactly what the template says."""
+        backend = iam_backends[role.account_id][role.partition]
+        role.policies = {policy["PolicyName"]: json_text(policy["PolicyDocument"]) for policy in p.get("Policies", [])}
+        wanted = set(p.get("ManagedPolicyArns", []))
+        for arn in set(role.managed_policies) - wanted:
+            backend.detach_role_policy(arn, role.name)
+        for arn in wanted - set(role.managed_policies):
+            backend.attach_role_policy(arn, role.name)
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        backend = iam_backends[account_id][get_partition(region_name)]
+        role = backend.get_role(resource_name)
+        for arn in list(role.managed_policies):
+            backend.detach_role_policy(arn, resource_name)
+        Role.delete_from_cloudformation_json(resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_resource(cls, resource: Any, account_id: str, region_name: str) -> None:
+        cls.delete_from_cloudformation_json(resource.name, {}, account_id, region_name)
+
+
+class IamManagedPolicy(Override, CloudFormationModel):
+    """moto cannot update or delete managed policies created by a stack."""
+
+    BASE = ManagedPolicy
+    REPLACE_ON = ("ManagedPolicyName", "Path", "Description")
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+    ) -> ManagedPolicy:
+        return ManagedPolicy.create_from_cloudformation_json(resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        original_resource: ManagedPolicy,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> ManagedPolicy:
+        p = cloudformation_json["Properties"]
+        policy = original_resource
+        current = {"ManagedPolicyName": policy.name, "Path": policy.path, "Description": policy.description}
+        if any(p.get(k, current[k]) != current[k] for k in cls.REPLACE_ON):
+            return cls.replace(policy, new_resource_name, cloudformation_json, account_id, region_name)
+        backend = iam_backends[account_id][get_partition(region_name)]
+        document = json_text(p["PolicyDocument"])
+        if document != policy.document:
+            if len(policy.versions) >= 5:  # AWS CloudFormation prunes the oldest non-default version
+                oldest = next(v for v in policy.versions if not v.is_default)
+                backend.delete_policy_version(policy.arn, oldest.version_id)
+            backend.create_policy_version(policy.arn, document, set_as_default=True)
+        for role in backend.roles.values():
+            attached = policy.arn in role.managed_policies
+            if (role.name in p.get("Roles", [])) != attached:
+                (policy.detach_from if attached else policy.attach_to)(role)
+        return policy
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        backend = iam_backends[account_id][get_partition(region_name)]
+        policy = backend.get_policy(resource_name)
+        for entity in [*backend.roles.values(), *backend.users.values(), *backend.groups.values()]:
+            if policy.arn in entity.managed_policies:
+                policy.detach_from(entity)
+        backend.delete_policy(policy.arn)
+
+    @classmethod
+    def delete_resource(cls, resource: Any, account_id: str, region_name: str) -> None:
+        cls.delete_from_cloudformation_json(resource.arn, {}, account_id, region_name)
+
+
+class LogsLogGroup(Override, CloudFormationModel):
+    """KmsKeyId was dropped by moto (it reads `kmsKeyId`); retention, key and tags now update in place."""
+
+    BASE = LogGroup
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+    ) -> LogGroup:
+        group = logs_backends[account_id][region_name].create_log_group(resource_name, {})
+        cls.apply(group, cloudformation_json.get("Properties", {}))
+        return group
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls, original_resource: LogGroup, new_resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> LogGroup:
+        p = cloudformation_json["Properties"]
+        if p.get("LogGroupName", original_resource.name) != original_resource.name:
+            return cls.replace(original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+        cls.apply(original_resource, p)
+        return original_resource
+
+    @staticmethod
+    def apply(group: LogGroup, p: dict[str, Any]) -> None:
+        retention = p.get("RetentionInDays")
+        group.set_retention_policy(int(retention) if retention is not None else None)
+        group.kms_key_id = p.get("KmsKeyId")
+        backend = logs_backends[group.account_id][group.region]
+        backend.tagger.delete_all_tags_for_resource(group.arn)
+        backend.tag_resource(group.arn, tag_dict(p.get("Tags")))
+
+
+class SnsTopic(Override, CloudFormationModel):
+    """moto replaces the topic on every update, which orphans its subscriptions; AWS updates in place."""
+
+    BASE = Topic
+    ATTRIBUTES = ("DisplayName", "KmsMasterKeyId", "DeliveryPolicy", "ContentBasedDeduplication", "TracingConfig")
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+    ) -> Topic:
+        return Topic.create_from_cloudformation_json(resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls, original_resource: Topic, new_resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> Topic:
+        p = cloudformation_json["Properties"]
+        if p.get("TopicName", original_resource.name) != original_resource.name:
+            return cls.replace(original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+        for attribute in cls.ATTRIBUTES:
+            value = p.get(attribute, "")
+            setattr(original_resource, camelcase_to_underscores(attribute), json_text(value) if isinstance(value, dict) else value)
+        sns_backends[account_id][region_name].tag_resource(original_resource.arn, tag_dict(p.get("Tags")))
+        return original_resource
+
+
+class Ec2VpcEndpoint(Override, CloudFormationModel):
+    """Gateway endpoints without RouteTableIds crashed, policies were stored as objects, and nothing deleted them."""
+
+    BASE = VPCEndPoint
+    REPLACE_ON = ("ServiceName", "VpcId", "VpcEndpointType")
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+    ) -> VPCEndPoint:
+        p = cloudformation_json["Properties"]
+        return ec2_backends[account_id][region_name].create_vpc_endpoint(
+            vpc_id=p["VpcId"],
+            service_name=p["ServiceName"],
+            endpoint_type=p.get("VpcEndpointType", "Gateway"),
+            policy_document=json_text(p["PolicyDocument"]) if "PolicyDocument" in p else None,
+            route_table_ids=p.get("RouteTableIds", []),
+            subnet_ids=p.get("SubnetIds", []),
+            security_group_ids=p.get("SecurityGroupIds", []),
+            private_dns_enabled=scalar_str(p.get("PrivateDnsEnabled", False)) == "true",
+        )
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls, original_resource: VPCEndPoint, new_resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> VPCEndPoint:
+        p = cloudformation_json["Properties"]
+        endpoint = original_resource
+        current = {"ServiceName": endpoint.service_name, "VpcId": endpoint.vpc_id, "VpcEndpointType": endpoint.vpc_endpoint_type}
+        if any(p.get(k, current[k]) != current[k] for k in cls.REPLACE_ON):
+            return cls.replace(endpoint, new_resource_name, cloudformation_json, account_id, region_name)
+        if "PolicyDocument" in p:
+            endpoint.policy_document = json_text(p["PolicyDocument"])
+        endpoint.security_group_ids = p.get("SecurityGroupIds", [])
+        endpoint.private_dns_enabled = scalar_str(p.get("PrivateDnsEnabled", False)) == "true"
+        return endpoint
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        ec2_backends[account_id][region_name].delete_vpc_endpoints([resource_name])
+
+    @classmethod
+    def delete_resource(cls, resource: Any, account_id: str, region_name: str) -> None:
+        cls.delete_from_cloudformation_json(resource.id, {}, account_id, region_name)
+
+
+OVERRIDES = (KmsKey, S3Bucket, IamRole, IamManagedPolicy, LogsLogGroup, SnsTopic, Ec2VpcEndpoint)

@@ -1,0 +1,66 @@
+"""The sandbox endpoint: moto's ThreadedMotoServer plus this package's CloudFormation fixes.
+
+The fixes patch moto in-process, so they apply to every server started in this process (and to
+moto's decorators, should anything in the same process use them).
+"""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+
+from moto.server import ThreadedMotoServer
+
+_install_lock = threading.Lock()
+_installed = False
+
+
+def install() -> None:
+    """Teach moto's CloudFormation the resource types, APIs and lifecycle details it lacks (idempotent)."""
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        from moto.cloudformation import parsing
+
+        from . import cloudformation_models, drift, model_fixes, stack_lifecycle
+
+        stack_lifecycle.install()
+        drift.install()
+        # moto caches its type -> model table; the models above register by subclassing.
+        for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+            cached.cache_clear()
+        model_map = parsing.get_model_map()
+        for model in cloudformation_models.NEW_MODELS + model_fixes.OVERRIDES:
+            assert model_map[model.cloudformation_type()] is model, model
+        _installed = True
+
+
+class Sandbox:
+    """A running local AWS endpoint; `url` is what boto3 takes as endpoint_url."""
+
+    def __init__(self, server: ThreadedMotoServer):
+        self._server = server
+        host, port = server.get_host_and_port()
+        self.host = host
+        self.port = port
+        self.url = f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def start_sandbox(port: int = 0) -> Sandbox:
+    """Start the endpoint on 127.0.0.1 (a free port when `port` is 0) and return once it accepts requests."""
+    install()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    return Sandbox(server)
