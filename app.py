@@ -1,0 +1,24 @@
+"""Entry point for the AWS CDK CLI: `cdk synth -c config=configs/<file>.yaml` (several: comma-separated).
+
+It builds the same stacks as `ml-provisioner create-prov-template`, through the same code.
+"""
+
+from ml_provisioner.config.loader import ConfigError, load_config
+from ml_provisioner.synth import APP_CONTEXT, ensure_node, populate_app
+
+ensure_node()  # before aws_cdk starts the jsii kernel: a supported Node.js, no banner
+import aws_cdk as cdk  # noqa: E402
+
+app = cdk.App(analytics_reporting=False)
+for key, value in APP_CONTEXT.items():
+    app.node.set_context(key, value)
+given = app.node.try_get_context("config")
+if not given:
+    raise SystemExit("error: no config given\nhint: cdk synth -c config=configs/<file>.yaml")
+try:
+    configs = [load_config(path.strip()) for path in str(given).split(",")]
+except ConfigError as error:
+    raise SystemExit(f"error: invalid config\n{error}") from None
+test_suffix = app.node.try_get_context("test_suffix")
+populate_app(app, configs, test_suffix=test_suffix)
+app.synth()
