@@ -1,0 +1,38 @@
+"""Shared fixtures: the example configs, synthesized once per test session in one process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ml_provisioner.config.loader import LoadedConfig, load_config
+
+PROJECT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((PROJECT / "configs").glob("*.yaml"))
+
+
+def example(stem_fragment: str) -> Path:
+    """The one example config whose file name contains every given fragment (space-separated)."""
+    fragments = stem_fragment.split()
+    matches = [p for p in EXAMPLES if all(f in p.stem.split("-") or f in p.stem for f in fragments)]
+    matches = [p for p in matches if ("batch" in fragments or "realtime" in fragments) == _has_workload(p)]
+    assert len(matches) == 1, f"{stem_fragment!r} matches {[p.name for p in matches]}"
+    return matches[0]
+
+
+def _has_workload(path: Path) -> bool:
+    return "-batch-" in path.name or "-realtime-" in path.name
+
+
+@pytest.fixture(scope="session")
+def loaded_examples() -> dict[str, LoadedConfig]:
+    return {path.stem: load_config(path, strict_file_name=True) for path in EXAMPLES}
+
+
+@pytest.fixture(scope="session")
+def synthesized(loaded_examples):
+    """Every example config synthesized once, in one app (one jsii kernel), with cdk-nag."""
+    from ml_provisioner.synth import synthesize
+
+    return {result.loaded.stem: result for result in synthesize(list(loaded_examples.values()))}

@@ -1,0 +1,393 @@
+"""The synthesized stacks against the spec's tier matrix and "What Gets Created".
+
+Every example config is synthesized once per session (conftest). Resources are found by type and
+properties, never by hashed logical id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from ml_provisioner import catalog
+from ml_provisioner.config.models import EnterpriseConfig, SecurityGroupMode, SourceControl, VpcSource
+from ml_provisioner.synth import synthesize
+from tests.conftest import EXAMPLES, example
+
+STEMS = [p.stem for p in EXAMPLES]
+TLS_POLICY = "AWS::S3::BucketPolicy"
+
+
+def expected_count(config) -> int:
+    """The spec's tier matrix: Starter 13/10, Professional 19/16, Enterprise 39-41/36-38."""
+    codecommit = config.ml_product.source_control is SourceControl.CODECOMMIT
+    if config.tier == "starter":
+        return 13 if codecommit else 10
+    if config.tier == "professional":
+        return 19 if codecommit else 16
+    standalone = config.vpc_integration.security_group_mode is SecurityGroupMode.STANDALONE
+    return (39 if codecommit else 36) + (2 if standalone else 0)
+
+
+def template_of(synthesized, fragment: str) -> Template:
+    return Template.from_json(synthesized[example(fragment).stem].template)
+
+
+def resources(result, type_: str) -> list[dict]:
+    return [r for r in result.template["Resources"].values() if r["Type"] == type_]
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_resource_count_matches_the_tier_matrix(synthesized, stem):
+    result = synthesized[stem]
+    types = Counter(r["Type"] for r in result.template["Resources"].values())
+    assert types[TLS_POLICY] == 1, "the one permitted addition: a TLS-only policy for the one bucket"
+    assert sum(types.values()) - types[TLS_POLICY] == expected_count(result.loaded.config)
+    assert "AWS::CDK::Metadata" not in types
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_show_product_catalog_is_exactly_the_synthesized_inventory(synthesized, stem):
+    result = synthesized[stem]
+    listed = Counter(r.type for r in catalog.resources_for(result.loaded.config))
+    assert listed == Counter(r["Type"] for r in result.template["Resources"].values())
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_ssm_outputs_are_exactly_those_of_the_tier(synthesized, stem):
+    result = synthesized[stem]
+    config, names = result.loaded.config, result.names
+    expected = ["ModelPackageGroupArn"]
+    if config.ml_product.source_control is SourceControl.CODECOMMIT:
+        expected.append("RepositoryUrl")
+    if config.tier != "starter":
+        expected += ["BucketName", "DashboardName"]
+    if isinstance(config, EnterpriseConfig):
+        expected += ["KmsKeyArn", "LogGroupName", "VpcEndpointIdSagemakerApi", "VpcEndpointIdSagemakerRuntime",
+                     "VpcEndpointIdS3", "VpcEndpointIdSts"]  # fmt: skip
+        if config.vpc_integration.security_group_mode is SecurityGroupMode.STANDALONE:
+            expected.append("SecurityGroupId")
+    published = {p["Properties"]["Name"] for p in resources(result, "AWS::SSM::Parameter")}
+    assert published == {f"{names.ssm_prefix}/{output}" for output in expected}
+    assert set(result.template["Outputs"]) == set(expected), "each SSM output is mirrored as a stack output"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_every_taggable_resource_carries_the_config_tags(synthesized, stem):
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    result = synthesized[stem]
+    tags = result.loaded.config.tags
+    expected = {"CostCenter": tags.cost_center, "Project": tags.project, "Owner": tags.owner}
+    checked = 0
+    for logical_id, resource in result.template["Resources"].items():
+        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(result.names.region, resource["Type"]).schema
+        if "Tags" not in schema.get("properties", {}):
+            continue
+        found = resource["Properties"].get("Tags", [])
+        found = dict(found) if isinstance(found, dict) else {t["Key"]: t["Value"] for t in found}
+        assert expected.items() <= found.items(), f"{logical_id} ({resource['Type']}) misses tags"
+        checked += 1
+    assert checked >= 10
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_no_unacknowledged_cdk_nag_findings_and_every_suppression_has_a_reason(synthesized, stem):
+    result = synthesized[stem]
+    assert result.findings == []
+    assert result.acknowledged, "suppressions are written into the template's Metadata"
+    for finding in result.acknowledged:
+        assert len(finding.reason or "") > 40, f"{finding.rule} on {finding.construct_path} needs a real reason"
+        assert finding.construct_path in result.template["Resources"], "acknowledged on a named resource"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_cfn_lint_reports_no_errors_and_no_warnings(synthesized, stem, tmp_path):
+    from ml_provisioner.checks import cfn_lint
+
+    result = synthesized[stem]
+    path = tmp_path / f"{stem}.yaml"
+    path.write_text(result.template_yaml())
+    assert [f for f in cfn_lint(path, result.names.region) if f.severity in ("error", "warning")] == []
+
+
+def test_synthesis_is_byte_identical_for_the_same_config(synthesized, loaded_examples):
+    stem = example("globalbank s3 sgprov ssm").stem
+    [again] = synthesize([loaded_examples[stem]])
+    assert again.template_yaml() == synthesized[stem].template_yaml()
+
+
+# -- starter core -----------------------------------------------------------------------------
+
+
+def test_artifacts_bucket_is_private_encrypted_versioned_tls_only_and_retained(synthesized):
+    result = synthesized[example("techcorp codecommit").stem]
+    template = Template.from_json(result.template)
+    template.has_resource(
+        "AWS::S3::Bucket",
+        {
+            "Properties": {
+                "BucketName": result.names.artifacts_bucket,
+                "VersioningConfiguration": {"Status": "Enabled"},
+                "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                                   "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+                "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+            },
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+        },
+    )  # fmt: skip
+    template.has_resource_properties(
+        TLS_POLICY,
+        {"PolicyDocument": {"Statement": [Match.object_like({
+            "Effect": "Deny", "Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]}},
+    )  # fmt: skip
+
+
+def test_starter_has_registry_repositories_projects_pipelines_and_three_roles(synthesized):
+    result = synthesized[example("techcorp codecommit").stem]
+    names = result.names
+    template = Template.from_json(result.template)
+    template.has_resource_properties(
+        "AWS::SageMaker::ModelPackageGroup", {"ModelPackageGroupName": names.model_package_group}
+    )
+    for kind in ("build", "deploy"):
+        template.has_resource("AWS::CodeCommit::Repository",
+                              {"Properties": {"RepositoryName": names.repository(kind)}, "DeletionPolicy": "Retain"})
+        template.has_resource_properties("AWS::CodeBuild::Project", {"Name": names.codebuild_project(kind)})
+        template.has_resource_properties("AWS::CodePipeline::Pipeline", {
+            "Name": names.pipeline(kind), "PipelineType": "V2",
+            "Stages": [
+                {"Name": "Source", "Actions": [Match.object_like({
+                    "ActionTypeId": Match.object_like({"Provider": "CodeCommit"}),
+                    "Configuration": Match.object_like({"RepositoryName": names.repository(kind)})})]},
+                Match.object_like({"Actions": [Match.object_like({
+                    "Configuration": {"ProjectName": names.codebuild_project(kind)}})]}),
+            ],
+        })  # fmt: skip
+    template.resource_count_is("AWS::IAM::Role", 3)
+    template.resource_count_is("AWS::IAM::ManagedPolicy", 0)
+
+
+def test_s3_source_reads_archives_from_the_artifacts_bucket(synthesized):
+    result = synthesized[example("techcorp s3").stem]
+    template = Template.from_json(result.template)
+    template.resource_count_is("AWS::CodeCommit::Repository", 0)
+    template.has_resource_properties("AWS::CodePipeline::Pipeline", {
+        "Stages": Match.array_with([{"Name": "Source", "Actions": [Match.object_like({
+            "ActionTypeId": Match.object_like({"Provider": "S3"}),
+            "Configuration": {"S3Bucket": result.names.artifacts_bucket, "S3ObjectKey": "source/model-build.zip",
+                              "PollForSourceChanges": "true"}})]}])})  # fmt: skip
+
+
+def test_roles_trust_only_their_service_from_this_account(synthesized):
+    result = synthesized[example("techcorp codecommit").stem]
+    for role in resources(result, "AWS::IAM::Role"):
+        for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
+            assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == result.names.account
+        assert role["Properties"]["Path"] == result.names.iam_path
+
+
+def test_role_policies_name_only_product_resources(synthesized):
+    """No statement grants a whole service on everything: each wildcard is inside the product's names."""
+    result = synthesized[example("edge codecommit").stem]
+    names = result.names
+    documents = [p["PolicyDocument"] for r in resources(result, "AWS::IAM::Role") for p in r["Properties"].get(
+        "Policies", [])] + [p["Properties"]["PolicyDocument"] for p in resources(result, "AWS::IAM::ManagedPolicy")]
+    unscoped = {"cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"}  # no resource-level support in IAM
+    for document in documents:
+        for statement in document["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert not any(action.endswith(":*") for action in actions)
+            targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            for target in targets:
+                if target == "*":
+                    assert set(actions) <= unscoped, statement["Sid"]
+                elif isinstance(target, str) and "*" in target and ":ecr:" not in target:
+                    assert names.product_id in target or names.global_id in target or "/aws/" in target, target
+
+
+# -- professional -----------------------------------------------------------------------------
+
+
+def test_model_approval_in_the_registry_triggers_the_deploy_pipeline(synthesized):
+    result = synthesized[example("edge codecommit").stem]
+    names = result.names
+    Template.from_json(result.template).has_resource_properties("AWS::Events::Rule", {
+        "Name": names.approval_rule,
+        "State": "ENABLED",
+        "EventPattern": {
+            "source": ["aws.sagemaker"], "detail-type": ["SageMaker Model Package State Change"],
+            "detail": {"ModelPackageGroupName": [names.model_package_group], "ModelApprovalStatus": ["Approved"]},
+        },
+        "Targets": [Match.object_like({"Arn": names.arn("codepipeline", names.pipeline("deploy")),
+                                       "RoleArn": Match.any_value()})],
+    })  # fmt: skip
+    [pipeline_role] = [r for r in resources(result, "AWS::IAM::Role") if any(
+        p["PolicyName"] == "pipeline" for p in r["Properties"].get("Policies", []))]
+    trust = pipeline_role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    events = [s for s in trust if s["Principal"] == {"Service": "events.amazonaws.com"}]
+    assert events[0]["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(f":rule/{names.approval_rule}")
+    starts = [s for p in pipeline_role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]
+              if "codepipeline:StartPipelineExecution" in s["Action"]]  # fmt: skip
+    assert starts[0]["Resource"] == names.arn("codepipeline", names.pipeline("deploy"))
+
+
+def test_dashboard_has_widgets_for_both_builds_and_the_trigger(synthesized):
+    result = synthesized[example("edge codecommit").stem]
+    [dashboard] = resources(result, "AWS::CloudWatch::Dashboard")
+    body = json.loads(dashboard["Properties"]["DashboardBody"])
+    metrics = [m for w in body["widgets"] if w["type"] == "metric" for m in w["properties"]["metrics"]]
+    for kind in ("build", "deploy"):
+        assert ["AWS/CodeBuild", "FailedBuilds", "ProjectName", result.names.codebuild_project(kind)] in metrics
+    assert ["AWS/Events", "TriggeredRules", "RuleName", result.names.approval_rule] in metrics
+    assert result.names.pipeline("deploy") in body["widgets"][0]["properties"]["markdown"]
+
+
+def test_build_and_deploy_permissions_are_managed_policies_on_the_codebuild_role(synthesized):
+    result = synthesized[example("edge codecommit").stem]
+    template = Template.from_json(result.template)
+    template.resource_count_is("AWS::IAM::ManagedPolicy", 2)
+    template.has_resource_properties("AWS::IAM::ManagedPolicy", {
+        "Description": Match.string_like_regexp("model-build"), "Path": result.names.iam_path,
+        "Roles": [Match.any_value()]})  # fmt: skip
+    codebuild_role = [r for r in resources(result, "AWS::IAM::Role")
+                      if "codebuild" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])][0]  # fmt: skip
+    assert "Policies" not in codebuild_role["Properties"]
+
+
+def test_build_logs_in_the_bucket_expire_after_log_retention_days(synthesized):
+    result = synthesized[example("edge codecommit").stem]
+    [bucket] = resources(result, "AWS::S3::Bucket")
+    rules = {r["Id"]: r for r in bucket["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert rules["expire-build-logs"]["ExpirationInDays"] == result.loaded.config.monitoring.log_retention_days
+
+
+# -- enterprise -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stem", [s for s in STEMS if s.startswith("globalbank")])
+def test_every_role_has_the_permission_boundary(synthesized, stem):
+    result = synthesized[stem]
+    [boundary_id] = [i for i, r in result.template["Resources"].items()
+                     if r["Type"] == "AWS::IAM::ManagedPolicy" and "boundary" in r["Properties"]["Description"]]
+    roles = resources(result, "AWS::IAM::Role")
+    assert len(roles) == 3
+    for role in roles:
+        assert role["Properties"]["PermissionsBoundary"] == {"Ref": boundary_id}
+
+
+def test_boundary_aspect_covers_roles_added_after_the_constructs():
+    """The Aspect runs at synthesis: a role added later by anyone still gets the boundary."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_iam as iam
+
+    from ml_provisioner.config.loader import load_config
+    from ml_provisioner.stacks import build_stack
+
+    app = cdk.App()
+    stack = build_stack(app, "s", load_config(example("globalbank s3 standalone direct")).config)
+    iam.CfnRole(stack, "LateRole", assume_role_policy_document={"Version": "2012-10-17", "Statement": []})
+    template = Template.from_stack(stack)
+    boundaries = template.find_resources("AWS::IAM::Role")
+    assert len(boundaries) == 4
+    assert all("PermissionsBoundary" in role["Properties"] for role in boundaries.values())
+
+
+def test_kms_key_rotates_and_encrypts_bucket_builds_pipelines_logs_and_topic(synthesized):
+    result = synthesized[example("globalbank codecommit standalone direct").stem]
+    template = Template.from_json(result.template)
+    [(key_id, key)] = [(i, r) for i, r in result.template["Resources"].items() if r["Type"] == "AWS::KMS::Key"]
+    key_arn = {"Fn::GetAtt": [key_id, "Arn"]}
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == "Retain"
+    template.has_resource_properties("AWS::KMS::Alias", {"AliasName": result.names.kms_alias})
+    template.has_resource_properties("AWS::S3::Bucket", {"BucketEncryption": {"ServerSideEncryptionConfiguration": [
+        {"BucketKeyEnabled": True,
+         "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}}]}})  # fmt: skip
+    template.has_resource_properties("AWS::CodeBuild::Project", {"EncryptionKey": key_arn})
+    template.has_resource_properties("AWS::CodePipeline::Pipeline", {
+        "ArtifactStore": Match.object_like({"EncryptionKey": {"Id": key_arn, "Type": "KMS"}})})
+    template.has_resource("AWS::Logs::LogGroup", {"Properties": Match.object_like({
+        "KmsKeyId": key_arn, "RetentionInDays": 365, "LogGroupName": result.names.compliance_log_group}),
+        "DeletionPolicy": "Retain"})  # fmt: skip
+    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": key_arn})
+
+
+def test_vpc_endpoints_for_sagemaker_api_runtime_s3_and_sts_in_the_configured_subnets(synthesized):
+    result = synthesized[example("globalbank codecommit standalone direct").stem]
+    vpc = result.loaded.config.vpc_integration
+    endpoints = {e["Properties"]["ServiceName"]: e["Properties"] for e in resources(result, "AWS::EC2::VPCEndpoint")}
+    assert set(endpoints) == {f"com.amazonaws.eu-west-1.{s}" for s in ("sagemaker.api", "sagemaker.runtime", "s3",
+                                                                       "sts")}  # fmt: skip
+    for endpoint in endpoints.values():
+        assert endpoint["VpcId"] == vpc.vpc_id
+        assert endpoint["SubnetIds"] == vpc.subnet_ids  # standalone without route tables: all interface
+        assert endpoint["VpcEndpointType"] == "Interface"
+    [group] = resources(result, "AWS::EC2::SecurityGroup")
+    ingress = group["Properties"]["SecurityGroupIngress"]
+    assert [(r["FromPort"], r["CidrIp"]) for r in ingress] == [(443, "10.20.0.0/16")]
+
+
+def test_sgprov_mode_uses_the_provisioners_group_from_ssm_and_an_s3_gateway(synthesized):
+    result = synthesized[example("globalbank codecommit sgprov ssm").stem]
+    vpc = result.loaded.config.vpc_integration
+    parameters = result.template["Parameters"]
+    assert parameters["VpcId"]["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::VPC::Id>"
+    assert parameters["VpcId"]["Default"] == vpc.vpc_id_ssm_parameter, "resolved by CloudFormation at deploy time"
+    assert parameters["EndpointSecurityGroupId"]["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::SecurityGroup::Id>"
+    assert parameters["EndpointSecurityGroupId"]["Default"] == vpc.security_group_id_ssm_parameter
+    assert resources(result, "AWS::EC2::SecurityGroup") == []
+    endpoints = resources(result, "AWS::EC2::VPCEndpoint")
+    gateway = [e for e in endpoints if e["Properties"]["VpcEndpointType"] == "Gateway"]
+    assert [e["Properties"]["RouteTableIds"] for e in gateway] == [vpc.route_table_ids]
+    for endpoint in endpoints:
+        assert endpoint["Properties"]["VpcId"] == {"Ref": "VpcId"}
+        if endpoint["Properties"]["VpcEndpointType"] == "Interface":
+            assert endpoint["Properties"]["SecurityGroupIds"] == [{"Ref": "EndpointSecurityGroupId"}]
+    assert result.loaded.config.vpc_integration.vpc_source is VpcSource.SSM
+
+
+def test_compliance_alarms_notify_the_encrypted_topic_and_email_subscription(synthesized):
+    result = synthesized[example("globalbank s3 sgprov direct").stem]
+    names = result.names
+    template = Template.from_json(result.template)
+    template.resource_count_is("AWS::Logs::MetricFilter", 2)
+    template.has_resource_properties("AWS::Logs::MetricFilter", {
+        "FilterPattern": Match.string_like_regexp("AccessDenied"),
+        "MetricTransformations": [Match.object_like({"MetricNamespace": names.metric_namespace})]})  # fmt: skip
+    [(topic_id, _)] = [(i, r) for i, r in result.template["Resources"].items() if r["Type"] == "AWS::SNS::Topic"]
+    for alarm in resources(result, "AWS::CloudWatch::Alarm"):
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+        assert alarm["Properties"]["Namespace"] == names.metric_namespace
+    template.has_resource_properties("AWS::SNS::Subscription", {
+        "Protocol": "email", "Endpoint": result.loaded.config.monitoring.alerts_email, "TopicArn": {"Ref": topic_id}})
+    [log_group] = resources(result, "AWS::Logs::LogGroup")
+    assert log_group["Properties"]["DataProtectionPolicy"]["Statement"][1]["Operation"] == {
+        "Deidentify": {"MaskConfig": {}}}, "secrets printed by builds are masked"  # fmt: skip
+    [log_group_id] = [i for i, r in result.template["Resources"].items() if r["Type"] == "AWS::Logs::LogGroup"]
+    for project in resources(result, "AWS::CodeBuild::Project"):
+        assert project["Properties"]["LogsConfig"]["CloudWatchLogs"]["GroupName"] == {"Ref": log_group_id}
+
+
+# -- test deployments -------------------------------------------------------------------------
+
+
+def test_test_deploy_suffixes_every_name_and_destroys_data(loaded_examples):
+    loaded = loaded_examples[example("globalbank codecommit standalone ssm").stem]
+    [result] = synthesize([loaded], test_suffix="t1a2b", nag=False)
+    names = result.names
+    assert names.stack_name.endswith("-t1a2b-ml")
+    text = result.template_yaml()
+    real = loaded.names()
+    for name in (real.artifacts_bucket, real.model_package_group, real.repository("build"), real.pipeline("build"),
+                 real.ssm_prefix + "/", real.compliance_log_group, real.alerts_topic):  # fmt: skip
+        assert name not in text, f"{name} would collide with the real product"
+    assert names.artifacts_bucket in text and names.ssm_prefix in text
+    for resource in result.template["Resources"].values():
+        assert resource.get("DeletionPolicy", "Delete") == "Delete"
