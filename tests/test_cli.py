@@ -1,0 +1,197 @@
+"""The local CLI actions: exit codes, messages, files written, and the spec's `-con/-act` form."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from ml_provisioner.cli import app, spec_argv
+from tests.conftest import PROJECT, example
+
+STARTER = example("techcorp s3")
+ENTERPRISE = example("globalbank codecommit sgprov direct")
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """A fresh ./ml workspace holding two example configs, as in the spec's directory setup."""
+    monkeypatch.chdir(tmp_path)
+    configs = tmp_path / "ml" / "configs"
+    configs.mkdir(parents=True)
+    for path in (STARTER, ENTERPRISE):
+        (configs / path.name).write_text(path.read_text())
+    return tmp_path / "ml"
+
+
+def run(*args: str):
+    result = CliRunner().invoke(app, spec_argv(list(args)))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_list_products_shows_the_three_tiers(workspace):
+    code, out, _ = run("list-products")
+    assert code == 0
+    assert [line.split()[0] for line in out.splitlines()[2:5]] == ["starter", "professional", "enterprise"]
+    assert "39-41 / 36-38" in out
+
+
+def test_spec_form_con_act_is_accepted_and_config_is_found_in_the_workspace(workspace):
+    code, out, _ = run("-con", STARTER.name, "-act", "show-product")
+    assert code == 0
+    assert "techcorp-prod-a001-customer-churn-ml  (starter tier, region us-west-2)" in out
+    assert "10 resources (+1 TLS-only bucket policy)" in out
+
+
+def test_spec_argv_moves_global_options_before_the_action():
+    assert spec_argv(["-con", "x.yaml", "-act", "deploy-product", "--force", "--verbose"]) == [
+        "--verbose", "deploy-product", "--config", "x.yaml", "--force"
+    ]  # fmt: skip
+
+
+def test_show_product_json_lists_every_resource_with_physical_names(workspace):
+    import hashlib
+    import json
+
+    code, out, _ = run("show-product", "--config", ENTERPRISE.name, "--json")
+    assert code == 0
+    shown = json.loads(out)
+    assert shown["resource_count"] == 39
+    account_digest = hashlib.sha256(b"345678901234").hexdigest()[:6]
+    assert {"construct": "StarterCore", "type": "AWS::S3::Bucket", "purpose": "artifacts bucket (and S3 source)",
+            "physical_name": f"globalbank-prod-c001-demand-forecasting-euw1-{account_digest}"} in shown["resources"]
+
+
+def test_validate_config_accepts_the_examples(workspace):
+    code, out, _ = run("validate-config", "-c", STARTER.name, "-c", ENTERPRISE.name)
+    assert code == 0
+    assert out.count(": valid ") == 2
+
+
+def test_bad_config_exits_2_naming_file_field_line_and_what_is_allowed(workspace):
+    data = yaml.safe_load(STARTER.read_text())
+    data["environment"]["region"] = "mars-east-1"
+    data["client"]["account_id"] = "12"
+    bad = workspace / "configs" / STARTER.name
+    bad.write_text(yaml.safe_dump(data, sort_keys=False))
+    code, out, err = run("validate-config", "--config", STARTER.name)
+    assert code == 2
+    assert out == ""
+    assert f"error: ml/configs/{STARTER.name}:5: client.account_id: '12' must be exactly 12 digits" in err
+    assert "environment.region: 'mars-east-1' is not an AWS region" in err
+    assert "Traceback" not in err
+
+
+def test_missing_config_exits_2_with_a_hint(workspace):
+    code, _, err = run("show-product", "--config", "nope.yaml")
+    assert code == 2
+    assert "error: config nope.yaml: no such file" in err
+    assert f"hint: configs in {os.path.join('ml', 'configs')}: {ENTERPRISE.name}" in err
+
+
+def test_usage_errors_exit_2(workspace):
+    code, _, err = run("show-product")
+    assert code == 2
+    assert "Missing option '--config'" in err
+
+
+def test_workspace_comes_from_option_or_environment(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "elsewhere" / "configs").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "configs" / STARTER.name).write_text(STARTER.read_text())
+    assert run("--workspace", "elsewhere", "validate-config", "-c", STARTER.name)[0] == 0
+    monkeypatch.setenv("ML_PROVISIONER_WORKSPACE", str(tmp_path / "elsewhere"))
+    assert run("validate-config", "-c", STARTER.name)[0] == 0
+    assert (tmp_path / "elsewhere" / "reports" / "execution.log").read_text().count("action=validate-config") == 2
+
+
+def test_create_prov_template_writes_templates_for_several_configs_in_one_run(workspace, synthesized):
+    code, out, _ = run("create-prov-template", "-c", STARTER.name, "-c", ENTERPRISE.name)
+    assert code == 0
+    for path in (STARTER, ENTERPRISE):
+        written = workspace / "templates" / f"{path.stem}.yaml"
+        assert written.read_text() == synthesized[path.stem].template_yaml(), "same bytes as any other synthesis"
+        assert str(written.relative_to(workspace.parent)) in out
+    log = (workspace / "reports" / "execution.log").read_text()
+    assert "action=create-prov-template exit=0" in log and "2 template(s) written" in log
+
+
+def test_validate_prov_template_runs_cfn_lint_and_cdk_nag(workspace):
+    assert run("create-prov-template", "-c", STARTER.name)[0] == 0
+    code, out, _ = run("validate-prov-template", "-c", STARTER.name)
+    assert code == 0
+    assert "0 error(s), 0 warning(s), 23 acknowledged cdk-nag finding(s)" in out
+
+
+def test_validate_prov_template_without_a_template_says_to_create_it(workspace):
+    code, _, err = run("validate-prov-template", "-c", STARTER.name)
+    assert code == 2
+    assert f"run `ml-provisioner create-prov-template --config {STARTER.name}` first" in err
+
+
+def test_validate_prov_template_fails_on_a_broken_or_stale_template(workspace):
+    assert run("create-prov-template", "-c", STARTER.name)[0] == 0
+    template = workspace / "templates" / f"{STARTER.stem}.yaml"
+    data = yaml.safe_load(template.read_text())
+    bucket = next(r for r in data["Resources"].values() if r["Type"] == "AWS::S3::Bucket")
+    bucket["Properties"]["VersioningConfiguration"] = {"Status": "Sometimes"}
+    template.write_text(yaml.safe_dump(data, sort_keys=False))
+    code, out, err = run("validate-prov-template", "-c", STARTER.name)
+    assert code == 1
+    assert "cfn-lint   error" in out and "'Sometimes' is not one of ['Enabled', 'Suspended']" in out
+    assert "differs from what its config synthesizes to now" in out
+    assert "error: 2 error(s) in the template(s)" in err
+
+
+def test_commands_that_need_no_template_never_start_the_jsii_kernel(workspace):
+    """list-products, show-product and validate-config must not import aws_cdk (seconds of startup)."""
+    probe = (
+        "import sys; from ml_provisioner.cli import main\n"
+        "for argv in (['list-products'], ['show-product', '-c', sys.argv[1]], ['validate-config', '-c', sys.argv[1]]):\n"
+        "    try: main(argv)\n"
+        "    except SystemExit as e: assert e.code == 0, (argv, e.code)\n"
+        "assert 'aws_cdk' not in sys.modules and 'jsii' not in sys.modules and 'boto3' not in sys.modules\n"
+        "print('no-cdk')"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, str(STARTER)], capture_output=True, text=True,
+                          cwd=workspace.parent, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("no-cdk")
+
+
+def test_synthesis_needs_no_aws_credentials_or_network(tmp_path):
+    """create-prov-template works with no credentials and no AWS configuration at all."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {"AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+            "AWS_EC2_METADATA_DISABLED": "true", "HOME": str(tmp_path)}  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "ml_provisioner", "create-prov-template", "-c", str(ENTERPRISE)],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "ml" / "templates" / f"{ENTERPRISE.stem}.yaml").is_file()
+    assert done.stderr == "", "no banners or warnings in normal output"
+
+
+def test_unexpected_errors_give_one_line_and_a_traceback_only_with_verbose(workspace, monkeypatch):
+    import ml_provisioner.synth
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("kernel went away")
+
+    monkeypatch.setattr(ml_provisioner.synth, "synthesize", explode)
+    code, _, err = run("create-prov-template", "-c", STARTER.name)
+    assert code == 1
+    assert err.splitlines()[0] == "error: create-prov-template failed: RuntimeError: kernel went away"
+    assert "Traceback" not in err
+    code, _, err = run("--verbose", "create-prov-template", "-c", STARTER.name)
+    assert "Traceback" in err
+    assert not (workspace / "templates").exists(), "nothing half-done on disk"
+
+
+def test_cdk_json_points_at_app_py():
+    import json
+
+    assert json.loads((PROJECT / "cdk.json").read_text())["app"] == "python3 app.py"
