@@ -361,13 +361,14 @@ class StarterCore(Construct):
         )
 
     def _allow_artifacts(self, policy: PolicyDocument, sid: str, extra_actions: list[str] = ()) -> None:
+        """Bucket-level and object-level actions apply to different ARNs: one statement each."""
+        policy.allow(f"{sid}Bucket", ["s3:GetBucketLocation", "s3:ListBucket", *extra_actions], [self._bucket_arn])
         policy.allow(
-            sid,
-            ["s3:GetBucketLocation", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:PutObject",
-             *extra_actions],
-            [self._bucket_arn, f"{self._bucket_arn}/*"],
+            f"{sid}Objects",
+            ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+            [f"{self._bucket_arn}/*"],
             why_wildcard="Objects in the product's own artifacts bucket are created per pipeline run.",
-        )  # fmt: skip
+        )
 
     @property
     def _model_package_group_arn(self) -> str:

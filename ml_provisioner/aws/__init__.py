@@ -1,0 +1,35 @@
+"""Everything that talks to AWS (the only package importing boto3): sessions and clients,
+change sets, deploy / test-deploy / show-changes / check-drift / delete, SSM read-back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ml_provisioner.aws.changes import ChangeSet, ResourceChange, create_change_set, delete_change_set
+from ml_provisioner.aws.session import AwsSession, aws_errors
+from ml_provisioner.naming import Names
+
+__all__ = [
+    "AwsSession",
+    "ChangeSet",
+    "ResourceChange",
+    "aws_errors",
+    "create_change_set",
+    "delete_change_set",
+    "preview_changes",
+]
+
+
+def preview_changes(names: Names, template: dict[str, Any], template_text: str,
+                    endpoint_url: str | None = None) -> list[dict[str, Any]] | None:  # fmt: skip
+    """The change-set preview of a deployed stack (created, described, deleted: never executed),
+    or None when the stack is not deployed."""
+    from ml_provisioner.aws.lifecycle import plan_deploy, stack_state
+
+    aws = AwsSession(names.region, endpoint_url)
+    with aws_errors("change-set preview"):
+        if not stack_state(aws, names.stack_name).exists:
+            return None
+        change_set = plan_deploy(aws, names, template, template_text, change_type="UPDATE")
+        delete_change_set(aws, change_set)
+    return [change.to_json() for change in change_set.changes]

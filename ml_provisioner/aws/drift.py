@@ -1,0 +1,104 @@
+"""check-drift: DetectStackDrift -> wait -> DescribeStackResourceDrifts, plus a check that every
+SSM output still holds the stack's value (SSM parameters are a product's public contract)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from botocore.waiter import WaiterModel, create_waiter_with_client
+
+from ml_provisioner.aws.lifecycle import ssm_outputs, stack_state
+from ml_provisioner.aws.session import AwsSession
+from ml_provisioner.errors import OperationFailed
+from ml_provisioner.naming import Names
+
+# botocore ships no waiter for drift detection: this one polls DescribeStackDriftDetectionStatus.
+_DRIFT_WAITER = WaiterModel({
+    "version": 2,
+    "waiters": {
+        "StackDriftDetectionComplete": {
+            "operation": "DescribeStackDriftDetectionStatus",
+            "delay": 3,
+            "maxAttempts": 200,
+            "acceptors": [
+                {"state": state, "matcher": "path", "argument": "DetectionStatus", "expected": status}
+                for state, status in (("success", "DETECTION_COMPLETE"), ("failure", "DETECTION_FAILED"))
+            ],
+        }
+    },
+})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PropertyDifference:
+    path: str
+    expected: str
+    actual: str
+    kind: str  # ADD | REMOVE | NOT_EQUAL
+
+
+@dataclass(frozen=True)
+class ResourceDrift:
+    logical_id: str
+    physical_id: str
+    resource_type: str
+    status: str  # MODIFIED | DELETED
+    differences: list[PropertyDifference] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    stack_name: str
+    stack_status: str  # DRIFTED | IN_SYNC
+    resources: list[ResourceDrift]
+    ssm_mismatches: list[str]  # "<parameter>: holds X, the stack says Y"
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.resources or self.ssm_mismatches)
+
+    def to_json(self) -> dict:
+        return asdict(self) | {"drifted": self.drifted}
+
+
+def check_drift(aws: AwsSession, names: Names) -> DriftReport:
+    cfn = aws.client("cloudformation")
+    state = stack_state(aws, names.stack_name)
+    if not state.exists:
+        raise OperationFailed(f"stack {names.stack_name} is not deployed", "deploy it with deploy-product first")
+    detection_id = cfn.detect_stack_drift(StackName=names.stack_name)["StackDriftDetectionId"]
+    create_waiter_with_client("StackDriftDetectionComplete", _DRIFT_WAITER, cfn).wait(
+        StackDriftDetectionId=detection_id
+    )
+    status = cfn.describe_stack_drift_detection_status(StackDriftDetectionId=detection_id)
+    resources, token = [], None
+    while True:
+        page = cfn.describe_stack_resource_drifts(
+            StackName=names.stack_name,
+            StackResourceDriftStatusFilters=["MODIFIED", "DELETED"],
+            **({"NextToken": token} if token else {}),
+        )
+        for drift in page["StackResourceDrifts"]:
+            resources.append(
+                ResourceDrift(
+                    logical_id=drift["LogicalResourceId"],
+                    physical_id=drift.get("PhysicalResourceId", ""),
+                    resource_type=drift["ResourceType"],
+                    status=drift["StackResourceDriftStatus"],
+                    differences=[
+                        PropertyDifference(d["PropertyPath"], d.get("ExpectedValue", ""), d.get("ActualValue", ""),
+                                           d["DifferenceType"])  # fmt: skip
+                        for d in drift.get("PropertyDifferences", [])
+                    ],
+                )
+            )
+        token = page.get("NextToken")
+        if not token:
+            break
+    published = ssm_outputs(aws, names)
+    mismatches = [
+        f"{names.ssm_parameter(output)}: holds {published.get(output)!r}, the stack says {value!r}"
+        for output, value in sorted(state.outputs.items())
+        if published.get(output) != value
+    ]
+    return DriftReport(names.stack_name, status.get("StackDriftStatus", ""), resources, mismatches)

@@ -1,0 +1,88 @@
+"""Every boto3 client comes from here: one botocore Config (retries), the standard credential
+chain (profile, environment, instance/task role), the config's region, and an optional endpoint
+(``--endpoint-url`` or ``AWS_ENDPOINT_URL``, e.g. the local sandbox)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from ml_provisioner import __version__
+from ml_provisioner.errors import OperationFailed
+
+# Standard mode retries throttling and transient errors with exponential backoff and jitter.
+RETRY_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 10},
+    connect_timeout=10,
+    read_timeout=60,
+    user_agent_extra=f"ml-provisioner/{__version__}",
+)
+# The first call of a run only asks who we are: an unreachable endpoint should fail in seconds.
+PREFLIGHT_CONFIG = RETRY_CONFIG.merge(Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5))
+
+
+@dataclass
+class AwsSession:
+    region: str
+    endpoint_url: str | None = None
+    profile: str | None = None
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def _boto(self) -> boto3.Session:
+        return boto3.Session(profile_name=self.profile, region_name=self.region)
+
+    @property
+    def endpoint(self) -> str | None:
+        return self.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self._boto.client(service, endpoint_url=self.endpoint, config=RETRY_CONFIG)
+        return self._clients[service]
+
+    def caller_account(self) -> str:
+        """Who we are: fails early, with a clear message, without credentials or an endpoint."""
+        sts = self._boto.client("sts", endpoint_url=self.endpoint, config=PREFLIGHT_CONFIG)
+        return sts.get_caller_identity()["Account"]
+
+
+@contextmanager
+def aws_errors(what: str) -> Iterator[None]:
+    """Turn botocore's failures into one-line OperationFailed errors with a hint."""
+    try:
+        yield
+    except botocore.exceptions.NoCredentialsError:
+        raise OperationFailed(
+            f"{what}: no AWS credentials found",
+            "configure a profile (aws configure), set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run on a "
+            "machine with an instance or task role; check with `aws sts get-caller-identity`",
+        ) from None
+    except botocore.exceptions.ProfileNotFound as error:
+        raise OperationFailed(f"{what}: {error}", "check AWS_PROFILE and ~/.aws/config") from None
+    except botocore.exceptions.EndpointConnectionError as error:
+        raise OperationFailed(
+            f"{what}: cannot reach the AWS endpoint {error.kwargs.get('endpoint_url', '')}",
+            "check the network, --endpoint-url / AWS_ENDPOINT_URL, or start `ml-provisioner sandbox`",
+        ) from None
+    except botocore.exceptions.ClientError as error:
+        info = error.response.get("Error", {})
+        code, message = info.get("Code", "Error"), info.get("Message", str(error))
+        hint = None
+        if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
+            hint = "run create-policy and attach the generated policy to the principal running ml-provisioner"
+        elif code in ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId"):
+            hint = "refresh your credentials; check with `aws sts get-caller-identity`"
+        raise OperationFailed(f"{what}: {code}: {message}", hint) from None
+    except botocore.exceptions.WaiterError as error:
+        raise OperationFailed(f"{what}: {error.last_response.get('StatusReason') or error}") from None
+    except botocore.exceptions.BotoCoreError as error:
+        raise OperationFailed(f"{what}: {error}") from None

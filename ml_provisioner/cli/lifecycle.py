@@ -1,0 +1,263 @@
+"""AWS actions: deploy-product, test-deploy, show-changes, check-drift, delete-product.
+
+Each synthesizes in-process, then works through change sets addressed by ARN (never a blind
+create/update). boto3 is imported only when one of these runs."""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Annotated
+
+import typer
+
+from ml_provisioner import catalog
+from ml_provisioner.cli import app
+from ml_provisioner.cli._common import ConfigOption, JsonOption, Session, action, table
+from ml_provisioner.config.loader import LoadedConfig
+from ml_provisioner.errors import EXIT_DRIFT, BadInput, OperationFailed
+from ml_provisioner.naming import TEST_SUFFIX_PATTERN, Names, new_test_suffix
+
+EndpointOption = Annotated[
+    str | None,
+    typer.Option("--endpoint-url", envvar="AWS_ENDPOINT_URL", help="AWS endpoint, e.g. the local sandbox's URL."),
+]
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Do not ask for confirmation (required without a terminal).")
+]
+WIDENING_SHOWN = 5  # grants listed per resource in the table view
+StagingOption = Annotated[
+    str | None,
+    typer.Option("--staging-bucket", help="S3 bucket for templates over 51,200 bytes (default: created for you)."),
+]
+
+
+@app.command("deploy-product")
+def deploy_product(ctx: typer.Context, config: ConfigOption, force: ForceOption = False,
+                   endpoint_url: EndpointOption = None, staging_bucket: StagingOption = None,
+                   as_json: JsonOption = False) -> None:  # fmt: skip
+    """Deploy the product's stack through a change set, then read its SSM outputs back."""
+    with action(ctx, "deploy-product") as s:
+        _deploy(s, s.load(config), None, force=force, endpoint_url=endpoint_url, staging_bucket=staging_bucket,
+                as_json=as_json)  # fmt: skip
+
+
+@app.command("test-deploy")
+def test_deploy(ctx: typer.Context, config: ConfigOption, endpoint_url: EndpointOption = None,
+                staging_bucket: StagingOption = None, as_json: JsonOption = False) -> None:  # fmt: skip
+    """Deploy an isolated copy (random suffix on every name) beside the real product."""
+    with action(ctx, "test-deploy") as s:
+        _deploy(s, s.load(config), new_test_suffix(), force=True, endpoint_url=endpoint_url,
+                staging_bucket=staging_bucket, as_json=as_json)  # fmt: skip
+
+
+@app.command("show-changes")
+def show_changes(ctx: typer.Context, config: ConfigOption, endpoint_url: EndpointOption = None,
+                 as_json: JsonOption = False) -> None:  # fmt: skip
+    """Preview what deploying the config now would change (a change set, described then deleted)."""
+    from ml_provisioner.aws import AwsSession, aws_errors, delete_change_set
+    from ml_provisioner.aws.lifecycle import plan_deploy, stack_state
+    from ml_provisioner.synth import synthesize
+
+    with action(ctx, "show-changes") as s:
+        loaded = s.load(config)
+        names = loaded.names()
+        aws = AwsSession(names.region, endpoint_url)
+        with aws_errors("show-changes"):
+            _check_account(aws, names)
+            [result] = synthesize([loaded])
+            if not stack_state(aws, names.stack_name).exists:
+                raise OperationFailed(f"stack {names.stack_name} is not deployed",
+                                      "show-product lists what deploy-product would create")  # fmt: skip
+            change_set = plan_deploy(aws, names, result.template, result.template_yaml(), change_type="UPDATE")
+            delete_change_set(aws, change_set)
+        if as_json:
+            s.json({"stack": names.stack_name, "changes": [c.to_json() for c in change_set.changes]})
+            return
+        _render_changes(s, names, change_set.changes)
+
+
+@app.command("check-drift")
+def check_drift(ctx: typer.Context, config: ConfigOption, stack_name: Annotated[str | None, typer.Option(
+                    "--stack-name", help="A test deployment's stack name (default: the product's).")] = None,
+                endpoint_url: EndpointOption = None, as_json: JsonOption = False) -> None:  # fmt: skip
+    """Detect drift of the deployed stack and of its SSM outputs. Exit 0 in sync, 3 drifted."""
+    from ml_provisioner.aws import AwsSession, aws_errors
+    from ml_provisioner.aws.drift import check_drift as detect
+
+    with action(ctx, "check-drift") as s:
+        loaded = s.load(config)
+        names = _target(loaded, stack_name)
+        aws = AwsSession(names.region, endpoint_url)
+        with aws_errors("check-drift"):
+            _check_account(aws, names)
+            report = detect(aws, names)
+        s.summary = "drifted" if report.drifted else "in sync"
+        if as_json:
+            s.json(report.to_json())
+        else:
+            rows = [
+                [r.logical_id, r.resource_type, r.status, d.path if d else "", d.expected if d else "",
+                 d.actual if d else ""]
+                for r in report.resources
+                for d in (r.differences or [None])
+            ]  # fmt: skip
+            if rows:
+                s.out(table(rows, ["resource", "type", "drift", "property", "expected", "actual"]))
+            for mismatch in report.ssm_mismatches:
+                s.out(f"SSM output drifted: {mismatch}")
+            s.result(f"{names.stack_name}: " + (f"DRIFTED ({len(report.resources)} resource(s), "
+                     f"{len(report.ssm_mismatches)} SSM output(s))" if report.drifted else "IN_SYNC"))  # fmt: skip
+        if report.drifted:
+            raise typer.Exit(EXIT_DRIFT)
+
+
+@app.command("delete-product")
+def delete_product(ctx: typer.Context, config: ConfigOption, force: ForceOption = False,
+                   stack_name: Annotated[str | None, typer.Option(
+                       "--stack-name", help="A test deployment's stack name (default: the product's).")] = None,
+                   endpoint_url: EndpointOption = None, as_json: JsonOption = False) -> None:  # fmt: skip
+    """Delete the product's stack (or a test deployment's) and report what was retained."""
+    from ml_provisioner.aws import AwsSession, aws_errors
+    from ml_provisioner.aws.lifecycle import delete_stack, retained_resources, stack_state
+
+    with action(ctx, "delete-product") as s:
+        loaded = s.load(config)
+        names = _target(loaded, stack_name)
+        aws = AwsSession(names.region, endpoint_url)
+        with aws_errors("delete-product"):
+            _check_account(aws, names)
+            state = stack_state(aws, names.stack_name)
+            if not state.exists:
+                raise OperationFailed(f"stack {names.stack_name} does not exist")
+            if state.termination_protection and not force:
+                raise BadInput(f"stack {names.stack_name} has termination protection",
+                               "run again with --force to turn it off and delete the stack")  # fmt: skip
+            _confirm(s, f"Delete stack {names.stack_name}?", force)
+            retained = retained_resources(aws, names.stack_name)
+            delete_stack(aws, names.stack_name, on_event=_event_printer(s, as_json),
+                         disable_protection=state.termination_protection, empty_buckets=names.is_test)  # fmt: skip
+        s.summary = f"deleted {names.stack_name}; {len(retained)} resource(s) retained"
+        if as_json:
+            s.json({"stack": names.stack_name, "deleted": True,
+                    "retained": [r.__dict__ | {"removal": r.removal_hint} for r in retained]})  # fmt: skip
+            return
+        s.result(f"deleted stack {names.stack_name}")
+        if retained:
+            s.out("\nRetained (data outlives the stack); to remove them by hand:")
+            s.out(table([[r.resource_type, r.name, r.removal_hint] for r in retained],
+                        ["type", "name", "how to remove"]))  # fmt: skip
+
+
+# -- shared steps ---------------------------------------------------------------------------------
+
+
+def _deploy(s: Session, loaded: LoadedConfig, test_suffix: str | None, *, force: bool, endpoint_url: str | None,
+            staging_bucket: str | None, as_json: bool) -> None:  # fmt: skip
+    from ml_provisioner.aws import AwsSession, aws_errors, delete_change_set
+    from ml_provisioner.aws.lifecycle import execute, plan_deploy, prepare_stack, read_back_outputs
+    from ml_provisioner.synth import synthesize
+
+    aws = AwsSession(loaded.config.environment.region, endpoint_url)
+    with aws_errors("test-deploy" if test_suffix else "deploy-product"):
+        _check_account(aws, loaded.names())
+    [result] = synthesize([loaded], test_suffix=test_suffix)
+    names = result.names
+    if result.errors:
+        raise OperationFailed(f"cdk-nag reports {len(result.errors)} unacknowledged error(s)",
+                              "run validate-prov-template for the findings")  # fmt: skip
+    if not test_suffix:  # the deployed template is kept where create-prov-template puts it
+        s.workspace.write(s.workspace.template_for(loaded.stem), result.template_yaml())
+    on_event = _event_printer(s, as_json)
+    with aws_errors("test-deploy" if test_suffix else "deploy-product"):
+        change_type = prepare_stack(aws, names, force=force, on_event=on_event)
+        change_set = plan_deploy(aws, names, result.template, result.template_yaml(), change_type=change_type,
+                                 staging_bucket=staging_bucket)  # fmt: skip
+        if change_set.empty:
+            outputs = read_back_outputs(aws, names, catalog.ssm_outputs(loaded.config))
+            s.summary = f"{names.stack_name}: no changes"
+            _report_outputs(s, loaded, names, outputs, as_json, "no changes")
+            return
+        if not as_json:
+            _render_changes(s, names, change_set.changes)
+        try:
+            _confirm(s, f"Execute these {len(change_set.changes)} change(s) on {names.stack_name}?", force)
+        except BaseException:
+            delete_change_set(aws, change_set)
+            raise
+        execute(aws, names, change_set, on_event=on_event)
+        outputs = read_back_outputs(aws, names, catalog.ssm_outputs(loaded.config))
+    s.summary = f"{names.stack_name}: {change_set.change_type.lower()}d"
+    _report_outputs(s, loaded, names, outputs, as_json, f"{change_set.change_type.lower()}d")
+
+
+def _report_outputs(s: Session, loaded: LoadedConfig, names: Names, outputs: dict[str, str], as_json: bool,
+                    outcome: str) -> None:  # fmt: skip
+    if as_json:
+        s.json({"stack": names.stack_name, "test_deployment": names.is_test, "outcome": outcome,
+                "ssm_prefix": names.ssm_prefix, "outputs": outputs})  # fmt: skip
+        return
+    s.out(table([[names.ssm_parameter(k), v] for k, v in outputs.items()], ["SSM parameter", "value"]))
+    s.result(f"stack {names.stack_name}: {outcome}; {len(outputs)} SSM output(s) read back and checked")
+    if names.is_test:
+        s.result(f"test stack name: {names.stack_name}")
+        s.out(f"remove it with: ml-provisioner delete-product --config {loaded.path.name} "
+              f"--stack-name {names.stack_name} --force\n"
+              f"           or: aws cloudformation delete-stack --stack-name {names.stack_name}")  # fmt: skip
+
+
+def _render_changes(s: Session, names: Names, changes: list) -> None:
+    if not changes:
+        s.result(f"{names.stack_name}: no changes")
+        return
+    s.out(table([[c.action, c.logical_id, c.resource_type, c.physical_id, c.flags] for c in changes],
+                ["action", "resource", "type", "physical id", "flags"]))  # fmt: skip
+    for change in changes:
+        for grant in change.iam_widening[:WIDENING_SHOWN]:
+            s.out(f"IAM widening in {change.logical_id}: {grant}")
+        if len(change.iam_widening) > WIDENING_SHOWN:
+            s.out(f"IAM widening in {change.logical_id}: ... and {len(change.iam_widening) - WIDENING_SHOWN} more "
+                  "(--json lists all)")  # fmt: skip
+    s.result(f"{names.stack_name}: {len(changes)} change(s), "
+             f"{sum(1 for c in changes if c.replacement == 'True')} replacement(s), "
+             f"{sum(1 for c in changes if c.iam_widening)} IAM-widening")  # fmt: skip
+
+
+def _confirm(s: Session, question: str, force: bool) -> None:
+    if force:
+        return
+    if not sys.stdin.isatty():
+        raise BadInput("confirmation needed but stdin is not a terminal", "pass --force to proceed without asking")
+    if not typer.confirm(question, default=False):
+        raise OperationFailed("cancelled; nothing was changed")
+
+
+def _check_account(aws, names: Names) -> None:
+    """Refuse to touch an account other than the one the config names."""
+    account = aws.caller_account()
+    if account != names.account:
+        raise BadInput(f"the credentials are for account {account}, the config is for {names.account}",
+                       "use credentials (or a profile) of the config's account")  # fmt: skip
+
+
+def _target(loaded: LoadedConfig, stack_name: str | None) -> Names:
+    """The product's names, or those of one of its test deployments named by --stack-name."""
+    names = loaded.names()
+    if not stack_name or stack_name == names.stack_name:
+        return names
+    match = re.fullmatch(rf"{re.escape(names.product_id)}-({TEST_SUFFIX_PATTERN})-ml", stack_name)
+    if not match:
+        raise BadInput(f"--stack-name {stack_name} is neither {names.stack_name} nor one of its test deployments",
+                       f"test deployments are named {names.product_id}-t<4 hex>-ml")  # fmt: skip
+    return loaded.names(match.group(1))
+
+
+def _event_printer(s: Session, as_json: bool):
+    def show(event: dict) -> None:
+        if as_json:
+            return
+        when = event["Timestamp"].strftime("%H:%M:%S") if hasattr(event["Timestamp"], "strftime") else ""
+        reason = event.get("ResourceStatusReason") or ""
+        s.out(f"{when}  {event['ResourceStatus']:<28} {event['LogicalResourceId']:<40} {reason}".rstrip())
+
+    return show
