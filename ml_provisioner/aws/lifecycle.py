@@ -5,6 +5,7 @@ the stack's events while a waiter waits."""
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -105,7 +106,11 @@ def execute(aws: AwsSession, names: Names, change_set: ChangeSet, *, on_event: C
             cfn.get_waiter(waiter).wait(StackName=names.stack_name, WaiterConfig=WAIT)
         except botocore.exceptions.WaiterError:
             tail.flush()
-            raise OperationFailed(_first_failure(aws, names.stack_name, tail.before)) from None
+            cause = _first_failure(aws, names.stack_name, tail.before)
+            hint = ("a resource of that name already exists, often one retained by an earlier delete-product: "
+                    "remove it as delete-product described, then deploy again with --force") if re.search(
+                "already exists?|AlreadyExists", cause) else None  # fmt: skip
+            raise OperationFailed(cause, hint) from None
     protect = names.config.environment.is_production and not names.is_test
     if protect:
         cfn.update_termination_protection(StackName=names.stack_name, EnableTerminationProtection=True)
