@@ -13,7 +13,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from ml_provisioner.aws.changes import ChangeSet, create_change_set
+from ml_provisioner.aws.changes import ChangeSet, create_change_set, delete_change_set
 from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.errors import BadInput, OperationFailed
 from ml_provisioner.naming import Names
@@ -94,6 +94,14 @@ def plan_deploy(aws: AwsSession, names: Names, template: dict[str, Any], templat
         aws, stack_name=names.stack_name, change_type=change_type, template=source,
         tags=stack_tags(names), new_template=template,
     )  # fmt: skip
+
+
+def discard_change_set(aws: AwsSession, stack_name: str, change_set: ChangeSet) -> None:
+    """Delete an unexecuted change set; for a CREATE, also the empty REVIEW_IN_PROGRESS stack
+    CloudFormation made for it (it would otherwise linger)."""
+    delete_change_set(aws, change_set)
+    if change_set.change_type == "CREATE":
+        aws.client("cloudformation").delete_stack(StackName=stack_name)
 
 
 def execute(aws: AwsSession, names: Names, change_set: ChangeSet, *, on_event: Callable[[dict], None]) -> None:

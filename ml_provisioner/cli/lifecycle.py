@@ -154,8 +154,8 @@ def delete_product(ctx: typer.Context, config: ConfigOption, force: ForceOption 
 
 def _deploy(s: Session, loaded: LoadedConfig, test_suffix: str | None, *, force: bool, endpoint_url: str | None,
             staging_bucket: str | None, as_json: bool) -> None:  # fmt: skip
-    from ml_provisioner.aws import AwsSession, aws_errors, delete_change_set
-    from ml_provisioner.aws.lifecycle import execute, plan_deploy, prepare_stack, read_back_outputs
+    from ml_provisioner.aws import AwsSession, aws_errors
+    from ml_provisioner.aws.lifecycle import discard_change_set, execute, plan_deploy, prepare_stack, read_back_outputs
     from ml_provisioner.synth import synthesize
 
     aws = AwsSession(loaded.config.environment.region, endpoint_url)
@@ -183,7 +183,7 @@ def _deploy(s: Session, loaded: LoadedConfig, test_suffix: str | None, *, force:
         try:
             _confirm(s, f"Execute these {len(change_set.changes)} change(s) on {names.stack_name}?", force)
         except BaseException:
-            delete_change_set(aws, change_set)
+            discard_change_set(aws, names.stack_name, change_set)
             raise
         execute(aws, names, change_set, on_event=on_event)
         outputs = read_back_outputs(aws, names, catalog.ssm_outputs(loaded.config))

@@ -8,6 +8,7 @@ moto's own service backends, so the service APIs (get-repository, get-pipeline, 
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, ClassVar
 
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException, ValidationError
@@ -102,8 +103,11 @@ class SandboxResource:
                 message="CloudFormation cannot update a stack when a custom-named resource requires "
                 f"replacing. Rename {original_resource.name} and update the stack again."
             )
-        replacement = cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
-        original_resource.delete(account_id, region_name)
+        replacement = cls.create_from_cloudformation_json(
+            new_resource_name, cloudformation_json, account_id, region_name
+        )
+        if cloudformation_json.get("UpdateReplacePolicy") != "Retain":
+            original_resource.delete(account_id, region_name)
         return replacement
 
 
@@ -272,10 +276,8 @@ class S3BucketPolicy(SandboxResource, CloudFormationModel):
         self.backend.put_bucket_policy(self.properties["Bucket"], policy)
 
     def delete(self, account_id: str, region_name: str) -> None:
-        try:
+        with contextlib.suppress(MissingBucket):  # a retained bucket may be gone already
             self.backend.delete_bucket_policy(self.properties["Bucket"])
-        except MissingBucket:  # a retained bucket may already be gone
-            pass
 
 
 class CloudWatchAlarm(SandboxResource, CloudFormationModel):
@@ -334,7 +336,12 @@ def _metric_query(query: dict[str, Any]) -> MetricDataQuery:
             stat.get("Unit"),
         )
     return MetricDataQuery(
-        query["Id"], query.get("Label"), query.get("Period"), query.get("ReturnData"), query.get("Expression"), metric_stat
+        query["Id"],
+        query.get("Label"),
+        query.get("Period"),
+        query.get("ReturnData"),
+        query.get("Expression"),
+        metric_stat,
     )
 
 
@@ -378,7 +385,7 @@ class SnsSubscription(SandboxResource, CloudFormationModel):
         "SubscriptionRoleArn",
     )
 
-    arn = ""
+    arn = ""  # known once create() subscribed
 
     @property
     def backend(self) -> Any:  # the topic's region, which is where AWS creates the subscription
@@ -404,6 +411,18 @@ class SnsSubscription(SandboxResource, CloudFormationModel):
         self.backend.unsubscribe(self.arn)
 
 
+class CdkMetadata(SandboxResource, CloudFormationModel):
+    """Every CDK-synthesized template has one; AWS accepts it and creates nothing."""
+
+    TYPE = "AWS::CDK::Metadata"
+
+    def create(self) -> None:
+        pass
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        pass
+
+
 NEW_MODELS = (
     CodeCommitRepository,
     ModelPackageGroup,
@@ -413,4 +432,5 @@ NEW_MODELS = (
     CloudWatchAlarm,
     LogsMetricFilter,
     SnsSubscription,
+    CdkMetadata,
 )

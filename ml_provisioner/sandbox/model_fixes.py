@@ -14,12 +14,14 @@ from moto.cloudformation.exceptions import ValidationError
 from moto.core.common_models import CloudFormationModel
 from moto.core.utils import camelcase_to_underscores
 from moto.ec2.models import ec2_backends
+from moto.ec2.models.security_groups import SecurityGroup
 from moto.ec2.models.vpcs import VPCEndPoint
 from moto.iam.models import ManagedPolicy, Role, iam_backends
-from moto.kms.models import Key, kms_backends
+from moto.kms.models import Alias, Key, kms_backends
 from moto.logs.models import LogGroup, logs_backends
 from moto.s3.models import FakeBucket, s3_backends
-from moto.sns.models import Topic, sns_backends
+from moto.sns.models import Topic
+from moto.ssm.models import Parameter, ssm_backends
 from moto.utilities.utils import get_partition
 
 from .shapes import json_text, scalar_str, tag_dict, tag_list
@@ -83,12 +85,18 @@ class KmsKey(Override, CloudFormationModel):
 
     @classmethod
     def update_from_cloudformation_json(  # type: ignore[misc]
-        cls, original_resource: Key, new_resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+        cls,
+        original_resource: Key,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
     ) -> Key:
         p = cloudformation_json["Properties"]
-        if p.get("KeySpec", "SYMMETRIC_DEFAULT") != original_resource.key_spec or p.get(
-            "KeyUsage", "ENCRYPT_DECRYPT"
-        ) != original_resource.key_usage:
+        if (
+            p.get("KeySpec", "SYMMETRIC_DEFAULT") != original_resource.key_spec
+            or p.get("KeyUsage", "ENCRYPT_DECRYPT") != original_resource.key_usage
+        ):
             return cls.replace(original_resource, new_resource_name, cloudformation_json, account_id, region_name)
         original_resource.description = p.get("Description", "")
         if "KeyPolicy" in p:
@@ -104,6 +112,33 @@ class KmsKey(Override, CloudFormationModel):
         tagger = kms_backends[key.account_id][key.region].tagger
         tagger.delete_all_tags_for_resource(key.id)
         tagger.tag_resource(key.id, tag_list(tag_dict(p.get("Tags")), "TagKey", "TagValue"))
+
+
+class KmsAlias(Override, CloudFormationModel):
+    """A new AliasName means a new alias (moto tried to update the non-existent one)."""
+
+    BASE = Alias
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+    ) -> Alias:
+        return Alias.create_from_cloudformation_json(resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        original_resource: Alias,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Alias:
+        if cloudformation_json["Properties"]["AliasName"] != original_resource.alias_name:
+            return cls.replace(original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+        return Alias.update_from_cloudformation_json(
+            original_resource, new_resource_name, cloudformation_json, account_id, region_name
+        )
 
 
 class S3Bucket(Override, CloudFormationModel):
@@ -222,7 +257,12 @@ class IamRole(Override, CloudFormationModel):
 
     @classmethod
     def update_from_cloudformation_json(  # type: ignore[misc]
-        cls, original_resource: Role, new_resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+        cls,
+        original_resource: Role,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
     ) -> Role:
         p = cloudformation_json["Properties"]
         role = original_resource
@@ -238,14 +278,22 @@ class IamRole(Override, CloudFormationModel):
 
     @staticmethod
     def apply(role: Role, p: dict[str, Any]) -> None:
-        """Make the inline and attached policies exactly what the template says."""
+        """Make the role's Policies and ManagedPolicyArns what the template says.
+
+        Only what these two properties declared before is removed: AWS::IAM::Policy resources and
+        AWS::IAM::ManagedPolicy.Roles put policies on the same role and must survive its updates.
+        """
         backend = iam_backends[role.account_id][role.partition]
-        role.policies = {policy["PolicyName"]: json_text(policy["PolicyDocument"]) for policy in p.get("Policies", [])}
-        wanted = set(p.get("ManagedPolicyArns", []))
-        for arn in set(role.managed_policies) - wanted:
+        declared = {policy["PolicyName"]: json_text(policy["PolicyDocument"]) for policy in p.get("Policies", [])}
+        for name in getattr(role, "declared_policies", set()) - declared.keys():
+            role.policies.pop(name, None)
+        role.policies.update(declared)
+        arns = set(p.get("ManagedPolicyArns", []))
+        for arn in (getattr(role, "declared_managed_policies", set()) - arns) & set(role.managed_policies):
             backend.detach_role_policy(arn, role.name)
-        for arn in wanted - set(role.managed_policies):
+        for arn in arns - set(role.managed_policies):
             backend.attach_role_policy(arn, role.name)
+        role.declared_policies, role.declared_managed_policies = set(declared), arns
 
     @classmethod
     def delete_from_cloudformation_json(  # type: ignore[misc]
@@ -272,7 +320,11 @@ class IamManagedPolicy(Override, CloudFormationModel):
     def create_from_cloudformation_json(  # type: ignore[misc]
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
     ) -> ManagedPolicy:
-        return ManagedPolicy.create_from_cloudformation_json(resource_name, cloudformation_json, account_id, region_name)
+        policy = ManagedPolicy.create_from_cloudformation_json(
+            resource_name, cloudformation_json, account_id, region_name
+        )
+        policy.declared_roles = set(cloudformation_json.get("Properties", {}).get("Roles", []))
+        return policy
 
     @classmethod
     def update_from_cloudformation_json(  # type: ignore[misc]
@@ -290,15 +342,21 @@ class IamManagedPolicy(Override, CloudFormationModel):
             return cls.replace(policy, new_resource_name, cloudformation_json, account_id, region_name)
         backend = iam_backends[account_id][get_partition(region_name)]
         document = json_text(p["PolicyDocument"])
-        if document != policy.document:
+        if document != next(v.document for v in policy.versions if v.is_default):
             if len(policy.versions) >= 5:  # AWS CloudFormation prunes the oldest non-default version
                 oldest = next(v for v in policy.versions if not v.is_default)
                 backend.delete_policy_version(policy.arn, oldest.version_id)
             backend.create_policy_version(policy.arn, document, set_as_default=True)
+        # Roles attach the policy through this property or through their own ManagedPolicyArns:
+        # only attachments this property made are undone.
+        roles = set(p.get("Roles", []))
         for role in backend.roles.values():
             attached = policy.arn in role.managed_policies
-            if (role.name in p.get("Roles", [])) != attached:
-                (policy.detach_from if attached else policy.attach_to)(role)
+            if role.name in roles and not attached:
+                policy.attach_to(role)
+            elif role.name in policy.declared_roles - roles and attached:
+                policy.detach_from(role)
+        policy.declared_roles = roles
         return policy
 
     @classmethod
@@ -332,7 +390,12 @@ class LogsLogGroup(Override, CloudFormationModel):
 
     @classmethod
     def update_from_cloudformation_json(  # type: ignore[misc]
-        cls, original_resource: LogGroup, new_resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+        cls,
+        original_resource: LogGroup,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
     ) -> LogGroup:
         p = cloudformation_json["Properties"]
         if p.get("LogGroupName", original_resource.name) != original_resource.name:
@@ -354,7 +417,7 @@ class SnsTopic(Override, CloudFormationModel):
     """moto replaces the topic on every update, which orphans its subscriptions; AWS updates in place."""
 
     BASE = Topic
-    ATTRIBUTES = ("DisplayName", "KmsMasterKeyId", "DeliveryPolicy", "ContentBasedDeduplication", "TracingConfig")
+    ATTRIBUTES = ("DisplayName", "KmsMasterKeyId", "DeliveryPolicy")
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[misc]
@@ -364,16 +427,142 @@ class SnsTopic(Override, CloudFormationModel):
 
     @classmethod
     def update_from_cloudformation_json(  # type: ignore[misc]
-        cls, original_resource: Topic, new_resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+        cls,
+        original_resource: Topic,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
     ) -> Topic:
         p = cloudformation_json["Properties"]
         if p.get("TopicName", original_resource.name) != original_resource.name:
             return cls.replace(original_resource, new_resource_name, cloudformation_json, account_id, region_name)
         for attribute in cls.ATTRIBUTES:
             value = p.get(attribute, "")
-            setattr(original_resource, camelcase_to_underscores(attribute), json_text(value) if isinstance(value, dict) else value)
-        sns_backends[account_id][region_name].tag_resource(original_resource.arn, tag_dict(p.get("Tags")))
+            setattr(
+                original_resource,
+                camelcase_to_underscores(attribute),
+                json_text(value) if isinstance(value, dict) else value,
+            )
+        original_resource._tags = tag_dict(p.get("Tags"))
         return original_resource
+
+
+class SsmParameter(Override, CloudFormationModel):
+    """Tags are a map in CloudFormation (moto: TypeError), Name is optional, updates overwrite in place."""
+
+    BASE = Parameter
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+    ) -> Parameter:
+        p = cloudformation_json["Properties"]
+        return cls.put(p.get("Name", resource_name), p, account_id, region_name, overwrite=False)
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        original_resource: Parameter,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Parameter:
+        p = cloudformation_json["Properties"]
+        if p.get("Name", original_resource.name) != original_resource.name:
+            return cls.replace(original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+        return cls.put(original_resource.name, p, account_id, region_name, overwrite=True)
+
+    @staticmethod
+    def put(name: str, p: dict[str, Any], account_id: str, region_name: str, overwrite: bool) -> Parameter:
+        backend = ssm_backends[account_id][region_name]
+        parameter = backend.put_parameter(
+            name=name,
+            description=p.get("Description"),
+            value=p["Value"],
+            parameter_type=p["Type"],
+            allowed_pattern=p.get("AllowedPattern"),
+            keyid=None,
+            overwrite=overwrite,
+            tags=None,
+            data_type=p.get("DataType", "text"),
+            tier=p.get("Tier"),
+            policies=p.get("Policies"),
+        )
+        backend.remove_tags_from_resource("Parameter", name, list(backend.list_tags_for_resource("Parameter", name)))
+        backend.add_tags_to_resource("Parameter", name, tag_dict(p.get("Tags")))
+        return parameter
+
+    @classmethod
+    def delete_resource(cls, resource: Any, account_id: str, region_name: str) -> None:
+        ssm_backends[account_id][region_name].delete_parameter(resource.name)
+
+
+class Ec2SecurityGroup(Override, CloudFormationModel):
+    """Rule and tag changes replaced the whole group (new id); CidrIp rules and egress rules were lost."""
+
+    BASE = SecurityGroup
+    REPLACE_ON = ("GroupName", "GroupDescription", "VpcId")
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+    ) -> SecurityGroup:
+        p = cloudformation_json["Properties"]
+        group = ec2_backends[account_id][region_name].create_security_group(
+            name=p.get("GroupName", resource_name), description=p["GroupDescription"], vpc_id=p.get("VpcId")
+        )
+        cls.apply(group, p)
+        return group
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        original_resource: SecurityGroup,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> SecurityGroup:
+        p = cloudformation_json["Properties"]
+        group = original_resource
+        current = {"GroupName": group.name, "GroupDescription": group.description, "VpcId": group.vpc_id}
+        if any(p.get(k, current[k]) != current[k] for k in cls.REPLACE_ON):
+            return cls.replace(group, new_resource_name, cloudformation_json, account_id, region_name)
+        cls.apply(group, p)
+        return group
+
+    @staticmethod
+    def apply(group: SecurityGroup, p: dict[str, Any]) -> None:
+        backend = group.ec2_backend
+        backend.delete_tags([group.id], dict(backend.tags.get(group.id, {})))
+        backend.create_tags([group.id], tag_dict(p.get("Tags")))
+        group.ingress_rules = []
+        for rule in p.get("SecurityGroupIngress", []):
+            backend.authorize_security_group_ingress(group.id, **_sg_rule(rule, "Source"), vpc_id=group.vpc_id)
+        if "SecurityGroupEgress" in p:  # otherwise AWS keeps the default allow-all egress rule
+            group.egress_rules = []
+            for rule in p["SecurityGroupEgress"]:
+                backend.authorize_security_group_egress(group.id, **_sg_rule(rule, "Destination"), vpc_id=group.vpc_id)
+
+
+def _sg_rule(rule: dict[str, Any], peer: str) -> dict[str, Any]:
+    """A CloudFormation ingress/egress entry -> moto's authorize_security_group_* arguments."""
+    ranges = [{key: rule[key]} for key in ("CidrIp", "CidrIpv6") if key in rule]
+    for ip_range in ranges:
+        if "Description" in rule:
+            ip_range["Description"] = rule["Description"]
+    groups = [{"GroupId": rule[f"{peer}SecurityGroupId"]}] if f"{peer}SecurityGroupId" in rule else []
+    prefix_lists = [{"PrefixListId": rule[f"{peer}PrefixListId"]}] if f"{peer}PrefixListId" in rule else []
+    return {
+        "ip_protocol": str(rule["IpProtocol"]),
+        "from_port": rule.get("FromPort"),
+        "to_port": rule.get("ToPort"),
+        "ip_ranges": ranges,
+        "source_groups": groups,
+        "prefix_list_ids": prefix_lists,
+    }
 
 
 class Ec2VpcEndpoint(Override, CloudFormationModel):
@@ -400,11 +589,20 @@ class Ec2VpcEndpoint(Override, CloudFormationModel):
 
     @classmethod
     def update_from_cloudformation_json(  # type: ignore[misc]
-        cls, original_resource: VPCEndPoint, new_resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+        cls,
+        original_resource: VPCEndPoint,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
     ) -> VPCEndPoint:
         p = cloudformation_json["Properties"]
         endpoint = original_resource
-        current = {"ServiceName": endpoint.service_name, "VpcId": endpoint.vpc_id, "VpcEndpointType": endpoint.vpc_endpoint_type}
+        current = {
+            "ServiceName": endpoint.service_name,
+            "VpcId": endpoint.vpc_id,
+            "VpcEndpointType": endpoint.vpc_endpoint_type,
+        }
         if any(p.get(k, current[k]) != current[k] for k in cls.REPLACE_ON):
             return cls.replace(endpoint, new_resource_name, cloudformation_json, account_id, region_name)
         if "PolicyDocument" in p:
@@ -424,4 +622,15 @@ class Ec2VpcEndpoint(Override, CloudFormationModel):
         cls.delete_from_cloudformation_json(resource.id, {}, account_id, region_name)
 
 
-OVERRIDES = (KmsKey, S3Bucket, IamRole, IamManagedPolicy, LogsLogGroup, SnsTopic, Ec2VpcEndpoint)
+OVERRIDES = (
+    KmsKey,
+    KmsAlias,
+    S3Bucket,
+    IamRole,
+    IamManagedPolicy,
+    LogsLogGroup,
+    SnsTopic,
+    SsmParameter,
+    Ec2SecurityGroup,
+    Ec2VpcEndpoint,
+)

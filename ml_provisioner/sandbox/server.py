@@ -6,6 +6,7 @@ moto's decorators, should anything in the same process use them).
 
 from __future__ import annotations
 
+import logging
 import threading
 from types import TracebackType
 
@@ -16,17 +17,19 @@ _installed = False
 
 
 def install() -> None:
-    """Teach moto's CloudFormation the resource types, APIs and lifecycle details it lacks (idempotent)."""
+    """Teach moto the resource types, APIs and lifecycle details the deploy tool needs (idempotent)."""
     global _installed
     with _install_lock:
         if _installed:
             return
         from moto.cloudformation import parsing
 
-        from . import cloudformation_models, drift, model_fixes, stack_lifecycle
+        from . import change_sets, cloudformation_models, drift, model_fixes, service_fixes, stack_lifecycle
 
         stack_lifecycle.install()
+        change_sets.install()
         drift.install()
+        service_fixes.install()
         # moto caches its type -> model table; the models above register by subclassing.
         for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
             cached.cache_clear()
@@ -61,6 +64,7 @@ class Sandbox:
 def start_sandbox(port: int = 0) -> Sandbox:
     """Start the endpoint on 127.0.0.1 (a free port when `port` is 0) and return once it accepts requests."""
     install()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per AWS call otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return Sandbox(server)

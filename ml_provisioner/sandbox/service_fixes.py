@@ -1,0 +1,46 @@
+"""Fixes to moto's service behaviour (outside CloudFormation) that deployed products trip over."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+from moto.iam.policy_conditions import CONDITION_OPERATIONS
+
+
+def install() -> None:
+    IAMPolicyStatement.is_action_permitted = _skip_unknowable_denies(  # type: ignore[method-assign]
+        IAMPolicyStatement.is_action_permitted
+    )
+
+
+def _skip_unknowable_denies(is_action_permitted: Callable[..., Any]) -> Callable[..., Any]:
+    """A conditional Deny applies only when moto can evaluate its condition.
+
+    moto treats conditions it cannot evaluate (operators like Bool, keys like aws:SecureTransport
+    that requests do not carry) as met, so the usual "Deny unless aws:SecureTransport" bucket policy
+    (CDK's enforceSSL) refused every object request to the bucket.
+    """
+
+    @functools.wraps(is_action_permitted)
+    def wrapper(
+        self: IAMPolicyStatement,
+        action: str,
+        resource: str = "*",
+        principal: str | None = None,
+        incoming_condition_values: dict[str, str] | None = None,
+    ) -> PermissionResult:
+        result = is_action_permitted(self, action, resource, principal, incoming_condition_values)
+        conditions = self._statement.get("Condition") or {}
+        known = incoming_condition_values or {}
+        evaluable = all(
+            operator in CONDITION_OPERATIONS and all(key in known for key in values)
+            for operator, values in conditions.items()
+        )
+        if result == PermissionResult.DENIED and self._statement.get("Effect") == "Deny" and not evaluable:
+            return PermissionResult.NEUTRAL
+        return result
+
+    return wrapper

@@ -1,0 +1,319 @@
+"""The AWS lifecycle, end to end over HTTP against the local endpoint on 127.0.0.1.
+
+deploy -> SSM read-back -> show-changes after a config change -> update -> drift after an
+out-of-band change -> delete with the retained resources still there; plus test-deploy, a
+redeploy with no changes, ROLLBACK_COMPLETE, throttling, no endpoint and no credentials.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+from botocore.awsrequest import AWSResponse
+from typer.testing import CliRunner
+
+from ml_provisioner.cli import app, spec_argv
+from ml_provisioner.config.loader import load_config
+from ml_provisioner.sandbox import start_sandbox
+from tests.conftest import example
+
+ACCOUNT = "123456789012"  # the account the endpoint emulates
+_tenants = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    with start_sandbox(port=0) as sandbox:
+        assert sandbox.url.startswith("http://127.0.0.1:")
+        yield sandbox.url
+
+
+@pytest.fixture
+def aws(endpoint, monkeypatch, tmp_path):
+    """Environment for the CLI and a boto3 factory for the test's own checks, both on the endpoint."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "sandbox")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "sandbox")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.chdir(tmp_path)
+
+    def client(service: str, region: str):
+        return boto3.client(service, region_name=region, endpoint_url=endpoint)
+
+    return client
+
+
+def product(fragment: str, aws_client, **changes) -> tuple[str, dict]:
+    """An example config in ./ml/configs, in the endpoint's account, under a tenant of its own so
+    that tests never share a stack. Returns (file name, config data)."""
+    data = yaml.safe_load(example(fragment).read_text())
+    data["client"]["account_id"] = ACCOUNT
+    example_tenant, data["client"]["tenant_id"] = data["client"]["tenant_id"], f"t{next(_tenants):03d}"
+    if "vpc_integration" in data:
+        _provision_network(data, aws_client)
+    for dotted, value in changes.items():
+        section, key = dotted.split("__")
+        data[section][key] = value
+    name = example(fragment).name.replace(f"-{example_tenant}-", f"-{data['client']['tenant_id']}-", 1)
+    path = Path("ml/configs") / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return name, data
+
+
+def _provision_network(data: dict, aws_client) -> None:
+    """What an enterprise VPC offers before we deploy: a VPC, subnets, route tables, and the
+    SSM parameters naming the VPC and the SG-provisioner's security group."""
+    region = data["environment"]["region"]
+    ec2 = aws_client("ec2", region)
+    vpc_id = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.20.{i}.0/24")["Subnet"]["SubnetId"] for i in (1, 2)]
+    tables = [ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"] for _ in subnets]
+    group = ec2.create_security_group(GroupName=f"sgprov-{vpc_id}", Description="endpoints", VpcId=vpc_id)
+    vpc = data["vpc_integration"]
+    vpc["subnet_ids"] = subnets
+    if vpc["vpc_source"] == "direct":
+        vpc["vpc_id"] = vpc_id
+    else:
+        aws_client("ssm", region).put_parameter(Name=vpc["vpc_id_ssm_parameter"], Value=vpc_id, Type="String",
+                                                Overwrite=True)  # fmt: skip
+    if vpc["security_group_mode"] == "sgprov":
+        vpc["route_table_ids"] = tables
+        aws_client("ssm", region).put_parameter(Name=vpc["security_group_id_ssm_parameter"],
+                                                Value=group["GroupId"], Type="String", Overwrite=True)  # fmt: skip
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, spec_argv(list(args)))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _bucket_of(aws, stack_name: str, region: str) -> str:
+    resources = aws("cloudformation", region).describe_stack_resources(StackName=stack_name)["StackResources"]
+    return next(r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::S3::Bucket")
+
+
+def stack(aws, name: str, region: str) -> dict:
+    return aws("cloudformation", region).describe_stacks(StackName=name)["Stacks"][0]
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    ["techcorp codecommit", "edge s3 realtime", "globalbank codecommit sgprov ssm"],
+    ids=["starter", "professional", "enterprise"],
+)
+def test_whole_lifecycle(aws, fragment):
+    config, data = product(fragment, aws)
+    region = data["environment"]["region"]
+    names = load_config(f"ml/configs/{config}").names()
+    product_id, stack_name, ssm = names.product_id, names.stack_name, aws("ssm", region)
+
+    # deploy, and every SSM output is read back and equals the stack's output
+    code, out, err = cli("deploy-product", "-c", config, "--force")
+    assert code == 0, err
+    assert f"stack {stack_name}: created" in out
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack(aws, stack_name, region)["Outputs"]}
+    published = {p["Name"].rsplit("/", 1)[1]: p["Value"]
+                 for p in ssm.get_parameters_by_path(Path=f"/ml-provisioner/{product_id}")["Parameters"]}  # fmt: skip
+    assert published == outputs and len(published) >= 2
+    assert stack(aws, stack_name, region)["EnableTerminationProtection"] is True, "prod is protected"
+
+    # show-changes after a config change: a preview, never executed
+    data["tags"]["owner"] = "new-owner@example.com"
+    Path("ml/configs", config).write_text(yaml.safe_dump(data, sort_keys=False))
+    code, out, err = cli("show-changes", "-c", config)
+    assert code == 0, err
+    assert "Modify" in out and f"{stack_name}:" in out
+    assert {t["Key"]: t["Value"] for t in stack(aws, stack_name, region)["Tags"]}["Owner"] != "new-owner@example.com"
+    code, out, _ = cli("show-changes", "-c", config, "--json")
+    assert {c["action"] for c in json.loads(out)["changes"]} == {"Modify"}
+
+    # update, then a redeploy of the same config changes nothing
+    code, out, err = cli("deploy-product", "-c", config, "--force")
+    assert code == 0, err
+    assert f"stack {stack_name}: updated" in out
+    bucket = next(o["OutputValue"] for o in stack(aws, stack_name, region)["Outputs"] if o["OutputKey"] == "BucketName"
+                  ) if data["tier"] != "starter" else _bucket_of(aws, stack_name, region)  # fmt: skip
+    tags = {t["Key"]: t["Value"] for t in aws("s3", region).get_bucket_tagging(Bucket=bucket)["TagSet"]}
+    assert tags["Owner"] == "new-owner@example.com", "the update reached the resources"
+    code, out, err = cli("deploy-product", "-c", config, "--force")
+    assert (code, f"stack {stack_name}: no changes") == (0, out.strip().splitlines()[-1].split(";")[0])
+
+    # drift: in sync, then an out-of-band change to an SSM output is reported (exit 3)
+    code, out, err = cli("check-drift", "-c", config)
+    assert (code, out.strip()) == (0, f"{stack_name}: IN_SYNC"), out + err
+    parameter = f"/ml-provisioner/{product_id}/ModelPackageGroupArn"
+    ssm.put_parameter(Name=parameter, Value="arn:aws:sagemaker:tampered", Type="String", Overwrite=True)
+    code, out, _ = cli("check-drift", "-c", config, "--json")
+    report = json.loads(out)
+    assert code == 3 and report["drifted"]
+    [drift] = report["resources"]
+    assert (drift["resource_type"], drift["differences"][0]["actual"]) == ("AWS::SSM::Parameter",
+                                                                           "arn:aws:sagemaker:tampered")  # fmt: skip
+    assert report["ssm_mismatches"][0].startswith(f"{parameter}: holds 'arn:aws:sagemaker:tampered'")
+
+    # delete: protected without --force; with it, data resources outlive the stack
+    assert cli("delete-product", "-c", config)[0] == 2
+    code, out, err = cli("delete-product", "-c", config, "--force", "--json")
+    assert code == 0, err
+    retained = {r["resource_type"]: r["name"] for r in json.loads(out)["retained"]}
+    aws("s3", region).head_bucket(Bucket=retained["AWS::S3::Bucket"])
+    aws("sagemaker", region).describe_model_package_group(ModelPackageGroupName=retained[
+        "AWS::SageMaker::ModelPackageGroup"])  # fmt: skip
+    if data["ml_product"]["source_control"] == "codecommit":
+        aws("codecommit", region).get_repository(repositoryName=retained["AWS::CodeCommit::Repository"])
+    if data["tier"] == "enterprise":
+        assert {"AWS::KMS::Key", "AWS::Logs::LogGroup"} <= retained.keys()
+    assert not [s for s in aws("cloudformation", region).describe_stacks()["Stacks"] if s["StackName"] == stack_name]
+
+
+def test_test_deploy_runs_beside_the_product_and_is_removed_with_its_data(aws):
+    config, data = product("techcorp s3", aws)
+    region = data["environment"]["region"]
+    assert cli("deploy-product", "-c", config, "--force")[0] == 0
+    code, out, err = cli("test-deploy", "-c", config)
+    assert code == 0, err
+    test_stack = out.split("test stack name: ")[1].split()[0]
+    real_stack = f"techcorp-prod-{data['client']['tenant_id']}-customer-churn-ml"
+    assert test_stack != real_stack and test_stack.startswith(real_stack.removesuffix("-ml") + "-t")
+    suffix = test_stack.removesuffix("-ml").rsplit("-", 1)[1]
+    assert all(suffix in o["OutputValue"] for o in stack(aws, test_stack, region)["Outputs"]), "isolated names"
+    assert stack(aws, test_stack, region)["StackStatus"] == "CREATE_COMPLETE"
+    assert stack(aws, test_stack, region).get("EnableTerminationProtection") is not True
+    # the test bucket holds data: delete-product empties and removes it
+    resources = aws("cloudformation", region).describe_stack_resources(StackName=test_stack)["StackResources"]
+    bucket = next(r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::S3::Bucket")
+    aws("s3", region).put_object(Bucket=bucket, Key="source/model-build.zip", Body=b"zip")
+    code, out, err = cli("delete-product", "-c", config, "--stack-name", test_stack, "--force")
+    assert code == 0, err
+    assert bucket not in [b["Name"] for b in aws("s3", region).list_buckets()["Buckets"]]
+    assert stack(aws, real_stack, region)["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+
+
+def test_delete_product_refuses_a_stack_name_of_another_product(aws):
+    config, _ = product("techcorp s3", aws)
+    code, _, err = cli("delete-product", "-c", config, "--stack-name", "someone-elses-ml", "--force")
+    assert code == 2
+    assert "is neither" in err
+
+
+def test_failed_deploy_names_the_failing_resource_and_a_rolled_back_stack_is_replaced_with_force(aws):
+    config, data = product("techcorp s3 batch", aws)
+    region = data["environment"]["region"]
+    names = load_config(f"ml/configs/{config}").names()
+    aws("s3", region).create_bucket(Bucket=names.artifacts_bucket,
+                                    CreateBucketConfiguration={"LocationConstraint": region})  # fmt: skip
+    code, _, err = cli("deploy-product", "-c", config, "--force")
+    assert code == 1
+    assert f"error: stack {names.stack_name} is ROLLBACK_COMPLETE: StarterCoreArtifactsBucket" in err
+    assert "BucketAlreadyExists" in err and "hint: a resource of that name already exists" in err
+
+    aws("s3", region).delete_bucket(Bucket=names.artifacts_bucket)
+    code, _, err = cli("deploy-product", "-c", config)
+    assert code == 2 and "ROLLBACK_COMPLETE" in err and "--force" in err
+    code, out, err = cli("deploy-product", "-c", config, "--force")
+    assert code == 0, err
+    assert stack(aws, names.stack_name, region)["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_deploy_needs_force_without_a_terminal(aws):
+    config, data = product("techcorp codecommit batch", aws)
+    code, _, err = cli("deploy-product", "-c", config)
+    assert code == 2
+    assert "stdin is not a terminal" in err and "--force" in err
+    stacks = aws("cloudformation", data["environment"]["region"]).describe_stacks()["Stacks"]
+    assert not [s for s in stacks if data["client"]["tenant_id"] in s["StackName"]], "nothing half-done"
+
+
+def test_credentials_of_another_account_are_refused(aws):
+    config, _ = product("techcorp codecommit", aws, client__account_id="999999999999")
+    code, _, err = cli("deploy-product", "-c", config, "--force")
+    assert code == 2
+    assert f"the credentials are for account {ACCOUNT}, the config is for 999999999999" in err
+
+
+def test_throttled_calls_are_retried_and_the_deploy_succeeds(aws, monkeypatch):
+    from ml_provisioner.aws.session import AwsSession
+
+    throttled = []
+
+    def throttle_first_calls(request, **kwargs):
+        if len(throttled) < 3:
+            throttled.append(request.url)
+            body = (b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+                    b"<Message>Rate exceeded</Message></Error></ErrorResponse>")  # fmt: skip
+            return AWSResponse(request.url, 400, {}, _Raw(body))
+        return None
+
+    original = AwsSession.client
+
+    def client_with_throttling(self, service):
+        fresh = service not in self._clients
+        made = original(self, service)
+        if fresh and service == "cloudformation":
+            made.meta.events.register("before-send.cloudformation", throttle_first_calls)
+        return made
+
+    monkeypatch.setattr(AwsSession, "client", client_with_throttling)
+    config, _ = product("edge codecommit", aws)
+    code, out, err = cli("deploy-product", "-c", config, "--force")
+    assert code == 0, err
+    assert len(throttled) == 3 and "created" in out
+
+
+class _Raw:
+    """The raw body botocore reads from a short-circuited response."""
+
+    def __init__(self, body: bytes):
+        self._body = body
+
+    def stream(self, **kwargs):
+        yield self._body
+
+    def read(self, *args):
+        return self._body
+
+
+def test_unreachable_endpoint_is_a_clear_error(aws):
+    config, _ = product("techcorp codecommit", aws)
+    code, _, err = cli("check-drift", "-c", config, "--endpoint-url", "http://127.0.0.1:9")
+    assert code == 1
+    assert "error: check-drift: cannot reach the AWS endpoint http://127.0.0.1:9" in err
+    assert "Traceback" not in err
+
+
+def test_missing_credentials_are_a_clear_error(aws, monkeypatch, tmp_path):
+    config, _ = product("techcorp codecommit", aws)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code, _, err = cli("show-changes", "-c", config)
+    assert code == 1
+    assert "error: show-changes: no AWS credentials found" in err
+    assert "aws sts get-caller-identity" in err
+
+
+def test_large_templates_go_through_an_encrypted_staging_bucket(aws, monkeypatch):
+    import ml_provisioner.aws.lifecycle as lifecycle
+
+    monkeypatch.setattr(lifecycle, "TEMPLATE_BODY_LIMIT", 1_000)
+    config, data = product("globalbank s3 standalone direct", aws)
+    region = data["environment"]["region"]
+    code, out, err = cli("deploy-product", "-c", config, "--force")
+    assert code == 0, err
+    bucket = lifecycle.staging_bucket_name(ACCOUNT, region)
+    s3 = aws("s3", region)
+    stack_name = load_config(f"ml/configs/{config}").names().stack_name
+    staged = s3.list_objects_v2(Bucket=bucket, Prefix=f"templates/{stack_name}/")
+    assert staged["KeyCount"] == 1, "the template went through S3"
+    rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
