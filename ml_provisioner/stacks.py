@@ -53,6 +53,12 @@ class ProductStack(Stack):
             ),
         )
 
+        self.compose()
+        self.export_outputs()
+
+    def compose(self) -> None:
+        """The tier's constructs on top of StarterCore (each tier adds to the one below)."""
+
     def export_outputs(self) -> None:
         """Mirror every SSM output as a stack output, so deploy can read them back and compare."""
         for output, parameter in sorted(self.core.outputs.items()):
@@ -62,50 +68,37 @@ class ProductStack(Stack):
 class StarterStack(ProductStack):
     tier_title = "Starter"
 
-    def __init__(self, scope: Construct, construct_id: str, names: Names) -> None:
-        super().__init__(scope, construct_id, names)
-        self.export_outputs()
-
 
 class ProfessionalStack(ProductStack):
     tier_title = "Professional"
 
-    def __init__(self, scope: Construct, construct_id: str, names: Names) -> None:
-        super().__init__(scope, construct_id, names)
-        config: ProfessionalConfig = names.config  # type: ignore[assignment]
+    def compose(self) -> None:
+        config: ProfessionalConfig = self.names.config  # type: ignore[assignment]
         self.addons = ProfessionalAddons(
             self,
             "ProfessionalAddons",
             core=self.core,
-            props=ProfessionalAddonsProps(names=names, alerts_email=config.monitoring.alerts_email),
+            props=ProfessionalAddonsProps(names=self.names, alerts_email=config.monitoring.alerts_email),
         )
-        self.export_outputs()
 
 
-class EnterpriseStack(ProductStack):
+class EnterpriseStack(ProfessionalStack):
     tier_title = "Enterprise"
 
-    def __init__(self, scope: Construct, construct_id: str, names: Names) -> None:
-        super().__init__(scope, construct_id, names)
-        config: EnterpriseConfig = names.config  # type: ignore[assignment]
-        self.addons = ProfessionalAddons(
-            self,
-            "ProfessionalAddons",
-            core=self.core,
-            props=ProfessionalAddonsProps(names=names, alerts_email=config.monitoring.alerts_email),
-        )
+    def compose(self) -> None:
+        super().compose()
+        config: EnterpriseConfig = self.names.config  # type: ignore[assignment]
         self.security = EnterpriseSecurity(
             self,
             "EnterpriseSecurity",
             core=self.core,
             props=EnterpriseSecurityProps(
-                names=names,
+                names=self.names,
                 vpc=config.vpc_integration,
                 alerts_email=config.monitoring.alerts_email,
                 log_retention_days=config.monitoring.log_retention_days,
             ),
         )
-        self.export_outputs()
 
 
 STACK_CLASSES: dict[str, type[ProductStack]] = {

@@ -82,15 +82,12 @@ def check_drift(ctx: typer.Context, config: ConfigOption, stack_name: Annotated[
                     "--stack-name", help="A test deployment's stack name (default: the product's).")] = None,
                 endpoint_url: EndpointOption = None, as_json: JsonOption = False) -> None:  # fmt: skip
     """Detect drift of the deployed stack and of its SSM outputs. Exit 0 in sync, 3 drifted."""
-    from ml_provisioner.aws import AwsSession, aws_errors
+    from ml_provisioner.aws import aws_errors
     from ml_provisioner.aws.drift import check_drift as detect
 
     with action(ctx, "check-drift") as s:
-        loaded = s.load(config)
-        names = _target(loaded, stack_name)
-        aws = AwsSession(names.region, endpoint_url)
+        names, aws = _connect(s, config, stack_name, endpoint_url, "check-drift")
         with aws_errors("check-drift"):
-            _check_account(aws, names)
             report = detect(aws, names)
         s.summary = "drifted" if report.drifted else "in sync"
         if as_json:
@@ -118,15 +115,12 @@ def delete_product(ctx: typer.Context, config: ConfigOption, force: ForceOption 
                        "--stack-name", help="A test deployment's stack name (default: the product's).")] = None,
                    endpoint_url: EndpointOption = None, as_json: JsonOption = False) -> None:  # fmt: skip
     """Delete the product's stack (or a test deployment's) and report what was retained."""
-    from ml_provisioner.aws import AwsSession, aws_errors
+    from ml_provisioner.aws import aws_errors
     from ml_provisioner.aws.lifecycle import delete_stack, retained_resources, stack_state
 
     with action(ctx, "delete-product") as s:
-        loaded = s.load(config)
-        names = _target(loaded, stack_name)
-        aws = AwsSession(names.region, endpoint_url)
+        names, aws = _connect(s, config, stack_name, endpoint_url, "delete-product")
         with aws_errors("delete-product"):
-            _check_account(aws, names)
             state = stack_state(aws, names.stack_name)
             if not state.exists:
                 raise OperationFailed(f"stack {names.stack_name} does not exist")
@@ -230,6 +224,17 @@ def _confirm(s: Session, question: str, force: bool) -> None:
         raise BadInput("confirmation needed but stdin is not a terminal", "pass --force to proceed without asking")
     if not typer.confirm(question, default=False):
         raise OperationFailed("cancelled; nothing was changed")
+
+
+def _connect(s: Session, config: str, stack_name: str | None, endpoint_url: str | None, what: str):
+    """Load the config, pick the product's (or a test deployment's) names, and check the account."""
+    from ml_provisioner.aws import AwsSession, aws_errors
+
+    names = _target(s.load(config), stack_name)
+    aws = AwsSession(names.region, endpoint_url)
+    with aws_errors(what):
+        _check_account(aws, names)
+    return names, aws
 
 
 def _check_account(aws, names: Names) -> None:
