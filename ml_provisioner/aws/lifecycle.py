@@ -13,18 +13,14 @@ from typing import Any
 
 import botocore.exceptions
 
-from ml_provisioner.aws.changes import ChangeSet, create_change_set, delete_change_set
+from ml_provisioner import staging
+from ml_provisioner.aws.changes import ChangeSet, create_change_set, delete_change_set, deployed_template
 from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.errors import BadInput, OperationFailed
 from ml_provisioner.naming import Names
 
-TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation accepts inline; larger templates go through S3
 WAIT = {"Delay": 5, "MaxAttempts": 720}  # up to an hour for a stack to settle
 FAILED_STATUSES = ("CREATE_FAILED", "UPDATE_FAILED", "DELETE_FAILED", "IMPORT_FAILED")
-
-
-def staging_bucket_name(account: str, region: str) -> str:
-    return f"ml-provisioner-staging-{account}-{region}"
 
 
 @dataclass
@@ -159,11 +155,11 @@ def stack_tags(names: Names) -> dict[str, str]:
 
 
 def _template_source(aws: AwsSession, names: Names, text: str, staging_bucket: str | None) -> dict[str, str]:
-    if len(text.encode()) <= TEMPLATE_BODY_LIMIT:
+    if not staging.needs_staging(text):
         return {"TemplateBody": text}
-    bucket = staging_bucket or staging_bucket_name(names.account, names.region)
+    bucket = staging_bucket or staging.staging_bucket(names)
     _ensure_staging_bucket(aws, bucket, names.region)
-    key = f"templates/{names.stack_name}/{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
+    key = f"{staging.staging_prefix(names)}{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
     s3 = aws.client("s3")
     s3.put_object(Bucket=bucket, Key=key, Body=text.encode(), ServerSideEncryption="AES256")
     url = f"https://{bucket}.s3.{names.region}.amazonaws.com/{key}"
@@ -182,10 +178,21 @@ def _ensure_staging_bucket(aws: AwsSession, bucket: str, region: str) -> None:
             raise
     location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
     s3.create_bucket(Bucket=bucket, **location)
-    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
-        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
-    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
-        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
     s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [{
         "ID": "expire-staged-templates", "Status": "Enabled", "Filter": {"Prefix": "templates/"},
         "Expiration": {"Days": 7}}]})  # fmt: skip
@@ -224,9 +231,7 @@ class RetainedResource:
 
 def retained_resources(aws: AwsSession, stack_name: str) -> list[RetainedResource]:
     """The resources the deployed template retains on deletion, with their names."""
-    from ml_provisioner.aws.changes import _deployed_template
-
-    template = _deployed_template(aws, stack_name)
+    template = deployed_template(aws, stack_name)
     physical = {
         r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
         for r in aws.client("cloudformation").describe_stack_resources(StackName=stack_name)["StackResources"]

