@@ -1,0 +1,139 @@
+"""Conventions every command follows: --version, shell completion, --json on every read command
+(stdout then holds only JSON, in the spec's -con/-act form too), --quiet, errors as cause + hint
+with exit code 2 for bad input and the traceback only with --verbose, and colour only on a
+terminal and never with NO_COLOR."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from ml_provisioner import __version__
+from ml_provisioner.cli import app, spec_argv
+from ml_provisioner.errors import EXIT_BAD_INPUT
+from tests.conftest import PROJECT, example
+
+STARTER = example("techcorp codecommit")
+READ_VERBS = ("list-", "show-", "validate-", "check-")  # commands that report and change nothing
+RED = "\x1b[31m"
+
+
+def run(*args: str, workspace: Path) -> typer.testing.Result:
+    """The CLI as `main()` runs it: the spec's form rewritten, in a throwaway workspace."""
+    return CliRunner().invoke(app, spec_argv(["--workspace", str(workspace), *args]), prog_name="ml-provisioner")
+
+
+def commands() -> dict[str, typer.core.TyperCommand]:
+    group = typer.main.get_command(app)
+    root = group.context_class(group, info_name="ml-provisioner")
+    return {name: group.get_command(root, name) for name in group.list_commands(root)}
+
+
+def test_version(tmp_path):
+    result = run("--version", workspace=tmp_path)
+    assert result.exit_code == 0
+    assert result.stdout == f"ml-provisioner {__version__}\n"
+
+
+def test_shell_completion_is_offered_and_completes_commands_and_options():
+    help_text = CliRunner().invoke(app, ["--help"]).stdout
+    assert "--install-completion" in help_text and "--show-completion" in help_text
+    script = CliRunner().invoke(app, ["--show-completion", "bash"], prog_name="ml-provisioner").stdout
+    assert "complete -o default -F _ml_provisioner_completion ml-provisioner" in script
+    # What the installed script asks the real entry point when the user presses Tab:
+    cli = str(Path(sys.executable).parent / "ml-provisioner")
+    for words, cword, expected in (("ml-provisioner show-", "1", {"show-product"}),
+                                   ("ml-provisioner show-product --", "2", {"--config", "--json"})):  # fmt: skip
+        env = {**os.environ, "_ML_PROVISIONER_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": cword}
+        completed = subprocess.run([cli], env=env, capture_output=True, text=True, timeout=60, check=True)
+        assert expected <= set(completed.stdout.split()), completed.stdout
+
+
+def test_every_read_command_has_json():
+    read = {name: command for name, command in commands().items()
+            if name.startswith(READ_VERBS) or name in ("config-schema", "create-prov-template")}  # fmt: skip
+    assert {"list-products", "show-product", "validate-config", "validate-prov-template", "config-schema"} <= set(read)
+    missing = [name for name, command in read.items() if not any("--json" in p.opts for p in command.params)]
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("list-products",), ("show-product", "-c", str(STARTER)), ("validate-config", "-c", str(STARTER)),
+     ("config-schema",), ("-con", str(STARTER), "-act", "show-product")],
+    ids=lambda args: " ".join(a for a in args if not a.startswith("/")),
+)  # fmt: skip
+def test_json_output_is_only_json_on_stdout(tmp_path, args):
+    result = run(*args, "--json", workspace=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)
+    assert result.stderr == ""
+
+
+def test_quiet_prints_only_the_result(tmp_path):
+    normal = run("show-product", "-c", str(STARTER), workspace=tmp_path).stdout
+    quiet = run("-q", "show-product", "-c", str(STARTER), workspace=tmp_path).stdout
+    result = (
+        "13 resources (+1 TLS-only bucket policy); SSM outputs under /ml-provisioner/techcorp-prod-a001-customer-churn/"
+    )
+    assert "AWS::CodePipeline::Pipeline" in normal and result in normal  # the resource table, then the result
+    assert [line for line in quiet.splitlines() if line] == [result]
+
+
+def test_errors_give_cause_and_hint_and_the_traceback_only_with_verbose(tmp_path):
+    plain = run("validate-prov-template", "-c", str(STARTER), workspace=tmp_path)
+    assert plain.exit_code == EXIT_BAD_INPUT
+    assert plain.stderr.startswith("error: template not found: ")
+    assert "\nhint: run `ml-provisioner create-prov-template --config" in plain.stderr
+    assert "Traceback" not in plain.stderr
+    verbose = run("-v", "validate-prov-template", "-c", str(STARTER), workspace=tmp_path)
+    assert verbose.exit_code == EXIT_BAD_INPUT
+    assert "Traceback (most recent call last)" in verbose.stderr
+    assert "exit=2" in (tmp_path / "reports" / "execution.log").read_text()
+
+
+def _stderr_on_a_terminal(tmp_path: Path, **env: str) -> str:
+    """Run a failing command with stderr attached to a pseudo-terminal; return what it printed there."""
+    bad = tmp_path / STARTER.name
+    bad.write_text(STARTER.read_text().replace("tier: starter", "tier: gold"))
+    primary, secondary = pty.openpty()
+    base = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ml_provisioner", "--workspace", str(tmp_path), "validate-config", "-c", str(bad)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=secondary, env={**base, **env}, cwd=PROJECT,
+    )  # fmt: skip
+    os.close(secondary)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # the terminal closes when the process exits
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(primary)
+    assert process.wait(timeout=60) == EXIT_BAD_INPUT
+    return output.decode()
+
+
+def test_errors_are_red_on_a_terminal_and_plain_with_no_color(tmp_path):
+    assert RED in _stderr_on_a_terminal(tmp_path)
+    no_color = _stderr_on_a_terminal(tmp_path, NO_COLOR="1")
+    assert "error: " in no_color and "\x1b[" not in no_color
+
+
+def test_no_colour_when_output_is_not_a_terminal(tmp_path):
+    bad = tmp_path / STARTER.name
+    bad.write_text(STARTER.read_text().replace("tier: starter", "tier: gold"))
+    result = run("validate-config", "-c", str(bad), workspace=tmp_path)
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "error: " in result.stderr and "\x1b[" not in result.stderr

@@ -1,0 +1,147 @@
+"""The Dockerfile follows the spec's image layout. No Docker engine runs here, so the file is parsed
+and checked instruction by instruction, and the step that picks the tier's examples is run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from ml_provisioner import catalog
+from ml_provisioner.config.loader import load_config
+from tests.conftest import PROJECT
+
+APP_FOLDERS = ("configs", "policies", "templates", "reports", "docs", "examples/configs")
+
+
+@dataclass
+class Stage:
+    base: str
+    name: str | None
+    instructions: list[tuple[str, str]] = field(default_factory=list)
+
+    def all(self, keyword: str) -> list[str]:
+        return [args for kw, args in self.instructions if kw == keyword]
+
+    def env(self) -> dict[str, str]:
+        pairs = re.findall(r'(\w+)=("[^"]*"|\S+)', " ".join(self.all("ENV")))
+        return {key: value.strip('"') for key, value in pairs}
+
+
+def parse(text: str) -> list[Stage]:
+    """Instructions with continuation lines joined; stages split at FROM, global ARGs resolved."""
+    lines = re.sub(r"\\\n", " ", re.sub(r"(?m)^\s*#.*\n", "", text)).splitlines()
+    global_args: dict[str, str] = {}
+    stages: list[Stage] = []
+    for line in filter(None, (line.strip() for line in lines)):
+        keyword, _, args = line.partition(" ")
+        keyword = keyword.upper()
+        if keyword == "FROM":
+            image, *alias = args.split(" AS ", 1) if " AS " in args else args.split(" as ", 1)
+            image = re.sub(r"\$\{(\w+)\}", lambda m: global_args[m.group(1)], image.strip())
+            stages.append(Stage(image, alias[0].strip() if alias else None))
+        elif not stages and keyword == "ARG":
+            name, _, default = args.partition("=")
+            global_args[name] = default
+        else:
+            stages[-1].instructions.append((keyword, args.strip()))
+    return stages
+
+
+@pytest.fixture(scope="module")
+def stages() -> list[Stage]:
+    return parse((PROJECT / "Dockerfile").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def final(stages) -> Stage:
+    return stages[-1]
+
+
+def test_multi_stage_with_a_slim_python_final_stage(stages, final):
+    assert len(stages) >= 2
+    assert re.fullmatch(r"python:3\.(11|12)-slim(-\w+)?", final.base), final.base
+    assert final.name is None or final.name not in {s.name for s in stages[:-1]}
+
+
+def test_final_stage_runs_the_cli_as_mluser_in_app(final):
+    assert final.all("USER") == ["mluser"]
+    assert final.all("WORKDIR")[-1] == "/app"
+    assert json.loads(final.all("ENTRYPOINT")[-1]) == ["ml-provisioner"]
+    env = final.env()
+    assert env["HOME"] == "/home/mluser"  # so -v ~/.aws:/home/mluser/.aws:ro is found
+    assert env["ML_PROVISIONER_WORKSPACE"] == "/app"  # so -con FILE reads /app/configs/FILE
+    assert "/opt/venv/bin" in env["PATH"]
+    assert any("useradd" in run and "--home-dir /home/mluser" in run and " mluser" in run for run in final.all("RUN"))
+
+
+def test_the_tier_is_a_build_argument_and_a_label(stages, final):
+    assert "TIER=starter" in final.all("ARG")
+    assert any('ml-provisioner.tier="${TIER}"' in label for label in final.all("LABEL"))
+    assert any(stage.all("ARG") and "TIER=starter" in stage.all("ARG") for stage in stages[:-1])
+
+
+def test_final_stage_has_the_app_folders(final):
+    made = " ".join(final.all("RUN"))
+    assert all(f"/app/{folder}" in made for folder in APP_FOLDERS)
+    copied = {args.split()[-1] for args in final.all("COPY")}
+    assert {"/app/docs", "/app/examples/configs", "/opt/venv"} <= copied
+
+
+def test_final_stage_has_no_build_tools_and_installs_nothing(final):
+    runs = " ".join(final.all("RUN"))
+    assert not re.search(r"\b(apt-get|apt|apk|gcc|g\+\+|build-essential|make|pip)\b", runs), runs
+    [venv] = [args for args in final.all("COPY") if args.endswith("/opt/venv /opt/venv")]
+    assert venv.startswith("--from=builder")
+
+
+def test_the_docs_are_built_strict_in_a_builder_stage_and_shipped_in_app_docs(stages, final):
+    docs_stage = next(s for s in stages[:-1] if any("mkdocs build --strict" in run for run in s.all("RUN")))
+    assert any(run.startswith("pip install") and "[docs]" in run for run in docs_stage.all("RUN"))
+    assert any(f"--from={docs_stage.name}" in c and c.endswith(" /app/docs") for c in final.all("COPY"))
+
+
+def test_the_builder_installs_the_project_like_the_readme(stages):
+    assert "pip install ." in stages[0].all("RUN")
+
+
+def test_every_copied_path_is_in_the_build_context(stages):
+    allowed = {line[1:].strip("/") for line in (PROJECT / ".dockerignore").read_text().splitlines()
+               if line.startswith("!")}  # fmt: skip
+    sources = {src for stage in stages for args in stage.all("COPY") if "--from" not in args
+               for src in args.split()[:-1]}  # fmt: skip
+    assert sources <= allowed, sources - allowed
+    assert all((PROJECT / src).exists() for src in sources - {"README.md"})  # README.md: the lead's
+
+
+def _select_examples(stages: list[Stage], tmp_path: Path, tier: str) -> subprocess.CompletedProcess[str]:
+    """Run the Dockerfile's example-selection step, with /out under tmp_path and this venv's python."""
+    [select] = [run for stage in stages for run in stage.all("RUN") if "/out/examples/configs" in run]
+    for folder in ("configs", "schema"):
+        shutil.copytree(PROJECT / folder, tmp_path / folder)
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return subprocess.run(["sh", "-c", select.replace("/out/", f"{tmp_path}/out/")], cwd=tmp_path,
+                          env={"TIER": tier, "PATH": path}, capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+@pytest.mark.parametrize("tier", list(catalog.TIERS), ids=lambda t: t.value)
+def test_the_image_gets_exactly_its_tiers_example_configs(tier, stages, tmp_path):
+    run = _select_examples(stages, tmp_path, tier.value)
+    assert run.returncode == 0, run.stderr
+    examples = sorted((tmp_path / "out" / "examples" / "configs").glob("*.yaml"))
+    expected = [p.name for p in sorted((PROJECT / "configs").glob("*.yaml")) if load_config(p).config.tier is tier]
+    assert [p.name for p in examples] == expected
+    assert (tmp_path / "out" / "schema" / "ml-provisioner-config.schema.json").is_file()
+
+
+def test_an_unknown_tier_fails_the_build(stages, tmp_path):
+    run = _select_examples(stages, tmp_path, "gold")
+    assert run.returncode != 0
+    assert "'gold' is not a valid Tier" in run.stderr
