@@ -66,8 +66,8 @@ class PolicyDocument:
         wildcards += [f"Action::{a}" for a in actions if "*" in a]
         if wildcards and not why_wildcard:
             raise ValueError(f"statement {sid} has wildcards {wildcards} but no reason for them")
-        reasons = {finding: why_wildcard for finding in wildcards}
-        self.wildcard_reasons.update(reasons)  # type: ignore[arg-type]
+        reasons = {finding: str(why_wildcard) for finding in wildcards}
+        self.wildcard_reasons.update(reasons)
         self._acknowledge(reasons, self._holders)
         statement: dict[str, Any] = {"Sid": sid, "Effect": effect, "Action": sorted(set(actions))}
         statement["Resource"] = resources[0] if len(resources) == 1 else resources

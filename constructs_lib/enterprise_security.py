@@ -180,7 +180,10 @@ class EnterpriseSecurity(Construct):
             # Endpoint interfaces never open connections: CDK's idiom for "no egress at all".
             security_group_egress=[
                 ec2.CfnSecurityGroup.EgressProperty(
-                    ip_protocol="icmp", from_port=252, to_port=86, cidr_ip="255.255.255.255/32",
+                    ip_protocol="icmp",
+                    from_port=252,
+                    to_port=86,
+                    cidr_ip="255.255.255.255/32",
                     description="Disallow all traffic",
                 )  # fmt: skip
             ],
@@ -253,8 +256,11 @@ class EnterpriseSecurity(Construct):
                 filter_pattern=pattern,
                 metric_transformations=[
                     logs.CfnMetricFilter.MetricTransformationProperty(
-                        metric_namespace=n.metric_namespace, metric_name=metric_name, metric_value="1",
-                        default_value=0, unit="Count",
+                        metric_namespace=n.metric_namespace,
+                        metric_name=metric_name,
+                        metric_value="1",
+                        default_value=0,
+                        unit="Count",
                     )  # fmt: skip
                 ],
             )

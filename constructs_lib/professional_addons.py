@@ -121,8 +121,9 @@ class ProfessionalAddons(Construct):
             for metric in ("SucceededBuilds", "FailedBuilds")
         ]
         durations = [["AWS/CodeBuild", "Duration", "ProjectName", n.codebuild_project(kind)] for kind in KINDS]
-        trigger = [["AWS/Events", metric, "RuleName", n.approval_rule] for metric in ("TriggeredRules",
-                                                                                       "FailedInvocations")]
+        trigger = [
+            ["AWS/Events", metric, "RuleName", n.approval_rule] for metric in ("TriggeredRules", "FailedInvocations")
+        ]
         body = {
             "widgets": [
                 {"type": "text", "x": 0, "y": 0, "width": 24, "height": 2, "properties": {"markdown": header}},

@@ -9,6 +9,7 @@ buckets of their own, and the tier's inventory is a contract.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,9 +92,7 @@ class StarterCore(Construct):
             s3.CfnBucket.RuleProperty(
                 id="expire-old-artifact-versions",
                 status="Enabled",
-                noncurrent_version_expiration=s3.CfnBucket.NoncurrentVersionExpirationProperty(
-                    noncurrent_days=90
-                ),
+                noncurrent_version_expiration=s3.CfnBucket.NoncurrentVersionExpirationProperty(noncurrent_days=90),
                 abort_incomplete_multipart_upload=s3.CfnBucket.AbortIncompleteMultipartUploadProperty(
                     days_after_initiation=7
                 ),
@@ -321,8 +320,9 @@ class StarterCore(Construct):
 
     def _build_codebuild_role(self) -> iam.CfnRole:
         n = self.names
-        inline = {} if self.props.codebuild_policies_managed else {"build": self.build_policy,
-                                                                    "deploy": self.deploy_policy}
+        inline = (
+            {} if self.props.codebuild_policies_managed else {"build": self.build_policy, "deploy": self.deploy_policy}
+        )
         role = self._role(
             "CodeBuildRole",
             "CodeBuild service role",
@@ -360,7 +360,7 @@ class StarterCore(Construct):
             {"pipeline": self.pipeline_policy},
         )
 
-    def _allow_artifacts(self, policy: PolicyDocument, sid: str, extra_actions: list[str] = ()) -> None:
+    def _allow_artifacts(self, policy: PolicyDocument, sid: str, extra_actions: Sequence[str] = ()) -> None:
         """Bucket-level and object-level actions apply to different ARNs: one statement each."""
         policy.allow(f"{sid}Bucket", ["s3:GetBucketLocation", "s3:ListBucket", *extra_actions], [self._bucket_arn])
         policy.allow(
@@ -496,7 +496,7 @@ class StarterCore(Construct):
     def send_build_logs_to(self, log_group_name: str) -> None:
         """Write the CloudWatch logs of both projects into one (compliance) log group."""
         for kind, project in self.projects.items():
-            logs = project.logs_config
+            logs: Any = project.logs_config  # the LogsConfigProperty this construct set
             project.logs_config = codebuild.CfnProject.LogsConfigProperty(
                 cloud_watch_logs=codebuild.CfnProject.CloudWatchLogsConfigProperty(
                     status="ENABLED", group_name=log_group_name, stream_name=kind
@@ -511,8 +511,8 @@ def _action(
     provider: str,
     configuration: dict[str, str],
     *,
-    inputs: list[str] = (),
-    outputs: list[str] = (),
+    inputs: Sequence[str] = (),
+    outputs: Sequence[str] = (),
 ) -> codepipeline.CfnPipeline.ActionDeclarationProperty:
     return codepipeline.CfnPipeline.ActionDeclarationProperty(
         name=name,

@@ -107,9 +107,7 @@ def populate_app(app: Any, configs: list[LoadedConfig], *, test_suffix: str | No
     return stacks
 
 
-def synthesize(
-    configs: list[LoadedConfig], *, test_suffix: str | None = None, nag: bool = True
-) -> list[Synthesized]:
+def synthesize(configs: list[LoadedConfig], *, test_suffix: str | None = None, nag: bool = True) -> list[Synthesized]:
     """Synthesize every config in one app; findings are returned, never raised."""
     ensure_node()
     import aws_cdk as cdk

@@ -62,8 +62,12 @@ def test_show_product_json_lists_every_resource_with_physical_names(workspace):
     shown = json.loads(out)
     assert shown["resource_count"] == 39
     account_digest = hashlib.sha256(b"345678901234").hexdigest()[:6]
-    assert {"construct": "StarterCore", "type": "AWS::S3::Bucket", "purpose": "artifacts bucket (and S3 source)",
-            "physical_name": f"globalbank-prod-c001-demand-forecasting-euw1-{account_digest}"} in shown["resources"]
+    assert {
+        "construct": "StarterCore",
+        "type": "AWS::S3::Bucket",
+        "purpose": "artifacts bucket (and S3 source)",
+        "physical_name": f"globalbank-prod-c001-demand-forecasting-euw1-{account_digest}",
+    } in shown["resources"]
 
 
 def test_validate_config_accepts_the_examples(workspace):
@@ -151,7 +155,8 @@ def test_commands_that_need_no_template_never_start_the_jsii_kernel(workspace):
     """list-products, show-product and validate-config must not import aws_cdk (seconds of startup)."""
     probe = (
         "import sys; from ml_provisioner.cli import main\n"
-        "for argv in (['list-products'], ['show-product', '-c', sys.argv[1]], ['validate-config', '-c', sys.argv[1]]):\n"
+        "config = sys.argv[1]\n"
+        "for argv in (['list-products'], ['show-product', '-c', config], ['validate-config', '-c', config]):\n"
         "    try: main(argv)\n"
         "    except SystemExit as e: assert e.code == 0, (argv, e.code)\n"
         "assert 'aws_cdk' not in sys.modules and 'jsii' not in sys.modules and 'boto3' not in sys.modules\n"

@@ -233,18 +233,20 @@ def test_standalone_requires_private_client_cidrs(tmp_path):
     data["vpc_integration"]["endpoint_client_cidrs"] = ["0.0.0.0/0"]
     assert "is not a private range" in problems(write(tmp_path, data))["vpc_integration.endpoint_client_cidrs"]
     del data["vpc_integration"]["endpoint_client_cidrs"]
-    assert "is required when security_group_mode is standalone" in problems(write(tmp_path, data))[
-        "vpc_integration.endpoint_client_cidrs"
-    ]
+    assert (
+        "is required when security_group_mode is standalone"
+        in problems(write(tmp_path, data))["vpc_integration.endpoint_client_cidrs"]
+    )
 
 
 def test_derived_names_must_fit_aws_limits_including_the_test_deploy_suffix(tmp_path):
     data = base(ENTERPRISE_STANDALONE)
     data["ml_product"]["use_case"] = "demand-forecasting-for-retail-eu"  # 32 characters: allowed alone
     messages = problems(write(tmp_path, data))
-    assert "the S3 bucket name 'globalbank-prod-c001-demand-forecasting-for-retail-eu-t0000-euw1-" in messages[
-        "ml_product.use_case"
-    ]
+    assert (
+        "the S3 bucket name 'globalbank-prod-c001-demand-forecasting-for-retail-eu-t0000-euw1-"
+        in messages["ml_product.use_case"]
+    )
     assert "AWS allows 63" in messages["ml_product.use_case"]
     assert "the EventBridge rule name" in messages["ml_product.use_case"]
 
@@ -276,3 +278,9 @@ def test_malformed_files_get_a_clear_message(tmp_path, text, expected):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="no such file"):
         load_config(tmp_path / "absent.yaml")
+
+
+def test_a_workload_cannot_look_like_a_test_deployment_suffix(tmp_path):
+    data = base(STARTER)
+    data["ml_product"]["workload"] = "t1a2b"
+    assert "is reserved: test deployments append" in problems(write(tmp_path, data))["ml_product.workload"]

@@ -302,17 +302,17 @@ def test_missing_credentials_are_a_clear_error(aws, monkeypatch, tmp_path):
 
 
 def test_large_templates_go_through_an_encrypted_staging_bucket(aws, monkeypatch):
-    import ml_provisioner.aws.lifecycle as lifecycle
+    from ml_provisioner import staging
 
-    monkeypatch.setattr(lifecycle, "TEMPLATE_BODY_LIMIT", 1_000)
+    monkeypatch.setattr(staging, "TEMPLATE_BODY_LIMIT", 1_000)
     config, data = product("globalbank s3 standalone direct", aws)
     region = data["environment"]["region"]
     code, out, err = cli("deploy-product", "-c", config, "--force")
     assert code == 0, err
-    bucket = lifecycle.staging_bucket_name(ACCOUNT, region)
+    names = load_config(f"ml/configs/{config}").names()
+    bucket = staging.staging_bucket(names)
     s3 = aws("s3", region)
-    stack_name = load_config(f"ml/configs/{config}").names().stack_name
-    staged = s3.list_objects_v2(Bucket=bucket, Prefix=f"templates/{stack_name}/")
+    staged = s3.list_objects_v2(Bucket=bucket, Prefix=staging.staging_prefix(names))
     assert staged["KeyCount"] == 1, "the template went through S3"
     rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
     assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"

@@ -157,8 +157,10 @@ def test_starter_has_registry_repositories_projects_pipelines_and_three_roles(sy
         "AWS::SageMaker::ModelPackageGroup", {"ModelPackageGroupName": names.model_package_group}
     )
     for kind in ("build", "deploy"):
-        template.has_resource("AWS::CodeCommit::Repository",
-                              {"Properties": {"RepositoryName": names.repository(kind)}, "DeletionPolicy": "Retain"})
+        template.has_resource(
+            "AWS::CodeCommit::Repository",
+            {"Properties": {"RepositoryName": names.repository(kind)}, "DeletionPolicy": "Retain"},
+        )
         template.has_resource_properties("AWS::CodeBuild::Project", {"Name": names.codebuild_project(kind)})
         template.has_resource_properties("AWS::CodePipeline::Pipeline", {
             "Name": names.pipeline(kind), "PipelineType": "V2",
@@ -197,8 +199,9 @@ def test_role_policies_name_only_product_resources(synthesized):
     """No statement grants a whole service on everything: each wildcard is inside the product's names."""
     result = synthesized[example("edge codecommit").stem]
     names = result.names
-    documents = [p["PolicyDocument"] for r in resources(result, "AWS::IAM::Role") for p in r["Properties"].get(
-        "Policies", [])] + [p["Properties"]["PolicyDocument"] for p in resources(result, "AWS::IAM::ManagedPolicy")]
+    documents = [
+        p["PolicyDocument"] for r in resources(result, "AWS::IAM::Role") for p in r["Properties"].get("Policies", [])
+    ] + [p["Properties"]["PolicyDocument"] for p in resources(result, "AWS::IAM::ManagedPolicy")]
     unscoped = {"cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"}  # no resource-level support in IAM
     for document in documents:
         for statement in document["Statement"]:
@@ -228,8 +231,11 @@ def test_model_approval_in_the_registry_triggers_the_deploy_pipeline(synthesized
         "Targets": [Match.object_like({"Arn": names.arn("codepipeline", names.pipeline("deploy")),
                                        "RoleArn": Match.any_value()})],
     })  # fmt: skip
-    [pipeline_role] = [r for r in resources(result, "AWS::IAM::Role") if any(
-        p["PolicyName"] == "pipeline" for p in r["Properties"].get("Policies", []))]
+    [pipeline_role] = [
+        r
+        for r in resources(result, "AWS::IAM::Role")
+        if any(p["PolicyName"] == "pipeline" for p in r["Properties"].get("Policies", []))
+    ]
     trust = pipeline_role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     events = [s for s in trust if s["Principal"] == {"Service": "events.amazonaws.com"}]
     assert events[0]["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(f":rule/{names.approval_rule}")
@@ -274,8 +280,11 @@ def test_build_logs_in_the_bucket_expire_after_log_retention_days(synthesized):
 @pytest.mark.parametrize("stem", [s for s in STEMS if s.startswith("globalbank")])
 def test_every_role_has_the_permission_boundary(synthesized, stem):
     result = synthesized[stem]
-    [boundary_id] = [i for i, r in result.template["Resources"].items()
-                     if r["Type"] == "AWS::IAM::ManagedPolicy" and "boundary" in r["Properties"]["Description"]]
+    [boundary_id] = [
+        i
+        for i, r in result.template["Resources"].items()
+        if r["Type"] == "AWS::IAM::ManagedPolicy" and "boundary" in r["Properties"]["Description"]
+    ]
     roles = resources(result, "AWS::IAM::Role")
     assert len(roles) == 3
     for role in roles:
@@ -311,8 +320,10 @@ def test_kms_key_rotates_and_encrypts_bucket_builds_pipelines_logs_and_topic(syn
         {"BucketKeyEnabled": True,
          "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}}]}})  # fmt: skip
     template.has_resource_properties("AWS::CodeBuild::Project", {"EncryptionKey": key_arn})
-    template.has_resource_properties("AWS::CodePipeline::Pipeline", {
-        "ArtifactStore": Match.object_like({"EncryptionKey": {"Id": key_arn, "Type": "KMS"}})})
+    template.has_resource_properties(
+        "AWS::CodePipeline::Pipeline",
+        {"ArtifactStore": Match.object_like({"EncryptionKey": {"Id": key_arn, "Type": "KMS"}})},
+    )
     template.has_resource("AWS::Logs::LogGroup", {"Properties": Match.object_like({
         "KmsKeyId": key_arn, "RetentionInDays": 365, "LogGroupName": result.names.compliance_log_group}),
         "DeletionPolicy": "Retain"})  # fmt: skip
@@ -365,8 +376,10 @@ def test_compliance_alarms_notify_the_encrypted_topic_and_email_subscription(syn
     for alarm in resources(result, "AWS::CloudWatch::Alarm"):
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
         assert alarm["Properties"]["Namespace"] == names.metric_namespace
-    template.has_resource_properties("AWS::SNS::Subscription", {
-        "Protocol": "email", "Endpoint": result.loaded.config.monitoring.alerts_email, "TopicArn": {"Ref": topic_id}})
+    template.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {"Protocol": "email", "Endpoint": result.loaded.config.monitoring.alerts_email, "TopicArn": {"Ref": topic_id}},
+    )
     [log_group] = resources(result, "AWS::Logs::LogGroup")
     assert log_group["Properties"]["DataProtectionPolicy"]["Statement"][1]["Operation"] == {
         "Deidentify": {"MaskConfig": {}}}, "secrets printed by builds are masked"  # fmt: skip

@@ -98,7 +98,7 @@ def create_change_set(
         raise OperationFailed(f"change set for {stack_name} failed: {reason or error}") from None
     # Widening is judged against what is deployed; a new stack's grants are reviewed as a whole
     # (show-product, create-review-report), not line by line here.
-    old_template = _deployed_template(aws, stack_name) if change_type == "UPDATE" else None
+    old_template = deployed_template(aws, stack_name) if change_type == "UPDATE" else None
     return ChangeSet(arn, change_type, _describe(cfn, arn, old_template, new_template))
 
 
@@ -136,7 +136,7 @@ def _describe(cfn: Any, arn: str, old_template: dict | None, new_template: dict)
             return changes
 
 
-def _deployed_template(aws: AwsSession, stack_name: str) -> dict[str, Any]:
+def deployed_template(aws: AwsSession, stack_name: str) -> dict[str, Any]:
     import yaml
 
     body = aws.client("cloudformation").get_template(StackName=stack_name, TemplateStage="Original")["TemplateBody"]

@@ -86,8 +86,9 @@ def check_drift(aws: AwsSession, names: Names) -> DriftReport:
                     resource_type=drift["ResourceType"],
                     status=drift["StackResourceDriftStatus"],
                     differences=[
-                        PropertyDifference(d["PropertyPath"], d.get("ExpectedValue", ""), d.get("ActualValue", ""),
-                                           d["DifferenceType"])  # fmt: skip
+                        PropertyDifference(
+                            d["PropertyPath"], d.get("ExpectedValue", ""), d.get("ActualValue", ""), d["DifferenceType"]
+                        )  # fmt: skip
                         for d in drift.get("PropertyDifferences", [])
                     ],
                 )

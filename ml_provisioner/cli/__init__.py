@@ -34,7 +34,10 @@ def _global_options(
     workspace: Annotated[
         Path | None,
         typer.Option(
-            "--workspace", "-w", envvar=ENV_VAR, help="Folder holding configs/ policies/ templates/ reports/.",
+            "--workspace",
+            "-w",
+            envvar=ENV_VAR,
+            help="Folder holding configs/ policies/ templates/ reports/.",
             show_default="./ml",
         ),
     ] = None,

@@ -25,6 +25,10 @@ ConfigsOption = Annotated[
     list[str], typer.Option("--config", "-c", help="Config file(s); repeat the option for several.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of text.")]
+EndpointOption = Annotated[
+    str | None,
+    typer.Option("--endpoint-url", envvar="AWS_ENDPOINT_URL", help="AWS endpoint, e.g. the local sandbox's URL."),
+]
 
 
 @dataclass
@@ -118,7 +122,7 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
 
 
 def use_color() -> bool:
-    return sys.stderr.isatty() and "NO_COLOR" not in os.environ
+    return sys.stderr.isatty() and not os.environ.get("NO_COLOR")  # no-color.org: a non-empty value
 
 
 def _style(text: str, color: str) -> str:

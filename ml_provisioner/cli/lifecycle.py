@@ -13,15 +13,11 @@ import typer
 
 from ml_provisioner import catalog
 from ml_provisioner.cli import app
-from ml_provisioner.cli._common import ConfigOption, JsonOption, Session, action, table
+from ml_provisioner.cli._common import ConfigOption, EndpointOption, JsonOption, Session, action, table
 from ml_provisioner.config.loader import LoadedConfig
 from ml_provisioner.errors import EXIT_DRIFT, BadInput, OperationFailed
 from ml_provisioner.naming import TEST_SUFFIX_PATTERN, Names, new_test_suffix
 
-EndpointOption = Annotated[
-    str | None,
-    typer.Option("--endpoint-url", envvar="AWS_ENDPOINT_URL", help="AWS endpoint, e.g. the local sandbox's URL."),
-]
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Do not ask for confirmation (required without a terminal).")
 ]
@@ -97,7 +93,7 @@ def check_drift(ctx: typer.Context, config: ConfigOption, stack_name: Annotated[
                 [r.logical_id, r.resource_type, r.status, d.path if d else "", d.expected if d else "",
                  d.actual if d else ""]
                 for r in report.resources
-                for d in (r.differences or [None])
+                for d in (r.differences or [None])  # type: ignore[list-item]
             ]  # fmt: skip
             if rows:
                 s.out(table(rows, ["resource", "type", "drift", "property", "expected", "actual"]))

@@ -3,6 +3,8 @@ import aws_cdk; create-prov-template and validate-prov-template synthesize in-pr
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from ml_provisioner import catalog
@@ -16,7 +18,7 @@ def list_products(ctx: typer.Context, config: ConfigOption = "", as_json: JsonOp
     """List the tiers (products) and what each one provisions."""
     with action(ctx, "list-products") as s:
         current = s.load(config).config.tier if config else None
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"tier": info.tier.value, "example_prefix": info.token, "use": info.use, "network": info.network,
              "iam": info.iam, "resources_codecommit_s3": info.counts, "selected": info.tier == current}
             for info in catalog.TIERS.values()
@@ -116,8 +118,15 @@ def validate_prov_template(ctx: typer.Context, config: ConfigsOption, as_json: J
                 findings = [["cfn-lint", f.severity, f.rule, f"line {f.line}", f.message] for f in c.lint]
                 findings += [[f.plugin, f.severity, f.rule, f.construct_path, f.description] for f in c.nag]
                 if c.stale:
-                    findings.append(["staleness", "error", "-", str(c.template_path),
-                                     "differs from what its config synthesizes to now: run create-prov-template"])
+                    findings.append(
+                        [
+                            "staleness",
+                            "error",
+                            "-",
+                            str(c.template_path),
+                            "differs from what its config synthesizes to now: run create-prov-template",
+                        ]
+                    )
                 if findings:
                     s.out(table(findings, ["check", "severity", "rule", "where", "message"]))
                 s.result(f"{c.template_path}: {c.errors} error(s), {c.warnings} warning(s), "

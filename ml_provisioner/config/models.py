@@ -7,6 +7,7 @@ the ``tier`` field, so that a field a tier does not use is rejected instead of s
 from __future__ import annotations
 
 import ipaddress
+import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -48,20 +49,20 @@ class ConfigRuleError(ValueError):
         self.field = field
 
 
-def _slug(max_length: int, pattern: str = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"):
-    """Lowercase words joined by single hyphens: safe inside every AWS name this product derives."""
-    return Annotated[str, StringConstraints(min_length=1, max_length=max_length, pattern=pattern)]
+# Lowercase letters, digits and single hyphens: safe inside every AWS name this product derives.
+_WORDS = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+CompanyPrefix = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^[a-z][a-z0-9]*$")]
+TenantId = Annotated[str, StringConstraints(min_length=1, max_length=8, pattern=r"^[a-z0-9]+$")]
+EnvironmentName = Annotated[str, StringConstraints(min_length=1, max_length=10, pattern=r"^[a-z][a-z0-9]*$")]
+UseCase = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=_WORDS)]
+Workload = Annotated[str, StringConstraints(min_length=1, max_length=12, pattern=_WORDS)]
 
 
 TagValue = Annotated[
     str, StringConstraints(min_length=1, max_length=256, pattern=r"^[\w .:/=+\-@]+$", strip_whitespace=True)
 ]
-SsmParameterName = Annotated[
-    str, StringConstraints(min_length=2, max_length=1011, pattern=r"^/[a-zA-Z0-9_.\-/]+$")
-]
-Email = Annotated[
-    str, StringConstraints(max_length=254, pattern=r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}$")
-]
+SsmParameterName = Annotated[str, StringConstraints(min_length=2, max_length=1011, pattern=r"^/[a-zA-Z0-9_.\-/]+$")]
+Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}$")]
 
 
 class Frozen(BaseModel):
@@ -69,14 +70,16 @@ class Frozen(BaseModel):
 
 
 class Client(Frozen):
-    company_name: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
-    company_prefix: _slug(16, r"^[a-z][a-z0-9]*$") = Field(
+    company_name: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)] = Field(
+        description="The client's name as people write it; shown in the review report."
+    )
+    company_prefix: CompanyPrefix = Field(
         description="Lowercase letters and digits, starting with a letter; leads every physical name."
     )
     account_id: Annotated[str, StringConstraints(pattern=r"^\d{12}$")] = Field(
         description='The 12-digit AWS account id, quoted in YAML ("012345678901").'
     )
-    tenant_id: _slug(8, r"^[a-z0-9]+$") = Field(description="Lowercase letters and digits, up to 8.")
+    tenant_id: TenantId = Field(description="Lowercase letters and digits, up to 8.")
 
     @field_validator("account_id", mode="before")
     @classmethod
@@ -87,7 +90,7 @@ class Client(Frozen):
 
 
 class Environment(Frozen):
-    name: _slug(10, r"^[a-z][a-z0-9]*$") = Field(description="e.g. dev, test, prod")
+    name: EnvironmentName = Field(description="e.g. dev, test, prod")
     region: str = Field(description="An AWS region code, e.g. us-west-2.")
 
     @field_validator("region")
@@ -103,17 +106,27 @@ class Environment(Frozen):
 
 
 class MlProduct(Frozen):
-    use_case: _slug(32) = Field(description="Lowercase words joined by hyphens, e.g. customer-churn.")
-    source_control: SourceControl
-    workload: _slug(12) | None = Field(
+    use_case: UseCase = Field(description="Lowercase words joined by hyphens, e.g. customer-churn.")
+    source_control: SourceControl = Field(
+        description="codecommit: model-build and model-deploy repositories; s3: source archives in the "
+        "artifacts bucket (source/model-build.zip, source/model-deploy.zip)."
+    )
+    workload: Workload | None = Field(
         default=None, description="Optional discriminator for several products of one use case."
     )
 
+    @field_validator("workload")
+    @classmethod
+    def _not_a_test_suffix(cls, value: str | None) -> str | None:
+        if value and re.fullmatch(r"t[0-9a-f]{4}", value):  # naming.TEST_SUFFIX_PATTERN
+            raise ValueError(f"{value!r} is reserved: test deployments append -t<4 hex digits> to names")
+        return value
+
 
 class Tags(Frozen):
-    cost_center: TagValue
-    project: TagValue
-    owner: TagValue
+    cost_center: TagValue = Field(description="Tag CostCenter on every taggable resource.")
+    project: TagValue = Field(description="Tag Project on every taggable resource.")
+    owner: TagValue = Field(description="Tag Owner on every taggable resource.")
 
 
 class Monitoring(Frozen):
@@ -138,13 +151,18 @@ RouteTableId = Annotated[str, StringConstraints(pattern=r"^rtb-[0-9a-f]{8}([0-9a
 
 
 class VpcIntegration(Frozen):
-    vpc_source: VpcSource
+    vpc_source: VpcSource = Field(
+        description="direct: vpc_id is in this file; ssm: CloudFormation reads it from vpc_id_ssm_parameter."
+    )
     vpc_id: VpcId | None = Field(default=None, description="Required when vpc_source is direct.")
     vpc_id_ssm_parameter: SsmParameterName | None = Field(
         default=None, description="SSM parameter holding the VPC id; required when vpc_source is ssm."
     )
     subnet_ids: list[SubnetId] = Field(description="At least two distinct subnets for the endpoints.")
-    security_group_mode: SecurityGroupMode
+    security_group_mode: SecurityGroupMode = Field(
+        description="standalone: the stack creates the endpoints' security group; sgprov: the SG-provisioner's "
+        "group, read from security_group_id_ssm_parameter."
+    )
     security_group_id_ssm_parameter: SsmParameterName | None = Field(
         default=None,
         description="SSM parameter holding the SG-provisioner's security group id; required for sgprov.",
