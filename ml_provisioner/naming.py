@@ -106,6 +106,19 @@ class Names:
     def stack_arn_pattern(self) -> str:
         return f"arn:{self.partition}:cloudformation:{self.region}:{self.account}:stack/{self.stack_name}/*"
 
+    @property
+    def tags(self) -> dict[str, str]:
+        """The tags of the stack and of every taggable resource in it."""
+        c = self.config
+        return {
+            "CostCenter": c.tags.cost_center,
+            "Project": c.tags.project,
+            "Owner": c.tags.owner,
+            "Environment": c.environment.name,
+            f"{TOOL}:product": self.product_id,
+            f"{TOOL}:tier": c.tier.value,
+        }
+
     # -- SSM outputs ------------------------------------------------------------------------
     @property
     def ssm_prefix(self) -> str:

@@ -9,7 +9,7 @@ from constructs_lib.enterprise_security import EnterpriseSecurity, EnterpriseSec
 from constructs_lib.professional_addons import ProfessionalAddons, ProfessionalAddonsProps
 from constructs_lib.starter_core import StarterCore, StarterCoreProps
 from ml_provisioner.config.models import EnterpriseConfig, ProductConfig, ProfessionalConfig, StarterConfig
-from ml_provisioner.naming import TOOL, Names
+from ml_provisioner.naming import Names
 
 
 class ProductStack(Stack):
@@ -32,15 +32,7 @@ class ProductStack(Stack):
             analytics_reporting=False,
         )
         self.names = names
-        tags = {
-            "CostCenter": config.tags.cost_center,
-            "Project": config.tags.project,
-            "Owner": config.tags.owner,
-            "Environment": config.environment.name,
-            f"{TOOL}:product": names.product_id,
-            f"{TOOL}:tier": config.tier.value,
-        }
-        for key, value in tags.items():
+        for key, value in names.tags.items():
             Tags.of(self).add(key, value)
         self.core = StarterCore(
             self,

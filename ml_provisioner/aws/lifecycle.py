@@ -88,7 +88,7 @@ def plan_deploy(aws: AwsSession, names: Names, template: dict[str, Any], templat
     source = _template_source(aws, names, template_text, staging_bucket)
     return create_change_set(
         aws, stack_name=names.stack_name, change_type=change_type, template=source,
-        tags=stack_tags(names), new_template=template,
+        tags=names.tags, new_template=template,
     )  # fmt: skip
 
 
@@ -146,12 +146,6 @@ def ssm_outputs(aws: AwsSession, names: Names) -> dict[str, str]:
         token = page.get("NextToken")
         if not token:
             return found
-
-
-def stack_tags(names: Names) -> dict[str, str]:
-    tags = names.config.tags
-    return {"CostCenter": tags.cost_center, "Project": tags.project, "Owner": tags.owner,
-            "ml-provisioner:product": names.product_id}  # fmt: skip
 
 
 def _template_source(aws: AwsSession, names: Names, text: str, staging_bucket: str | None) -> dict[str, str]:
