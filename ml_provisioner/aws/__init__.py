@@ -24,12 +24,10 @@ def preview_changes(names: Names, template: dict[str, Any], template_text: str,
                     endpoint_url: str | None = None) -> list[dict[str, Any]] | None:  # fmt: skip
     """The change-set preview of a deployed stack (created, described, deleted: never executed),
     or None when the stack is not deployed."""
-    from ml_provisioner.aws.lifecycle import plan_deploy, stack_state
+    from ml_provisioner.aws.lifecycle import preview
 
     aws = AwsSession(names.region, endpoint_url)
     with aws_errors("change-set preview"):
-        if not stack_state(aws, names.stack_name).exists:
-            return None
-        change_set = plan_deploy(aws, names, template, template_text, change_type="UPDATE")
-        delete_change_set(aws, change_set)
-    return [change.to_json() for change in change_set.changes]
+        aws.require_account(names.account)
+        change_set = preview(aws, names, template, template_text)
+    return None if change_set is None else [change.to_json() for change in change_set.changes]

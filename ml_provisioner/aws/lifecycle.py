@@ -92,6 +92,16 @@ def plan_deploy(aws: AwsSession, names: Names, template: dict[str, Any], templat
     )  # fmt: skip
 
 
+def preview(aws: AwsSession, names: Names, template: dict[str, Any], template_text: str) -> ChangeSet | None:
+    """What deploying the template would change: a change set created, described and deleted,
+    never executed. None when the stack is not deployed."""
+    if not stack_state(aws, names.stack_name).exists:
+        return None
+    change_set = plan_deploy(aws, names, template, template_text, change_type="UPDATE")
+    delete_change_set(aws, change_set)
+    return change_set
+
+
 def discard_change_set(aws: AwsSession, stack_name: str, change_set: ChangeSet) -> None:
     """Delete an unexecuted change set; for a CREATE, also the empty REVIEW_IN_PROGRESS stack
     CloudFormation made for it (it would otherwise linger)."""

@@ -16,7 +16,7 @@ import botocore.exceptions
 from botocore.config import Config
 
 from ml_provisioner import __version__
-from ml_provisioner.errors import OperationFailed
+from ml_provisioner.errors import BadInput, OperationFailed
 
 # Standard mode retries throttling and transient errors with exponential backoff and jitter.
 RETRY_CONFIG = Config(
@@ -53,6 +53,15 @@ class AwsSession:
         """Who we are: fails early, with a clear message, without credentials or an endpoint."""
         sts = self._boto.client("sts", endpoint_url=self.endpoint, config=PREFLIGHT_CONFIG)
         return sts.get_caller_identity()["Account"]
+
+    def require_account(self, expected: str) -> None:
+        """Refuse to touch an account other than the one the config names."""
+        account = self.caller_account()
+        if account != expected:
+            raise BadInput(
+                f"the credentials are for account {account}, the config is for {expected}",
+                "use credentials (or a profile) of the config's account",
+            )
 
 
 @contextmanager

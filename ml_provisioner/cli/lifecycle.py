@@ -51,22 +51,19 @@ def test_deploy(ctx: typer.Context, config: ConfigOption, endpoint_url: Endpoint
 def show_changes(ctx: typer.Context, config: ConfigOption, endpoint_url: EndpointOption = None,
                  as_json: JsonOption = False) -> None:  # fmt: skip
     """Preview what deploying the config now would change (a change set, described then deleted)."""
-    from ml_provisioner.aws import AwsSession, aws_errors, delete_change_set
-    from ml_provisioner.aws.lifecycle import plan_deploy, stack_state
+    from ml_provisioner.aws import aws_errors
+    from ml_provisioner.aws.lifecycle import preview
     from ml_provisioner.synth import synthesize
 
     with action(ctx, "show-changes") as s:
         loaded = s.load(config)
-        names = loaded.names()
-        aws = AwsSession(names.region, endpoint_url)
+        names, aws = _connect(s, loaded, None, endpoint_url, "show-changes")
+        [result] = synthesize([loaded])
         with aws_errors("show-changes"):
-            _check_account(aws, names)
-            [result] = synthesize([loaded])
-            if not stack_state(aws, names.stack_name).exists:
-                raise OperationFailed(f"stack {names.stack_name} is not deployed",
-                                      "show-product lists what deploy-product would create")  # fmt: skip
-            change_set = plan_deploy(aws, names, result.template, result.template_yaml(), change_type="UPDATE")
-            delete_change_set(aws, change_set)
+            change_set = preview(aws, names, result.template, result.template_yaml())
+        if change_set is None:
+            raise OperationFailed(f"stack {names.stack_name} is not deployed",
+                                  "show-product lists what deploy-product would create")  # fmt: skip
         if as_json:
             s.json({"stack": names.stack_name, "changes": [c.to_json() for c in change_set.changes]})
             return
@@ -144,13 +141,11 @@ def delete_product(ctx: typer.Context, config: ConfigOption, force: ForceOption 
 
 def _deploy(s: Session, loaded: LoadedConfig, test_suffix: str | None, *, force: bool, endpoint_url: str | None,
             staging_bucket: str | None, as_json: bool) -> None:  # fmt: skip
-    from ml_provisioner.aws import AwsSession, aws_errors
+    from ml_provisioner.aws import aws_errors
     from ml_provisioner.aws.lifecycle import discard_change_set, execute, plan_deploy, prepare_stack, read_back_outputs
     from ml_provisioner.synth import synthesize
 
-    aws = AwsSession(loaded.config.environment.region, endpoint_url)
-    with aws_errors("test-deploy" if test_suffix else "deploy-product"):
-        _check_account(aws, loaded.names())
+    _, aws = _connect(s, loaded, None, endpoint_url, "test-deploy" if test_suffix else "deploy-product")
     [result] = synthesize([loaded], test_suffix=test_suffix)
     names = result.names
     if result.errors:
@@ -222,23 +217,15 @@ def _confirm(s: Session, question: str, force: bool) -> None:
         raise OperationFailed("cancelled; nothing was changed")
 
 
-def _connect(s: Session, config: str, stack_name: str | None, endpoint_url: str | None, what: str):
-    """Load the config, pick the product's (or a test deployment's) names, and check the account."""
+def _connect(s: Session, config: str | LoadedConfig, stack_name: str | None, endpoint_url: str | None, what: str):
+    """The product's (or a test deployment's) names and an AWS session in the config's account."""
     from ml_provisioner.aws import AwsSession, aws_errors
 
-    names = _target(s.load(config), stack_name)
+    names = _target(s.load(config) if isinstance(config, str) else config, stack_name)
     aws = AwsSession(names.region, endpoint_url)
     with aws_errors(what):
-        _check_account(aws, names)
+        aws.require_account(names.account)
     return names, aws
-
-
-def _check_account(aws, names: Names) -> None:
-    """Refuse to touch an account other than the one the config names."""
-    account = aws.caller_account()
-    if account != names.account:
-        raise BadInput(f"the credentials are for account {account}, the config is for {names.account}",
-                       "use credentials (or a profile) of the config's account")  # fmt: skip
 
 
 def _target(loaded: LoadedConfig, stack_name: str | None) -> Names:
