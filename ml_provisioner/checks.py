@@ -17,10 +17,10 @@ class LintFinding:
     line: int | None
 
 
-def cfn_lint(template_path: Path, region: str) -> list[LintFinding]:
+def cfn_lint(template_text: str, region: str) -> list[LintFinding]:
     from cfnlint.api import ManualArgs, lint
 
-    matches = lint(template_path.read_text(encoding="utf-8"), config=ManualArgs(regions=[region]))
+    matches = lint(template_text, config=ManualArgs(regions=[region]))
     return [
         LintFinding(
             rule=m.rule.id,
@@ -53,11 +53,11 @@ class TemplateCheck:
 
 
 def check_template(template_path: Path, fresh: Synthesized) -> TemplateCheck:
-    stale = template_path.read_text(encoding="utf-8") != fresh.template_yaml()
+    written = template_path.read_text(encoding="utf-8")
     return TemplateCheck(
         template_path=template_path,
-        lint=cfn_lint(template_path, fresh.names.region),
+        lint=cfn_lint(written, fresh.names.region),
         nag=fresh.findings,
         acknowledged=fresh.acknowledged,
-        stale=stale,
+        stale=written != fresh.template_yaml(),
     )

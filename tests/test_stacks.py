@@ -105,13 +105,12 @@ def test_no_unacknowledged_cdk_nag_findings_and_every_suppression_has_a_reason(s
 
 
 @pytest.mark.parametrize("stem", STEMS)
-def test_cfn_lint_reports_no_errors_and_no_warnings(synthesized, stem, tmp_path):
+def test_cfn_lint_reports_no_errors_and_no_warnings(synthesized, stem):
     from ml_provisioner.checks import cfn_lint
 
     result = synthesized[stem]
-    path = tmp_path / f"{stem}.yaml"
-    path.write_text(result.template_yaml())
-    assert [f for f in cfn_lint(path, result.names.region) if f.severity in ("error", "warning")] == []
+    findings = cfn_lint(result.template_yaml(), result.names.region)
+    assert [f for f in findings if f.severity in ("error", "warning")] == []
 
 
 def test_synthesis_is_byte_identical_for_the_same_config(synthesized, loaded_examples):

@@ -5,8 +5,6 @@ Both synthesize in-process and call no AWS API, except create-review-report --pr
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -101,13 +99,10 @@ def create_review_report(
 
 
 def _lint(result: Synthesized) -> list[LintFinding]:
-    """cfn-lint reads a file: lint the rendered template exactly as create-prov-template writes it."""
+    """cfn-lint on the rendered template, exactly as create-prov-template writes it."""
     from ml_provisioner.checks import cfn_lint
 
-    with tempfile.TemporaryDirectory(prefix="ml-provisioner-review-") as folder:
-        path = Path(folder, f"{result.loaded.stem}.yaml")
-        path.write_text(result.template_yaml(), encoding="utf-8")
-        return cfn_lint(path, result.names.region)
+    return cfn_lint(result.template_yaml(), result.names.region)
 
 
 def _preview(s: Session, result: Synthesized, endpoint_url: str | None) -> tuple[list | None, str]:
