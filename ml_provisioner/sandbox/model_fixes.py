@@ -48,6 +48,11 @@ class Override:
         return True
 
     @classmethod
+    def needs_replacement(cls, properties: dict[str, Any], current: dict[str, Any]) -> bool:
+        """A new value for any REPLACE_ON property needs a new resource; an absent one keeps its value."""
+        return any(properties.get(k, current[k]) != current[k] for k in cls.REPLACE_ON)  # type: ignore[attr-defined]
+
+    @classmethod
     def replace(
         cls, original: Any, name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
     ) -> Any:
@@ -338,7 +343,7 @@ class IamManagedPolicy(Override, CloudFormationModel):
         p = cloudformation_json["Properties"]
         policy = original_resource
         current = {"ManagedPolicyName": policy.name, "Path": policy.path, "Description": policy.description}
-        if any(p.get(k, current[k]) != current[k] for k in cls.REPLACE_ON):
+        if cls.needs_replacement(p, current):
             return cls.replace(policy, new_resource_name, cloudformation_json, account_id, region_name)
         backend = iam_backends[account_id][get_partition(region_name)]
         document = json_text(p["PolicyDocument"])
@@ -528,7 +533,7 @@ class Ec2SecurityGroup(Override, CloudFormationModel):
         p = cloudformation_json["Properties"]
         group = original_resource
         current = {"GroupName": group.name, "GroupDescription": group.description, "VpcId": group.vpc_id}
-        if any(p.get(k, current[k]) != current[k] for k in cls.REPLACE_ON):
+        if cls.needs_replacement(p, current):
             return cls.replace(group, new_resource_name, cloudformation_json, account_id, region_name)
         cls.apply(group, p)
         return group
@@ -603,7 +608,7 @@ class Ec2VpcEndpoint(Override, CloudFormationModel):
             "VpcId": endpoint.vpc_id,
             "VpcEndpointType": endpoint.vpc_endpoint_type,
         }
-        if any(p.get(k, current[k]) != current[k] for k in cls.REPLACE_ON):
+        if cls.needs_replacement(p, current):
             return cls.replace(endpoint, new_resource_name, cloudformation_json, account_id, region_name)
         if "PolicyDocument" in p:
             endpoint.policy_document = json_text(p["PolicyDocument"])
