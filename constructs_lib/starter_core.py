@@ -279,8 +279,8 @@ class StarterCore(Construct):
             ["sagemaker:CreatePipeline", "sagemaker:DescribePipeline", "sagemaker:DescribePipelineExecution",
              "sagemaker:ListPipelineExecutionSteps", "sagemaker:StartPipelineExecution",
              "sagemaker:UpdatePipeline", "sagemaker:AddTags"],
-            [n.arn("sagemaker", f"pipeline/{n.product_id}-*"),
-             n.arn("sagemaker", f"pipeline/{n.product_id}-*/execution/*")],
+            [n.arn("sagemaker", f"pipeline/{n.name('*')}"),
+             n.arn("sagemaker", f"pipeline/{n.name('*')}/execution/*")],
             why_wildcard="The model-build code names its SageMaker pipelines after the product; "
             "executions get ids at run time.",
         )  # fmt: skip
@@ -304,7 +304,7 @@ class StarterCore(Construct):
              "sagemaker:CreateModel", "sagemaker:DeleteEndpoint", "sagemaker:DeleteEndpointConfig",
              "sagemaker:DeleteModel", "sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig",
              "sagemaker:DescribeModel", "sagemaker:UpdateEndpoint"],
-            [n.arn("sagemaker", f"{kind}/{n.product_id}-*") for kind in ("endpoint", "endpoint-config", "model")],
+            [n.arn("sagemaker", f"{kind}/{n.name('*')}") for kind in ("endpoint", "endpoint-config", "model")],
             why_wildcard="Endpoints, endpoint configs and models are versioned per deployment under "
             "the product's name prefix.",
         )  # fmt: skip
@@ -326,7 +326,7 @@ class StarterCore(Construct):
         role = self._role(
             "CodeBuildRole",
             "CodeBuild service role",
-            trust_policy({"codebuild.amazonaws.com": n.arn("codebuild", f"project/{n.product_id}-*")}, n.account),
+            trust_policy({"codebuild.amazonaws.com": n.arn("codebuild", f"project/{n.name('*')}")}, n.account),
             inline,
         )
         if self.props.codebuild_policies_managed:
@@ -356,7 +356,7 @@ class StarterCore(Construct):
         return self._role(
             "PipelineRole",
             "CodePipeline service role",
-            trust_policy({"codepipeline.amazonaws.com": n.arn("codepipeline", f"{n.product_id}-*")}, n.account),
+            trust_policy({"codepipeline.amazonaws.com": n.arn("codepipeline", n.name("*"))}, n.account),
             {"pipeline": self.pipeline_policy},
         )
 
@@ -391,6 +391,9 @@ class StarterCore(Construct):
                 ("ARTIFACTS_BUCKET", n.artifacts_bucket),
                 ("MODEL_PACKAGE_GROUP_NAME", n.model_package_group),
                 ("PRODUCT_ID", n.product_id),
+                # SageMaker pipelines, models and endpoints the build code creates must start with
+                # this prefix: the roles may only touch names that do.
+                ("RESOURCE_NAME_PREFIX", n.name("")),
                 ("SAGEMAKER_EXECUTION_ROLE_ARN", self.sagemaker_role.attr_arn),
             )
         ]

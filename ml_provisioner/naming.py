@@ -3,19 +3,19 @@
 Policies (create-policy), the stacks, the lifecycle commands and the checks all read names from
 here, so a name cannot drift between the resource and the policy that scopes it.
 
-Scheme: ``product_id = {company_prefix}-{environment}-{tenant}-{use_case}[-{workload}]`` names the
-regional resources. Names that are global to the account or to S3 (bucket, dashboard, IAM paths)
-add a short region code so the same product can live in two regions. IAM roles and managed
-policies get CloudFormation-generated names under the path ``/ml-provisioner/<global id>/``: the
-path scopes them for policies without spending IAM's 64-character name budget.
-A test deployment appends ``-t<4 hex>`` to the product id, and so to every name derived from it.
+Scheme: ``product_id = {company_prefix}-{environment}-{tenant}-{use_case}[-{workload}]``. Every
+name is ``<deployment id>--<what>`` (see ml_provisioner.identity for why the delimiter and the
+test-deployment marker ``t<4 hex>--<product id>`` keep products and test deployments apart).
+Names that are global to the account or to S3 (bucket, dashboard, IAM paths) add a short region
+code so the same product can live in two regions. IAM roles and managed policies get
+CloudFormation-generated names under the path ``/ml-provisioner/<global id>/``: the path scopes
+them for policies without spending IAM's 64-character name budget.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 from dataclasses import dataclass
 
 from ml_provisioner.config.models import (
@@ -25,10 +25,9 @@ from ml_provisioner.config.models import (
     SourceControl,
 )
 from ml_provisioner.config.regions import partition_of
+from ml_provisioner.identity import DELIMITER, deployment_id, split_deployment_id
 
 TOOL = "ml-provisioner"
-TEST_SUFFIX_PATTERN = r"t[0-9a-f]{4}"
-TEST_SUFFIX_LENGTH = 6  # "-" + "t" + 4 hex digits
 
 _DIRECTIONS = {
     "north": "n", "south": "s", "east": "e", "west": "w", "central": "c",
@@ -40,10 +39,6 @@ def region_code(region: str) -> str:
     """A short, unique code for a region: us-west-2 -> usw2, ap-southeast-1 -> apse1."""
     *words, number = region.split("-")
     return words[0] + "".join(_DIRECTIONS.get(word, word) for word in words[1:]) + number
-
-
-def new_test_suffix() -> str:
-    return "t" + secrets.token_hex(2)
 
 
 def config_file_name(config: ProductConfig) -> str:
@@ -64,23 +59,37 @@ class Names:
     """All names of one product deployment (the real one, or a test deployment with a suffix)."""
 
     config: ProductConfig
-    test_suffix: str | None = None
+    test_suffix: str | None = None  # the test-deployment marker, t<4 hex>
 
     # -- identity ---------------------------------------------------------------------------
     @property
-    def product_id(self) -> str:
+    def product(self) -> str:
+        """The product's id, the same for the product and its test deployments."""
         c = self.config
         parts = [c.client.company_prefix, c.environment.name, c.client.tenant_id, c.ml_product.use_case]
         if c.ml_product.workload:
             parts.append(c.ml_product.workload)
-        if self.test_suffix:
-            parts.append(self.test_suffix)
         return "-".join(parts)
 
     @property
+    def product_id(self) -> str:
+        """This deployment's id: the product id, or ``t<4 hex>--<product id>`` for a test deployment."""
+        return deployment_id(self.product, self.test_suffix)
+
+    def name(self, what: str) -> str:
+        """A physical name of this deployment; ``name("*")`` is the pattern matching all of them."""
+        return f"{self.product_id}{DELIMITER}{what}"
+
+    @property
     def global_id(self) -> str:
-        """The product id plus a region code, for names unique across the account's regions."""
-        return f"{self.product_id}-{region_code(self.region)}"
+        """The deployment id plus a region code, for names unique across the account's regions."""
+        return self.name(region_code(self.region))
+
+    def test_deployment(self, stack_name: str) -> Names | None:
+        """The names of this product's test deployment whose stack is stack_name, if it is one."""
+        marker, _ = split_deployment_id(stack_name)
+        candidate = Names(self.config, marker) if marker else None
+        return candidate if candidate and candidate.stack_name == stack_name else None
 
     @property
     def is_test(self) -> bool:
@@ -100,7 +109,7 @@ class Names:
 
     @property
     def stack_name(self) -> str:
-        return f"{self.product_id}-ml"
+        return self.name("ml")
 
     @property
     def stack_arn_pattern(self) -> str:
@@ -115,9 +124,20 @@ class Names:
             "Project": c.tags.project,
             "Owner": c.tags.owner,
             "Environment": c.environment.name,
-            f"{TOOL}:product": self.product_id,
-            f"{TOOL}:tier": c.tier.value,
+            **self.ownership_tags,
         }
+
+    @property
+    def ownership_tags(self) -> dict[str, str]:
+        """What a stack must carry for this config's commands to touch it (see aws.ownership)."""
+        tags = {
+            f"{TOOL}:product": self.product,
+            f"{TOOL}:tier": self.config.tier.value,
+            f"{TOOL}:source-control": self.config.ml_product.source_control.value,
+        }
+        if self.test_suffix:
+            tags[f"{TOOL}:test-deployment"] = self.test_suffix
+        return tags
 
     # -- SSM outputs ------------------------------------------------------------------------
     @property
@@ -130,17 +150,17 @@ class Names:
     # -- starter ----------------------------------------------------------------------------
     @property
     def model_package_group(self) -> str:
-        return f"{self.product_id}-models"
+        return self.name("models")
 
     def repository(self, kind: str) -> str:
         """kind is "build" or "deploy": the model-build and model-deploy repositories."""
-        return f"{self.product_id}-model-{kind}"
+        return self.name(f"model-{kind}")
 
     def codebuild_project(self, kind: str) -> str:
-        return f"{self.product_id}-{kind}"
+        return self.name(kind)
 
     def pipeline(self, kind: str) -> str:
-        return f"{self.product_id}-{kind}-pipeline"
+        return self.name(f"{kind}-pipeline")
 
     @staticmethod
     def source_object_key(kind: str) -> str:
@@ -150,8 +170,9 @@ class Names:
     @property
     def artifacts_bucket(self) -> str:
         # S3 names are global across accounts: a digest of the account id keeps them unique
-        # for 7 characters instead of the account id's 13.
-        digest = hashlib.sha256(self.account.encode()).hexdigest()[:6]
+        # for 5 characters instead of the account id's 13 (4 hex digits: the same product id in
+        # two accounts of one region is already rare; the names of test deployments must fit 63).
+        digest = hashlib.sha256(self.account.encode()).hexdigest()[:4]
         return f"{self.global_id}-{digest}"
 
     @property
@@ -161,7 +182,7 @@ class Names:
     # -- professional -----------------------------------------------------------------------
     @property
     def approval_rule(self) -> str:
-        return f"{self.product_id}-approved"
+        return self.name("approved")
 
     @property
     def dashboard(self) -> str:
@@ -178,18 +199,18 @@ class Names:
 
     @property
     def alerts_topic(self) -> str:
-        return f"{self.product_id}-security-alerts"
+        return self.name("security-alerts")
 
     @property
     def endpoint_security_group(self) -> str:
-        return f"{self.product_id}-vpc-endpoints"
+        return self.name("vpc-endpoints")
 
     @property
     def metric_namespace(self) -> str:
         return f"MLProvisioner/{self.product_id}"
 
     def alarm(self, kind: str) -> str:
-        return f"{self.product_id}-{kind}"
+        return self.name(kind)
 
     # -- ARNs (for policies and read-back) --------------------------------------------------
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:

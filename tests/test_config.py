@@ -244,7 +244,7 @@ def test_derived_names_must_fit_aws_limits_including_the_test_deploy_suffix(tmp_
     data["ml_product"]["use_case"] = "demand-forecasting-for-retail-eu"  # 32 characters: allowed alone
     messages = problems(write(tmp_path, data))
     assert (
-        "the S3 bucket name 'globalbank-prod-c001-demand-forecasting-for-retail-eu-t0000-euw1-"
+        "the S3 bucket name 'tffff--globalbank-prod-c001-demand-forecasting-for-retail-eu--euw1-"
         in messages["ml_product.use_case"]
     )
     assert "AWS allows 63" in messages["ml_product.use_case"]
@@ -280,7 +280,9 @@ def test_missing_file(tmp_path):
         load_config(tmp_path / "absent.yaml")
 
 
-def test_a_workload_cannot_look_like_a_test_deployment_suffix(tmp_path):
+@pytest.mark.parametrize("field", ["use_case", "workload"])
+def test_the_name_delimiter_is_reserved(tmp_path, field):
     data = base(STARTER)
-    data["ml_product"]["workload"] = "t1a2b"
-    assert "is reserved: test deployments append" in problems(write(tmp_path, data))["ml_product.workload"]
+    data["ml_product"][field] = "customer--churn"
+    message = problems(write(tmp_path, data))[f"ml_product.{field}"]
+    assert "must not contain '--': it separates the product id from what follows it in names" in message

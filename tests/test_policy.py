@@ -37,7 +37,7 @@ from ml_provisioner.synth import Synthesized
 from tests.conftest import EXAMPLES, example
 
 STEMS = [p.stem for p in EXAMPLES]
-TEST_SUFFIX = "t1a2b"  # a real test-deploy suffix: naming.new_test_suffix() makes these
+TEST_SUFFIX = "t1a2b"  # a real test-deploy marker: identity.new_test_marker() makes these
 
 
 @pytest.fixture(scope="module")
@@ -191,8 +191,8 @@ class RealArns:
 
 
 def as_test_deploy(arn: str, names: Names) -> str:
-    """The same resource in a test deployment: every name derived from the product id has the suffix."""
-    return arn.replace(names.product_id, f"{names.product_id}-{TEST_SUFFIX}")
+    """The same resource in a test deployment: every name derived from the product id has the marker."""
+    return arn.replace(names.product_id, f"{TEST_SUFFIX}--{names.product_id}")
 
 
 def handler_permissions(result: Synthesized, resource: dict) -> list[tuple[str, bool]]:

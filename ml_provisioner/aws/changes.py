@@ -30,6 +30,9 @@ POLICY_PROPERTIES = {
     "AWS::SNS::TopicPolicy": ("PolicyDocument",),
     "AWS::EC2::VPCEndpoint": ("PolicyDocument",),
 }
+# Where a product's data lives: removing or replacing one of these orphans or loses that data.
+DATA_TYPES = frozenset({"AWS::S3::Bucket", "AWS::CodeCommit::Repository", "AWS::SageMaker::ModelPackageGroup",
+                        "AWS::KMS::Key", "AWS::Logs::LogGroup"})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,15 @@ class ResourceChange:
     iam_widening: list[str] = field(default_factory=list)  # what the change newly allows
 
     @property
+    def destructive(self) -> bool:
+        """Removes or (possibly) replaces a resource that holds the product's data."""
+        return self.resource_type in DATA_TYPES and (
+            self.action == "Remove" or self.replacement in ("True", "Conditional")
+        )
+
+    @property
     def flags(self) -> str:
-        flags = []
+        flags = ["DATA"] if self.destructive else []
         if self.replacement in ("True", "Conditional"):
             flags.append("REPLACEMENT" if self.replacement == "True" else "may replace")
         if self.iam_widening:

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 from botocore.waiter import WaiterModel, create_waiter_with_client
 
-from ml_provisioner.aws.lifecycle import ssm_outputs, stack_state
+from ml_provisioner.aws.lifecycle import owned_stack_state, ssm_outputs
 from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.errors import OperationFailed
 from ml_provisioner.naming import Names
@@ -63,7 +63,7 @@ class DriftReport:
 
 def check_drift(aws: AwsSession, names: Names) -> DriftReport:
     cfn = aws.client("cloudformation")
-    state = stack_state(aws, names.stack_name)
+    state = owned_stack_state(aws, names)
     if not state.exists:
         raise OperationFailed(f"stack {names.stack_name} is not deployed", "deploy it with deploy-product first")
     detection_id = cfn.detect_stack_drift(StackName=names.stack_name)["StackDriftDetectionId"]

@@ -15,6 +15,7 @@ import botocore.exceptions
 
 from ml_provisioner import staging
 from ml_provisioner.aws.changes import ChangeSet, create_change_set, delete_change_set, deployed_template
+from ml_provisioner.aws.ownership import SOURCE_TAG, require_ours
 from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.errors import BadInput, OperationFailed
 from ml_provisioner.naming import Names
@@ -29,6 +30,7 @@ class StackState:
     status: str | None  # None: the stack does not exist
     termination_protection: bool = False
     outputs: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def exists(self) -> bool:
@@ -51,7 +53,15 @@ def stack_state(aws: AwsSession, stack_name: str) -> StackState:
         stack["StackStatus"],
         bool(stack.get("EnableTerminationProtection")),
         {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
+        {t["Key"]: t["Value"] for t in stack.get("Tags", [])},
     )
+
+
+def owned_stack_state(aws: AwsSession, names: Names) -> StackState:
+    """The state of the deployment's stack, refused (exit 2) when the stack is not this config's."""
+    state = stack_state(aws, names.stack_name)
+    require_ours(names.stack_name, state.tags if state.status else None, names)
+    return state
 
 
 # -- deploy --------------------------------------------------------------------------------------
@@ -64,9 +74,20 @@ class DeployResult:
     outputs: dict[str, str]  # SSM output name -> value, read back from SSM and checked
 
 
-def prepare_stack(aws: AwsSession, names: Names, *, force: bool, on_event: Callable[[dict], None]) -> str:
-    """Decide CREATE or UPDATE; clear a ROLLBACK_COMPLETE stack (with force); refuse a busy one."""
-    state = stack_state(aws, names.stack_name)
+def prepare_stack(aws: AwsSession, names: Names, *, force: bool, on_event: Callable[[dict], None],
+                  allow_destructive: bool = False) -> str:  # fmt: skip
+    """Decide CREATE or UPDATE; clear a ROLLBACK_COMPLETE stack (with force); refuse a busy one,
+    another's, and for a test deployment any existing one (a new marker must name a new stack)."""
+    state = owned_stack_state(aws, names)
+    if names.is_test and state.status:
+        raise BadInput(f"stack {names.stack_name} already exists", "run test-deploy again: it picks a new name")
+    deployed_source, source = state.tags.get(SOURCE_TAG), names.config.ml_product.source_control.value
+    if state.exists and deployed_source and deployed_source != source and not allow_destructive:
+        raise BadInput(
+            f"stack {names.stack_name} was deployed with source_control {deployed_source}; this config has "
+            f"{source}: switching removes the {deployed_source} source from the stack (its data is orphaned)",
+            "if that is what you mean, deploy with --allow-destructive; show-changes lists what changes",
+        )
     if state.busy:
         raise OperationFailed(
             f"stack {names.stack_name} is {state.status}",
@@ -95,7 +116,7 @@ def plan_deploy(aws: AwsSession, names: Names, template: dict[str, Any], templat
 def preview(aws: AwsSession, names: Names, template: dict[str, Any], template_text: str) -> ChangeSet | None:
     """What deploying the template would change: a change set created, described and deleted,
     never executed. None when the stack is not deployed."""
-    if not stack_state(aws, names.stack_name).exists:
+    if not owned_stack_state(aws, names).exists:
         return None
     change_set = plan_deploy(aws, names, template, template_text, change_type="UPDATE")
     delete_change_set(aws, change_set)
@@ -108,6 +129,16 @@ def discard_change_set(aws: AwsSession, stack_name: str, change_set: ChangeSet) 
     delete_change_set(aws, change_set)
     if change_set.change_type == "CREATE":
         aws.client("cloudformation").delete_stack(StackName=stack_name)
+
+
+def refuse_destructive(aws: AwsSession, names: Names, change_set: ChangeSet) -> None:
+    """A change set that removes or replaces data-bearing resources is discarded and refused."""
+    destructive = [c for c in change_set.changes if c.destructive]
+    if destructive:
+        discard_change_set(aws, names.stack_name, change_set)
+        what = ", ".join(f"{c.action.lower()} {c.logical_id} ({c.resource_type})" for c in destructive)
+        raise BadInput(f"the change set would {what}: data would be orphaned or lost",
+                       "review with show-changes; deploy with --allow-destructive if you mean it")  # fmt: skip
 
 
 def execute(aws: AwsSession, names: Names, change_set: ChangeSet, *, on_event: Callable[[dict], None]) -> None:

@@ -5,7 +5,6 @@ create/update). boto3 is imported only when one of these runs."""
 
 from __future__ import annotations
 
-import re
 import sys
 from typing import Annotated
 
@@ -16,7 +15,8 @@ from ml_provisioner.cli import app
 from ml_provisioner.cli._common import ConfigOption, EndpointOption, JsonOption, Session, action, table
 from ml_provisioner.config.loader import LoadedConfig
 from ml_provisioner.errors import EXIT_DRIFT, BadInput, OperationFailed
-from ml_provisioner.naming import TEST_SUFFIX_PATTERN, Names, new_test_suffix
+from ml_provisioner.identity import new_test_marker
+from ml_provisioner.naming import Names
 
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Do not ask for confirmation (required without a terminal).")
@@ -28,14 +28,20 @@ StagingOption = Annotated[
 ]
 
 
+AllowDestructiveOption = Annotated[bool, typer.Option(
+    "--allow-destructive",
+    help="Go ahead when the change removes or replaces a resource holding data (e.g. a source_control "
+    "switch); --force alone does not.")]  # fmt: skip
+
+
 @app.command("deploy-product")
 def deploy_product(ctx: typer.Context, config: ConfigOption, force: ForceOption = False,
-                   endpoint_url: EndpointOption = None, staging_bucket: StagingOption = None,
-                   as_json: JsonOption = False) -> None:  # fmt: skip
+                   allow_destructive: AllowDestructiveOption = False, endpoint_url: EndpointOption = None,
+                   staging_bucket: StagingOption = None, as_json: JsonOption = False) -> None:  # fmt: skip
     """Deploy the product's stack through a change set, then read its SSM outputs back."""
     with action(ctx, "deploy-product") as s:
         _deploy(s, s.load(config), None, force=force, endpoint_url=endpoint_url, staging_bucket=staging_bucket,
-                as_json=as_json)  # fmt: skip
+                as_json=as_json, allow_destructive=allow_destructive)  # fmt: skip
 
 
 @app.command("test-deploy")
@@ -43,7 +49,7 @@ def test_deploy(ctx: typer.Context, config: ConfigOption, endpoint_url: Endpoint
                 staging_bucket: StagingOption = None, as_json: JsonOption = False) -> None:  # fmt: skip
     """Deploy an isolated copy (random suffix on every name) beside the real product."""
     with action(ctx, "test-deploy") as s:
-        _deploy(s, s.load(config), new_test_suffix(), force=True, endpoint_url=endpoint_url,
+        _deploy(s, s.load(config), new_test_marker(), force=True, endpoint_url=endpoint_url,
                 staging_bucket=staging_bucket, as_json=as_json)  # fmt: skip
 
 
@@ -109,12 +115,12 @@ def delete_product(ctx: typer.Context, config: ConfigOption, force: ForceOption 
                    endpoint_url: EndpointOption = None, as_json: JsonOption = False) -> None:  # fmt: skip
     """Delete the product's stack (or a test deployment's) and report what was retained."""
     from ml_provisioner.aws import aws_errors
-    from ml_provisioner.aws.lifecycle import delete_stack, retained_resources, stack_state
+    from ml_provisioner.aws.lifecycle import delete_stack, owned_stack_state, retained_resources
 
     with action(ctx, "delete-product") as s:
         names, aws = _connect(s, config, stack_name, endpoint_url, "delete-product")
         with aws_errors("delete-product"):
-            state = stack_state(aws, names.stack_name)
+            state = owned_stack_state(aws, names)
             if not state.exists:
                 raise OperationFailed(f"stack {names.stack_name} does not exist")
             if state.termination_protection and not force:
@@ -140,9 +146,16 @@ def delete_product(ctx: typer.Context, config: ConfigOption, force: ForceOption 
 
 
 def _deploy(s: Session, loaded: LoadedConfig, test_suffix: str | None, *, force: bool, endpoint_url: str | None,
-            staging_bucket: str | None, as_json: bool) -> None:  # fmt: skip
+            staging_bucket: str | None, as_json: bool, allow_destructive: bool = False) -> None:  # fmt: skip
     from ml_provisioner.aws import aws_errors
-    from ml_provisioner.aws.lifecycle import discard_change_set, execute, plan_deploy, prepare_stack, read_back_outputs
+    from ml_provisioner.aws.lifecycle import (
+        discard_change_set,
+        execute,
+        plan_deploy,
+        prepare_stack,
+        read_back_outputs,
+        refuse_destructive,
+    )
     from ml_provisioner.synth import synthesize
 
     _, aws = _connect(s, loaded, None, endpoint_url, "test-deploy" if test_suffix else "deploy-product")
@@ -155,7 +168,7 @@ def _deploy(s: Session, loaded: LoadedConfig, test_suffix: str | None, *, force:
         s.workspace.write(s.workspace.template_for(loaded.stem), result.template_yaml())
     on_event = _event_printer(s, as_json)
     with aws_errors("test-deploy" if test_suffix else "deploy-product"):
-        change_type = prepare_stack(aws, names, force=force, on_event=on_event)
+        change_type = prepare_stack(aws, names, force=force, on_event=on_event, allow_destructive=allow_destructive)
         change_set = plan_deploy(aws, names, result.template, result.template_yaml(), change_type=change_type,
                                  staging_bucket=staging_bucket)  # fmt: skip
         if change_set.empty:
@@ -165,6 +178,8 @@ def _deploy(s: Session, loaded: LoadedConfig, test_suffix: str | None, *, force:
             return
         if not as_json:
             _render_changes(s, names, change_set.changes)
+        if not allow_destructive:
+            refuse_destructive(aws, names, change_set)
         try:
             _confirm(s, f"Execute these {len(change_set.changes)} change(s) on {names.stack_name}?", force)
         except BaseException:
@@ -233,11 +248,11 @@ def _target(loaded: LoadedConfig, stack_name: str | None) -> Names:
     names = loaded.names()
     if not stack_name or stack_name == names.stack_name:
         return names
-    match = re.fullmatch(rf"{re.escape(names.product_id)}-({TEST_SUFFIX_PATTERN})-ml", stack_name)
-    if not match:
+    test = names.test_deployment(stack_name)
+    if not test:
         raise BadInput(f"--stack-name {stack_name} is neither {names.stack_name} nor one of its test deployments",
-                       f"test deployments are named {names.product_id}-t<4 hex>-ml")  # fmt: skip
-    return loaded.names(match.group(1))
+                       f"test deployments are named t<4 hex>--{names.stack_name}")  # fmt: skip
+    return test
 
 
 def _event_printer(s: Session, as_json: bool):

@@ -13,6 +13,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from ml_provisioner.config.models import ConfigRuleError, ProductConfig, Tier
+from ml_provisioner.identity import LONGEST_TEST_MARKER
 from ml_provisioner.naming import Names, config_file_name
 
 _ADAPTER: TypeAdapter[ProductConfig] = TypeAdapter(ProductConfig)
@@ -75,7 +76,7 @@ def load_config(path: Path | str, *, strict_file_name: bool = False) -> LoadedCo
     problems = [
         Problem("ml_product.use_case", f"{msg}; shorten the company_prefix, environment name, tenant_id, "
                 "use_case or workload", lines.get(("ml_product", "use_case")))
-        for msg in Names(config, test_suffix="t0000").name_problems()
+        for msg in Names(config, test_suffix=LONGEST_TEST_MARKER).name_problems()
     ]  # fmt: skip
     expected = config_file_name(config)
     if path.name != expected:

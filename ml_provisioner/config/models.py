@@ -7,13 +7,13 @@ the ``tier`` field, so that a field a tier does not use is rejected instead of s
 from __future__ import annotations
 
 import ipaddress
-import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from ml_provisioner.config.regions import region_partitions
+from ml_provisioner.identity import DELIMITER
 
 # Values CloudWatch Logs accepts for RetentionInDays, from 90 days up (the product's floor).
 LOG_RETENTION_CHOICES = (90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
@@ -115,11 +115,13 @@ class MlProduct(Frozen):
         default=None, description="Optional discriminator for several products of one use case."
     )
 
-    @field_validator("workload")
+    @field_validator("use_case", "workload", mode="before")
     @classmethod
-    def _not_a_test_suffix(cls, value: str | None) -> str | None:
-        if value and re.fullmatch(r"t[0-9a-f]{4}", value):  # naming.TEST_SUFFIX_PATTERN
-            raise ValueError(f"{value!r} is reserved: test deployments append -t<4 hex digits> to names")
+    def _no_delimiter(cls, value: object) -> object:
+        if isinstance(value, str) and DELIMITER in value:
+            raise ValueError(
+                f"must not contain {DELIMITER!r}: it separates the product id from what follows it in names"
+            )
         return value
 
 

@@ -1,8 +1,9 @@
 """The ARNs of the product's own resources, per IAM resource type, from ml_provisioner.naming.
 
 Each builder returns the ARNs of one deployment's names. create-policy calls it twice: with the
-real names and with the test-deploy names, whose suffix is the IAM pattern ``t????`` (the suffix
-is "t" plus four hex digits), so test deployments are covered and nothing else is. Where
+real names and with the test-deploy names, whose marker is the IAM pattern ``t????`` (the marker
+is "t" plus four hex digits, followed by the delimiter no product id contains), so test
+deployments are covered and nothing else is. Where
 CloudFormation generates the id (KMS key, VPC endpoint, security group), the ARN can only be
 narrowed to the account and region.
 """
@@ -13,15 +14,14 @@ from collections.abc import Callable
 
 from ml_provisioner import catalog
 from ml_provisioner.config.models import EnterpriseConfig, VpcSource
+from ml_provisioner.identity import TEST_MARKER_WILDCARD
 from ml_provisioner.naming import Names
 from ml_provisioner.policy.tables import Scope
-
-TEST_SUFFIX_WILDCARD = "t????"  # matches every naming.new_test_suffix()
 
 
 def deployments(names: Names) -> tuple[Names, Names]:
     """The real deployment and the wildcard standing for every test deployment."""
-    return names, Names(names.config, TEST_SUFFIX_WILDCARD)
+    return names, Names(names.config, TEST_MARKER_WILDCARD)
 
 
 def _physical_names(names: Names, resource_type: str) -> list[str]:
