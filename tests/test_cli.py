@@ -43,7 +43,7 @@ def test_list_products_shows_the_three_tiers(workspace):
 def test_spec_form_con_act_is_accepted_and_config_is_found_in_the_workspace(workspace):
     code, out, _ = run("-con", STARTER.name, "-act", "show-product")
     assert code == 0
-    assert "techcorp-prod-a001-customer-churn-ml  (starter tier, region us-west-2)" in out
+    assert "techcorp-prod-a001-customer-churn--ml  (starter tier, region us-west-2)" in out
     assert "10 resources (+1 TLS-only bucket policy)" in out
 
 
@@ -61,12 +61,12 @@ def test_show_product_json_lists_every_resource_with_physical_names(workspace):
     assert code == 0
     shown = json.loads(out)
     assert shown["resource_count"] == 39
-    account_digest = hashlib.sha256(b"345678901234").hexdigest()[:6]
+    account_digest = hashlib.sha256(b"345678901234").hexdigest()[:4]
     assert {
         "construct": "StarterCore",
         "type": "AWS::S3::Bucket",
         "purpose": "artifacts bucket (and S3 source)",
-        "physical_name": f"globalbank-prod-c001-demand-forecasting-euw1-{account_digest}",
+        "physical_name": f"globalbank-prod-c001-demand-forecasting--euw1-{account_digest}",
     } in shown["resources"]
 
 

@@ -261,7 +261,7 @@ def test_preview_shows_the_change_set_of_the_deployed_stack(endpoint, tmp_path, 
     not_deployed = CliRunner().invoke(app, ["create-review-report", "-c", config, "--preview"])
     assert not_deployed.exit_code == 0, not_deployed.output
     report = tmp_path / "ml" / "reports" / config.replace(".yaml", "-review.html")
-    assert "Not deployed / not checked (stack techcorp-prod-r001-customer-churn-ml is not deployed)" in (
+    assert "Not deployed / not checked (stack techcorp-prod-r001-customer-churn--ml is not deployed)" in (
         report.read_text()
     )
     assert CliRunner().invoke(app, ["deploy-product", "-c", config, "--force"]).exit_code == 0

@@ -7,6 +7,7 @@ properties, never by hashed logical id.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 
 import pytest
@@ -394,12 +395,13 @@ def test_test_deploy_suffixes_every_name_and_destroys_data(loaded_examples):
     loaded = loaded_examples[example("globalbank codecommit standalone ssm").stem]
     [result] = synthesize([loaded], test_suffix="t1a2b", nag=False)
     names = result.names
-    assert names.stack_name.endswith("-t1a2b-ml")
-    text = result.template_yaml()
     real = loaded.names()
+    assert names.stack_name == f"t1a2b--{real.stack_name}"
+    text = result.template_yaml()
     for name in (real.artifacts_bucket, real.model_package_group, real.repository("build"), real.pipeline("build"),
                  real.ssm_prefix + "/", real.compliance_log_group, real.alerts_topic):  # fmt: skip
-        assert name not in text, f"{name} would collide with the real product"
+        # a whole name, not the tail of the test deployment's own t1a2b--<name>
+        assert not re.search(rf"(?<![-\w]){re.escape(name)}", text), f"{name} would collide with the real product"
     assert names.artifacts_bucket in text and names.ssm_prefix in text
     for resource in result.template["Resources"].values():
         assert resource.get("DeletionPolicy", "Delete") == "Delete"
