@@ -132,7 +132,7 @@ def _read_text(path: Path) -> str:
 
 # -- YAML with positions -------------------------------------------------------------------------
 
-# Plain values only: no anchors to objects, no binary, sets or language-specific tags.
+# A config holds plain values: explicit tags other than !!str (!!binary, !!set, !!python/..., !Ref) are refused.
 _TAG = "tag:yaml.org,2002:"
 _IMPLICIT_TAGS = {_TAG + name for name in ("null", "bool", "int", "float", "str", "timestamp", "seq", "map", "merge")}
 _EXPLICIT_TAGS = {_TAG + name for name in ("str", "seq", "map")}

@@ -149,7 +149,7 @@ def _delete_resource(delete: Callable[..., None]) -> Callable[..., None]:
         try:
             delete(self, resource, resource_json)
         except Exception as error:
-            error.failed_resource = (logical_id, physical_id, resource_json["Type"])  # type: ignore[attr-defined]
+            error.failed_deletion = (logical_id, physical_id, resource_json["Type"])  # type: ignore[attr-defined]
             raise
         deleted = DeletedResource(logical_id, physical_id, resource_json["Type"])  # still listed, DELETE_COMPLETE
         self.__dict__.setdefault("deleted_resources", {})[logical_id] = deleted
@@ -331,8 +331,8 @@ def _delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> None:
     try:
         stack.delete()
     except Exception as error:
-        if hasattr(error, "failed_resource"):
-            logical_id, physical_id, resource_type = error.failed_resource
+        if hasattr(error, "failed_deletion"):
+            logical_id, physical_id, resource_type = error.failed_deletion
             add_event(stack, "DELETE_IN_PROGRESS", None, logical_id, physical_id, resource_type)
             add_event(stack, "DELETE_FAILED", str(error), logical_id, physical_id, resource_type)
         stack.status = "DELETE_FAILED"
