@@ -41,9 +41,10 @@ class Workspace:
     def resolve_config(self, given: str) -> Path:
         """A config is a path, or a file name inside the workspace's configs/ folder."""
         path = Path(given)
-        for candidate in (path, self.configs / given, self.configs / f"{given}.yaml"):
-            if candidate.is_file():
-                return candidate
+        candidates = (path, self.configs / given, self.configs / f"{given}.yaml")
+        found = next((c for c in candidates if c.is_file()), None) or next((c for c in candidates if c.exists()), None)
+        if found:  # a directory or a FIFO too: the loader says what it is
+            return found
         available = sorted(p.name for p in self.configs.glob("*.yaml")) if self.configs.is_dir() else []
         hint = (
             f"configs in {self.configs}: {', '.join(available[:5])}{' ...' if len(available) > 5 else ''}"

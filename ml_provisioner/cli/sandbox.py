@@ -11,6 +11,7 @@ import typer
 
 from ml_provisioner.cli import app
 from ml_provisioner.cli._common import action
+from ml_provisioner.errors import BadInput
 
 SANDBOX_ACCOUNT = "123456789012"  # the starter examples' account
 
@@ -26,7 +27,14 @@ def sandbox(
         os.environ["MOTO_ACCOUNT_ID"] = account_id  # read by moto when it is first imported
         from ml_provisioner.sandbox import start_sandbox
 
-        with start_sandbox(port=port) as endpoint:
+        try:
+            endpoint = start_sandbox(port=port)
+        except OSError as error:  # e.g. "Address already in use"
+            raise BadInput(
+                f"cannot listen on 127.0.0.1:{port}: {error.strerror}",
+                "stop what listens there, or choose another port with --port (0: any free port)",
+            ) from None
+        with endpoint:
             s.result("Local AWS endpoint running. In another shell:\n")
             s.result(f"  export AWS_ENDPOINT_URL={endpoint.url}")
             s.result("  export AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox")

@@ -5,6 +5,8 @@ Every problem is reported as ``file:line: field: message`` so the user can fix a
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,14 +62,7 @@ def load_config(path: Path | str, *, strict_file_name: bool = False) -> LoadedCo
     error with ``strict_file_name`` (validate-config) and a warning otherwise.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(path, [Problem("", "no such file")]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(path, [Problem("", f"cannot be read: {error}")]) from None
-
-    data, lines = _parse_yaml(path, text)
+    data, lines = _parse_yaml(path, _read_text(path))
     try:
         config = _ADAPTER.validate_python(data)
     except ValidationError as error:
@@ -94,27 +89,140 @@ def _raise_or(path: Path, problems: list[Problem], result: LoadedConfig) -> Load
     return result
 
 
+# -- reading: a config is a small text file ------------------------------------------------------
+
+MAX_BYTES = 64 * 1024  # the largest example is under 1 KiB
+MAX_DEPTH = 20  # the schema nests 3 levels deep
+MAX_VALUES = 10_000  # after expanding YAML aliases; a config has about a hundred
+
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _read_text(path: Path) -> str:
+    """The file's text, refusing anything but a small regular UTF-8 file (and never blocking on a FIFO)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise ConfigError(path, [Problem("", "no such file")]) from None
+    except OSError as error:
+        raise ConfigError(path, [Problem("", f"cannot be read: {error.strerror}")]) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = next((name for is_kind, name in _FILE_KINDS if is_kind(mode)), "not a regular file")
+        raise ConfigError(path, [Problem("", f"is {kind}; give a YAML config file")])
+    with os.fdopen(fd, "rb") as file:
+        raw = file.read(MAX_BYTES + 1)
+    if len(raw) > MAX_BYTES:
+        raise ConfigError(path, [Problem("", f"is larger than {MAX_BYTES // 1024} KiB; a config is a small YAML file")])
+    if b"\0" in raw:
+        raise ConfigError(path, [Problem("", "is a binary file; a config is YAML text")])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        reason = f"is not UTF-8 text (byte 0x{raw[error.start]:02x}); save it as UTF-8"
+        raise ConfigError(path, [Problem("", reason, line)]) from None
+
+
 # -- YAML with positions -------------------------------------------------------------------------
+
+# A config holds plain values: explicit tags other than !!str (!!binary, !!set, !!python/..., !Ref) are refused.
+_TAG = "tag:yaml.org,2002:"
+_IMPLICIT_TAGS = {_TAG + name for name in ("null", "bool", "int", "float", "str", "timestamp", "seq", "map", "merge")}
+_EXPLICIT_TAGS = {_TAG + name for name in ("str", "seq", "map")}
+_ALLOWED = "mappings, lists, strings, numbers, booleans and null (the explicit tag !!str is allowed)"
+
+
+def _tag_not_allowed(tag: str) -> str:
+    return f"the tag {tag.replace(_TAG, '!!')} is not allowed; a config holds {_ALLOWED}"
+
+
+class _Refused(Exception):
+    def __init__(self, message: str, mark: yaml.Mark | None) -> None:
+        super().__init__(message)
+        self.problem = Problem("", message, mark.line + 1 if mark else None)
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """SafeLoader that refuses what a config never needs, before it costs memory or recursion:
+    deep nesting, alias expansion beyond MAX_VALUES (billion laughs), recursive aliases, other tags."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._depth = 0
+        self._values: dict[int, int] = {}  # id(node) -> values in it once its aliases are expanded
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if self._depth >= MAX_DEPTH:
+            raise _Refused(f"nests deeper than {MAX_DEPTH} levels; a config nests 3", event.start_mark)
+        tag = getattr(event, "tag", None)
+        if tag not in (None, "!") and tag not in _EXPLICIT_TAGS:
+            raise _Refused(_tag_not_allowed(tag), event.start_mark)
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if isinstance(event, yaml.AliasEvent):
+            if id(node) not in self._values:
+                raise _Refused(f"the alias *{event.anchor} refers to itself", event.start_mark)
+            return node
+        if node.tag not in _IMPLICIT_TAGS:
+            raise _Refused(_tag_not_allowed(node.tag), node.start_mark)
+        children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else node.value
+        values = 1 + (sum(self._values[id(n)] for n in children) if isinstance(children, list) else 0)
+        if values > MAX_VALUES:
+            raise _Refused(
+                f"expands to more than {MAX_VALUES} values (YAML aliases included); a config has about a hundred",
+                node.start_mark,
+            )
+        self._values[id(node)] = values
+        return node
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, OverflowError) as error:  # e.g. the date 2024-13-01
+            raise _Refused(
+                f"{node.value!r} is not a valid {node.tag.replace(_TAG, '')}: {error}", node.start_mark
+            ) from None
 
 
 def _parse_yaml(path: Path, text: str) -> tuple[Any, dict[tuple[str, ...], int]]:
+    loader = _ConfigLoader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = loader.get_single_node()
+        if node is None:
+            raise ConfigError(path, [Problem("", "is empty; see configs/ for complete examples")])
+        if not isinstance(node, yaml.MappingNode):
+            message = "must be a YAML mapping of sections (tier, client, ...)"
+            raise ConfigError(path, [Problem("", message, node.start_mark.line + 1)])
+        lines: dict[tuple[str, ...], int] = {}
+        duplicates: list[Problem] = []
+        _index_lines(node, (), lines, duplicates)
+        if duplicates:
+            raise ConfigError(path, duplicates)
+        data = loader.construct_document(node)
+    except _Refused as refused:
+        raise ConfigError(path, [refused.problem]) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark else None
         reason = getattr(error, "problem", None) or str(error)
+        context = getattr(error, "context", None)
+        if context and not context.startswith("while"):  # e.g. "expected a single document ..."
+            reason = f"{context} {reason}"
         raise ConfigError(path, [Problem("", f"is not valid YAML: {reason}", line)]) from None
-    if node is None:
-        raise ConfigError(path, [Problem("", "is empty; see configs/ for complete examples")])
-    lines: dict[tuple[str, ...], int] = {}
-    duplicates: list[Problem] = []
-    _index_lines(node, (), lines, duplicates)
-    if duplicates:
-        raise ConfigError(path, duplicates)
-    data = yaml.SafeLoader(text).get_single_data()
-    if not isinstance(data, dict):
-        raise ConfigError(path, [Problem("", "must be a YAML mapping of sections (tier, client, ...)", 1)])
+    finally:
+        loader.dispose()
     return data, lines
 
 

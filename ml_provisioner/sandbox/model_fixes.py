@@ -8,6 +8,7 @@ create/update/delete are redone here.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any, ClassVar
 
 from moto.cloudformation.exceptions import ValidationError
@@ -21,6 +22,7 @@ from moto.kms.models import Alias, Key, kms_backends
 from moto.logs.models import LogGroup, logs_backends
 from moto.s3.models import FakeBucket, s3_backends
 from moto.sns.models import Topic
+from moto.ssm.exceptions import ParameterNotFound
 from moto.ssm.models import Parameter, ssm_backends
 from moto.utilities.utils import get_partition
 
@@ -419,7 +421,8 @@ class LogsLogGroup(Override, CloudFormationModel):
 
 
 class SnsTopic(Override, CloudFormationModel):
-    """moto replaces the topic on every update, which orphans its subscriptions; AWS updates in place."""
+    """moto ignores the template's Tags and replaces the topic on every update, which orphans its
+    subscriptions; AWS tags it and updates in place."""
 
     BASE = Topic
     ATTRIBUTES = ("DisplayName", "KmsMasterKeyId", "DeliveryPolicy")
@@ -428,7 +431,9 @@ class SnsTopic(Override, CloudFormationModel):
     def create_from_cloudformation_json(  # type: ignore[misc]
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
     ) -> Topic:
-        return Topic.create_from_cloudformation_json(resource_name, cloudformation_json, account_id, region_name)
+        topic = Topic.create_from_cloudformation_json(resource_name, cloudformation_json, account_id, region_name)
+        topic._tags = tag_dict(cloudformation_json.get("Properties", {}).get("Tags"))
+        return topic
 
     @classmethod
     def update_from_cloudformation_json(  # type: ignore[misc]
@@ -454,7 +459,8 @@ class SnsTopic(Override, CloudFormationModel):
 
 
 class SsmParameter(Override, CloudFormationModel):
-    """Tags are a map in CloudFormation (moto: TypeError), Name is optional, updates overwrite in place."""
+    """Tags are a map in CloudFormation (moto: TypeError), Name is optional, updates overwrite in place,
+    and deleting the stack deletes the parameter (moto kept it, so re-creating the stack failed)."""
 
     BASE = Parameter
 
@@ -500,8 +506,16 @@ class SsmParameter(Override, CloudFormationModel):
         return parameter
 
     @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        """What a stack's delete or rollback calls (moto's Parameter has no delete of its own)."""
+        with suppress(ParameterNotFound):  # deleted out of band: CloudFormation's delete still succeeds
+            ssm_backends[account_id][region_name].delete_parameter(resource_name)
+
+    @classmethod
     def delete_resource(cls, resource: Any, account_id: str, region_name: str) -> None:
-        ssm_backends[account_id][region_name].delete_parameter(resource.name)
+        cls.delete_from_cloudformation_json(resource.name, {}, account_id, region_name)
 
 
 class Ec2SecurityGroup(Override, CloudFormationModel):

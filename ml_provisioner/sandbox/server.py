@@ -7,10 +7,13 @@ moto's decorators, should anything in the same process use them).
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from types import TracebackType
 
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
 
 _install_lock = threading.Lock()
 _installed = False
@@ -39,6 +42,20 @@ def install() -> None:
         _installed = True
 
 
+class _Server(ThreadedMotoServer):
+    """moto binds in its server thread, where werkzeug answers a busy port with sys.exit: the thread
+    ends and start() waits forever. Binding in the caller makes it an OSError for the caller."""
+
+    def start(self) -> None:
+        with socket.create_server((self._ip_address, self._port)) as listener:  # raises EADDRINUSE
+            app = DomainDispatcherApplication(create_backend_app)
+            self._server = make_server(
+                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler, fd=listener.fileno()
+            )  # werkzeug serves a duplicate of the listening socket
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+
 class Sandbox:
     """A running local AWS endpoint; `url` is what boto3 takes as endpoint_url."""
 
@@ -62,9 +79,11 @@ class Sandbox:
 
 
 def start_sandbox(port: int = 0) -> Sandbox:
-    """Start the endpoint on 127.0.0.1 (a free port when `port` is 0) and return once it accepts requests."""
+    """Start the endpoint on 127.0.0.1 (a free port when `port` is 0) and return once it accepts requests.
+
+    Raises OSError when the port cannot be bound (EADDRINUSE: something else listens there)."""
     install()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per AWS call otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = _Server(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return Sandbox(server)

@@ -5,7 +5,8 @@
   instead of an HTTP error that leaves the stack IN_PROGRESS forever;
 - DeletionPolicy Retain also holds when an update removes the resource;
 - DeleteStack honours termination protection (UpdateTerminationProtection is added) and a failed
-  delete leaves the stack DELETE_FAILED instead of half-removed;
+  delete leaves the stack DELETE_FAILED instead of half-removed, its failed resource DELETE_FAILED and
+  the ones it deleted DELETE_COMPLETE (reading the stack no longer creates them again);
 - TemplateURL may point at this endpoint (http://127.0.0.1:<port>/bucket/key);
 - IAM resources require CAPABILITY_IAM / CAPABILITY_NAMED_IAM like in AWS;
 - SSM-typed parameters keep their SSM name as ParameterValue (resolved value in ResolvedValue).
@@ -15,13 +16,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from moto.cloudformation import models, parsing, responses
 from moto.cloudformation.exceptions import CloudFormationError, ValidationError
 from moto.cloudformation.models import CloudFormationBackend, Event, Stack, cloudformation_backends
-from moto.cloudformation.parsing import ResourceMap
+from moto.cloudformation.parsing import OutputMap, ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.responses import ActionResult
 from moto.s3.models import s3_backends
@@ -51,10 +53,12 @@ def install() -> None:
     parsing.parse_and_update_resource = _with_events(parsing.parse_and_update_resource, "UPDATE")
     ResourceMap._delete_resource = _delete_resource(ResourceMap._delete_resource)
     ResourceMap.delete = _delete_with_retain_events(ResourceMap.delete)
+    ResourceMap.__getitem__ = _nothing_created_after_delete(ResourceMap.__getitem__)  # type: ignore[method-assign]
     ResourceMap.update = _update(ResourceMap.update)
     Stack.create_resources = _create_resources(Stack.create_resources)
     Stack.update = _stack_update(Stack.update)
     Stack.parameter_list = property(_parameter_list)  # type: ignore[assignment,method-assign]
+    Stack.stack_resources = property(_recorded_resources)  # type: ignore[assignment,method-assign]
     CloudFormationBackend.delete_stack = _delete_stack  # type: ignore[method-assign]
     CloudFormationResponse.update_termination_protection = _update_termination_protection  # type: ignore[attr-defined]
     CloudFormationResponse.validate_template = _validate_template  # type: ignore[method-assign]
@@ -125,6 +129,15 @@ def _with_events(parse: Callable[..., Any], verb: str) -> Callable[..., Any]:
     return wrapper
 
 
+@dataclass(frozen=True)
+class DeletedResource:
+    """What the stack still records of a resource it deleted (the model object may no longer resolve)."""
+
+    logical_resource_id: str
+    physical_resource_id: str
+    cf_resource_type: str
+
+
 def _delete_resource(delete: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(delete)
     def wrapper(self: ResourceMap, resource: Any, resource_json: dict[str, Any]) -> None:
@@ -133,7 +146,13 @@ def _delete_resource(delete: Callable[..., None]) -> Callable[..., None]:
         if resource_json.get("DeletionPolicy") == "Retain":  # reached when an update removes it
             add_event(stack_of(self), "DELETE_SKIPPED", None, logical_id, physical_id, resource_json["Type"])
             return
-        delete(self, resource, resource_json)
+        try:
+            delete(self, resource, resource_json)
+        except Exception as error:
+            error.failed_deletion = (logical_id, physical_id, resource_json["Type"])  # type: ignore[attr-defined]
+            raise
+        deleted = DeletedResource(logical_id, physical_id, resource_json["Type"])  # still listed, DELETE_COMPLETE
+        self.__dict__.setdefault("deleted_resources", {})[logical_id] = deleted
         add_event(stack_of(self), "DELETE_IN_PROGRESS", None, logical_id, physical_id, resource_json["Type"])
         add_event(stack_of(self), "DELETE_COMPLETE", None, logical_id, physical_id, resource_json["Type"])
 
@@ -143,12 +162,26 @@ def _delete_resource(delete: Callable[..., None]) -> Callable[..., None]:
 def _delete_with_retain_events(delete: Callable[[ResourceMap], None]) -> Callable[[ResourceMap], None]:
     @functools.wraps(delete)
     def wrapper(self: ResourceMap) -> None:
+        self.deleted = True  # type: ignore[attr-defined]
         for logical_id, resource_json in self._resource_json_map.items():
             resource = self._parsed_resources.get(logical_id)
             if resource_json.get("DeletionPolicy") == "Retain" and resource is not None:
                 physical_id = getattr(resource, "physical_resource_id", "")
                 add_event(stack_of(self), "DELETE_SKIPPED", None, logical_id, physical_id, resource_json["Type"])
         delete(self)
+
+    return wrapper
+
+
+def _nothing_created_after_delete(getitem: Callable[[ResourceMap, str], Any]) -> Callable[[ResourceMap, str], Any]:
+    """moto's resource map creates a resource the first time it is looked up. Once the stack's resources
+    are deleted (DELETE_FAILED, or a rolled-back create), a lookup is a read: what is gone stays gone."""
+
+    @functools.wraps(getitem)
+    def wrapper(self: ResourceMap, key: str) -> Any:
+        if getattr(self, "deleted", False) and key in self._resource_json_map and key not in self._parsed_resources:
+            return None
+        return getitem(self, key)
 
     return wrapper
 
@@ -186,6 +219,20 @@ def _resource_dto_init(init: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
+def _recorded_resources(self: Stack) -> list[Any]:
+    """The stack's resources as CloudFormation records them, deleted ones (DELETE_COMPLETE) included.
+    moto listed its lazy resource map, which creates a resource it has not got: reading a DELETE_FAILED
+    or rolled-back stack re-created what the delete had removed."""
+    resource_map = self.resource_map
+    deleted = getattr(resource_map, "deleted_resources", {})
+    recorded = []
+    for logical_id in resource_map._resource_json_map:
+        resource = resource_map._parsed_resources.get(logical_id, deleted.get(logical_id))
+        if resource is not None:
+            recorded.append(resource)
+    return recorded
+
+
 def _list_stack_resources(self: CloudFormationResponse) -> ActionResult:
     stack, resources = self.cloudformation_backend.list_stack_resources(self._get_param("StackName"))
     summaries = []
@@ -220,6 +267,7 @@ def roll_back_create(stack: Stack, error: Exception) -> None:
     stack.status_reason = _failure_reason(error, "create")
     stack.status = "ROLLBACK_IN_PROGRESS"
     add_event(stack, stack.status, stack.status_reason)
+    stack.output_map = OutputMap(stack.resource_map, {}, stack.stack_id)  # a rolled-back stack has no outputs
     try:
         stack.resource_map.delete()
     except Exception as rollback_error:
@@ -279,9 +327,14 @@ def _delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> None:
     if stack.enable_termination_protection:
         raise ValidationError(message=f"Stack [{stack.name}] cannot be deleted while TerminationProtection is enabled")
     stack.status_reason = None
+    stack.outputs  # noqa: B018 - read while their resources exist: a DELETE_FAILED stack keeps its outputs
     try:
         stack.delete()
     except Exception as error:
+        if hasattr(error, "failed_deletion"):
+            logical_id, physical_id, resource_type = error.failed_deletion
+            add_event(stack, "DELETE_IN_PROGRESS", None, logical_id, physical_id, resource_type)
+            add_event(stack, "DELETE_FAILED", str(error), logical_id, physical_id, resource_type)
         stack.status = "DELETE_FAILED"
         stack.status_reason = str(error)
         add_event(stack, stack.status, stack.status_reason)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from .conftest import Deployer
+from .conftest import TEMPLATE, Deployer
 
 CHECKED_TYPES = {
     "AWS::SSM::Parameter",
@@ -152,3 +153,17 @@ def test_single_resource_drift_and_deleted_resource(deployer: Deployer, aws: Cal
     assert drift["StackResourceDrift"]["StackResourceDriftStatus"] == "DELETED"
     codecommit = deployer.cfn.detect_stack_resource_drift(StackName=deployer.name, LogicalResourceId="SourceRepository")
     assert codecommit["StackResourceDrift"]["StackResourceDriftStatus"] == "NOT_CHECKED"
+
+
+def test_a_topic_carries_the_template_tags_so_a_fresh_stack_is_in_sync(
+    deployer: Deployer, aws: Callable[..., Any]
+) -> None:
+    template = copy.deepcopy(TEMPLATE)
+    tags = [{"Key": "Project", "Value": "customer-churn"}, {"Key": "Owner", "Value": "ml-platform"}]
+    template["Resources"]["AlarmTopic"]["Properties"]["Tags"] = tags
+    deployer.deploy(template)
+    topic_tags = aws("sns").list_tags_for_resource(ResourceArn=deployer.outputs()["AlarmTopicArn"])["Tags"]
+    assert sorted(topic_tags, key=lambda t: t["Key"]) == sorted(tags, key=lambda t: t["Key"])
+    status, drifts = detect(deployer)
+    assert drifts["AlarmTopic"]["StackResourceDriftStatus"] == "IN_SYNC"
+    assert (status["StackDriftStatus"], status["DriftedStackResourceCount"]) == ("IN_SYNC", 0)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import boto3
 import pytest
@@ -27,3 +31,17 @@ def test_start_on_a_free_port_then_stop() -> None:
         assert sts.get_caller_identity()["Account"] == "123456789012"
     with pytest.raises(EndpointConnectionError):
         sts.get_caller_identity()
+
+
+def test_a_busy_port_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "ml_provisioner", "--workspace", str(tmp_path), "sandbox", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,  # it used to wait forever for a server thread that had exited
+        )
+    assert done.returncode == 2, done.stderr
+    assert f"error: cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
+    assert "hint: stop what listens there, or choose another port with --port" in done.stderr

@@ -356,3 +356,70 @@ def test_every_type_updates_in_place(deployer: Deployer, aws: Callable[..., Any]
     detection = deployer.cfn.detect_stack_drift(StackName=deployer.name)["StackDriftDetectionId"]
     status = deployer.cfn.describe_stack_drift_detection_status(StackDriftDetectionId=detection)
     assert status["StackDriftStatus"] == "IN_SYNC"
+
+
+def _parameter(name: str) -> dict[str, Any]:
+    return {"Type": "AWS::SSM::Parameter", "Properties": {"Name": name, "Type": "String", "Value": "arn:model-group"}}
+
+
+def test_ssm_parameters_go_with_a_rolled_back_or_deleted_stack(deployer: Deployer, aws: Callable[..., Any]) -> None:
+    ssm, name = aws("ssm"), f"/{deployer.name}/model-group-arn"
+    clashing = {
+        "Resources": {"Parameter": _parameter(name), "Clash": {**_parameter(name), "DependsOn": "Parameter"}},
+        "Outputs": {"ParameterName": {"Value": {"Ref": "Parameter"}}},
+    }
+    deployer.cfn.execute_change_set(ChangeSetName=deployer.change_set(clashing)["ChangeSetId"])
+    with pytest.raises(WaiterError, match="ROLLBACK_COMPLETE"):
+        deployer.cfn.get_waiter("stack_create_complete").wait(StackName=deployer.name, WaiterConfig=FAST)
+    resources = deployer.cfn.describe_stack_resources(StackName=deployer.name)["StackResources"]
+    assert [(r["LogicalResourceId"], r["ResourceStatus"]) for r in resources] == [("Parameter", "DELETE_COMPLETE")]
+    assert "Outputs" not in deployer.stack()
+    with pytest.raises(ClientError, match="ParameterNotFound"):  # the rollback deleted it; reading did not revive it
+        ssm.get_parameter(Name=name)
+    deployer.cfn.delete_stack(StackName=deployer.name)
+
+    template = {"Resources": {"Parameter": _parameter(name)}}
+    deployer.deploy(template)  # re-created under the same name: no ParameterAlreadyExists
+    assert ssm.get_parameter(Name=name)["Parameter"]["Value"] == "arn:model-group"
+    deployer.cfn.delete_stack(StackName=deployer.name)
+    deployer.cfn.get_waiter("stack_delete_complete").wait(StackName=deployer.name, WaiterConfig=FAST)
+    with pytest.raises(ClientError, match="ParameterNotFound"):
+        ssm.get_parameter(Name=name)
+    deployer.deploy(template)
+    assert deployer.stack()["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_a_delete_failed_stack_lists_what_it_deleted_and_what_failed_without_recreating_it(
+    deployer: Deployer, aws: Callable[..., Any]
+) -> None:
+    name = f"/{deployer.name}/model-group-arn"
+    template = {
+        "Resources": {"Bucket": {"Type": "AWS::S3::Bucket"}, "Parameter": _parameter(name)},
+        "Outputs": {"BucketName": {"Value": {"Ref": "Bucket"}}, "ParameterName": {"Value": {"Ref": "Parameter"}}},
+    }
+    deployer.deploy(template)
+    bucket = deployer.outputs()["BucketName"]
+    aws("s3").put_object(Bucket=bucket, Key="model.tar.gz", Body=b"weights")
+    deployer.cfn.delete_stack(StackName=deployer.name)
+    with pytest.raises(WaiterError, match="DELETE_FAILED"):
+        deployer.cfn.get_waiter("stack_delete_complete").wait(StackName=deployer.name, WaiterConfig=FAST)
+
+    resources = deployer.cfn.describe_stack_resources(StackName=deployer.name)["StackResources"]
+    assert {r["LogicalResourceId"]: (r["PhysicalResourceId"], r["ResourceStatus"]) for r in resources} == {
+        "Bucket": (bucket, "DELETE_FAILED"),
+        "Parameter": (name, "DELETE_COMPLETE"),
+    }
+    assert "not empty" in next(r for r in resources if r["ResourceStatus"] == "DELETE_FAILED")["ResourceStatusReason"]
+    summaries = deployer.cfn.list_stack_resources(StackName=deployer.name)["StackResourceSummaries"]
+    assert {(r["LogicalResourceId"], r["ResourceStatus"]) for r in summaries} == {
+        ("Bucket", "DELETE_FAILED"),
+        ("Parameter", "DELETE_COMPLETE"),
+    }
+    assert set(deployer.outputs()) == {"BucketName", "ParameterName"}
+    with pytest.raises(ClientError, match="ParameterNotFound"):  # reading the stack did not create it again
+        aws("ssm").get_parameter(Name=name)
+
+    aws("s3").delete_object(Bucket=bucket, Key="model.tar.gz")
+    deployer.cfn.delete_stack(StackName=deployer.name)  # the retry deletes what is left
+    deployer.cfn.get_waiter("stack_delete_complete").wait(StackName=deployer.name, WaiterConfig=FAST)
+    assert bucket not in {b["Name"] for b in aws("s3").list_buckets()["Buckets"]}
