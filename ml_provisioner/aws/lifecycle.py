@@ -63,6 +63,28 @@ class DeployResult:
     change_set: ChangeSet
     outputs: dict[str, str]  # SSM output name -> value, read back from SSM and checked
 
+    @property
+    def outcome(self) -> str:
+        return "no changes" if self.change_set.empty else f"{self.change_set.change_type.lower()}d"
+
+
+def deploy(aws: AwsSession, names: Names, template: dict[str, Any], template_text: str, *,
+           expected_outputs: list[str], force: bool, review: Callable[[ChangeSet], None],
+           on_event: Callable[[dict], None], staging_bucket: str | None = None) -> DeployResult:  # fmt: skip
+    """Deploy through a change set: plan it, let ``review`` show it (it raises to stop, and the
+    change set is discarded then), execute it, watch the stack settle, read the outputs back."""
+    change_type = prepare_stack(aws, names, force=force, on_event=on_event)
+    change_set = plan_deploy(aws, names, template, template_text, change_type=change_type,
+                             staging_bucket=staging_bucket)  # fmt: skip
+    if not change_set.empty:
+        try:
+            review(change_set)
+        except BaseException:
+            discard_change_set(aws, names.stack_name, change_set)
+            raise
+        execute(aws, names, change_set, on_event=on_event)
+    return DeployResult(names.stack_name, change_set, read_back_outputs(aws, names, expected_outputs))
+
 
 def prepare_stack(aws: AwsSession, names: Names, *, force: bool, on_event: Callable[[dict], None]) -> str:
     """Decide CREATE or UPDATE; clear a ROLLBACK_COMPLETE stack (with force); refuse a busy one."""

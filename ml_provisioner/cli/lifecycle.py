@@ -142,10 +142,11 @@ def delete_product(ctx: typer.Context, config: ConfigOption, force: ForceOption 
 def _deploy(s: Session, loaded: LoadedConfig, test_suffix: str | None, *, force: bool, endpoint_url: str | None,
             staging_bucket: str | None, as_json: bool) -> None:  # fmt: skip
     from ml_provisioner.aws import aws_errors
-    from ml_provisioner.aws.lifecycle import discard_change_set, execute, plan_deploy, prepare_stack, read_back_outputs
+    from ml_provisioner.aws.lifecycle import deploy
     from ml_provisioner.synth import synthesize
 
-    _, aws = _connect(s, loaded, None, endpoint_url, "test-deploy" if test_suffix else "deploy-product")
+    what = "test-deploy" if test_suffix else "deploy-product"
+    _, aws = _connect(s, loaded, None, endpoint_url, what)
     [result] = synthesize([loaded], test_suffix=test_suffix)
     names = result.names
     if result.errors:
@@ -153,27 +154,18 @@ def _deploy(s: Session, loaded: LoadedConfig, test_suffix: str | None, *, force:
                               "run validate-prov-template for the findings")  # fmt: skip
     if not test_suffix:  # the deployed template is kept where create-prov-template puts it
         s.workspace.write(s.workspace.template_for(loaded.stem), result.template_yaml())
-    on_event = _event_printer(s, as_json)
-    with aws_errors("test-deploy" if test_suffix else "deploy-product"):
-        change_type = prepare_stack(aws, names, force=force, on_event=on_event)
-        change_set = plan_deploy(aws, names, result.template, result.template_yaml(), change_type=change_type,
-                                 staging_bucket=staging_bucket)  # fmt: skip
-        if change_set.empty:
-            outputs = read_back_outputs(aws, names, catalog.ssm_outputs(loaded.config))
-            s.summary = f"{names.stack_name}: no changes"
-            _report_outputs(s, loaded, names, outputs, as_json, "no changes")
-            return
+
+    def review(change_set) -> None:
         if not as_json:
             _render_changes(s, names, change_set.changes)
-        try:
-            _confirm(s, f"Execute these {len(change_set.changes)} change(s) on {names.stack_name}?", force)
-        except BaseException:
-            discard_change_set(aws, names.stack_name, change_set)
-            raise
-        execute(aws, names, change_set, on_event=on_event)
-        outputs = read_back_outputs(aws, names, catalog.ssm_outputs(loaded.config))
-    s.summary = f"{names.stack_name}: {change_set.change_type.lower()}d"
-    _report_outputs(s, loaded, names, outputs, as_json, f"{change_set.change_type.lower()}d")
+        _confirm(s, f"Execute these {len(change_set.changes)} change(s) on {names.stack_name}?", force)
+
+    with aws_errors(what):
+        deployed = deploy(aws, names, result.template, result.template_yaml(),
+                          expected_outputs=catalog.ssm_outputs(loaded.config), force=force, review=review,
+                          on_event=_event_printer(s, as_json), staging_bucket=staging_bucket)  # fmt: skip
+    s.summary = f"{names.stack_name}: {deployed.outcome}"
+    _report_outputs(s, loaded, names, deployed.outputs, as_json, deployed.outcome)
 
 
 def _report_outputs(s: Session, loaded: LoadedConfig, names: Names, outputs: dict[str, str], as_json: bool,
