@@ -185,9 +185,9 @@ class _Handler(BaseHTTPRequestHandler):
 def _action(method: str, headers, body: bytes) -> str:
     if target := headers.get("X-Amz-Target"):
         return target.rsplit(".", 1)[-1]
-    if "x-www-form-urlencoded" in headers.get("Content-Type", ""):
-        if actions := parse_qs(body.decode(errors="replace")).get("Action"):
-            return actions[0]
+    form = "x-www-form-urlencoded" in headers.get("Content-Type", "")
+    if form and (actions := parse_qs(body.decode(errors="replace")).get("Action")):
+        return actions[0]
     return f"s3:{method}"
 
 

@@ -19,6 +19,7 @@ from ml_provisioner.errors import OperationFailed
 
 NO_CHANGES_REASONS = ("didn't contain changes", "No updates are to be performed")
 CAPABILITIES = ["CAPABILITY_IAM"]
+CHANGE_SET_PREFIX = "ml-provisioner-"  # how the change sets this tool makes are recognised
 
 # Properties holding IAM-style policy documents, by resource type.
 POLICY_PROPERTIES = {
@@ -76,7 +77,7 @@ def create_change_set(
 ) -> ChangeSet:
     """Create and describe a change set. ``template`` is {"TemplateBody": ...} or {"TemplateURL": ...}."""
     cfn = aws.client("cloudformation")
-    name = "ml-provisioner-" + dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")
+    name = CHANGE_SET_PREFIX + dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")
     arn = cfn.create_change_set(
         StackName=stack_name,
         ChangeSetName=name,

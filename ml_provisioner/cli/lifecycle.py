@@ -15,7 +15,7 @@ from ml_provisioner import catalog
 from ml_provisioner.cli import app
 from ml_provisioner.cli._common import ConfigOption, EndpointOption, JsonOption, Session, action, table
 from ml_provisioner.config.loader import LoadedConfig
-from ml_provisioner.errors import EXIT_DRIFT, BadInput, OperationFailed
+from ml_provisioner.errors import EXIT_DRIFT, BadInput, Interrupted, OperationFailed
 from ml_provisioner.naming import TEST_SUFFIX_PATTERN, Names, new_test_suffix
 
 ForceOption = Annotated[
@@ -60,7 +60,7 @@ def show_changes(ctx: typer.Context, config: ConfigOption, endpoint_url: Endpoin
         names, aws = _connect(s, loaded, None, endpoint_url, "show-changes")
         [result] = synthesize([loaded])
         with aws_errors("show-changes"):
-            change_set = preview(aws, names, result.template, result.template_yaml())
+            change_set = preview(aws, names, result.template, result.template_yaml(), notify=s.warn)
         if change_set is None:
             raise OperationFailed(f"stack {names.stack_name} is not deployed",
                                   "show-product lists what deploy-product would create")  # fmt: skip
@@ -96,8 +96,13 @@ def check_drift(ctx: typer.Context, config: ConfigOption, stack_name: Annotated[
                 s.out(table(rows, ["resource", "type", "drift", "property", "expected", "actual"]))
             for mismatch in report.ssm_mismatches:
                 s.out(f"SSM output drifted: {mismatch}")
+            if report.not_checked:
+                s.out(table([[r.logical_id, r.resource_type, r.reason] for r in report.not_checked],
+                            ["not checked", "type", "why"]))  # fmt: skip
+            unchecked = f"; {len(report.not_checked)} resource(s) not checked" if report.not_checked else ""
             s.result(f"{names.stack_name}: " + (f"DRIFTED ({len(report.resources)} resource(s), "
-                     f"{len(report.ssm_mismatches)} SSM output(s))" if report.drifted else "IN_SYNC"))  # fmt: skip
+                     f"{len(report.ssm_mismatches)} SSM output(s){unchecked})" if report.drifted else
+                     f"IN_SYNC{f' ({unchecked[2:]})' if unchecked else ''}"))  # fmt: skip
         if report.drifted:
             raise typer.Exit(EXIT_DRIFT)
 
@@ -109,31 +114,53 @@ def delete_product(ctx: typer.Context, config: ConfigOption, force: ForceOption 
                    endpoint_url: EndpointOption = None, as_json: JsonOption = False) -> None:  # fmt: skip
     """Delete the product's stack (or a test deployment's) and report what was retained."""
     from ml_provisioner.aws import aws_errors
-    from ml_provisioner.aws.lifecycle import delete_stack, retained_resources, stack_state
+    from ml_provisioner.aws.lifecycle import delete_stack, remove_leftovers, retained_resources, stack_state
 
     with action(ctx, "delete-product") as s:
         names, aws = _connect(s, config, stack_name, endpoint_url, "delete-product")
         with aws_errors("delete-product"):
+            leftovers = remove_leftovers(aws, names.stack_name)
             state = stack_state(aws, names.stack_name)
             if not state.exists:
+                if leftovers:  # an interrupted first deploy: nothing was ever created
+                    s.summary = f"{names.stack_name} was never created; removed {len(leftovers)} leftover(s)"
+                    _report_deleted(s, names.stack_name, [], as_json, leftovers)
+                    return
                 raise OperationFailed(f"stack {names.stack_name} does not exist")
             if state.termination_protection and not force:
                 raise BadInput(f"stack {names.stack_name} has termination protection",
                                "run again with --force to turn it off and delete the stack")  # fmt: skip
             _confirm(s, f"Delete stack {names.stack_name}?", force)
             retained = retained_resources(aws, names.stack_name)
-            delete_stack(aws, names.stack_name, on_event=_event_printer(s, as_json),
-                         disable_protection=state.termination_protection, empty_buckets=names.is_test)  # fmt: skip
+            try:
+                delete_stack(aws, names.stack_name, on_event=_event_printer(s, as_json),
+                             disable_protection=state.termination_protection, empty_buckets=names.is_test)  # fmt: skip
+            except Interrupted:
+                _report_retained(s, retained, as_json)  # whatever happens next, this is what survives
+                raise
         s.summary = f"deleted {names.stack_name}; {len(retained)} resource(s) retained"
-        if as_json:
-            s.json({"stack": names.stack_name, "deleted": True,
-                    "retained": [r.__dict__ | {"removal": r.removal_hint} for r in retained]})  # fmt: skip
-            return
-        s.result(f"deleted stack {names.stack_name}")
-        if retained:
-            s.out("\nRetained (data outlives the stack); to remove them by hand:")
-            s.out(table([[r.resource_type, r.name, r.removal_hint] for r in retained],
-                        ["type", "name", "how to remove"]))  # fmt: skip
+        _report_deleted(s, names.stack_name, retained, as_json, leftovers)
+
+
+def _report_deleted(s: Session, stack_name: str, retained: list, as_json: bool, leftovers: list[str]) -> None:
+    if as_json:
+        s.json({"stack": stack_name, "deleted": True, "removed_leftovers": leftovers,
+                "retained": [r.__dict__ | {"removal": r.removal_hint} for r in retained]})  # fmt: skip
+        return
+    for leftover in leftovers:
+        s.out(f"removed {leftover}, left by an interrupted run")
+    s.result(f"deleted stack {stack_name}" if not leftovers or retained else
+             f"stack {stack_name} was never created; removed what an interrupted deploy left")  # fmt: skip
+    _report_retained(s, retained, as_json)
+
+
+def _report_retained(s: Session, retained: list, as_json: bool) -> None:
+    if retained and not as_json:
+        s.out("\nRetained (data outlives the stack); to remove them by hand:")
+        s.out(table([[r.resource_type, r.name, r.removal_hint] for r in retained],
+                    ["type", "name", "how to remove"]))  # fmt: skip
+    elif retained:
+        s.json({"retained": [r.__dict__ | {"removal": r.removal_hint} for r in retained]})
 
 
 # -- shared steps ---------------------------------------------------------------------------------
@@ -161,9 +188,9 @@ def _deploy(s: Session, loaded: LoadedConfig, test_suffix: str | None, *, force:
         _confirm(s, f"Execute these {len(change_set.changes)} change(s) on {names.stack_name}?", force)
 
     with aws_errors(what):
-        deployed = deploy(aws, names, result.template, result.template_yaml(),
-                          expected_outputs=catalog.ssm_outputs(loaded.config), force=force, review=review,
-                          on_event=_event_printer(s, as_json), staging_bucket=staging_bucket)  # fmt: skip
+        deployed = deploy(aws, names, result.template, result.template_yaml(), force=force, review=review,
+                          expected_outputs=catalog.ssm_outputs(loaded.config), on_event=_event_printer(s, as_json),
+                          notify=s.warn, staging_bucket=staging_bucket)  # fmt: skip
     s.summary = f"{names.stack_name}: {deployed.outcome}"
     _report_outputs(s, loaded, names, deployed.outputs, as_json, deployed.outcome)
 
@@ -205,7 +232,11 @@ def _confirm(s: Session, question: str, force: bool) -> None:
         return
     if not sys.stdin.isatty():
         raise BadInput("confirmation needed but stdin is not a terminal", "pass --force to proceed without asking")
-    if not typer.confirm(question, default=False):
+    try:
+        confirmed = typer.confirm(question, default=False)
+    except typer.Abort:  # Ctrl-C or end of input at the prompt
+        raise Interrupted("cancelled; nothing was changed") from None
+    if not confirmed:
         raise OperationFailed("cancelled; nothing was changed")
 
 
