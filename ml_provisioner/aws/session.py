@@ -48,7 +48,7 @@ def botocore_config(*, preflight: bool = False) -> Config:
     an endpoint that does not answer fails it after two attempts."""
     attempts = max(1, int(_setting("ML_PROVISIONER_AWS_MAX_ATTEMPTS")))
     return Config(
-        retries={"mode": "standard", "max_attempts": min(attempts, 2) if preflight else attempts},
+        retries={"mode": "standard", "total_max_attempts": min(attempts, 2) if preflight else attempts},
         connect_timeout=_setting("ML_PROVISIONER_AWS_CONNECT_TIMEOUT"),
         read_timeout=_setting("ML_PROVISIONER_AWS_READ_TIMEOUT"),
         user_agent_extra=f"ml-provisioner/{__version__}",
