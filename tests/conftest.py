@@ -36,3 +36,13 @@ def synthesized(loaded_examples):
     from ml_provisioner.synth import synthesize
 
     return {result.loaded.stem: result for result in synthesize(list(loaded_examples.values()))}
+
+
+@pytest.fixture
+def faults(endpoint):
+    """A fault-injecting proxy (tests/fault_proxy.py) in front of the test module's sandbox
+    ``endpoint``; ``faults.cli(...)`` runs the real CLI as a subprocess through it."""
+    from tests.fault_proxy import FaultProxy
+
+    with FaultProxy(endpoint) as proxy:
+        yield proxy

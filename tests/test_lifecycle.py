@@ -148,7 +148,7 @@ def test_whole_lifecycle(aws, fragment):
 
     # drift: in sync, then an out-of-band change to an SSM output is reported (exit 3)
     code, out, err = cli("check-drift", "-c", config)
-    assert (code, out.strip()) == (0, f"{stack_name}: IN_SYNC"), out + err
+    assert (code, out.strip().splitlines()[-1].split(" (")[0]) == (0, f"{stack_name}: IN_SYNC"), out + err
     parameter = f"/ml-provisioner/{product_id}/ModelPackageGroupArn"
     ssm.put_parameter(Name=parameter, Value="arn:aws:sagemaker:tampered", Type="String", Overwrite=True)
     code, out, _ = cli("check-drift", "-c", config, "--json")

@@ -152,10 +152,11 @@ def test_a_change_that_removes_data_resources_is_refused_even_with_force(aws):
     downgraded = Path("ml/configs") / "downgraded.yaml"
     downgraded.write_text(yaml.safe_dump(data))
 
-    code, out, err = cli("deploy-product", "--config", str(downgraded), "--force")
+    code, _, err = cli("show-changes", "--config", str(downgraded))
+    assert code == 0 and "DATA" in _, "show-changes flags them"
+    code, _, err = cli("deploy-product", "--config", str(downgraded), "--force")
     assert code == 2
     assert "remove EnterpriseSecurityKey" in err and "(AWS::KMS::Key)" in err and "(AWS::Logs::LogGroup)" in err
-    assert "DATA" in out, "the change table flags them"
     cfn = aws("cloudformation", region)
     assert not pending_change_sets(aws, names.stack_name, region), "the change set is discarded"
     types = {r["ResourceType"] for r in cfn.describe_stack_resources(StackName=names.stack_name)["StackResources"]}

@@ -15,10 +15,11 @@ from typing import Any
 import botocore.exceptions
 
 from ml_provisioner.aws.session import AwsSession
-from ml_provisioner.errors import OperationFailed
+from ml_provisioner.errors import BadInput, OperationFailed
 
 NO_CHANGES_REASONS = ("didn't contain changes", "No updates are to be performed")
 CAPABILITIES = ["CAPABILITY_IAM"]
+CHANGE_SET_PREFIX = "ml-provisioner-"  # how the change sets this tool makes are recognised
 
 # Properties holding IAM-style policy documents, by resource type.
 POLICY_PROPERTIES = {
@@ -75,6 +76,15 @@ class ChangeSet:
         return not self.changes
 
 
+def require_no_data_loss(change_set: ChangeSet) -> None:
+    """Refuse (exit 2) a change set that removes or replaces resources holding the product's data."""
+    destructive = [c for c in change_set.changes if c.destructive]
+    if destructive:
+        what = ", ".join(f"{c.action.lower()} {c.logical_id} ({c.resource_type})" for c in destructive)
+        raise BadInput(f"the change set would {what}: data would be orphaned or lost",
+                       "review with show-changes; deploy with --allow-destructive if you mean it")  # fmt: skip
+
+
 def create_change_set(
     aws: AwsSession,
     *,
@@ -86,7 +96,7 @@ def create_change_set(
 ) -> ChangeSet:
     """Create and describe a change set. ``template`` is {"TemplateBody": ...} or {"TemplateURL": ...}."""
     cfn = aws.client("cloudformation")
-    name = "ml-provisioner-" + dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")
+    name = CHANGE_SET_PREFIX + dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")
     arn = cfn.create_change_set(
         StackName=stack_name,
         ChangeSetName=name,

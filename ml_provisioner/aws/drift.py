@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 from botocore.waiter import WaiterModel, create_waiter_with_client
 
-from ml_provisioner.aws.lifecycle import owned_stack_state, ssm_outputs
+from ml_provisioner.aws.lifecycle import owned_stack_state, ssm_outputs, stack_not_ready
 from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.errors import OperationFailed
 from ml_provisioner.naming import Names
@@ -46,12 +46,24 @@ class ResourceDrift:
     differences: list[PropertyDifference] = field(default_factory=list)
 
 
+# CloudFormation reports NOT_CHECKED for the resources of types drift detection does not support.
+NOT_CHECKED_REASON = "CloudFormation does not detect drift for this resource type"
+
+
+@dataclass(frozen=True)
+class NotChecked:
+    logical_id: str
+    resource_type: str
+    reason: str = NOT_CHECKED_REASON
+
+
 @dataclass(frozen=True)
 class DriftReport:
     stack_name: str
     stack_status: str  # DRIFTED | IN_SYNC
     resources: list[ResourceDrift]
     ssm_mismatches: list[str]  # "<parameter>: holds X, the stack says Y"
+    not_checked: list[NotChecked] = field(default_factory=list)
 
     @property
     def drifted(self) -> bool:
@@ -66,19 +78,24 @@ def check_drift(aws: AwsSession, names: Names) -> DriftReport:
     state = owned_stack_state(aws, names)
     if not state.exists:
         raise OperationFailed(f"stack {names.stack_name} is not deployed", "deploy it with deploy-product first")
+    if not state.stable:  # e.g. ROLLBACK_COMPLETE: no resources to compare, nothing is "in sync"
+        raise stack_not_ready(names, state, "check its drift")
     detection_id = cfn.detect_stack_drift(StackName=names.stack_name)["StackDriftDetectionId"]
     create_waiter_with_client("StackDriftDetectionComplete", _DRIFT_WAITER, cfn).wait(
         StackDriftDetectionId=detection_id
     )
     status = cfn.describe_stack_drift_detection_status(StackDriftDetectionId=detection_id)
-    resources, token = [], None
+    resources, not_checked, token = [], [], None
     while True:
         page = cfn.describe_stack_resource_drifts(
             StackName=names.stack_name,
-            StackResourceDriftStatusFilters=["MODIFIED", "DELETED"],
+            StackResourceDriftStatusFilters=["MODIFIED", "DELETED", "NOT_CHECKED"],
             **({"NextToken": token} if token else {}),
         )
         for drift in page["StackResourceDrifts"]:
+            if drift["StackResourceDriftStatus"] == "NOT_CHECKED":
+                not_checked.append(NotChecked(drift["LogicalResourceId"], drift["ResourceType"]))
+                continue
             resources.append(
                 ResourceDrift(
                     logical_id=drift["LogicalResourceId"],
@@ -102,4 +119,5 @@ def check_drift(aws: AwsSession, names: Names) -> DriftReport:
         for output, value in sorted(state.outputs.items())
         if published.get(output) != value
     ]
-    return DriftReport(names.stack_name, status.get("StackDriftStatus", ""), resources, mismatches)
+    return DriftReport(names.stack_name, status.get("StackDriftStatus", ""), resources, mismatches,
+                       sorted(not_checked, key=lambda r: r.logical_id))  # fmt: skip

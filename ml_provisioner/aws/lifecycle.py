@@ -1,27 +1,44 @@
 """Stack lifecycle: deploy through a change set, watch it settle, read the outputs back; delete
 and say what was retained. Waiting is done by botocore waiters; a background reader only shows
-the stack's events while a waiter waits."""
+the stack's events while a waiter waits.
+
+What we report is what happened: a watch that fails (throttling beyond the retry budget, a dropped
+connection) is not a failed stack, so the stack is looked at again; Ctrl-C removes what the run
+made before anything changed, and otherwise says what state the stack is in."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 import botocore.exceptions
 
 from ml_provisioner import staging
-from ml_provisioner.aws.changes import ChangeSet, create_change_set, delete_change_set, deployed_template
+from ml_provisioner.aws.changes import (
+    CHANGE_SET_PREFIX,
+    ChangeSet,
+    create_change_set,
+    delete_change_set,
+    deployed_template,
+    require_no_data_loss,
+)
 from ml_provisioner.aws.ownership import SOURCE_TAG, require_ours
 from ml_provisioner.aws.session import AwsSession
-from ml_provisioner.errors import BadInput, OperationFailed
-from ml_provisioner.naming import Names
+from ml_provisioner.errors import BadInput, Interrupted, OperationFailed
+from ml_provisioner.naming import Names, config_file_name
 
 WAIT = {"Delay": 5, "MaxAttempts": 720}  # up to an hour for a stack to settle
+WATCH_RESUMES = 3  # a watch that lost the endpoint resumes this often while the stack is still busy
 FAILED_STATUSES = ("CREATE_FAILED", "UPDATE_FAILED", "DELETE_FAILED", "IMPORT_FAILED")
+STABLE_STATUSES = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
+                   "IMPORT_ROLLBACK_COMPLETE")  # fmt: skip
+_AWS_FAULTS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
 
 @dataclass
@@ -39,6 +56,14 @@ class StackState:
     @property
     def busy(self) -> bool:
         return bool(self.status and self.status.endswith("_IN_PROGRESS") and self.status != "REVIEW_IN_PROGRESS")
+
+    @property
+    def stable(self) -> bool:
+        """Settled with its resources in place (a ROLLBACK_COMPLETE stack has none)."""
+        return self.status in STABLE_STATUSES
+
+    def describe(self) -> str:
+        return f"stack {self.name} is {self.status}" if self.status else f"stack {self.name} does not exist"
 
 
 def stack_state(aws: AwsSession, stack_name: str) -> StackState:
@@ -64,6 +89,27 @@ def owned_stack_state(aws: AwsSession, names: Names) -> StackState:
     return state
 
 
+def _look(aws: AwsSession, stack_name: str) -> StackState | None:
+    """The stack's state, or None when even looking fails."""
+    try:
+        return stack_state(aws, stack_name)
+    except _AWS_FAULTS:
+        return None
+
+
+@contextmanager
+def _uninterruptible() -> Iterator[None]:
+    """A few calls that must finish (cleaning up after Ctrl-C): a second Ctrl-C waits for them."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 # -- deploy --------------------------------------------------------------------------------------
 
 
@@ -73,12 +119,73 @@ class DeployResult:
     change_set: ChangeSet
     outputs: dict[str, str]  # SSM output name -> value, read back from SSM and checked
 
+    @property
+    def outcome(self) -> str:
+        return "no changes" if self.change_set.empty else f"{self.change_set.change_type.lower()}d"
+
+
+def deploy(aws: AwsSession, names: Names, template: dict[str, Any], template_text: str, *,
+           expected_outputs: list[str], force: bool, review: Callable[[ChangeSet], None],
+           on_event: Callable[[dict], None], notify: Callable[[str], None] = lambda _: None,
+           staging_bucket: str | None = None, allow_destructive: bool = False) -> DeployResult:  # fmt: skip
+    """Deploy through a change set: plan it, let ``review`` show it (it raises to stop, and the
+    change set is discarded then), execute it, watch the stack settle, read the outputs back.
+    Termination protection is reconciled on every run, "no changes" included. A change set that
+    would remove or replace data-bearing resources is refused unless ``allow_destructive``."""
+    executing = False
+    try:
+        change_type = prepare_stack(aws, names, force=force, on_event=on_event, notify=notify,
+                                    allow_destructive=allow_destructive)  # fmt: skip
+        change_set = plan_deploy(aws, names, template, template_text, change_type=change_type,
+                                 staging_bucket=staging_bucket)  # fmt: skip
+        if not change_set.empty:
+            try:
+                if not allow_destructive:
+                    require_no_data_loss(change_set)
+                review(change_set)
+            except BaseException:
+                with _uninterruptible():
+                    discard_change_set(aws, names.stack_name, change_set)
+                raise
+            executing = True
+            execute(aws, names, change_set, on_event=on_event)
+        return DeployResult(names.stack_name, change_set, read_back_outputs(aws, names, expected_outputs))
+    except KeyboardInterrupt:
+        with _uninterruptible():
+            removed = [] if executing else _try_remove_leftovers(aws, names.stack_name)
+            state = _look(aws, names.stack_name)
+            if executing and state is not None and state.status:
+                protect(aws, names, state)
+        raise _interrupted(names, state, removed, executing) from None
+
+
+def _interrupted(names: Names, state: StackState | None, removed: list[str], executing: bool) -> Interrupted:
+    """Ctrl-C, and the state the stack is in now."""
+    where = state.describe() if state else f"the state of stack {names.stack_name} is unknown (no answer)"
+    if executing:
+        if state is not None and state.busy:
+            where += "; CloudFormation carries on with it"
+        return Interrupted(f"interrupted: {where}",
+                           f"when it has settled, run deploy-product --config {config_file_name(names.config)} "
+                           "again: it reads the outputs back and checks termination protection")  # fmt: skip
+    if removed:
+        where += "; removed what this run had made: " + ", ".join(removed)
+    return Interrupted(
+        f"interrupted: {where}",
+        None if state else f"look with: aws cloudformation describe-stacks --stack-name {names.stack_name}",
+    )
+
 
 def prepare_stack(aws: AwsSession, names: Names, *, force: bool, on_event: Callable[[dict], None],
-                  allow_destructive: bool = False) -> str:  # fmt: skip
-    """Decide CREATE or UPDATE; clear a ROLLBACK_COMPLETE stack (with force); refuse a busy one,
-    another's, and for a test deployment any existing one (a new marker must name a new stack)."""
-    state = owned_stack_state(aws, names)
+                  notify: Callable[[str], None] = lambda _: None, allow_destructive: bool = False) -> str:  # fmt: skip
+    """Decide CREATE or UPDATE: refuse another's stack, remove what an interrupted run left, clear
+    a ROLLBACK_COMPLETE stack (with force), refuse a busy one, a test deployment's existing one (a
+    new marker must name a new stack) and an unasked-for source_control switch, and protect a
+    production stack before changing it."""
+    owned_stack_state(aws, names)
+    for leftover in remove_leftovers(aws, names.stack_name):
+        notify(f"removed {leftover}, left by an interrupted run")
+    state = stack_state(aws, names.stack_name)
     if names.is_test and state.status:
         raise BadInput(f"stack {names.stack_name} already exists", "run test-deploy again: it picks a new name")
     deployed_source, source = state.tags.get(SOURCE_TAG), names.config.ml_product.source_control.value
@@ -99,28 +206,81 @@ def prepare_stack(aws: AwsSession, names: Names, *, force: bool, on_event: Calla
                 f"stack {names.stack_name} is ROLLBACK_COMPLETE (its first creation failed) and must be deleted",
                 "run again with --force to delete it and create it anew",
             )
-        delete_stack(aws, names.stack_name, on_event=on_event)
+        delete_stack(aws, names.stack_name, on_event=on_event, disable_protection=state.termination_protection)
         return "CREATE"
-    return "UPDATE" if state.exists else "CREATE"
+    if state.exists:
+        protect(aws, names, state)
+        return "UPDATE"
+    return "CREATE"
+
+
+def protect(aws: AwsSession, names: Names, state: StackState | None = None) -> None:
+    """A production stack gets termination protection (never taken away here: turning it off is
+    delete-product's job, with --force)."""
+    if not names.config.environment.is_production or names.is_test:
+        return
+    if state is None or not state.termination_protection:
+        aws.client("cloudformation").update_termination_protection(
+            StackName=names.stack_name, EnableTerminationProtection=True
+        )
 
 
 def plan_deploy(aws: AwsSession, names: Names, template: dict[str, Any], template_text: str, *,
                 change_type: str, staging_bucket: str | None = None) -> ChangeSet:  # fmt: skip
     source = _template_source(aws, names, template_text, staging_bucket)
-    return create_change_set(
+    change_set = create_change_set(
         aws, stack_name=names.stack_name, change_type=change_type, template=source,
         tags=names.tags, new_template=template,
     )  # fmt: skip
+    if change_type == "CREATE":
+        # The new stack exists now (REVIEW_IN_PROGRESS): protect it before anything runs in it, so
+        # that no interruption after ExecuteChangeSet can leave it unprotected.
+        with suppress(botocore.exceptions.ClientError):  # if refused now, execute() sets it
+            protect(aws, names)
+    return change_set
 
 
-def preview(aws: AwsSession, names: Names, template: dict[str, Any], template_text: str) -> ChangeSet | None:
+def preview(aws: AwsSession, names: Names, template: dict[str, Any], template_text: str,
+            notify: Callable[[str], None] = lambda _: None) -> ChangeSet | None:  # fmt: skip
     """What deploying the template would change: a change set created, described and deleted,
     never executed. None when the stack is not deployed."""
-    if not owned_stack_state(aws, names).exists:
-        return None
-    change_set = plan_deploy(aws, names, template, template_text, change_type="UPDATE")
-    delete_change_set(aws, change_set)
-    return change_set
+    owned_stack_state(aws, names)
+    try:
+        for leftover in remove_leftovers(aws, names.stack_name):
+            notify(f"removed {leftover}, left by an interrupted run")
+        state = stack_state(aws, names.stack_name)
+        if not state.exists:
+            return None
+        if not state.stable:
+            raise stack_not_ready(names, state, "show what a deploy would change")
+        change_set = plan_deploy(aws, names, template, template_text, change_type="UPDATE")
+        delete_change_set(aws, change_set)
+        return change_set
+    except KeyboardInterrupt:
+        with _uninterruptible():
+            removed = _try_remove_leftovers(aws, names.stack_name)
+            now = _look(aws, names.stack_name)
+        raise _interrupted(names, now, removed, executing=False) from None
+
+
+def stack_not_ready(names: Names, state: StackState, purpose: str) -> OperationFailed:
+    """A stack that is not settled with its resources in place: why, and the command that fixes it."""
+    config = config_file_name(names.config)
+    if state.status == "ROLLBACK_COMPLETE":
+        return OperationFailed(
+            f"stack {names.stack_name} is ROLLBACK_COMPLETE: its first creation failed and rolled back, so it "
+            f"holds no resources; cannot {purpose}",
+            f"`ml-provisioner delete-product --config {config}` removes it (the events say why it failed: "
+            f"aws cloudformation describe-stack-events --stack-name {names.stack_name}); "
+            f"`ml-provisioner deploy-product --config {config} --force` deletes it and creates it anew",
+        )
+    if state.busy:
+        return OperationFailed(f"stack {names.stack_name} is {state.status}; cannot {purpose} now",
+                               "wait until the running operation finishes, then try again")  # fmt: skip
+    return OperationFailed(
+        f"stack {names.stack_name} is {state.status}; cannot {purpose}",
+        f"see why: aws cloudformation describe-stack-events --stack-name {names.stack_name}",
+    )
 
 
 def discard_change_set(aws: AwsSession, stack_name: str, change_set: ChangeSet) -> None:
@@ -128,17 +288,53 @@ def discard_change_set(aws: AwsSession, stack_name: str, change_set: ChangeSet) 
     CloudFormation made for it (it would otherwise linger)."""
     delete_change_set(aws, change_set)
     if change_set.change_type == "CREATE":
-        aws.client("cloudformation").delete_stack(StackName=stack_name)
+        _delete_review_stack(aws, stack_name)
 
 
-def refuse_destructive(aws: AwsSession, names: Names, change_set: ChangeSet) -> None:
-    """A change set that removes or replaces data-bearing resources is discarded and refused."""
-    destructive = [c for c in change_set.changes if c.destructive]
-    if destructive:
-        discard_change_set(aws, names.stack_name, change_set)
-        what = ", ".join(f"{c.action.lower()} {c.logical_id} ({c.resource_type})" for c in destructive)
-        raise BadInput(f"the change set would {what}: data would be orphaned or lost",
-                       "review with show-changes; deploy with --allow-destructive if you mean it")  # fmt: skip
+def remove_leftovers(aws: AwsSession, stack_name: str) -> list[str]:
+    """Remove what an interrupted run of this tool left behind: its change sets that were never
+    executed, and the empty REVIEW_IN_PROGRESS stack of a creation that never started. Returns
+    what was removed, for the user."""
+    cfn = aws.client("cloudformation")
+    try:
+        summaries = [summary for page in cfn.get_paginator("list_change_sets").paginate(StackName=stack_name)
+                     for summary in page.get("Summaries", [])]  # fmt: skip
+    except botocore.exceptions.ClientError as error:
+        if "does not exist" in error.response.get("Error", {}).get("Message", ""):
+            return []
+        raise
+    removed, remaining = [], []
+    for summary in summaries:
+        ours = summary.get("ChangeSetName", "").startswith(CHANGE_SET_PREFIX)
+        if ours and (summary.get("ExecutionStatus") == "AVAILABLE" or summary.get("Status") == "FAILED"):
+            cfn.delete_change_set(ChangeSetName=summary["ChangeSetId"])
+            removed.append(f"change set {summary['ChangeSetName']}")
+        else:
+            remaining.append(summary)
+    state = stack_state(aws, stack_name)
+    if state.status == "REVIEW_IN_PROGRESS" and not remaining:
+        _delete_review_stack(aws, stack_name, state)
+        removed.append(f"the empty stack {stack_name} (REVIEW_IN_PROGRESS, never created)")
+    return removed
+
+
+def _try_remove_leftovers(aws: AwsSession, stack_name: str) -> list[str]:
+    """remove_leftovers() after Ctrl-C: what it could remove (the next run removes the rest)."""
+    try:
+        return remove_leftovers(aws, stack_name)
+    except _AWS_FAULTS:
+        return []
+
+
+def _delete_review_stack(aws: AwsSession, stack_name: str, state: StackState | None = None) -> None:
+    """Delete a stack whose creation never started (it holds no resources, so its protection may go)."""
+    cfn = aws.client("cloudformation")
+    state = state or stack_state(aws, stack_name)
+    if state.status != "REVIEW_IN_PROGRESS":
+        return
+    if state.termination_protection:
+        cfn.update_termination_protection(StackName=stack_name, EnableTerminationProtection=False)
+    cfn.delete_stack(StackName=stack_name)
 
 
 def execute(aws: AwsSession, names: Names, change_set: ChangeSet, *, on_event: Callable[[dict], None]) -> None:
@@ -147,33 +343,66 @@ def execute(aws: AwsSession, names: Names, change_set: ChangeSet, *, on_event: C
     waiter = "stack_create_complete" if change_set.change_type == "CREATE" else "stack_update_complete"
     with _EventTail(aws, names.stack_name, on_event) as tail:
         cfn.execute_change_set(ChangeSetName=change_set.arn)
-        try:
-            cfn.get_waiter(waiter).wait(StackName=names.stack_name, WaiterConfig=WAIT)
-        except botocore.exceptions.WaiterError:
+        with suppress(*_AWS_FAULTS):  # as soon as creation starts, if refused before; again once settled
+            protect(aws, names, _look(aws, names.stack_name))
+        state = watch(aws, names.stack_name, waiter)
+        if state.status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
             tail.flush()
-            cause = _first_failure(aws, names.stack_name, tail.before)
+            cause = _first_failure(aws, state, tail.before)
             hint = ("a resource of that name already exists, often one retained by an earlier delete-product: "
                     "remove it as delete-product described, then deploy again with --force") if re.search(
                 "already exists?|AlreadyExists", cause) else None  # fmt: skip
-            raise OperationFailed(cause, hint) from None
-    protect = names.config.environment.is_production and not names.is_test
-    if protect:
-        cfn.update_termination_protection(StackName=names.stack_name, EnableTerminationProtection=True)
+            raise OperationFailed(cause, hint)
+    protect(aws, names, state)
+
+
+def watch(aws: AwsSession, stack_name: str, waiter: str) -> StackState:
+    """Wait for the stack to settle and return the state it settled in. The waiter can fail for
+    reasons of its own (throttling beyond the retry budget, a dropped connection, a timeout): that
+    is not the stack failing, so look again, and keep watching while it is still busy."""
+    cfn = aws.client("cloudformation")
+    problem: Exception | None = None
+    state: StackState | None = None
+    for _ in range(WATCH_RESUMES + 1):
+        try:
+            cfn.get_waiter(waiter).wait(StackName=stack_name, WaiterConfig=WAIT)
+        except botocore.exceptions.WaiterError as error:
+            problem = error
+        except _AWS_FAULTS as error:
+            problem = error
+        state = _look(aws, stack_name)
+        if state is not None and not state.busy:
+            return state
+        if isinstance(problem, botocore.exceptions.WaiterError) and "Max attempts exceeded" in str(problem):
+            break
+    where = state.describe() if state else "its state is unknown"
+    raise OperationFailed(
+        f"lost track of stack {stack_name} ({problem}); {where}",
+        f"CloudFormation carries on without us: aws cloudformation describe-stacks --stack-name {stack_name} "
+        "shows where it is; run the command again once it has settled",
+    )
 
 
 def read_back_outputs(aws: AwsSession, names: Names, expected: list[str]) -> dict[str, str]:
     """Every SSM output must exist and hold the value the stack reports for it."""
     state = stack_state(aws, names.stack_name)
     found = ssm_outputs(aws, names)
-    problems = []
+    problems, repairs = [], []
     for output in expected:
-        if output not in found:
-            problems.append(f"{names.ssm_parameter(output)} is missing")
-        elif state.outputs.get(output) not in (None, found[output]):
-            problems.append(f"{names.ssm_parameter(output)} holds {found[output]!r}, the stack says "
-                            f"{state.outputs[output]!r}")  # fmt: skip
+        if output in found and state.outputs.get(output) in (None, found[output]):
+            continue
+        parameter = names.ssm_parameter(output)
+        problems.append(f"{parameter} is missing" if output not in found else
+                        f"{parameter} holds {found[output]!r}, the stack says {state.outputs[output]!r}")  # fmt: skip
+        if output in state.outputs:
+            repairs.append(f"aws ssm put-parameter --region {names.region} --name {parameter} --type String "
+                           f"--overwrite --value '{state.outputs[output]}'")  # fmt: skip
     if problems:
-        raise OperationFailed("SSM outputs do not match the stack: " + "; ".join(problems))
+        # A deploy does not rewrite a parameter whose template did not change: put the stack's value back.
+        hint = "run check-drift for what changed; a deploy rewrites a parameter only when its template changes"
+        if len(repairs) == len(problems):
+            hint = "changed or removed outside CloudFormation; put the stack's values back:\n  " + "\n  ".join(repairs)
+        raise OperationFailed("SSM outputs do not match the stack: " + "; ".join(problems), hint)
     return {output: found[output] for output in expected}
 
 
@@ -283,19 +512,28 @@ def retained_resources(aws: AwsSession, stack_name: str) -> list[RetainedResourc
 def delete_stack(aws: AwsSession, stack_name: str, *, on_event: Callable[[dict], None],
                  disable_protection: bool = False, empty_buckets: bool = False) -> None:  # fmt: skip
     cfn = aws.client("cloudformation")
-    if disable_protection:
-        cfn.update_termination_protection(StackName=stack_name, EnableTerminationProtection=False)
-    if empty_buckets:  # a test deployment's bucket is destroyed with it, so it must be emptied
-        for resource in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]:
-            if resource["ResourceType"] == "AWS::S3::Bucket" and resource.get("PhysicalResourceId"):
-                _empty_bucket(aws, resource["PhysicalResourceId"])
-    with _EventTail(aws, stack_name, on_event) as tail:
-        cfn.delete_stack(StackName=stack_name)
-        try:
-            cfn.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
-        except botocore.exceptions.WaiterError:
-            tail.flush()
-            raise OperationFailed(_first_failure(aws, stack_name, tail.before)) from None
+    try:
+        if disable_protection:
+            cfn.update_termination_protection(StackName=stack_name, EnableTerminationProtection=False)
+        if empty_buckets:  # a test deployment's bucket is destroyed with it, so it must be emptied
+            for resource in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]:
+                if resource["ResourceType"] == "AWS::S3::Bucket" and resource.get("PhysicalResourceId"):
+                    _empty_bucket(aws, resource["PhysicalResourceId"])
+        with _EventTail(aws, stack_name, on_event) as tail:
+            cfn.delete_stack(StackName=stack_name)
+            state = watch(aws, stack_name, "stack_delete_complete")
+            if state.status is not None:  # still there: DELETE_FAILED
+                tail.flush()
+                raise OperationFailed(_first_failure(aws, state, tail.before))
+    except KeyboardInterrupt:
+        with _uninterruptible():
+            now = _look(aws, stack_name)
+        where = now.describe() if now else f"the state of stack {stack_name} is unknown"
+        if now is not None and now.busy:
+            where += "; CloudFormation carries on deleting it"
+        raise Interrupted(
+            f"interrupted: {where}", f"see where it is: aws cloudformation describe-stacks --stack-name {stack_name}"
+        ) from None
 
 
 def _empty_bucket(aws: AwsSession, bucket: str) -> None:
@@ -310,24 +548,25 @@ def _empty_bucket(aws: AwsSession, bucket: str) -> None:
 # -- events --------------------------------------------------------------------------------------
 
 
-def _first_failure(aws: AwsSession, stack_name: str, before: set[str]) -> str:
+def _first_failure(aws: AwsSession, state: StackState, before: set[str]) -> str:
     """The first resource that failed in this operation, and why."""
-    events = _events(aws, stack_name)
+    events = _events(aws, state.name)
     failures = [e for e in reversed(events) if e["EventId"] not in before and e["ResourceStatus"] in FAILED_STATUSES
                 and e.get("ResourceStatusReason")]  # fmt: skip
-    state = stack_state(aws, stack_name)
     if failures:
         first = failures[0]
-        return (f"stack {stack_name} is {state.status}: {first['LogicalResourceId']} ({first['ResourceType']}) "
+        return (f"{state.describe()}: {first['LogicalResourceId']} ({first['ResourceType']}) "
                 f"failed: {first['ResourceStatusReason']}")  # fmt: skip
-    return f"stack {stack_name} is {state.status}"
+    return state.describe()
 
 
 def _events(aws: AwsSession, stack_name: str) -> list[dict]:
+    """The stack's events, newest first; none when the stack is gone or the endpoint fails us
+    (events are shown and quoted, never relied on: the stack's status decides)."""
     try:
         return aws.client("cloudformation").describe_stack_events(StackName=stack_name)["StackEvents"]
-    except botocore.exceptions.ClientError:
-        return []  # the stack is gone (deleted)
+    except _AWS_FAULTS:
+        return []
 
 
 class _EventTail:

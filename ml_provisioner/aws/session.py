@@ -18,15 +18,41 @@ from botocore.config import Config
 from ml_provisioner import __version__
 from ml_provisioner.errors import BadInput, OperationFailed
 
-# Standard mode retries throttling and transient errors with exponential backoff and jitter.
-RETRY_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 10},
-    connect_timeout=10,
-    read_timeout=60,
-    user_agent_extra=f"ml-provisioner/{__version__}",
-)
-# The first call of a run only asks who we are: an unreachable endpoint should fail in seconds.
-PREFLIGHT_CONFIG = RETRY_CONFIG.merge(Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5))
+# How long one call may take, and how often it is tried. Standard mode retries throttling and
+# transient errors (timeouts too) with exponential backoff and jitter, so the worst case of an
+# endpoint that accepts connections but never answers is about attempts x read timeout + backoff:
+# 4 x 12 s + at most 7 s, under a minute. Each can be set in the environment (tests use short ones).
+TIMEOUT_SETTINGS = {  # environment variable -> default
+    "ML_PROVISIONER_AWS_CONNECT_TIMEOUT": 5.0,  # seconds to open a connection
+    "ML_PROVISIONER_AWS_READ_TIMEOUT": 12.0,  # seconds to wait for an answer
+    "ML_PROVISIONER_AWS_MAX_ATTEMPTS": 4.0,  # attempts per call, the first included
+}
+
+
+def _setting(name: str) -> float:
+    value = os.environ.get(name)
+    if not value:
+        return TIMEOUT_SETTINGS[name]
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise BadInput(f"{name}={value!r} is not a positive number", f"unset it or set a number; the default is "
+                       f"{TIMEOUT_SETTINGS[name]:g}")  # fmt: skip
+    return number
+
+
+def botocore_config(*, preflight: bool = False) -> Config:
+    """The one botocore Config of every client. The first call of a run only asks who we are:
+    an endpoint that does not answer fails it after two attempts."""
+    attempts = max(1, int(_setting("ML_PROVISIONER_AWS_MAX_ATTEMPTS")))
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": min(attempts, 2) if preflight else attempts},
+        connect_timeout=_setting("ML_PROVISIONER_AWS_CONNECT_TIMEOUT"),
+        read_timeout=_setting("ML_PROVISIONER_AWS_READ_TIMEOUT"),
+        user_agent_extra=f"ml-provisioner/{__version__}",
+    )
 
 
 @dataclass
@@ -46,12 +72,12 @@ class AwsSession:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self._boto.client(service, endpoint_url=self.endpoint, config=RETRY_CONFIG)
+            self._clients[service] = self._boto.client(service, endpoint_url=self.endpoint, config=botocore_config())
         return self._clients[service]
 
     def caller_account(self) -> str:
         """Who we are: fails early, with a clear message, without credentials or an endpoint."""
-        sts = self._boto.client("sts", endpoint_url=self.endpoint, config=PREFLIGHT_CONFIG)
+        sts = self._boto.client("sts", endpoint_url=self.endpoint, config=botocore_config(preflight=True))
         return sts.get_caller_identity()["Account"]
 
     def require_account(self, expected: str) -> None:
@@ -81,6 +107,22 @@ def aws_errors(what: str) -> Iterator[None]:
         raise OperationFailed(
             f"{what}: cannot reach the AWS endpoint {error.kwargs.get('endpoint_url', '')}",
             "check the network, --endpoint-url / AWS_ENDPOINT_URL, or start `ml-provisioner sandbox`",
+        ) from None
+    except (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError) as error:
+        config = botocore_config()
+        waited = config.read_timeout if isinstance(error, botocore.exceptions.ReadTimeoutError) else (
+            config.connect_timeout)  # fmt: skip
+        raise OperationFailed(
+            f"{what}: the AWS endpoint {error.kwargs.get('endpoint_url', '').rstrip('/')} did not answer "
+            f"(waited {waited:g} s for each of its attempts)",
+            "check the network, a proxy or VPN in the way, and --endpoint-url / AWS_ENDPOINT_URL; on a slow "
+            "link raise ML_PROVISIONER_AWS_READ_TIMEOUT",
+        ) from None
+    except botocore.exceptions.ConnectionClosedError as error:
+        raise OperationFailed(
+            f"{what}: the AWS endpoint {error.kwargs.get('endpoint_url', '').rstrip('/')} closed the connection "
+            "without an answer",
+            "check the network, a proxy or VPN in the way, and --endpoint-url / AWS_ENDPOINT_URL",
         ) from None
     except botocore.exceptions.ClientError as error:
         info = error.response.get("Error", {})

@@ -14,7 +14,7 @@ from ml_provisioner import catalog
 from ml_provisioner.cli import app
 from ml_provisioner.cli._common import ConfigOption, EndpointOption, JsonOption, Session, action, table
 from ml_provisioner.config.loader import LoadedConfig
-from ml_provisioner.errors import EXIT_DRIFT, BadInput, OperationFailed
+from ml_provisioner.errors import EXIT_DRIFT, BadInput, Interrupted, OperationFailed
 from ml_provisioner.identity import new_test_marker
 from ml_provisioner.naming import Names
 
@@ -66,7 +66,7 @@ def show_changes(ctx: typer.Context, config: ConfigOption, endpoint_url: Endpoin
         names, aws = _connect(s, loaded, None, endpoint_url, "show-changes")
         [result] = synthesize([loaded])
         with aws_errors("show-changes"):
-            change_set = preview(aws, names, result.template, result.template_yaml())
+            change_set = preview(aws, names, result.template, result.template_yaml(), notify=s.warn)
         if change_set is None:
             raise OperationFailed(f"stack {names.stack_name} is not deployed",
                                   "show-product lists what deploy-product would create")  # fmt: skip
@@ -102,8 +102,13 @@ def check_drift(ctx: typer.Context, config: ConfigOption, stack_name: Annotated[
                 s.out(table(rows, ["resource", "type", "drift", "property", "expected", "actual"]))
             for mismatch in report.ssm_mismatches:
                 s.out(f"SSM output drifted: {mismatch}")
+            if report.not_checked:
+                s.out(table([[r.logical_id, r.resource_type, r.reason] for r in report.not_checked],
+                            ["not checked", "type", "why"]))  # fmt: skip
+            unchecked = f"; {len(report.not_checked)} resource(s) not checked" if report.not_checked else ""
             s.result(f"{names.stack_name}: " + (f"DRIFTED ({len(report.resources)} resource(s), "
-                     f"{len(report.ssm_mismatches)} SSM output(s))" if report.drifted else "IN_SYNC"))  # fmt: skip
+                     f"{len(report.ssm_mismatches)} SSM output(s){unchecked})" if report.drifted else
+                     f"IN_SYNC{f' ({unchecked[2:]})' if unchecked else ''}"))  # fmt: skip
         if report.drifted:
             raise typer.Exit(EXIT_DRIFT)
 
@@ -115,31 +120,54 @@ def delete_product(ctx: typer.Context, config: ConfigOption, force: ForceOption 
                    endpoint_url: EndpointOption = None, as_json: JsonOption = False) -> None:  # fmt: skip
     """Delete the product's stack (or a test deployment's) and report what was retained."""
     from ml_provisioner.aws import aws_errors
-    from ml_provisioner.aws.lifecycle import delete_stack, owned_stack_state, retained_resources
+    from ml_provisioner.aws.lifecycle import delete_stack, owned_stack_state, remove_leftovers, retained_resources
 
     with action(ctx, "delete-product") as s:
         names, aws = _connect(s, config, stack_name, endpoint_url, "delete-product")
         with aws_errors("delete-product"):
+            owned_stack_state(aws, names)
+            leftovers = remove_leftovers(aws, names.stack_name)
             state = owned_stack_state(aws, names)
             if not state.exists:
+                if leftovers:  # an interrupted first deploy: nothing was ever created
+                    s.summary = f"{names.stack_name} was never created; removed {len(leftovers)} leftover(s)"
+                    _report_deleted(s, names.stack_name, [], as_json, leftovers)
+                    return
                 raise OperationFailed(f"stack {names.stack_name} does not exist")
             if state.termination_protection and not force:
                 raise BadInput(f"stack {names.stack_name} has termination protection",
                                "run again with --force to turn it off and delete the stack")  # fmt: skip
             _confirm(s, f"Delete stack {names.stack_name}?", force)
             retained = retained_resources(aws, names.stack_name)
-            delete_stack(aws, names.stack_name, on_event=_event_printer(s, as_json),
-                         disable_protection=state.termination_protection, empty_buckets=names.is_test)  # fmt: skip
+            try:
+                delete_stack(aws, names.stack_name, on_event=_event_printer(s, as_json),
+                             disable_protection=state.termination_protection, empty_buckets=names.is_test)  # fmt: skip
+            except Interrupted:
+                _report_retained(s, retained, as_json)  # whatever happens next, this is what survives
+                raise
         s.summary = f"deleted {names.stack_name}; {len(retained)} resource(s) retained"
-        if as_json:
-            s.json({"stack": names.stack_name, "deleted": True,
-                    "retained": [r.__dict__ | {"removal": r.removal_hint} for r in retained]})  # fmt: skip
-            return
-        s.result(f"deleted stack {names.stack_name}")
-        if retained:
-            s.out("\nRetained (data outlives the stack); to remove them by hand:")
-            s.out(table([[r.resource_type, r.name, r.removal_hint] for r in retained],
-                        ["type", "name", "how to remove"]))  # fmt: skip
+        _report_deleted(s, names.stack_name, retained, as_json, leftovers)
+
+
+def _report_deleted(s: Session, stack_name: str, retained: list, as_json: bool, leftovers: list[str]) -> None:
+    if as_json:
+        s.json({"stack": stack_name, "deleted": True, "removed_leftovers": leftovers,
+                "retained": [r.__dict__ | {"removal": r.removal_hint} for r in retained]})  # fmt: skip
+        return
+    for leftover in leftovers:
+        s.out(f"removed {leftover}, left by an interrupted run")
+    s.result(f"deleted stack {stack_name}" if not leftovers or retained else
+             f"stack {stack_name} was never created; removed what an interrupted deploy left")  # fmt: skip
+    _report_retained(s, retained, as_json)
+
+
+def _report_retained(s: Session, retained: list, as_json: bool) -> None:
+    if retained and not as_json:
+        s.out("\nRetained (data outlives the stack); to remove them by hand:")
+        s.out(table([[r.resource_type, r.name, r.removal_hint] for r in retained],
+                    ["type", "name", "how to remove"]))  # fmt: skip
+    elif retained:
+        s.json({"retained": [r.__dict__ | {"removal": r.removal_hint} for r in retained]})
 
 
 # -- shared steps ---------------------------------------------------------------------------------
@@ -148,17 +176,11 @@ def delete_product(ctx: typer.Context, config: ConfigOption, force: ForceOption 
 def _deploy(s: Session, loaded: LoadedConfig, test_suffix: str | None, *, force: bool, endpoint_url: str | None,
             staging_bucket: str | None, as_json: bool, allow_destructive: bool = False) -> None:  # fmt: skip
     from ml_provisioner.aws import aws_errors
-    from ml_provisioner.aws.lifecycle import (
-        discard_change_set,
-        execute,
-        plan_deploy,
-        prepare_stack,
-        read_back_outputs,
-        refuse_destructive,
-    )
+    from ml_provisioner.aws.lifecycle import deploy
     from ml_provisioner.synth import synthesize
 
-    _, aws = _connect(s, loaded, None, endpoint_url, "test-deploy" if test_suffix else "deploy-product")
+    what = "test-deploy" if test_suffix else "deploy-product"
+    _, aws = _connect(s, loaded, None, endpoint_url, what)
     [result] = synthesize([loaded], test_suffix=test_suffix)
     names = result.names
     if result.errors:
@@ -166,29 +188,19 @@ def _deploy(s: Session, loaded: LoadedConfig, test_suffix: str | None, *, force:
                               "run validate-prov-template for the findings")  # fmt: skip
     if not test_suffix:  # the deployed template is kept where create-prov-template puts it
         s.workspace.write(s.workspace.template_for(loaded.stem), result.template_yaml())
-    on_event = _event_printer(s, as_json)
-    with aws_errors("test-deploy" if test_suffix else "deploy-product"):
-        change_type = prepare_stack(aws, names, force=force, on_event=on_event, allow_destructive=allow_destructive)
-        change_set = plan_deploy(aws, names, result.template, result.template_yaml(), change_type=change_type,
-                                 staging_bucket=staging_bucket)  # fmt: skip
-        if change_set.empty:
-            outputs = read_back_outputs(aws, names, catalog.ssm_outputs(loaded.config))
-            s.summary = f"{names.stack_name}: no changes"
-            _report_outputs(s, loaded, names, outputs, as_json, "no changes")
-            return
+
+    def review(change_set) -> None:
         if not as_json:
             _render_changes(s, names, change_set.changes)
-        if not allow_destructive:
-            refuse_destructive(aws, names, change_set)
-        try:
-            _confirm(s, f"Execute these {len(change_set.changes)} change(s) on {names.stack_name}?", force)
-        except BaseException:
-            discard_change_set(aws, names.stack_name, change_set)
-            raise
-        execute(aws, names, change_set, on_event=on_event)
-        outputs = read_back_outputs(aws, names, catalog.ssm_outputs(loaded.config))
-    s.summary = f"{names.stack_name}: {change_set.change_type.lower()}d"
-    _report_outputs(s, loaded, names, outputs, as_json, f"{change_set.change_type.lower()}d")
+        _confirm(s, f"Execute these {len(change_set.changes)} change(s) on {names.stack_name}?", force)
+
+    with aws_errors(what):
+        deployed = deploy(aws, names, result.template, result.template_yaml(), force=force, review=review,
+                          expected_outputs=catalog.ssm_outputs(loaded.config), on_event=_event_printer(s, as_json),
+                          notify=s.warn, staging_bucket=staging_bucket,
+                          allow_destructive=allow_destructive)  # fmt: skip
+    s.summary = f"{names.stack_name}: {deployed.outcome}"
+    _report_outputs(s, loaded, names, deployed.outputs, as_json, deployed.outcome)
 
 
 def _report_outputs(s: Session, loaded: LoadedConfig, names: Names, outputs: dict[str, str], as_json: bool,
@@ -228,7 +240,11 @@ def _confirm(s: Session, question: str, force: bool) -> None:
         return
     if not sys.stdin.isatty():
         raise BadInput("confirmation needed but stdin is not a terminal", "pass --force to proceed without asking")
-    if not typer.confirm(question, default=False):
+    try:
+        confirmed = typer.confirm(question, default=False)
+    except typer.Abort:  # Ctrl-C or end of input at the prompt
+        raise Interrupted("cancelled; nothing was changed") from None
+    if not confirmed:
         raise OperationFailed("cancelled; nothing was changed")
 
 
