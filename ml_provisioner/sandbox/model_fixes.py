@@ -503,6 +503,16 @@ class SsmParameter(Override, CloudFormationModel):
     def delete_resource(cls, resource: Any, account_id: str, region_name: str) -> None:
         ssm_backends[account_id][region_name].delete_parameter(resource.name)
 
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        """Deleting or rolling back the stack deletes the parameter (the inherited no-op kept it, so
+        creating the stack again failed with ParameterAlreadyExists)."""
+        backend = ssm_backends[account_id][region_name]
+        if backend.get_parameter(resource_name) is not None:
+            backend.delete_parameter(resource_name)
+
 
 class Ec2SecurityGroup(Override, CloudFormationModel):
     """Rule and tag changes replaced the whole group (new id); CidrIp rules and egress rules were lost."""
