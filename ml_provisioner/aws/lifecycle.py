@@ -113,7 +113,9 @@ def discard_change_set(aws: AwsSession, stack_name: str, change_set: ChangeSet) 
 def execute(aws: AwsSession, names: Names, change_set: ChangeSet, *, on_event: Callable[[dict], None]) -> None:
     """Execute the change set and wait for the stack to settle, showing its events meanwhile."""
     cfn = aws.client("cloudformation")
-    waiter = "stack_create_complete" if change_set.change_type == "CREATE" else "stack_update_complete"
+    waiter = {"CREATE": "stack_create_complete", "IMPORT": "stack_import_complete"}.get(
+        change_set.change_type, "stack_update_complete"
+    )
     with _EventTail(aws, names.stack_name, on_event) as tail:
         cfn.execute_change_set(ChangeSetName=change_set.arn)
         try:

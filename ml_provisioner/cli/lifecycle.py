@@ -141,7 +141,7 @@ def delete_product(ctx: typer.Context, config: ConfigOption, force: ForceOption 
 
 def _deploy(s: Session, loaded: LoadedConfig, test_suffix: str | None, *, force: bool, endpoint_url: str | None,
             staging_bucket: str | None, as_json: bool) -> None:  # fmt: skip
-    from ml_provisioner.aws import aws_errors
+    from ml_provisioner.aws import aws_errors, restore
     from ml_provisioner.aws.lifecycle import discard_change_set, execute, plan_deploy, prepare_stack, read_back_outputs
     from ml_provisioner.synth import synthesize
 
@@ -156,6 +156,10 @@ def _deploy(s: Session, loaded: LoadedConfig, test_suffix: str | None, *, force:
     on_event = _event_printer(s, as_json)
     with aws_errors("test-deploy" if test_suffix else "deploy-product"):
         change_type = prepare_stack(aws, names, force=force, on_event=on_event)
+        if change_type == "CREATE":  # what an earlier stack retained comes back first, with its data
+            change_type = restore.bring_back(aws, names, result.template, on_event=on_event,
+                                             say=(lambda _: None) if as_json else s.out,
+                                             confirm=lambda question: _confirm(s, question, force))  # fmt: skip
         change_set = plan_deploy(aws, names, result.template, result.template_yaml(), change_type=change_type,
                                  staging_bucket=staging_bucket)  # fmt: skip
         if change_set.empty:
@@ -170,7 +174,8 @@ def _deploy(s: Session, loaded: LoadedConfig, test_suffix: str | None, *, force:
         except BaseException:
             discard_change_set(aws, names.stack_name, change_set)
             raise
-        execute(aws, names, change_set, on_event=on_event)
+        with restore.left_behind_reported(aws, names, result.template, change_set.change_type):
+            execute(aws, names, change_set, on_event=on_event)
         outputs = read_back_outputs(aws, names, catalog.ssm_outputs(loaded.config))
     s.summary = f"{names.stack_name}: {change_set.change_type.lower()}d"
     _report_outputs(s, loaded, names, outputs, as_json, f"{change_set.change_type.lower()}d")
