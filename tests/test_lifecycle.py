@@ -208,19 +208,20 @@ def test_failed_deploy_names_the_failing_resource_and_a_rolled_back_stack_is_rep
     config, data = product("techcorp s3 batch", aws)
     region = data["environment"]["region"]
     names = load_config(f"ml/configs/{config}").names()
-    aws("s3", region).create_bucket(Bucket=names.artifacts_bucket,
-                                    CreateBucketConfiguration={"LocationConstraint": region})  # fmt: skip
+    blocker = names.ssm_parameter("ModelPackageGroupArn")  # a name that is in the way (not retained data)
+    aws("ssm", region).put_parameter(Name=blocker, Value="in the way", Type="String")
     code, _, err = cli("deploy-product", "-c", config, "--force")
     assert code == 1
-    assert f"error: stack {names.stack_name} is ROLLBACK_COMPLETE: StarterCoreArtifactsBucket" in err
-    assert "BucketAlreadyExists" in err and "hint: a resource of that name already exists" in err
+    assert f"error: stack {names.stack_name} is ROLLBACK_COMPLETE: StarterCoreOutputModelPackageGroupArn" in err
+    assert "ParameterAlreadyExists" in err and "it left behind" in err
 
-    aws("s3", region).delete_bucket(Bucket=names.artifacts_bucket)
+    aws("ssm", region).delete_parameter(Name=blocker)
     code, _, err = cli("deploy-product", "-c", config)
     assert code == 2 and "ROLLBACK_COMPLETE" in err and "--force" in err
     code, out, err = cli("deploy-product", "-c", config, "--force")
     assert code == 0, err
-    assert stack(aws, names.stack_name, region)["StackStatus"] == "CREATE_COMPLETE"
+    assert "imported 2 retained resource(s)" in out, "what the failed creation left behind is reused"
+    assert stack(aws, names.stack_name, region)["StackStatus"] == "UPDATE_COMPLETE"
 
 
 def test_deploy_needs_force_without_a_terminal(aws):

@@ -255,6 +255,9 @@ def test_the_lifecycle_calls_are_allowed_for_the_stack_and_its_test_deployments(
         assert emptied == deployment.is_test, "only a test deployment's bucket is emptied by delete-product"
     for parameter in template_ssm_parameters(result.template):
         assert allows("ssm:GetParameters", names.arn("ssm", "parameter" + parameter)), parameter
+    if isinstance(result.loaded.config, EnterpriseConfig):  # deploy-product finds a retained key by its tags
+        key = names.arn("kms", "key/1234abcd-12ab-34cd-56ef-1234567890ab")
+        assert allows("kms:ListKeys", "*") and allows("kms:ListResourceTags", key) and allows("kms:DescribeKey", key)
 
 
 @pytest.mark.parametrize("stem", STEMS)

@@ -68,7 +68,7 @@ class ResourceChange:
 @dataclass(frozen=True)
 class ChangeSet:
     arn: str | None  # None when CloudFormation found nothing to change (it is deleted then)
-    change_type: str  # CREATE | UPDATE
+    change_type: str  # CREATE | UPDATE | IMPORT
     changes: list[ResourceChange]
 
     @property
@@ -93,8 +93,10 @@ def create_change_set(
     template: dict[str, str],
     tags: dict[str, str],
     new_template: dict[str, Any],
+    resources_to_import: list[dict[str, Any]] | None = None,
 ) -> ChangeSet:
-    """Create and describe a change set. ``template`` is {"TemplateBody": ...} or {"TemplateURL": ...}."""
+    """Create and describe a change set. ``template`` is {"TemplateBody": ...} or {"TemplateURL": ...};
+    an IMPORT names its existing resources in ``resources_to_import``."""
     cfn = aws.client("cloudformation")
     name = CHANGE_SET_PREFIX + dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")
     arn = cfn.create_change_set(
@@ -105,6 +107,7 @@ def create_change_set(
         Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
         Description="Created by ml-provisioner",
         **template,
+        **({"ResourcesToImport": resources_to_import} if resources_to_import else {}),
     )["Id"]
     try:
         cfn.get_waiter("change_set_create_complete").wait(

@@ -126,16 +126,22 @@ class DeployResult:
 
 def deploy(aws: AwsSession, names: Names, template: dict[str, Any], template_text: str, *,
            expected_outputs: list[str], force: bool, review: Callable[[ChangeSet], None],
-           on_event: Callable[[dict], None], notify: Callable[[str], None] = lambda _: None,
+           confirm: Callable[[str], None], on_event: Callable[[dict], None],
+           say: Callable[[str], None] = lambda _: None, notify: Callable[[str], None] = lambda _: None,
            staging_bucket: str | None = None, allow_destructive: bool = False) -> DeployResult:  # fmt: skip
-    """Deploy through a change set: plan it, let ``review`` show it (it raises to stop, and the
-    change set is discarded then), execute it, watch the stack settle, read the outputs back.
+    """Deploy through a change set: bring back what an earlier stack of the product retained (an
+    IMPORT, after ``confirm``), plan the change set, let ``review`` show it (it raises to stop,
+    and the change set is discarded then), execute it, watch the stack settle, read the outputs back.
     Termination protection is reconciled on every run, "no changes" included. A change set that
     would remove or replace data-bearing resources is refused unless ``allow_destructive``."""
     executing = False
     try:
         change_type = prepare_stack(aws, names, force=force, on_event=on_event, notify=notify,
                                     allow_destructive=allow_destructive)  # fmt: skip
+        if change_type == "CREATE":  # what an earlier stack retained comes back first, with its data
+            from ml_provisioner.aws import restore  # built on this module's primitives
+
+            change_type = restore.bring_back(aws, names, template, say=say, confirm=confirm, on_event=on_event)
         change_set = plan_deploy(aws, names, template, template_text, change_type=change_type,
                                  staging_bucket=staging_bucket)  # fmt: skip
         if not change_set.empty:
@@ -148,7 +154,10 @@ def deploy(aws: AwsSession, names: Names, template: dict[str, Any], template_tex
                     discard_change_set(aws, names.stack_name, change_set)
                 raise
             executing = True
-            execute(aws, names, change_set, on_event=on_event)
+            from ml_provisioner.aws import restore
+
+            with restore.left_behind_reported(aws, names, template, change_set.change_type):
+                execute(aws, names, change_set, on_event=on_event)
         return DeployResult(names.stack_name, change_set, read_back_outputs(aws, names, expected_outputs))
     except KeyboardInterrupt:
         with _uninterruptible():
@@ -340,7 +349,9 @@ def _delete_review_stack(aws: AwsSession, stack_name: str, state: StackState | N
 def execute(aws: AwsSession, names: Names, change_set: ChangeSet, *, on_event: Callable[[dict], None]) -> None:
     """Execute the change set and wait for the stack to settle, showing its events meanwhile."""
     cfn = aws.client("cloudformation")
-    waiter = "stack_create_complete" if change_set.change_type == "CREATE" else "stack_update_complete"
+    waiter = {"CREATE": "stack_create_complete", "IMPORT": "stack_import_complete"}.get(
+        change_set.change_type, "stack_update_complete"
+    )
     with _EventTail(aws, names.stack_name, on_event) as tail:
         cfn.execute_change_set(ChangeSetName=change_set.arn)
         with suppress(*_AWS_FAULTS):  # as soon as creation starts, if refused before; again once settled

@@ -196,8 +196,9 @@ def _deploy(s: Session, loaded: LoadedConfig, test_suffix: str | None, *, force:
 
     with aws_errors(what):
         deployed = deploy(aws, names, result.template, result.template_yaml(), force=force, review=review,
+                          confirm=lambda question: _confirm(s, question, force),
                           expected_outputs=catalog.ssm_outputs(loaded.config), on_event=_event_printer(s, as_json),
-                          notify=s.warn, staging_bucket=staging_bucket,
+                          say=(lambda _: None) if as_json else s.out, notify=s.warn, staging_bucket=staging_bucket,
                           allow_destructive=allow_destructive)  # fmt: skip
     s.summary = f"{names.stack_name}: {deployed.outcome}"
     _report_outputs(s, loaded, names, deployed.outputs, as_json, deployed.outcome)

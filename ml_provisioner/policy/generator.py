@@ -265,6 +265,9 @@ def _allow_lifecycle(grants: _Grants, template: dict[str, Any]) -> None:
     if parameters:
         arns = [grants.names.arn("ssm", "parameter/" + name.lstrip("/")) for name in parameters]
         grants.allow("SsmResolveTemplateParameters", tables.SSM_RESOLVE_ACTIONS, arns)
+    if any(r["Type"] == "AWS::KMS::Key" and r.get("DeletionPolicy") == "Retain" for r in _resources(template)):
+        # deploy-product finds a retained key (its id is generated) among the account's keys by its tags
+        grants.allow("KmsFindRetainedKey", ["kms:ListKeys"], [ANY_RESOURCE])
 
 
 def template_ssm_parameters(template: dict[str, Any]) -> list[str]:

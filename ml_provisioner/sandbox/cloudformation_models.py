@@ -134,6 +134,7 @@ class CodeCommitRepository(SandboxResource, CloudFormationModel):
 
     def create(self) -> None:
         self.backend.create_repository(self.name, self.properties.get("RepositoryDescription", ""))
+        self.backend.repositories[self.name].tags = tag_dict(self.properties.get("Tags"))  # see service_fixes
 
     def update(self) -> None:
         # Renames and description changes are in-place updates in AWS: keep the repository id.

@@ -27,10 +27,19 @@ def install() -> None:
             return
         from moto.cloudformation import parsing
 
-        from . import change_sets, cloudformation_models, drift, model_fixes, service_fixes, stack_lifecycle
+        from . import (
+            change_sets,
+            cloudformation_models,
+            drift,
+            model_fixes,
+            resource_import,
+            service_fixes,
+            stack_lifecycle,
+        )
 
         stack_lifecycle.install()
         change_sets.install()
+        resource_import.install()  # wraps change_sets' CreateChangeSet and ExecuteChangeSet
         drift.install()
         service_fixes.install()
         # moto caches its type -> model table; the models above register by subclassing.

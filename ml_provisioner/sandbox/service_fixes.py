@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from typing import Any
 
+from moto.codecommit.exceptions import RepositoryDoesNotExistException
+from moto.codecommit.models import CodeCommit
+from moto.codecommit.responses import CodeCommitResponse
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
 from moto.iam.policy_conditions import CONDITION_OPERATIONS
 
@@ -14,6 +18,38 @@ def install() -> None:
     IAMPolicyStatement.is_action_permitted = _skip_unknowable_denies(  # type: ignore[method-assign]
         IAMPolicyStatement.is_action_permitted
     )
+    CodeCommitResponse.list_tags_for_resource = _codecommit_list_tags  # type: ignore[attr-defined]
+    CodeCommitResponse.tag_resource = _codecommit_tag  # type: ignore[attr-defined]
+    CodeCommitResponse.untag_resource = _codecommit_untag  # type: ignore[attr-defined]
+
+
+# --- CodeCommit tagging (moto has none; ownership tags are read from repositories) -------------
+
+
+def _tagged_repository(self: CodeCommitResponse) -> CodeCommit:
+    arn = self._get_param("resourceArn")
+    for repository in self.codecommit_backend.repositories.values():
+        if repository.repository_metadata["Arn"] == arn:
+            if not hasattr(repository, "tags"):
+                repository.tags = {}
+            return repository
+    raise RepositoryDoesNotExistException(arn)
+
+
+def _codecommit_list_tags(self: CodeCommitResponse) -> str:
+    return json.dumps({"tags": _tagged_repository(self).tags})
+
+
+def _codecommit_tag(self: CodeCommitResponse) -> str:
+    _tagged_repository(self).tags.update(self._get_param("tags") or {})
+    return "{}"
+
+
+def _codecommit_untag(self: CodeCommitResponse) -> str:
+    repository = _tagged_repository(self)
+    for key in self._get_param("tagKeys") or []:
+        repository.tags.pop(key, None)
+    return "{}"
 
 
 def _skip_unknowable_denies(is_action_permitted: Callable[..., Any]) -> Callable[..., Any]:

@@ -143,6 +143,8 @@ def test_delete_keeps_retained_resources_only(deployer: Deployer, aws: Callable[
     with pytest.raises(ClientError):
         aws("iam").get_policy(PolicyArn=f"arn:aws:iam::123456789012:policy/{deployer.name}-boundary")
     assert aws("logs").describe_log_groups(logGroupNamePrefix=out["BuildLogGroupName"])["logGroups"] == []
+    ssm_outputs = aws("ssm").get_parameters_by_path(Path=f"/ml-provisioner/{deployer.name}")["Parameters"]
+    assert ssm_outputs == [], "a stack created again must not meet ParameterAlreadyExists"
     subscriptions = aws("sns").list_subscriptions()["Subscriptions"]
     assert out["AlarmSubscriptionArn"] not in {s["SubscriptionArn"] for s in subscriptions}
     assert aws("cloudwatch").describe_alarms(AlarmNames=[out["BuildErrorsAlarmName"]])["MetricAlarms"] == []
