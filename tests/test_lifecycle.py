@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from pathlib import Path
 
 import boto3
@@ -181,9 +182,9 @@ def test_test_deploy_runs_beside_the_product_and_is_removed_with_its_data(aws):
     code, out, err = cli("test-deploy", "-c", config)
     assert code == 0, err
     test_stack = out.split("test stack name: ")[1].split()[0]
-    real_stack = f"techcorp-prod-{data['client']['tenant_id']}-customer-churn-ml"
-    assert test_stack != real_stack and test_stack.startswith(real_stack.removesuffix("-ml") + "-t")
-    suffix = test_stack.removesuffix("-ml").rsplit("-", 1)[1]
+    real_stack = f"techcorp-prod-{data['client']['tenant_id']}-customer-churn--ml"
+    assert re.fullmatch(rf"t[0-9a-f]{{4}}--{re.escape(real_stack)}", test_stack)
+    suffix = test_stack.split("--", 1)[0]
     assert all(suffix in o["OutputValue"] for o in stack(aws, test_stack, region)["Outputs"]), "isolated names"
     assert stack(aws, test_stack, region)["StackStatus"] == "CREATE_COMPLETE"
     assert stack(aws, test_stack, region).get("EnableTerminationProtection") is not True
