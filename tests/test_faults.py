@@ -22,7 +22,7 @@ from tests.test_lifecycle import aws, cli, endpoint, product, stack  # noqa: F40
 
 # Short timeouts and a small retry budget, so that faults show within seconds (not too short for
 # a sandbox on a busy machine).
-FAST = {"ML_PROVISIONER_AWS_READ_TIMEOUT": "5", "ML_PROVISIONER_AWS_CONNECT_TIMEOUT": "2",
+FAST = {"ML_PROVISIONER_AWS_READ_TIMEOUT": "10", "ML_PROVISIONER_AWS_CONNECT_TIMEOUT": "2",
         "ML_PROVISIONER_AWS_MAX_ATTEMPTS": "2"}  # fmt: skip
 
 
@@ -275,7 +275,7 @@ def test_a_black_holed_endpoint_fails_fast_naming_it(aws, faults):
     assert code == 1
     assert f"error: check-drift: the AWS endpoint {url} did not answer" in err
     assert "hint: check the network" in err and "ML_PROVISIONER_AWS_READ_TIMEOUT" in err
-    assert took < 40, f"2 attempts of 5 s (plus start-up) took {took:.0f} s"
+    assert took < 60, f"2 attempts of 10 s (plus start-up) took {took:.0f} s"
 
 
 def test_an_endpoint_that_stops_answering_mid_run_fails_fast_naming_it(aws, faults):
@@ -285,7 +285,7 @@ def test_an_endpoint_that_stops_answering_mid_run_fails_fast_naming_it(aws, faul
     code, _, err = faults.cli("delete-product", "-c", config, "--force", env=FAST)
     assert code == 1, err
     assert f"error: delete-product: the AWS endpoint {faults.url} did not answer" in err
-    assert time.monotonic() - started < 40
+    assert time.monotonic() - started < 60
 
 
 def test_the_event_tail_survives_a_dropped_connection(aws, faults):
