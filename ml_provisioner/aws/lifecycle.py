@@ -197,7 +197,7 @@ def _template_source(aws: AwsSession, names: Names, text: str, staging_bucket: s
     key = f"{staging.staging_prefix(names)}{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
     s3 = aws.client("s3")
     s3.put_object(Bucket=bucket, Key=key, Body=text.encode(), ServerSideEncryption="AES256")
-    url = f"https://{bucket}.s3.{names.region}.amazonaws.com/{key}"
+    url = f"https://{bucket}.s3.{names.region}.{names.url_suffix}/{key}"
     if aws.endpoint:  # a local endpoint serves S3 by path
         url = f"{aws.endpoint.rstrip('/')}/{bucket}/{key}"
     return {"TemplateURL": url}
