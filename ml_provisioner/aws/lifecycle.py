@@ -13,7 +13,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from ml_provisioner import staging
+from ml_provisioner import catalog, staging
 from ml_provisioner.aws.changes import ChangeSet, create_change_set, delete_change_set, deployed_template
 from ml_provisioner.aws.ownership import SOURCE_TAG, require_ours
 from ml_provisioner.aws.session import AwsSession
@@ -109,7 +109,7 @@ def plan_deploy(aws: AwsSession, names: Names, template: dict[str, Any], templat
     source = _template_source(aws, names, template_text, staging_bucket)
     return create_change_set(
         aws, stack_name=names.stack_name, change_type=change_type, template=source,
-        tags=names.tags, new_template=template,
+        tags=names.tags, new_template=template, fixed_name_types=catalog.fixed_name_types(names.config),
     )  # fmt: skip
 
 
@@ -131,14 +131,26 @@ def discard_change_set(aws: AwsSession, stack_name: str, change_set: ChangeSet) 
         aws.client("cloudformation").delete_stack(StackName=stack_name)
 
 
-def refuse_destructive(aws: AwsSession, names: Names, change_set: ChangeSet) -> None:
-    """A change set that removes or replaces data-bearing resources is discarded and refused."""
-    destructive = [c for c in change_set.changes if c.destructive]
-    if destructive:
-        discard_change_set(aws, names.stack_name, change_set)
-        what = ", ".join(f"{c.action.lower()} {c.logical_id} ({c.resource_type})" for c in destructive)
-        raise BadInput(f"the change set would {what}: data would be orphaned or lost",
-                       "review with show-changes; deploy with --allow-destructive if you mean it")  # fmt: skip
+def refuse_destructive(aws: AwsSession, names: Names, change_set: ChangeSet, *, allow_data_loss: bool = False) -> None:
+    """Discard and refuse a change set that removes or replaces data-bearing resources (unless
+    allow_data_loss), or that replaces a resource with a fixed name: CloudFormation creates the new
+    one first, under the name the old one still holds, so that update fails on AWS whatever we allow."""
+    refused = [c for c in change_set.changes if c.name_clash or (c.destructive and not allow_data_loss)]
+    if not refused:
+        return
+    discard_change_set(aws, names.stack_name, change_set)
+    what = ", ".join(
+        f"{'replace' if c.replaces else c.action.lower()} {c.logical_id} "
+        f"({c.resource_type}{', fixed name' if c.name_clash else ''})"
+        + (f" because {', '.join(c.recreated_by)} changed" if c.replaces and c.recreated_by else "")
+        for c in refused
+    )
+    if any(c.name_clash for c in refused):
+        raise BadInput(f"the change set would {what}: a replacement cannot take the name the resource holds",
+                       "keep the property as deployed, or delete the resource first (its data too); "
+                       "show-changes flags FIXED NAME")  # fmt: skip
+    raise BadInput(f"the change set would {what}: data would be orphaned or lost",
+                   "review with show-changes; deploy with --allow-destructive if you mean it")  # fmt: skip
 
 
 def execute(aws: AwsSession, names: Names, change_set: ChangeSet, *, on_event: Callable[[dict], None]) -> None:

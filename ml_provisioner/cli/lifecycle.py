@@ -102,6 +102,9 @@ def check_drift(ctx: typer.Context, config: ConfigOption, stack_name: Annotated[
                 s.out(table(rows, ["resource", "type", "drift", "property", "expected", "actual"]))
             for mismatch in report.ssm_mismatches:
                 s.out(f"SSM output drifted: {mismatch}")
+            for stopped in report.polling_disabled:
+                s.out(f"Polling disabled by AWS since {stopped.since} (30 days idle) on {stopped.pipeline}: "
+                      f"a push starts nothing; re-enable: {stopped.reenable}")  # fmt: skip
             s.result(f"{names.stack_name}: " + (f"DRIFTED ({len(report.resources)} resource(s), "
                      f"{len(report.ssm_mismatches)} SSM output(s))" if report.drifted else "IN_SYNC"))  # fmt: skip
         if report.drifted:
@@ -180,8 +183,7 @@ def _deploy(s: Session, loaded: LoadedConfig, test_suffix: str | None, *, force:
             return
         if not as_json:
             _render_changes(s, names, change_set.changes)
-        if not allow_destructive:
-            refuse_destructive(aws, names, change_set)
+        refuse_destructive(aws, names, change_set, allow_data_loss=allow_destructive)
         try:
             _confirm(s, f"Execute these {len(change_set.changes)} change(s) on {names.stack_name}?", force)
         except BaseException:

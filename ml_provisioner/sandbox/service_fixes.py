@@ -6,6 +6,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from moto.codepipeline.models import CodePipeline
+from moto.core.utils import iso_8601_datetime_with_milliseconds
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
 from moto.iam.policy_conditions import CONDITION_OPERATIONS
 
@@ -14,6 +16,21 @@ def install() -> None:
     IAMPolicyStatement.is_action_permitted = _skip_unknowable_denies(  # type: ignore[method-assign]
         IAMPolicyStatement.is_action_permitted
     )
+    CodePipeline.metadata = property(_with_polling_disabled_at(CodePipeline.metadata.fget))
+
+
+def _with_polling_disabled_at(metadata: Callable[[CodePipeline], dict]) -> Callable[[CodePipeline], dict]:
+    """GetPipeline's metadata.pollingDisabledAt, which AWS sets on a polling pipeline after 30 idle
+    days (moto has no such clock: Sandbox.disable_polling sets it)."""
+
+    def wrapper(self: CodePipeline) -> dict:
+        data = metadata(self)
+        when = getattr(self, "polling_disabled_at", None)
+        if when is not None:
+            data["pollingDisabledAt"] = iso_8601_datetime_with_milliseconds(when)
+        return data
+
+    return wrapper
 
 
 def _skip_unknowable_denies(is_action_permitted: Callable[..., Any]) -> Callable[..., Any]:
