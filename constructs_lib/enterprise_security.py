@@ -122,7 +122,7 @@ class EnterpriseSecurity(Construct):
                     },
                     {
                         "Sid": "ComplianceLogGroup", "Effect": "Allow",
-                        "Principal": {"Service": f"logs.{n.region}.amazonaws.com"},
+                        "Principal": {"Service": f"logs.{n.region}.{n.url_suffix}"},
                         "Action": ["kms:Decrypt", "kms:Describe*", "kms:Encrypt", "kms:GenerateDataKey*",
                                    "kms:ReEncrypt*"],
                         "Resource": "*",
@@ -191,36 +191,60 @@ class EnterpriseSecurity(Construct):
         return group, group.attr_group_id
 
     def _endpoint(self, output: str, service: str) -> ec2.CfnVPCEndpoint:
-        n, vpc = self.names, self.props.vpc
-        service_name = f"com.amazonaws.{n.region}.{service}"
+        vpc = self.props.vpc
         construct_id = output.removeprefix("VpcEndpointId") + "Endpoint"
+        # Service names come from the CDK's region facts (China prefixes most with cn.com.amazonaws).
         if service == "s3" and vpc.route_table_ids:
             return ec2.CfnVPCEndpoint(
-                self, construct_id, vpc_id=self.vpc_id, service_name=service_name,
+                self, construct_id, vpc_id=self.vpc_id, service_name=ec2.GatewayVpcEndpointAwsService.S3.name,
                 vpc_endpoint_type="Gateway", route_table_ids=list(vpc.route_table_ids),
+                policy_document=self._endpoint_policy(service),
             )  # fmt: skip
+        # S3's interface endpoint answers S3's public names for every resolver in the VPC (no gateway
+        # endpoint beside it to take the VPC's own traffic).
+        dns_options = (
+            ec2.CfnVPCEndpoint.DnsOptionsSpecificationProperty(
+                private_dns_only_for_inbound_resolver_endpoint="AllResolvers"
+            )
+            if service == "s3" and vpc.private_dns
+            else None
+        )
         return ec2.CfnVPCEndpoint(
             self,
             construct_id,
             vpc_id=self.vpc_id,
-            service_name=service_name,
             vpc_endpoint_type="Interface",
+            service_name=ec2.InterfaceVpcEndpointAwsService(service).name,
             subnet_ids=list(vpc.subnet_ids),
             security_group_ids=[self.security_group_id],
-            # S3's interface endpoint has no private DNS without a gateway endpoint beside it.
-            private_dns_enabled=service != "s3",
-            policy_document={
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Sid": "OnlyThisAccount", "Effect": "Allow", "Principal": "*", "Action": "*",
-                    "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalAccount": n.account}},
-                }],
-            },
-        )  # fmt: skip
+            # Off when the VPC already resolves these names to other endpoints (vpc_integration.private_dns).
+            private_dns_enabled=vpc.private_dns,
+            dns_options=dns_options,
+            policy_document=self._endpoint_policy(service),
+        )
+
+    def _endpoint_policy(self, service: str) -> dict:
+        """Only principals of this account may use the endpoint; on STS also federated sign-in
+        (AssumeRoleWithSAML/WithWebIdentity carry no principal account: IAM's "STS VPC endpoint
+        policies"), limited to this account's roles, so every workload of the VPC can still federate."""
+        n = self.names
+        statements = [{
+            "Sid": "OnlyThisAccount", "Effect": "Allow", "Principal": "*", "Action": "*",
+            "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalAccount": n.account}},
+        }]  # fmt: skip
+        if service == "sts":
+            statements.append({
+                "Sid": "FederationIntoThisAccount", "Effect": "Allow", "Principal": "*",
+                "Action": ["sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity"],
+                "Resource": n.arn("iam", "role/*", region=False),
+            })  # fmt: skip
+        return {"Version": "2012-10-17", "Statement": statements}
 
     # -- compliance logging and alerts --------------------------------------------------------
     def _build_compliance_log_group(self) -> logs.CfnLogGroup:
-        identifiers = [f"arn:aws:dataprotection::aws:data-identifier/{name}" for name in MASKED_SECRETS]
+        identifiers = [
+            f"arn:{self.names.partition}:dataprotection::aws:data-identifier/{name}" for name in MASKED_SECRETS
+        ]
         group = logs.CfnLogGroup(
             self,
             "ComplianceLogGroup",

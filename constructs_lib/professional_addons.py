@@ -17,6 +17,7 @@ from constructs import Construct
 
 from constructs_lib._iam import PolicyDocument
 from constructs_lib.starter_core import KINDS, StarterCore
+from ml_provisioner.config.regions import console_url
 from ml_provisioner.naming import Names
 
 
@@ -97,7 +98,7 @@ class ProfessionalAddons(Construct):
     def _build_dashboard(self) -> cloudwatch.CfnDashboard:
         n = self.names
         region = n.region
-        console = f"https://{region}.console.aws.amazon.com"
+        console = console_url(region)
         pipeline_links = " · ".join(
             f"[{n.pipeline(kind)}]({console}/codesuite/codepipeline/pipelines/{n.pipeline(kind)}/view?region={region})"
             for kind in KINDS

@@ -150,6 +150,11 @@ def resources_for(config: ProductConfig, names: Names | None = None) -> list[Res
     ]
 
 
+def fixed_name_types(config: ProductConfig) -> frozenset[str]:
+    """The resource types to which the config's stack gives a physical name (not generated ones)."""
+    return frozenset(r.type for r in resources_for(config) if not r.physical_name.startswith("("))
+
+
 def counted(resources: list[Resource]) -> int:
     """The tier matrix's resource count: everything but the TLS-only bucket policy."""
     return sum(1 for r in resources if r.type != "AWS::S3::BucketPolicy")

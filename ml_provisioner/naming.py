@@ -24,7 +24,7 @@ from ml_provisioner.config.models import (
     SecurityGroupMode,
     SourceControl,
 )
-from ml_provisioner.config.regions import partition_of
+from ml_provisioner.config.regions import partition_of, url_suffix
 from ml_provisioner.identity import DELIMITER, deployment_id, split_deployment_id
 
 TOOL = "ml-provisioner"
@@ -106,6 +106,11 @@ class Names:
     @property
     def partition(self) -> str:
         return partition_of(self.region)
+
+    @property
+    def url_suffix(self) -> str:
+        """The partition's domain, e.g. amazonaws.com (amazonaws.com.cn in China)."""
+        return url_suffix(self.region)
 
     @property
     def stack_name(self) -> str:

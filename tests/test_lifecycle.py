@@ -75,7 +75,9 @@ def _provision_network(data: dict, aws_client) -> None:
     region = data["environment"]["region"]
     ec2 = aws_client("ec2", region)
     vpc_id = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.20.{i}.0/24")["Subnet"]["SubnetId"] for i in (1, 2)]
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})  # private DNS needs it
+    subnets = [ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{region}{zone}")
+               ["Subnet"]["SubnetId"] for i, zone in ((1, "a"), (2, "b"))]  # fmt: skip
     tables = [ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"] for _ in subnets]
     group = ec2.create_security_group(GroupName=f"sgprov-{vpc_id}", Description="endpoints", VpcId=vpc_id)
     vpc = data["vpc_integration"]

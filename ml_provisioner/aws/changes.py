@@ -44,17 +44,30 @@ class ResourceChange:
     resource_type: str
     replacement: str  # True | False | Conditional | "" (not a Modify)
     iam_widening: list[str] = field(default_factory=list)  # what the change newly allows
+    fixed_name: bool = False  # the product gives the resource its physical name
+    recreated_by: list[str] = field(default_factory=list)  # properties whose change forces the replacement
+
+    @property
+    def replaces(self) -> bool:
+        return self.replacement in ("True", "Conditional")
 
     @property
     def destructive(self) -> bool:
         """Removes or (possibly) replaces a resource that holds the product's data."""
-        return self.resource_type in DATA_TYPES and (
-            self.action == "Remove" or self.replacement in ("True", "Conditional")
-        )
+        return self.resource_type in DATA_TYPES and (self.action == "Remove" or self.replaces)
+
+    @property
+    def name_clash(self) -> bool:
+        """Replaces a resource with a fixed name that stays the same: CloudFormation creates the new
+        one first, under the name the old one still holds, and the update fails."""
+        renamed = any(prop.endswith("Name") for prop in self.recreated_by)  # a new name frees the way
+        return self.fixed_name and self.replaces and not renamed
 
     @property
     def flags(self) -> str:
         flags = ["DATA"] if self.destructive else []
+        if self.name_clash:
+            flags.append(f"FIXED NAME ({', '.join(self.recreated_by) or 'replacement'})")
         if self.replacement in ("True", "Conditional"):
             flags.append("REPLACEMENT" if self.replacement == "True" else "may replace")
         if self.iam_widening:
@@ -76,13 +89,25 @@ class ChangeSet:
         return not self.changes
 
 
-def require_no_data_loss(change_set: ChangeSet) -> None:
-    """Refuse (exit 2) a change set that removes or replaces resources holding the product's data."""
-    destructive = [c for c in change_set.changes if c.destructive]
-    if destructive:
-        what = ", ".join(f"{c.action.lower()} {c.logical_id} ({c.resource_type})" for c in destructive)
-        raise BadInput(f"the change set would {what}: data would be orphaned or lost",
-                       "review with show-changes; deploy with --allow-destructive if you mean it")  # fmt: skip
+def refuse_unsafe_changes(change_set: ChangeSet, *, allow_data_loss: bool = False) -> None:
+    """Refuse (exit 2) a change set that removes or replaces data-bearing resources (unless
+    allow_data_loss), or that replaces a resource with a fixed name: CloudFormation creates the new
+    one first, under the name the old one still holds, so that update fails on AWS whatever we allow."""
+    refused = [c for c in change_set.changes if c.name_clash or (c.destructive and not allow_data_loss)]
+    if not refused:
+        return
+    what = ", ".join(
+        f"{'replace' if c.replaces else c.action.lower()} {c.logical_id} "
+        f"({c.resource_type}{', fixed name' if c.name_clash else ''})"
+        + (f" because {', '.join(c.recreated_by)} changed" if c.replaces and c.recreated_by else "")
+        for c in refused
+    )
+    if any(c.name_clash for c in refused):
+        raise BadInput(f"the change set would {what}: a replacement cannot take the name the resource holds",
+                       "keep the property as deployed, or delete the resource first (its data too); "
+                       "show-changes flags FIXED NAME")  # fmt: skip
+    raise BadInput(f"the change set would {what}: data would be orphaned or lost",
+                   "review with show-changes; deploy with --allow-destructive if you mean it")  # fmt: skip
 
 
 def create_change_set(
@@ -94,9 +119,11 @@ def create_change_set(
     tags: dict[str, str],
     new_template: dict[str, Any],
     resources_to_import: list[dict[str, Any]] | None = None,
+    fixed_name_types: frozenset[str] = frozenset(),
 ) -> ChangeSet:
     """Create and describe a change set. ``template`` is {"TemplateBody": ...} or {"TemplateURL": ...};
-    an IMPORT names its existing resources in ``resources_to_import``."""
+    an IMPORT names its existing resources in ``resources_to_import``; resources of
+    ``fixed_name_types`` carry physical names the product fixes."""
     cfn = aws.client("cloudformation")
     name = CHANGE_SET_PREFIX + dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")
     arn = cfn.create_change_set(
@@ -122,7 +149,7 @@ def create_change_set(
     # Widening is judged against what is deployed; a new stack's grants are reviewed as a whole
     # (show-product, create-review-report), not line by line here.
     old_template = deployed_template(aws, stack_name) if change_type == "UPDATE" else None
-    return ChangeSet(arn, change_type, _describe(cfn, arn, old_template, new_template))
+    return ChangeSet(arn, change_type, _describe(cfn, arn, old_template, new_template, fixed_name_types))
 
 
 def delete_change_set(aws: AwsSession, change_set: ChangeSet) -> None:
@@ -130,7 +157,9 @@ def delete_change_set(aws: AwsSession, change_set: ChangeSet) -> None:
         aws.client("cloudformation").delete_change_set(ChangeSetName=change_set.arn)
 
 
-def _describe(cfn: Any, arn: str, old_template: dict | None, new_template: dict) -> list[ResourceChange]:
+def _describe(
+    cfn: Any, arn: str, old_template: dict | None, new_template: dict, fixed_name_types: frozenset[str]
+) -> list[ResourceChange]:
     changes, token = [], None
     while True:
         page = cfn.describe_change_set(ChangeSetName=arn, **({"NextToken": token} if token else {}))
@@ -152,6 +181,15 @@ def _describe(cfn: Any, arn: str, old_template: dict | None, new_template: dict)
                     )
                     if old_template is not None
                     else [],
+                    fixed_name=resource_type in fixed_name_types,
+                    recreated_by=sorted(
+                        {
+                            d["Target"]["Name"]
+                            for d in rc.get("Details", [])
+                            if d.get("Target", {}).get("RequiresRecreation") in ("Always", "Conditionally")
+                            and d["Target"].get("Name")
+                        }
+                    ),  # fmt: skip
                 )
             )
         token = page.get("NextToken")

@@ -9,8 +9,11 @@ from botocore.waiter import WaiterModel, create_waiter_with_client
 
 from ml_provisioner.aws.lifecycle import owned_stack_state, ssm_outputs, stack_not_ready
 from ml_provisioner.aws.session import AwsSession
+from ml_provisioner.catalog import resources_for
 from ml_provisioner.errors import OperationFailed
 from ml_provisioner.naming import Names
+
+PIPELINE = "AWS::CodePipeline::Pipeline"
 
 # botocore ships no waiter for drift detection: this one polls DescribeStackDriftDetectionStatus.
 _DRIFT_WAITER = WaiterModel({
@@ -58,16 +61,26 @@ class NotChecked:
 
 
 @dataclass(frozen=True)
+class PollingDisabled:
+    """A pipeline whose source polling AWS stopped (30 days without activity): a push starts nothing."""
+
+    pipeline: str
+    since: str
+    reenable: str  # the command that turns polling back on
+
+
+@dataclass(frozen=True)
 class DriftReport:
     stack_name: str
     stack_status: str  # DRIFTED | IN_SYNC
     resources: list[ResourceDrift]
     ssm_mismatches: list[str]  # "<parameter>: holds X, the stack says Y"
     not_checked: list[NotChecked] = field(default_factory=list)
+    polling_disabled: list[PollingDisabled] = field(default_factory=list)
 
     @property
     def drifted(self) -> bool:
-        return bool(self.resources or self.ssm_mismatches)
+        return bool(self.resources or self.ssm_mismatches or self.polling_disabled)
 
     def to_json(self) -> dict:
         return asdict(self) | {"drifted": self.drifted}
@@ -120,4 +133,16 @@ def check_drift(aws: AwsSession, names: Names) -> DriftReport:
         if published.get(output) != value
     ]
     return DriftReport(names.stack_name, status.get("StackDriftStatus", ""), resources, mismatches,
-                       sorted(not_checked, key=lambda r: r.logical_id))  # fmt: skip
+                       sorted(not_checked, key=lambda r: r.logical_id), polling_disabled(aws, names))  # fmt: skip
+
+
+def polling_disabled(aws: AwsSession, names: Names) -> list[PollingDisabled]:
+    """The product's pipelines whose polling AWS has disabled (GetPipeline metadata.pollingDisabledAt).
+    A run of the pipeline is activity again: starting it turns polling back on."""
+    codepipeline, found = aws.client("codepipeline"), []
+    for pipeline in [r.physical_name for r in resources_for(names.config, names) if r.type == PIPELINE]:
+        since = codepipeline.get_pipeline(name=pipeline).get("metadata", {}).get("pollingDisabledAt")
+        if since:
+            found.append(PollingDisabled(pipeline, str(since), f"aws codepipeline start-pipeline-execution --name "
+                                         f"{pipeline} --region {names.region}"))  # fmt: skip
+    return found

@@ -19,16 +19,17 @@ from typing import Any
 
 import botocore.exceptions
 
-from ml_provisioner import staging
+from ml_provisioner import catalog, staging
 from ml_provisioner.aws.changes import (
     CHANGE_SET_PREFIX,
     ChangeSet,
     create_change_set,
     delete_change_set,
     deployed_template,
-    require_no_data_loss,
+    refuse_unsafe_changes,
 )
 from ml_provisioner.aws.ownership import SOURCE_TAG, require_ours
+from ml_provisioner.aws.preflight import check_network
 from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.errors import BadInput, Interrupted, OperationFailed
 from ml_provisioner.naming import Names, config_file_name
@@ -136,6 +137,7 @@ def deploy(aws: AwsSession, names: Names, template: dict[str, Any], template_tex
     would remove or replace data-bearing resources is refused unless ``allow_destructive``."""
     executing = False
     try:
+        check_network(aws, names)  # read-only: a VPC that cannot take the endpoints fails here, not mid-stack
         change_type = prepare_stack(aws, names, force=force, on_event=on_event, notify=notify,
                                     allow_destructive=allow_destructive)  # fmt: skip
         if change_type == "CREATE":  # what an earlier stack retained comes back first, with its data
@@ -146,8 +148,7 @@ def deploy(aws: AwsSession, names: Names, template: dict[str, Any], template_tex
                                  staging_bucket=staging_bucket)  # fmt: skip
         if not change_set.empty:
             try:
-                if not allow_destructive:
-                    require_no_data_loss(change_set)
+                refuse_unsafe_changes(change_set, allow_data_loss=allow_destructive)
                 review(change_set)
             except BaseException:
                 with _uninterruptible():
@@ -239,7 +240,7 @@ def plan_deploy(aws: AwsSession, names: Names, template: dict[str, Any], templat
     source = _template_source(aws, names, template_text, staging_bucket)
     change_set = create_change_set(
         aws, stack_name=names.stack_name, change_type=change_type, template=source,
-        tags=names.tags, new_template=template,
+        tags=names.tags, new_template=template, fixed_name_types=catalog.fixed_name_types(names.config),
     )  # fmt: skip
     if change_type == "CREATE":
         # The new stack exists now (REVIEW_IN_PROGRESS): protect it before anything runs in it, so
@@ -437,7 +438,7 @@ def _template_source(aws: AwsSession, names: Names, text: str, staging_bucket: s
     key = f"{staging.staging_prefix(names)}{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
     s3 = aws.client("s3")
     s3.put_object(Bucket=bucket, Key=key, Body=text.encode(), ServerSideEncryption="AES256")
-    url = f"https://{bucket}.s3.{names.region}.amazonaws.com/{key}"
+    url = f"https://{bucket}.s3.{names.region}.{names.url_suffix}/{key}"
     if aws.endpoint:  # a local endpoint serves S3 by path
         url = f"{aws.endpoint.rstrip('/')}/{bucket}/{key}"
     return {"TemplateURL": url}

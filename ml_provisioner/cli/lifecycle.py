@@ -106,6 +106,9 @@ def check_drift(ctx: typer.Context, config: ConfigOption, stack_name: Annotated[
                 s.out(table([[r.logical_id, r.resource_type, r.reason] for r in report.not_checked],
                             ["not checked", "type", "why"]))  # fmt: skip
             unchecked = f"; {len(report.not_checked)} resource(s) not checked" if report.not_checked else ""
+            for stopped in report.polling_disabled:
+                s.out(f"Polling disabled by AWS since {stopped.since} (30 days idle) on {stopped.pipeline}: "
+                      f"a push starts nothing; re-enable: {stopped.reenable}")  # fmt: skip
             s.result(f"{names.stack_name}: " + (f"DRIFTED ({len(report.resources)} resource(s), "
                      f"{len(report.ssm_mismatches)} SSM output(s){unchecked})" if report.drifted else
                      f"IN_SYNC{f' ({unchecked[2:]})' if unchecked else ''}"))  # fmt: skip

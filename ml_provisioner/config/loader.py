@@ -14,7 +14,9 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
+from ml_provisioner.catalog import resources_for
 from ml_provisioner.config.models import ConfigRuleError, ProductConfig, Tier
+from ml_provisioner.config.regions import unavailable_types
 from ml_provisioner.identity import LONGEST_TEST_MARKER
 from ml_provisioner.naming import Names, config_file_name
 
@@ -73,6 +75,7 @@ def load_config(path: Path | str, *, strict_file_name: bool = False) -> LoadedCo
                 "use_case or workload", lines.get(("ml_product", "use_case")))
         for msg in Names(config, test_suffix=LONGEST_TEST_MARKER).name_problems()
     ]  # fmt: skip
+    problems += _region_problems(config, lines)
     expected = config_file_name(config)
     if path.name != expected:
         mismatch = Problem("", f"file name does not match its content: expected {expected}")
@@ -81,6 +84,17 @@ def load_config(path: Path | str, *, strict_file_name: bool = False) -> LoadedCo
         else:
             return _raise_or(path, problems, LoadedConfig(path, config, [mismatch]))
     return _raise_or(path, problems, LoadedConfig(path, config))
+
+
+def _region_problems(config: ProductConfig, lines: dict[tuple[str, ...], int]) -> list[Problem]:
+    """A region that lacks a resource type of the config's tier and source cannot host the stack."""
+    region = config.environment.region
+    missing = unavailable_types(region, (r.type for r in resources_for(config)))
+    if not missing:
+        return []
+    return [Problem("environment.region", f"{region} does not offer {', '.join(missing)} (needed by the "
+                    f"{config.tier.value} tier with {config.ml_product.source_control.value} source); choose "
+                    "another region or source_control", lines.get(("environment", "region")))]  # fmt: skip
 
 
 def _raise_or(path: Path, problems: list[Problem], result: LoadedConfig) -> LoadedConfig:

@@ -178,6 +178,12 @@ class VpcIntegration(Frozen):
         default_factory=list,
         description="Private CIDRs allowed to reach the endpoints on 443; required for standalone.",
     )
+    private_dns: bool = Field(
+        default=True,
+        description="Give the interface endpoints private DNS (the services' public names resolve to them "
+        "in the VPC). Set false when the VPC already has endpoints with private DNS for SageMaker, STS or "
+        "S3 (another product, the landing zone): AWS allows one per name and VPC.",
+    )
 
     @field_validator("subnet_ids")
     @classmethod

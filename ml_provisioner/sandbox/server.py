@@ -78,6 +78,14 @@ class Sandbox:
     def stop(self) -> None:
         self._server.stop()
 
+    def disable_polling(self, pipeline: str, region: str, account: str = "123456789012") -> None:
+        """Do what AWS does to a polling pipeline after 30 days without activity: stop its polling
+        (GetPipeline then reports metadata.pollingDisabledAt)."""
+        from moto.codepipeline.models import codepipeline_backends
+        from moto.core.utils import utcnow
+
+        codepipeline_backends[account][region].pipelines[pipeline].polling_disabled_at = utcnow()
+
     def __enter__(self) -> Sandbox:
         return self
 

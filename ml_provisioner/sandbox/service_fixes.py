@@ -10,6 +10,8 @@ from typing import Any
 from moto.codecommit.exceptions import RepositoryDoesNotExistException
 from moto.codecommit.models import CodeCommit
 from moto.codecommit.responses import CodeCommitResponse
+from moto.codepipeline.models import CodePipeline
+from moto.core.utils import iso_8601_datetime_with_milliseconds
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
 from moto.iam.policy_conditions import CONDITION_OPERATIONS
 
@@ -50,6 +52,21 @@ def _codecommit_untag(self: CodeCommitResponse) -> str:
     for key in self._get_param("tagKeys") or []:
         repository.tags.pop(key, None)
     return "{}"
+    CodePipeline.metadata = property(_with_polling_disabled_at(CodePipeline.metadata.fget))
+
+
+def _with_polling_disabled_at(metadata: Callable[[CodePipeline], dict]) -> Callable[[CodePipeline], dict]:
+    """GetPipeline's metadata.pollingDisabledAt, which AWS sets on a polling pipeline after 30 idle
+    days (moto has no such clock: Sandbox.disable_polling sets it)."""
+
+    def wrapper(self: CodePipeline) -> dict:
+        data = metadata(self)
+        when = getattr(self, "polling_disabled_at", None)
+        if when is not None:
+            data["pollingDisabledAt"] = iso_8601_datetime_with_milliseconds(when)
+        return data
+
+    return wrapper
 
 
 def _skip_unknowable_denies(is_action_permitted: Callable[..., Any]) -> Callable[..., Any]:

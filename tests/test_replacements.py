@@ -1,0 +1,54 @@
+"""Replacing a resource whose physical name the product fixes fails on AWS (the new resource is
+created first, under the name the old one still holds): such a change set is refused before it is
+executed, naming the resource and the property, and show-changes flags it."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from ml_provisioner.aws.changes import ResourceChange
+from ml_provisioner.aws.lifecycle import plan_deploy, refuse_destructive
+from ml_provisioner.aws.session import AwsSession
+from ml_provisioner.config.loader import load_config
+from ml_provisioner.errors import BadInput
+from tests.test_lifecycle import aws, cli, endpoint, product  # noqa: F401 (fixtures)
+
+
+def _replaced(**fields) -> ResourceChange:
+    return ResourceChange(action="Modify", logical_id="Thing", physical_id="thing", replacement="True", **fields)
+
+
+def test_a_replacement_is_a_clash_only_for_a_fixed_name_that_stays():
+    group = {"resource_type": "AWS::EC2::SecurityGroup", "fixed_name": True}
+    assert _replaced(**group, recreated_by=["GroupDescription"]).name_clash
+    assert "FIXED NAME (GroupDescription)" in _replaced(**group, recreated_by=["GroupDescription"]).flags
+    assert not _replaced(**group, recreated_by=["GroupName"]).name_clash, "a new name does not clash"
+    assert not _replaced(resource_type="AWS::IAM::Role", recreated_by=["Path"]).name_clash, "generated name"
+
+
+def test_deploy_refuses_replacing_a_fixed_name_resource_naming_the_property(aws):  # noqa: F811
+    config, data = product("techcorp s3", aws)
+    assert cli("deploy-product", "-c", config, "--force")[0] == 0
+    names = load_config(f"ml/configs/{config}").names()
+    from ml_provisioner.synth import synthesize
+
+    [result] = synthesize([load_config(f"ml/configs/{config}")], nag=False)
+    template = copy.deepcopy(result.template)
+    [(logical_id, group)] = [(i, r) for i, r in template["Resources"].items()
+                             if r["Type"] == "AWS::SageMaker::ModelPackageGroup"]  # fmt: skip
+    group["Properties"]["ModelPackageGroupDescription"] = "a new description (create-only)"
+    session = AwsSession(names.region)
+    change_set = plan_deploy(session, names, template, json.dumps(template), change_type="UPDATE")
+    [change] = [c for c in change_set.changes if c.logical_id == logical_id]
+    assert change.name_clash and change.recreated_by == ["ModelPackageGroupDescription"]
+    for allow_data_loss in (False, True):  # --allow-destructive cannot make AWS accept it
+        with pytest.raises(BadInput) as refused:
+            refuse_destructive(session, names, change_set, allow_data_loss=allow_data_loss)
+        assert (f"replace {logical_id} (AWS::SageMaker::ModelPackageGroup, fixed name) because "
+                "ModelPackageGroupDescription changed") in refused.value.message  # fmt: skip
+        change_set = plan_deploy(session, names, template, json.dumps(template), change_type="UPDATE")
+    stack = aws("cloudformation", names.region).describe_stacks(StackName=names.stack_name)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", "nothing was executed"
