@@ -205,10 +205,10 @@ def test_an_interrupted_delete_still_lists_what_is_retained(aws, faults):
 def _rolled_back(aws) -> tuple[str, dict]:
     config, data = product("techcorp codecommit", aws)
     region, names = data["environment"]["region"], names_of(config)
-    s3 = aws("s3", region)
-    s3.create_bucket(Bucket=names.artifacts_bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    ssm, in_the_way = aws("ssm", region), names.ssm_parameter("ModelPackageGroupArn")
+    ssm.put_parameter(Name=in_the_way, Value="someone else's", Type="String")
     assert cli("deploy-product", "-c", config, "--force")[0] == 1
-    s3.delete_bucket(Bucket=names.artifacts_bucket)
+    ssm.delete_parameter(Name=in_the_way)
     assert stack(aws, names.stack_name, region)["StackStatus"] == "ROLLBACK_COMPLETE"
     return config, data
 

@@ -358,11 +358,11 @@ def execute(aws: AwsSession, names: Names, change_set: ChangeSet, *, on_event: C
         with suppress(*_AWS_FAULTS):  # as soon as creation starts, if refused before; again once settled
             protect(aws, names, _look(aws, names.stack_name))
         state = watch(aws, names.stack_name, waiter)
-        if state.status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        if state.status != f"{change_set.change_type}_COMPLETE":
             tail.flush()
             cause = _first_failure(aws, state, tail.before)
-            hint = ("a resource of that name already exists, often one retained by an earlier delete-product: "
-                    "remove it as delete-product described, then deploy again with --force") if re.search(
+            hint = ("a resource of that name already exists: if it is the product's, deploy-product --force "
+                    "brings it back into the stack; if not, remove or rename it") if re.search(
                 "already exists?|AlreadyExists", cause) else None  # fmt: skip
             raise OperationFailed(cause, hint)
     protect(aws, names, state)

@@ -287,6 +287,8 @@ def left_behind_reported(aws: AwsSession, names: Names, template: dict[str, Any]
         if change_type != "CREATE":
             raise
         try:
+            if stack_state(aws, names.stack_name).status not in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED"):
+                raise failure  # not a failed creation (still busy, or unknown): the failure says what is known
             retained = find_retained(aws, names, template)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
             raise failure from None  # the failure itself matters more than the list
