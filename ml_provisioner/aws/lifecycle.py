@@ -151,7 +151,7 @@ def deploy(aws: AwsSession, names: Names, template: dict[str, Any], template_tex
                 refuse_unsafe_changes(change_set, allow_data_loss=allow_destructive)
                 review(change_set)
             except BaseException:
-                with _uninterruptible():
+                with _uninterruptible(), suppress(*_AWS_FAULTS):  # if it fails, the next run removes it
                     discard_change_set(aws, names.stack_name, change_set)
                 raise
             executing = True
@@ -164,8 +164,9 @@ def deploy(aws: AwsSession, names: Names, template: dict[str, Any], template_tex
         with _uninterruptible():
             removed = [] if executing else _try_remove_leftovers(aws, names.stack_name)
             state = _look(aws, names.stack_name)
-            if executing and state is not None and state.status:
-                protect(aws, names, state)
+            if executing and state is not None and state.exists and state.status != "ROLLBACK_COMPLETE":
+                with suppress(*_AWS_FAULTS):  # the next deploy reconciles it
+                    protect(aws, names, state)
         raise _interrupted(names, state, removed, executing) from None
 
 
