@@ -156,6 +156,7 @@ def _deploy(s: Session, loaded: LoadedConfig, test_suffix: str | None, *, force:
         read_back_outputs,
         refuse_destructive,
     )
+    from ml_provisioner.aws.source_preflight import check_source
     from ml_provisioner.synth import synthesize
 
     _, aws = _connect(s, loaded, None, endpoint_url, "test-deploy" if test_suffix else "deploy-product")
@@ -168,6 +169,7 @@ def _deploy(s: Session, loaded: LoadedConfig, test_suffix: str | None, *, force:
         s.workspace.write(s.workspace.template_for(loaded.stem), result.template_yaml())
     on_event = _event_printer(s, as_json)
     with aws_errors("test-deploy" if test_suffix else "deploy-product"):
+        check_source(aws, names)
         change_type = prepare_stack(aws, names, force=force, on_event=on_event, allow_destructive=allow_destructive)
         change_set = plan_deploy(aws, names, result.template, result.template_yaml(), change_type=change_type,
                                  staging_bucket=staging_bucket)  # fmt: skip

@@ -24,12 +24,21 @@ def install() -> None:
             return
         from moto.cloudformation import parsing
 
-        from . import change_sets, cloudformation_models, drift, model_fixes, service_fixes, stack_lifecycle
+        from . import (
+            change_sets,
+            cloudformation_models,
+            connections,
+            drift,
+            model_fixes,
+            service_fixes,
+            stack_lifecycle,
+        )
 
         stack_lifecycle.install()
         change_sets.install()
         drift.install()
         service_fixes.install()
+        connections.install()
         # moto caches its type -> model table; the models above register by subclassing.
         for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
             cached.cache_clear()

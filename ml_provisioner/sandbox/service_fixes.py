@@ -3,17 +3,53 @@
 from __future__ import annotations
 
 import functools
+import json
+import os
 from collections.abc import Callable
 from typing import Any
 
+from moto.codecommit.models import CodeCommitBackend
+from moto.codecommit.responses import CodeCommitResponse
+from moto.core.exceptions import JsonRESTError
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
 from moto.iam.policy_conditions import CONDITION_OPERATIONS
+
+# Set to "closed" (in the sandbox's process) to play an account that AWS CodeCommit no longer
+# onboards: CreateRepository is refused while the account has no repository, as on AWS.
+CODECOMMIT_SWITCH = "ML_PROVISIONER_SANDBOX_CODECOMMIT"
+CODECOMMIT_CLOSED_MESSAGE = (
+    "CreateRepository request is not allowed because there is no existing repository in this AWS account "
+    "or AWS Organization"
+)
 
 
 def install() -> None:
     IAMPolicyStatement.is_action_permitted = _skip_unknowable_denies(  # type: ignore[method-assign]
         IAMPolicyStatement.is_action_permitted
     )
+    CodeCommitBackend.create_repository = _closed_to_new_customers(  # type: ignore[method-assign]
+        CodeCommitBackend.create_repository
+    )
+    CodeCommitResponse.list_repositories = _list_repositories  # type: ignore[attr-defined]
+
+
+def _closed_to_new_customers(create_repository: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(create_repository)
+    def wrapper(self: CodeCommitBackend, *args: Any, **kwargs: Any) -> Any:
+        if os.environ.get(CODECOMMIT_SWITCH) == "closed" and not self.repositories:
+            raise JsonRESTError("OperationNotAllowedException", CODECOMMIT_CLOSED_MESSAGE)
+        return create_repository(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _list_repositories(self: CodeCommitResponse) -> str:
+    """ListRepositories, which moto lacks (one page, by name)."""
+    backend = self.codecommit_backend
+    return json.dumps({"repositories": [
+        {"repositoryName": name, "repositoryId": repository.repository_metadata["repositoryId"]}
+        for name, repository in sorted(backend.repositories.items())
+    ]})  # fmt: skip
 
 
 def _skip_unknowable_denies(is_action_permitted: Callable[..., Any]) -> Callable[..., Any]:
