@@ -15,6 +15,7 @@ import re
 import uuid
 from typing import Any, ClassVar
 
+from boto3 import Session
 from moto.backend_index import backend_url_patterns
 from moto.core.base_backend import BackendDict, BaseBackend
 from moto.core.common_models import BaseModel
@@ -130,10 +131,14 @@ _RESPONSES: dict[str, type[_ConnectionsResponse]] = {
     "codeconnections": _CodeConnectionsResponse,
     "codestar-connections": _CodeStarConnectionsResponse,
 }
+# botocore's endpoint data lists no regions for these services: take CodePipeline's, which they serve.
+_REGIONS = sorted({region for partition in ("aws", "aws-cn", "aws-us-gov")
+                   for region in Session().get_available_regions("codepipeline", partition_name=partition)})  # fmt: skip
 BACKENDS: dict[str, BackendDict] = {
-    "codeconnections": BackendDict(CodeConnectionsBackend, "codeconnections"),
-    "codestar-connections": BackendDict(CodeStarConnectionsBackend, "codestar-connections"),
-}
+    prefix: BackendDict(backend, prefix, use_boto3_regions=False, additional_regions=_REGIONS)
+    for prefix, backend in (("codeconnections", CodeConnectionsBackend),
+                            ("codestar-connections", CodeStarConnectionsBackend))
+}  # fmt: skip
 
 
 def install() -> None:
