@@ -113,9 +113,9 @@ CONNECTION_ARN = re.compile(
     r"(?P<region>[a-z0-9-]+):(?P<account>\d{12}):connection/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$"
 )
 # owner/repository (GitLab: group/subgroup/.../repository), as the provider spells it.
-_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
+REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
 # A git branch name, within what git accepts (git check-ref-format), without exotic characters.
-_BRANCH = re.compile(r"^(?![-/.])(?!.*(\.\.|//|/\.|@\{))[A-Za-z0-9._/@+-]+(?<![/.])(?<!\.lock)$")
+BRANCH = re.compile(r"^(?![-/.])(?!.*(\.\.|//|/\.|@\{))[A-Za-z0-9._/@+-]+(?<![/.])(?<!\.lock)$")
 CONNECTION_FIELDS = ("connection_arn", "build_repository", "deploy_repository", "branch")
 
 
@@ -167,14 +167,14 @@ class MlProduct(Frozen):
     @field_validator("build_repository", "deploy_repository")
     @classmethod
     def _owner_and_repository(cls, value: str | None) -> str | None:
-        if value is not None and not _REPOSITORY.match(value):
+        if value is not None and not REPOSITORY.match(value):
             raise ValueError(f"{value!r} must be owner/repository as the provider shows it, e.g. acme/churn-model")
         return value
 
     @field_validator("branch")
     @classmethod
     def _branch_name(cls, value: str | None) -> str | None:
-        if value is not None and not _BRANCH.match(value):
+        if value is not None and not BRANCH.match(value):
             raise ValueError(f"{value!r} is not a git branch name such as main or release/2024")
         return value
 
