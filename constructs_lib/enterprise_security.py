@@ -309,7 +309,7 @@ class EnterpriseSecurity(Construct):
         if self.core.connection_arn:  # a codeconnections source: the pipelines' one connection
             boundary.allow(
                 "UseOnlyTheSourceConnection",
-                ["codeconnections:UseConnection", "codestar-connections:UseConnection"],
+                [self.core.use_connection_action],
                 [self.core.connection_arn],
             )
         boundary.deny(

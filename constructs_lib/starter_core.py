@@ -77,6 +77,11 @@ class StarterCore(Construct):
         """The CodeConnections connection the pipelines read their source through, if any."""
         return self.props.source.connection_arn
 
+    @property
+    def use_connection_action(self) -> str:
+        """UseConnection under the connection ARN's own service prefix (IAM matches them)."""
+        return f"{self.props.source.connection_service}:UseConnection"
+
     # -- outputs ------------------------------------------------------------------------------
     def publish(self, output: str, value: str) -> ssm.CfnParameter:
         """Publish one SSM output under the product's path (the tiers above add theirs here)."""
@@ -351,12 +356,7 @@ class StarterCore(Construct):
                 [n.arn("codecommit", n.repository(kind)) for kind in KINDS],
             )  # fmt: skip
         if self.connection_arn:
-            # The connection's ARN prefix decides which action name IAM evaluates: grant both, on it alone.
-            policy.allow(
-                "UseSourceConnection",
-                ["codeconnections:UseConnection", "codestar-connections:UseConnection"],
-                [self.connection_arn],
-            )
+            policy.allow("UseSourceConnection", [self.use_connection_action], [self.connection_arn])
         policy.allow(
             "RunBuilds",
             ["codebuild:BatchGetBuilds", "codebuild:StartBuild"],

@@ -195,6 +195,13 @@ class MlProduct(Frozen):
                     raise ConfigRuleError(name, "is only allowed when source_control is codeconnections")
         return self
 
+    @property
+    def connection_service(self) -> str | None:
+        """The IAM service prefix of the connection's ARN (codeconnections or codestar-connections):
+        IAM authorizes a connection only under its own prefix's actions."""
+        match = CONNECTION_ARN.match(self.connection_arn or "")
+        return match.group("service") if match else None
+
     def repository(self, kind: str) -> str:
         """The build or deploy repository of a codeconnections source (owner/repo)."""
         repository = self.build_repository if kind == "build" else self.deploy_repository

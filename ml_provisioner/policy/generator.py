@@ -238,11 +238,10 @@ def _allow_passing_roles(grants: _Grants, template: dict[str, Any]) -> None:
 
 def _allow_passing_connections(grants: _Grants, template: dict[str, Any]) -> None:
     """PassConnection on the connections the pipelines' source actions use, to CodePipeline only."""
-    connections = source_connections(template)
-    if connections:
-        for action in tables.PASS_CONNECTION_ACTIONS:
-            prefix = action.split(":")[0]
-            grants.allow(f"{_title(prefix)}PassSourceConnection", [action], connections,
+    for prefix in tables.CONNECTION_PREFIXES:
+        connections = [arn for arn in source_connections(template) if arn.split(":")[2] == prefix]
+        if connections:
+            grants.allow(f"{_title(prefix)}PassSourceConnection", [f"{prefix}:PassConnection"], connections,
                          {"StringEquals": {f"{prefix}:PassedToService": "codepipeline.amazonaws.com"}})  # fmt: skip
 
 

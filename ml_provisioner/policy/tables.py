@@ -175,9 +175,10 @@ STAGING_BUCKET_ACTIONS = ("s3:CreateBucket", "s3:ListBucket", "s3:PutBucketPubli
 STAGING_OBJECT_ACTIONS = ("s3:PutObject", "s3:GetObject")
 
 # Creating a pipeline whose source action uses a connection passes that connection to
-# CodePipeline. The schema names the legacy action only; a connection's ARN prefix decides which
-# action name IAM evaluates, so both are granted, each on the template's connections only.
+# CodePipeline. The schema names the legacy action; IAM authorizes a connection under the service
+# prefix of its ARN, so the action is granted under that prefix, on the template's connections.
 PASS_CONNECTION_ACTIONS = ("codestar-connections:PassConnection", "codeconnections:PassConnection")
+CONNECTION_PREFIXES = ("codeconnections", "codestar-connections")
 CONNECTION_SOURCE_PROVIDER = "CodeStarSourceConnection"
 
 # The deploy preflight (aws/source_preflight.py), read-only, before any change set: whether
