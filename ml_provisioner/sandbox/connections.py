@@ -132,8 +132,10 @@ _RESPONSES: dict[str, type[_ConnectionsResponse]] = {
     "codestar-connections": _CodeStarConnectionsResponse,
 }
 # botocore's endpoint data lists no regions for these services: take CodePipeline's, which they serve.
-_REGIONS = sorted({region for partition in ("aws", "aws-cn", "aws-us-gov")
-                   for region in Session().get_available_regions("codepipeline", partition_name=partition)})  # fmt: skip
+_REGIONS = sorted(
+    {region for partition in ("aws", "aws-cn", "aws-us-gov")
+     for region in Session().get_available_regions("codepipeline", partition_name=partition)}
+)  # fmt: skip
 BACKENDS: dict[str, BackendDict] = {
     prefix: BackendDict(backend, prefix, use_boto3_regions=False, additional_regions=_REGIONS)
     for prefix, backend in (("codeconnections", CodeConnectionsBackend),
