@@ -35,8 +35,8 @@ def test_readme_lifecycle_block_runs_against_the_sandbox(tmp_path):
                               text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
-    assert "stack techcorp-prod-a001-customer-churn-ml: created" in out
-    assert "stack techcorp-prod-a001-customer-churn-ml: updated" in out
-    assert re.search(r"deleted stack techcorp-prod-a001-customer-churn-t[0-9a-f]{4}-ml", out)
-    assert "techcorp-prod-a001-customer-churn-ml: IN_SYNC" in out
-    assert out.rstrip().endswith("delete-repository --repository-name techcorp-prod-a001-customer-churn-model-deploy")
+    assert "stack techcorp-prod-a001-customer-churn--ml: created" in out
+    assert "stack techcorp-prod-a001-customer-churn--ml: updated" in out
+    assert re.search(r"deleted stack t[0-9a-f]{4}--techcorp-prod-a001-customer-churn--ml", out)
+    assert "techcorp-prod-a001-customer-churn--ml: IN_SYNC" in out
+    assert out.rstrip().endswith("--model-package-group-name techcorp-prod-a001-customer-churn--models")
