@@ -330,6 +330,12 @@ class EnterpriseSecurity(Construct):
             [n.arn("iam", f"role{n.iam_path}*", region=False)],
             why_wildcard="Roles of the product get CloudFormation-generated names under its IAM path.",
         )
+        if self.core.connection_arn:  # a codeconnections source: the pipelines' one connection
+            boundary.allow(
+                "UseOnlyTheSourceConnection",
+                [self.core.use_connection_action],
+                [self.core.connection_arn],
+            )
         boundary.deny(
             "NoIdentityOrBoundaryChanges",
             ["iam:AttachRolePolicy", "iam:CreateAccessKey", "iam:CreateRole", "iam:CreateUser",

@@ -1,6 +1,7 @@
 """StarterCore: the resources every tier has.
 
-Model registry, source (two CodeCommit repositories, or archives in the artifacts bucket), the
+Model registry, source (two CodeCommit repositories, archives in the artifacts bucket, or two
+repositories on GitHub/GitLab/Bitbucket reached through an existing CodeConnections connection), the
 build and deploy CodeBuild projects and CodePipeline pipelines, their three IAM roles, the
 artifacts bucket with its TLS-only policy, and the SSM outputs ModelPackageGroupArn and
 RepositoryUrl. L1 resources only: CDK's L2 pipeline and grants would add roles, policies, keys and
@@ -24,7 +25,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from constructs_lib._iam import PolicyDocument, acknowledge, trust_policy
-from ml_provisioner.config.models import SourceControl
+from ml_provisioner.config.models import MlProduct, SourceControl
 from ml_provisioner.naming import Names
 
 KINDS = ("build", "deploy")  # model-build and model-deploy: one repository, project, pipeline each
@@ -35,7 +36,7 @@ SOURCE_BRANCH = "main"
 @dataclass(frozen=True, kw_only=True)
 class StarterCoreProps:
     names: Names
-    source_control: SourceControl
+    source: MlProduct  # source_control and, for codeconnections, the connection and repositories
     # Professional and up move the CodeBuild permissions into named managed policies.
     codebuild_policies_managed: bool = False
     # Days to keep build logs written to the artifacts bucket; None: no S3 build logs (starter).
@@ -69,7 +70,17 @@ class StarterCore(Construct):
 
     @property
     def uses_codecommit(self) -> bool:
-        return self.props.source_control is SourceControl.CODECOMMIT
+        return self.props.source.source_control is SourceControl.CODECOMMIT
+
+    @property
+    def connection_arn(self) -> str | None:
+        """The CodeConnections connection the pipelines read their source through, if any."""
+        return self.props.source.connection_arn
+
+    @property
+    def use_connection_action(self) -> str:
+        """UseConnection under the connection ARN's own service prefix (IAM matches them)."""
+        return f"{self.props.source.connection_service}:UseConnection"
 
     # -- outputs ------------------------------------------------------------------------------
     def publish(self, output: str, value: str) -> ssm.CfnParameter:
@@ -344,6 +355,8 @@ class StarterCore(Construct):
                  "codecommit:GetRepository", "codecommit:GetUploadArchiveStatus", "codecommit:UploadArchive"],
                 [n.arn("codecommit", n.repository(kind)) for kind in KINDS],
             )  # fmt: skip
+        if self.connection_arn:
+            policy.allow("UseSourceConnection", [self.use_connection_action], [self.connection_arn])
         policy.allow(
             "RunBuilds",
             ["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
@@ -445,6 +458,14 @@ class StarterCore(Construct):
                 "Source", "Source", "CodeCommit",
                 {"RepositoryName": n.repository(kind), "BranchName": SOURCE_BRANCH,
                  "PollForSourceChanges": "true", "OutputArtifactFormat": "CODE_ZIP"},
+                outputs=["SourceOutput"],
+            )  # fmt: skip
+        elif self.connection_arn:
+            source = self.props.source
+            source_action = _action(
+                "Source", "Source", "CodeStarSourceConnection",
+                {"ConnectionArn": self.connection_arn, "FullRepositoryId": source.repository(kind),
+                 "BranchName": str(source.branch), "OutputArtifactFormat": "CODE_ZIP", "DetectChanges": "true"},
                 outputs=["SourceOutput"],
             )  # fmt: skip
         else:

@@ -228,7 +228,7 @@ def tiers_page(examples: list[Path]) -> str:
         "matrix does. A test checks this catalog against every synthesized example template.", "",
     ]  # fmt: skip
     lines += _table(
-        ["tier", "use", "network", "IAM", "resources (codecommit / s3)", "example configs", "image"],
+        ["tier", "use", "network", "IAM", "resources (codecommit / s3, codeconnections)", "example configs", "image"],
         ([_code(info.tier.value), info.use, info.network, info.iam, info.counts, _code(f"{info.token}-*"),
           _code(f"ml-provisioner:{info.tier.value}")] for info in catalog.TIERS.values()),
     )  # fmt: skip

@@ -28,7 +28,7 @@ class TierInfo:
     use: str
     network: str
     iam: str
-    counts: str  # resources (codecommit / s3), TLS-only bucket policy not counted
+    counts: str  # resources (codecommit / s3 or codeconnections), TLS-only bucket policy not counted
 
 
 TIERS = {

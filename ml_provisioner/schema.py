@@ -10,11 +10,20 @@ Imports no CDK: `ml-provisioner config-schema` is instant.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import TypeAdapter
 
-from ml_provisioner.config.models import LOG_RETENTION_CHOICES, ProductConfig
+from ml_provisioner.config.models import (
+    BRANCH,
+    CONNECTION_ARN,
+    CONNECTION_FIELDS,
+    LOG_RETENTION_CHOICES,
+    REPOSITORY,
+    ProductConfig,
+    SourceControl,
+)
 
 SCHEMA_FILE = "ml-provisioner-config.schema.json"
 SCHEMA_ID = "urn:ml-provisioner:config-schema"
@@ -52,6 +61,20 @@ def _add_validator_rules(defs: dict[str, Any]) -> None:
     region = defs["Environment"]["properties"]["region"]
     region.update(pattern=REGION_PATTERN, examples=["us-east-1", "us-west-2", "eu-west-1", "eu-central-1"])
     defs["Monitoring"]["properties"]["log_retention_days"]["enum"] = list(LOG_RETENTION_CHOICES)
+
+    product = defs["MlProduct"]
+    fields = product["properties"]
+    patterns = {"connection_arn": CONNECTION_ARN, "build_repository": REPOSITORY, "deploy_repository": REPOSITORY,
+                "branch": BRANCH}  # fmt: skip
+    for name, pattern in patterns.items():  # the string branch of `string | null`
+        string = next(option for option in fields[name]["anyOf"] if option.get("type") == "string")
+        string["pattern"] = re.sub(r"\?P<\w+>", "", pattern.pattern)  # no named groups in JSON Schema
+    # The connection's fields with codeconnections, and only then.
+    product["allOf"] = [
+        _when("source_control", source.value,
+              **{name: STRING if source is SourceControl.CODECONNECTIONS else ABSENT for name in CONNECTION_FIELDS})
+        for source in SourceControl
+    ]  # fmt: skip
 
     vpc = defs["VpcIntegration"]
     fields = vpc["properties"]

@@ -39,7 +39,7 @@ class ProductStack(Stack):
             "StarterCore",
             props=StarterCoreProps(
                 names=names,
-                source_control=config.ml_product.source_control,
+                source=config.ml_product,
                 codebuild_policies_managed=not isinstance(config, StarterConfig),
                 build_log_retention_days=getattr(getattr(config, "monitoring", None), "log_retention_days", None),
             ),

@@ -39,26 +39,36 @@ def problems(path: Path) -> dict[str, str]:
 
 
 def test_every_example_config_is_valid_and_named_by_the_token_scheme():
-    assert len(EXAMPLES) == 24
+    assert len(EXAMPLES) == 28
     tiers = {}
     for path in EXAMPLES:
         loaded = load_config(path, strict_file_name=True)
         tiers.setdefault(loaded.config.tier, []).append(path)
     assert {tier: len(paths) for tier, paths in tiers.items()} == {
-        Tier.STARTER: 4, Tier.PROFESSIONAL: 4, Tier.ENTERPRISE: 16,
+        Tier.STARTER: 5, Tier.PROFESSIONAL: 5, Tier.ENTERPRISE: 18,
     }  # fmt: skip
 
 
 def test_the_example_matrix_covers_every_token_combination():
+    """Every combination with codecommit and s3, and codeconnections once per tier (twice in the
+    enterprise tier: sgprov and standalone)."""
     combos = set()
     for path in EXAMPLES:
         c = load_config(path).config
         vpc = c.vpc_integration if isinstance(c, EnterpriseConfig) else None
         combos.add((c.client.company_prefix, c.ml_product.source_control, c.ml_product.workload is not None,
                     vpc and vpc.security_group_mode, vpc and vpc.vpc_source))  # fmt: skip
-    assert len(combos) == 24
+    assert len(combos) == 28
+    classic = {c for c in combos if c[1] is not SourceControl.CODECONNECTIONS}
+    assert len(classic) == 24
     assert ("globalbank", SourceControl.S3, True, SecurityGroupMode.SGPROV, VpcSource.SSM) in combos
     assert ("techcorp", SourceControl.CODECOMMIT, False, None, None) in combos
+    assert combos - classic == {
+        ("techcorp", SourceControl.CODECONNECTIONS, False, None, None),
+        ("edge", SourceControl.CODECONNECTIONS, False, None, None),
+        ("globalbank", SourceControl.CODECONNECTIONS, False, SecurityGroupMode.SGPROV, VpcSource.SSM),
+        ("globalbank", SourceControl.CODECONNECTIONS, False, SecurityGroupMode.STANDALONE, VpcSource.DIRECT),
+    }
 
 
 def test_spec_example_name_globalbank_codecommit_standalone_direct_without_workload():
@@ -114,10 +124,92 @@ def test_tier_must_be_one_of_the_three(tmp_path):
     assert problems(write(tmp_path, data)) == {"tier": "must be one of enterprise, professional, starter; got 'gold'"}
 
 
-def test_source_control_is_codecommit_or_s3(tmp_path):
+def test_source_control_is_codecommit_s3_or_codeconnections(tmp_path):
     data = base(STARTER)
     data["ml_product"]["source_control"] = "github"
-    assert "must be 'codecommit' or 's3'" in problems(write(tmp_path, data))["ml_product.source_control"]
+    assert "must be 'codecommit', 's3' or 'codeconnections'" in problems(write(tmp_path, data))[
+        "ml_product.source_control"]  # fmt: skip
+
+
+CONNECTIONS = example("techcorp codeconnections")
+CONNECTION_FIELDS = ("connection_arn", "build_repository", "deploy_repository", "branch")
+
+
+@pytest.mark.parametrize("field", CONNECTION_FIELDS)
+def test_codeconnections_requires_connection_repositories_and_branch(tmp_path, field):
+    data = base(CONNECTIONS)
+    del data["ml_product"][field]
+    assert problems(write(tmp_path, data)) == {
+        f"ml_product.{field}": "is required when source_control is codeconnections"}  # fmt: skip
+
+
+@pytest.mark.parametrize("field", CONNECTION_FIELDS)
+def test_connection_fields_are_rejected_with_another_source(tmp_path, field):
+    data = base(CONNECTIONS)
+    data["ml_product"] = {k: v for k, v in data["ml_product"].items() if k not in CONNECTION_FIELDS or k == field}
+    data["ml_product"]["source_control"] = "s3"
+    assert problems(write(tmp_path, data)) == {
+        f"ml_product.{field}": "is only allowed when source_control is codeconnections"}  # fmt: skip
+
+
+@pytest.mark.parametrize("arn", [
+    "arn:aws:codeconnections:us-west-2:123456789012:connection/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+    "arn:aws:codestar-connections:us-west-2:123456789012:connection/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+])  # fmt: skip
+def test_connection_arn_takes_both_service_prefixes(tmp_path, arn):
+    data = base(CONNECTIONS)
+    data["ml_product"]["connection_arn"] = arn
+    assert load_config(write(tmp_path, data)).config.ml_product.connection_arn == arn
+
+
+@pytest.mark.parametrize("arn, expected", [
+    ("arn:aws:codecommit:us-west-2:123456789012:connection/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+     "is not a connection ARN"),
+    ("arn:aws:codeconnections:us-west-2:123456789012:host/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+     "is not a connection ARN"),
+    ("arn:aws:codeconnections:us-west-2:123456789012:connection/my-github", "is not a connection ARN"),
+    ("arn:aws:codeconnections:us-west-2:999999999999:connection/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+     "is in account 999999999999; the config's account is 123456789012"),
+    ("arn:aws:codeconnections:us-east-1:123456789012:connection/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+     "is in region us-east-1; the config's region is us-west-2"),
+    ("arn:aws-cn:codeconnections:us-west-2:123456789012:connection/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+     "is in partition aws-cn; the config's partition is aws"),
+])  # fmt: skip
+def test_connection_arn_is_a_connection_of_the_configs_account_and_region(tmp_path, arn, expected):
+    data = base(CONNECTIONS)
+    data["ml_product"]["connection_arn"] = arn
+    path = write(tmp_path, data)
+    assert expected in problems(path)["ml_product.connection_arn"]
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if "connection_arn:" in text)
+    assert caught.value.problems[0].line == line, "reported on the connection_arn line"
+
+
+@pytest.mark.parametrize("field, value", [
+    ("build_repository", "customer-churn-model-build"),
+    ("deploy_repository", "https://github.com/techcorp/model-deploy"),
+    ("branch", "feature..x"),
+    ("branch", "-main"),
+    ("branch", "main.lock"),
+    ("branch", "has space"),
+])  # fmt: skip
+def test_repositories_are_owner_slash_name_and_the_branch_a_git_branch_name(tmp_path, field, value):
+    data = base(CONNECTIONS)
+    data["ml_product"][field] = value
+    assert repr(value) in problems(write(tmp_path, data))[f"ml_product.{field}"]
+
+
+def test_gitlab_subgroups_and_branch_paths_are_accepted(tmp_path):
+    data = base(CONNECTIONS)
+    data["ml_product"].update(build_repository="group/sub-group/model_build.v2", branch="release/2024-q3")
+    assert load_config(write(tmp_path, data)).config.ml_product.repository("build") == "group/sub-group/model_build.v2"
+
+
+def test_build_and_deploy_repositories_differ(tmp_path):
+    data = base(CONNECTIONS)
+    data["ml_product"]["deploy_repository"] = data["ml_product"]["build_repository"]
+    assert "must differ from build_repository" in problems(write(tmp_path, data))["ml_product.deploy_repository"]
 
 
 def test_workload_discriminator_is_optional_and_a_slug(tmp_path):

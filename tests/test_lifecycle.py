@@ -51,9 +51,10 @@ def aws(endpoint, monkeypatch, tmp_path):
     return client
 
 
-def product(fragment: str, aws_client, **changes) -> tuple[str, dict]:
+def product(fragment: str, aws_client, provision_source: bool = True, **changes) -> tuple[str, dict]:
     """An example config in ./ml/configs, in the endpoint's account, under a tenant of its own so
-    that tests never share a stack. Returns (file name, config data)."""
+    that tests never share a stack, with what its source needs (unless provision_source is False).
+    Returns (file name, config data)."""
     data = yaml.safe_load(example(fragment).read_text())
     data["client"]["account_id"] = ACCOUNT
     example_tenant, data["client"]["tenant_id"] = data["client"]["tenant_id"], f"t{next(_tenants):03d}"
@@ -62,11 +63,28 @@ def product(fragment: str, aws_client, **changes) -> tuple[str, dict]:
     for dotted, value in changes.items():
         section, key = dotted.split("__")
         data[section][key] = value
+    if provision_source:
+        _provision_source(data, aws_client)
     name = example(fragment).name.replace(f"-{example_tenant}-", f"-{data['client']['tenant_id']}-", 1)
     path = Path("ml/configs") / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return name, data
+
+
+def _provision_source(data: dict, aws_client) -> None:
+    """What the source needs before we deploy. codecommit: the account is an existing CodeCommit
+    customer (it has a repository; CodeCommit creates no first one). codeconnections: a connection
+    in the account and region (under the example's ARN prefix), its handshake completed."""
+    region, source = data["environment"]["region"], data["ml_product"]
+    if source["source_control"] == "codecommit":
+        codecommit = aws_client("codecommit", region)
+        if not codecommit.list_repositories()["repositories"]:
+            codecommit.create_repository(repositoryName="existing-repository")
+    elif source["source_control"] == "codeconnections":
+        prefix = source["connection_arn"].split(":")[2]
+        source["connection_arn"] = aws_client(prefix, region).create_connection(
+            ProviderType="GitHub", ConnectionName=f"github-{data['client']['tenant_id']}")["ConnectionArn"]  # fmt: skip
 
 
 def _provision_network(data: dict, aws_client) -> None:

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from ml_provisioner import staging
 from ml_provisioner.cli import app
-from ml_provisioner.config.models import EnterpriseConfig
+from ml_provisioner.config.models import EnterpriseConfig, SourceControl
 from ml_provisioner.naming import Names
 from ml_provisioner.policy import generate_policy, iam_reference, scopes, tables
 from ml_provisioner.policy.generator import (
@@ -139,7 +139,10 @@ class RealArns:
             return {"project": [self.arn("codebuild", f"project/{p['Name']}")]}, {"role": [self.role(p["ServiceRole"])]}
         if rtype == "AWS::CodePipeline::Pipeline":
             pipeline = self.arn("codepipeline", p["Name"])
-            return {"pipeline": [pipeline], "stage": [f"{pipeline}/Source"]}, {"role": [self.role(p["RoleArn"])]}
+            connections = [a["Configuration"]["ConnectionArn"] for stage in p["Stages"] for a in stage["Actions"]
+                           if "ConnectionArn" in a.get("Configuration", {})]  # fmt: skip
+            return {"pipeline": [pipeline], "stage": [f"{pipeline}/Source"]}, {"role": [self.role(p["RoleArn"])],
+                                                                               "Connection": connections}  # fmt: skip
         if rtype == "AWS::IAM::Role":
             return {"role": [self.role({"Ref": self._logical_id(resource)})]}, {}
         if rtype == "AWS::IAM::ManagedPolicy":
@@ -234,6 +237,8 @@ def test_every_handler_permission_is_allowed_on_the_real_arns(synthesized, polic
             touched = [t for t in types if t in known] or (list(own) if tagging else [])
             assert touched, f"{logical_id}: {action} acts on {types}; RealArns knows {list(known)}"
             for arn in (a for t in touched for a in known[t]):
+                if action.endswith(":PassConnection"):  # IAM authorizes it under the ARN's own prefix
+                    action = f"{arn.split(':')[2]}:PassConnection"
                 for variant in (arn, as_test_deploy(arn, result.names)):
                     if not allows(action, variant):
                         missing.add(f"{logical_id}: {action} on {variant}")
@@ -287,6 +292,29 @@ def test_roles_are_passed_only_to_the_services_the_template_hands_them_to(synthe
     assert statement["Resource"] == scopes.product_arns(tables.ROLE, result.names)
 
 
+@pytest.mark.parametrize("stem", STEMS)
+def test_the_source_connection_is_passed_to_codepipeline_only_and_read_by_the_preflight(synthesized, policies, stem):
+    source = synthesized[stem].loaded.config.ml_product
+    allows = Allows(policies[stem].statements)
+    passing = [s for s in policies[stem].statements if any(a.endswith(":PassConnection") for a in s["Action"])]
+    if source.source_control is not SourceControl.CODECONNECTIONS:
+        assert not passing and not allows("codeconnections:GetConnection", "*")
+        return
+    arn, prefix = source.connection_arn, source.connection_service  # IAM matches the ARN's own prefix
+    assert [(s["Action"], s["Resource"], s["Condition"]) for s in passing] == [
+        ([f"{prefix}:PassConnection"], [arn],
+         {"StringEquals": {f"{prefix}:PassedToService": "codepipeline.amazonaws.com"}})]  # fmt: skip
+    assert allows(f"{prefix}:GetConnection", arn), "the preflight reads the connection's status"
+    other = arn[:-12] + "000000000000"
+    assert not allows(f"{prefix}:GetConnection", other) and not allows(f"{prefix}:PassConnection", other)
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_only_a_codecommit_source_lists_repositories_in_the_preflight(synthesized, policies, stem):
+    codecommit = synthesized[stem].loaded.config.ml_product.source_control is SourceControl.CODECOMMIT
+    assert Allows(policies[stem].statements)("codecommit:ListRepositories", "*") == codecommit
+
+
 # -- minimal ------------------------------------------------------------------------------------------
 
 
@@ -315,6 +343,8 @@ def test_every_resource_is_the_products_own_or_an_explained_exception(synthesize
         exceptions |= {names.arn("ec2", f"route-table/{r}") for r in vpc.route_table_ids}
     exceptions |= {names.arn("ssm", "parameter" + p) for p in template_ssm_parameters(result.template)}
     exceptions.add(f"arn:aws:s3:::{staging.staging_bucket(names)}")
+    if config.ml_product.connection_arn:  # the existing connection the pipelines read their source through
+        exceptions.add(config.ml_product.connection_arn)
     for statement in policies[stem].statements:
         for resource in statement["Resource"]:
             assert resource == "*" or names.product_id in resource or resource in exceptions, resource

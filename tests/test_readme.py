@@ -39,4 +39,4 @@ def test_readme_lifecycle_block_runs_against_the_sandbox(tmp_path):
     assert "stack techcorp-prod-a001-customer-churn--ml: updated" in out
     assert re.search(r"deleted stack t[0-9a-f]{4}--techcorp-prod-a001-customer-churn--ml", out)
     assert "techcorp-prod-a001-customer-churn--ml: IN_SYNC" in out
-    assert out.rstrip().endswith("delete-repository --repository-name techcorp-prod-a001-customer-churn--model-deploy")
+    assert out.rstrip().endswith("--model-package-group-name techcorp-prod-a001-customer-churn--models")

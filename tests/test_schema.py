@@ -75,6 +75,7 @@ STARTER = example("techcorp codecommit")
 PROFESSIONAL = example("edge codecommit")
 STANDALONE_DIRECT = example("globalbank codecommit standalone direct")
 SGPROV_SSM = example("globalbank codecommit sgprov ssm")
+CONNECTIONS = example("techcorp codeconnections")
 DELETE = object()
 
 INVALID = [
@@ -100,6 +101,12 @@ INVALID = [
     (SGPROV_SSM, "vpc_integration.route_table_ids", DELETE),
     (SGPROV_SSM, "vpc_integration.security_group_id_ssm_parameter", DELETE),
     (SGPROV_SSM, "vpc_integration.endpoint_client_cidrs", ["10.20.0.0/16"]),
+    (CONNECTIONS, "ml_product.connection_arn", DELETE),
+    (CONNECTIONS, "ml_product.branch", DELETE),
+    (CONNECTIONS, "ml_product.connection_arn", "arn:aws:codecommit:us-west-2:123456789012:connection/x"),
+    (CONNECTIONS, "ml_product.build_repository", "model-build"),
+    (CONNECTIONS, "ml_product.branch", "-main"),
+    (STARTER, "ml_product.branch", "main"),
 ]
 
 

@@ -187,6 +187,42 @@ def test_s3_source_reads_archives_from_the_artifacts_bucket(synthesized):
                               "PollForSourceChanges": "true"}})]}])})  # fmt: skip
 
 
+@pytest.mark.parametrize("fragment", ["techcorp codeconnections", "edge codeconnections",
+                                      "globalbank codeconnections standalone direct"])  # fmt: skip
+def test_codeconnections_source_reads_the_repositories_through_the_one_connection(synthesized, fragment):
+    """Both pipelines read their own repository and branch through the configured connection; only
+    the pipeline role may use it, only that connection, under its ARN's prefix (and the enterprise
+    boundary allows no other)."""
+    result = synthesized[example(fragment).stem]
+    source = result.loaded.config.ml_product
+    template = Template.from_json(result.template)
+    template.resource_count_is("AWS::CodeCommit::Repository", 0)
+    for kind in ("build", "deploy"):
+        template.has_resource_properties("AWS::CodePipeline::Pipeline", {
+            "Name": result.names.pipeline(kind),
+            "Stages": Match.array_with([{"Name": "Source", "Actions": [Match.object_like({
+                "ActionTypeId": {"Category": "Source", "Owner": "AWS", "Provider": "CodeStarSourceConnection",
+                                 "Version": "1"},
+                "Configuration": {"ConnectionArn": source.connection_arn, "FullRepositoryId": source.repository(kind),
+                                  "BranchName": source.branch, "OutputArtifactFormat": "CODE_ZIP",
+                                  "DetectChanges": "true"}})]}])})  # fmt: skip
+    items = result.template["Resources"].items()
+    documents = [(logical_id, p["PolicyDocument"]) for logical_id, r in items
+                 if r["Type"] == "AWS::IAM::Role" for p in r["Properties"].get("Policies", [])]  # fmt: skip
+    documents += [(logical_id, r["Properties"]["PolicyDocument"]) for logical_id, r in items
+                  if r["Type"] == "AWS::IAM::ManagedPolicy"]  # fmt: skip
+    connection_statements = {logical_id: s for logical_id, d in documents for s in d["Statement"]
+                             if "Connection" in json.dumps(s["Action"])}  # fmt: skip
+    holders = ["StarterCorePipelineRole"] + (["EnterpriseSecurityPermissionBoundary"]
+                                             if result.loaded.config.tier == "enterprise" else [])  # fmt: skip
+    assert sorted(connection_statements) == [next(i for i in connection_statements if i.startswith(h))
+                                             for h in sorted(holders)]  # fmt: skip
+    for statement in connection_statements.values():
+        assert statement["Action"] in ([f"{source.connection_service}:UseConnection"],
+                                       f"{source.connection_service}:UseConnection")  # fmt: skip
+        assert statement["Resource"] in ([source.connection_arn], source.connection_arn)
+
+
 def test_roles_trust_only_their_service_from_this_account(synthesized):
     result = synthesized[example("techcorp codecommit").stem]
     for role in resources(result, "AWS::IAM::Role"):

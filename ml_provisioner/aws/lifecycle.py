@@ -31,6 +31,7 @@ from ml_provisioner.aws.changes import (
 from ml_provisioner.aws.ownership import SOURCE_TAG, require_ours
 from ml_provisioner.aws.preflight import check_network
 from ml_provisioner.aws.session import AwsSession
+from ml_provisioner.aws.source_preflight import check_source
 from ml_provisioner.errors import BadInput, Interrupted, OperationFailed
 from ml_provisioner.naming import Names, config_file_name
 
@@ -137,7 +138,9 @@ def deploy(aws: AwsSession, names: Names, template: dict[str, Any], template_tex
     would remove or replace data-bearing resources is refused unless ``allow_destructive``."""
     executing = False
     try:
-        check_network(aws, names)  # read-only: a VPC that cannot take the endpoints fails here, not mid-stack
+        # read-only checks: a source or a VPC that cannot work fails here, not halfway through a stack
+        check_source(aws, names)
+        check_network(aws, names)
         change_type = prepare_stack(aws, names, force=force, on_event=on_event, notify=notify,
                                     allow_destructive=allow_destructive)  # fmt: skip
         if change_type == "CREATE":  # what an earlier stack retained comes back first, with its data

@@ -28,7 +28,7 @@ def list_products(ctx: typer.Context, config: ConfigOption = "", as_json: JsonOp
             return
         s.out(table([[("* " if r["selected"] else "  ") + r["tier"], r["use"], r["network"], r["iam"],
                       r["resources_codecommit_s3"]] for r in rows],
-                    ["  tier", "use", "network", "IAM", "resources (codecommit / s3)"]))  # fmt: skip
+                    ["  tier", "use", "network", "IAM", "resources (codecommit / s3, codeconnections)"]))  # fmt: skip
         if current:
             s.out(f"\n* the tier of {config}")
 

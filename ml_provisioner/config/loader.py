@@ -270,7 +270,7 @@ def _problems_from(error: ValidationError, data: dict, lines: dict[tuple[str, ..
         message = item["msg"].removeprefix("Value error, ")
         cause = (item.get("ctx") or {}).get("error")
         if isinstance(cause, ConfigRuleError):
-            loc.append(cause.field)
+            loc += cause.field.split(".")
         kind = item["type"]
         if kind == "union_tag_invalid" or (kind == "union_tag_not_found" and not loc):
             loc, message = ["tier"], f"must be one of {', '.join(sorted(_TIER_TAGS))}; got {tier!r}"

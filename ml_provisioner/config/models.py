@@ -7,12 +7,13 @@ the ``tier`` field, so that a field a tier does not use is rejected instead of s
 from __future__ import annotations
 
 import ipaddress
+import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from ml_provisioner.config.regions import region_partitions
+from ml_provisioner.config.regions import partition_of, region_partitions
 from ml_provisioner.identity import DELIMITER
 
 # Values CloudWatch Logs accepts for RetentionInDays, from 90 days up (the product's floor).
@@ -29,6 +30,7 @@ class Tier(StrEnum):
 class SourceControl(StrEnum):
     CODECOMMIT = "codecommit"
     S3 = "s3"
+    CODECONNECTIONS = "codeconnections"  # GitHub, GitLab, Bitbucket through an existing connection
 
 
 class VpcSource(StrEnum):
@@ -105,14 +107,42 @@ class Environment(Frozen):
         return self.name in ("prod", "prd", "production")
 
 
+# A connection of AWS CodeConnections, under its current prefix or the legacy CodeStar one.
+CONNECTION_ARN = re.compile(
+    r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):(?P<service>codeconnections|codestar-connections):"
+    r"(?P<region>[a-z0-9-]+):(?P<account>\d{12}):connection/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$"
+)
+# owner/repository (GitLab: group/subgroup/.../repository), as the provider spells it.
+REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
+# A git branch name, within what git accepts (git check-ref-format), without exotic characters.
+BRANCH = re.compile(r"^(?![-/.])(?!.*(\.\.|//|/\.|@\{))[A-Za-z0-9._/@+-]+(?<![/.])(?<!\.lock)$")
+CONNECTION_FIELDS = ("connection_arn", "build_repository", "deploy_repository", "branch")
+
+
 class MlProduct(Frozen):
     use_case: UseCase = Field(description="Lowercase words joined by hyphens, e.g. customer-churn.")
     source_control: SourceControl = Field(
         description="codecommit: model-build and model-deploy repositories; s3: source archives in the "
-        "artifacts bucket (source/model-build.zip, source/model-deploy.zip)."
+        "artifacts bucket (source/model-build.zip, source/model-deploy.zip); codeconnections: repositories "
+        "on GitHub, GitLab or Bitbucket through an existing AWS CodeConnections connection."
     )
     workload: Workload | None = Field(
         default=None, description="Optional discriminator for several products of one use case."
+    )
+    connection_arn: str | None = Field(
+        default=None,
+        description="codeconnections only: the ARN of an existing connection (arn:<partition>:codeconnections: "
+        "or the legacy codestar-connections:) in the config's account and region.",
+        max_length=256,
+    )
+    build_repository: str | None = Field(
+        default=None, description="codeconnections only: the model-build repository, owner/repo.", max_length=200
+    )
+    deploy_repository: str | None = Field(
+        default=None, description="codeconnections only: the model-deploy repository, owner/repo.", max_length=200
+    )
+    branch: str | None = Field(
+        default=None, description="codeconnections only: the branch whose pushes run the pipelines.", max_length=255
     )
 
     @field_validator("use_case", "workload", mode="before")
@@ -123,6 +153,60 @@ class MlProduct(Frozen):
                 f"must not contain {DELIMITER!r}: it separates the product id from what follows it in names"
             )
         return value
+
+    @field_validator("connection_arn")
+    @classmethod
+    def _connection_arn(cls, value: str | None) -> str | None:
+        if value is not None and not CONNECTION_ARN.match(value):
+            raise ValueError(
+                f"{value!r} is not a connection ARN; expected "
+                "arn:aws:codeconnections:<region>:<account>:connection/<id> (or codestar-connections)"
+            )
+        return value
+
+    @field_validator("build_repository", "deploy_repository")
+    @classmethod
+    def _owner_and_repository(cls, value: str | None) -> str | None:
+        if value is not None and not REPOSITORY.match(value):
+            raise ValueError(f"{value!r} must be owner/repository as the provider shows it, e.g. acme/churn-model")
+        return value
+
+    @field_validator("branch")
+    @classmethod
+    def _branch_name(cls, value: str | None) -> str | None:
+        if value is not None and not BRANCH.match(value):
+            raise ValueError(f"{value!r} is not a git branch name such as main or release/2024")
+        return value
+
+    @model_validator(mode="after")
+    def _connection_fields_with_codeconnections(self) -> MlProduct:
+        if self.source_control is SourceControl.CODECONNECTIONS:
+            for name in CONNECTION_FIELDS:
+                if getattr(self, name) is None:
+                    raise ConfigRuleError(name, "is required when source_control is codeconnections")
+            if self.build_repository == self.deploy_repository:
+                raise ConfigRuleError(
+                    "deploy_repository",
+                    "must differ from build_repository (each pipeline runs on pushes to its own repository)",
+                )
+        else:
+            for name in CONNECTION_FIELDS:
+                if getattr(self, name) is not None:
+                    raise ConfigRuleError(name, "is only allowed when source_control is codeconnections")
+        return self
+
+    @property
+    def connection_service(self) -> str | None:
+        """The IAM service prefix of the connection's ARN (codeconnections or codestar-connections):
+        IAM authorizes a connection only under its own prefix's actions."""
+        match = CONNECTION_ARN.match(self.connection_arn or "")
+        return match.group("service") if match else None
+
+    def repository(self, kind: str) -> str:
+        """The build or deploy repository of a codeconnections source (owner/repo)."""
+        repository = self.build_repository if kind == "build" else self.deploy_repository
+        assert repository, "only a codeconnections source has repositories of its own"
+        return repository
 
 
 class Tags(Frozen):
@@ -255,6 +339,22 @@ class _ProductBase(Frozen):
     environment: Environment
     ml_product: MlProduct
     tags: Tags
+
+    @model_validator(mode="after")
+    def _connection_in_this_account_and_region(self) -> _ProductBase:
+        """A pipeline can use a connection of its own account and region only."""
+        match = CONNECTION_ARN.match(self.ml_product.connection_arn or "")
+        if match:
+            region, account = self.environment.region, self.client.account_id
+            found = {"partition": partition_of(region), "region": region, "account": account}
+            for part, expected in found.items():
+                if match.group(part) != expected:
+                    raise ConfigRuleError(
+                        "ml_product.connection_arn",
+                        f"is in {part} {match.group(part)}; the config's {part} is {expected} "
+                        "(a pipeline can only use a connection of its own account and region)",
+                    )
+        return self
 
 
 class StarterConfig(_ProductBase):

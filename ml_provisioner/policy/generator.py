@@ -4,9 +4,10 @@ For every resource in the template: the handler permissions of its type (schemas
 those of features it does not use (tables.FEATURE_GATES), spelled as IAM actions
 (tables.RENAMED_ACTIONS), each scoped to the product's ARNs of the resource types the IAM
 reference says the action acts on (scopes.py), or to "*" when it supports no narrower resource.
-Then the lifecycle's own calls: the stack's change sets and drift checks, SSM read-back, the
-SSM-typed template parameters CloudFormation resolves, passing the product's roles, and the
-staging bucket for templates over CloudFormation's TemplateBody limit.
+Then the lifecycle's own calls: the source preflight, the stack's change sets and drift checks,
+SSM read-back, the SSM-typed template parameters CloudFormation resolves, passing the product's
+roles (and its source connection), and the staging bucket for templates over CloudFormation's
+TemplateBody limit.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ml_provisioner import staging
+from ml_provisioner.config.models import CONNECTION_ARN, SourceControl
 from ml_provisioner.errors import OperationFailed
 from ml_provisioner.naming import Names
 from ml_provisioner.policy import iam_reference, scopes, tables
@@ -167,6 +169,8 @@ def generate_policy(synthesized: Synthesized) -> DeployerPolicy:
         for action, reason in _resource_actions(grants, permissions, resource.get("Properties", {})):
             omitted.setdefault((resource["Type"], action), Omitted(resource["Type"], action, reason))
     _allow_passing_roles(grants, template)
+    _allow_passing_connections(grants, template)
+    _allow_source_preflight(grants)
     _allow_lifecycle(grants, template)
     _allow_emptying_test_buckets(grants)
     staged = staging.needs_staging(synthesized.template_yaml())
@@ -207,6 +211,8 @@ def _resource_actions(
         action = tables.RENAMED_ACTIONS.get(action, action)
         if action == PASS_ROLE:
             continue  # granted once, for the roles the template passes (_allow_passing_roles)
+        if action in tables.PASS_CONNECTION_ACTIONS:
+            continue  # granted once, for the connections the template uses (_allow_passing_connections)
         grants.allow_scoped(action, scope.own if tagging else scope.own + scope.uses, rtype, tagging)
 
 
@@ -228,6 +234,38 @@ def _allow_passing_roles(grants: _Grants, template: dict[str, Any]) -> None:
             scopes.product_arns(tables.ROLE, grants.names),
             {"StringEquals": {"iam:PassedToService": services}},
         )
+
+
+def _allow_passing_connections(grants: _Grants, template: dict[str, Any]) -> None:
+    """PassConnection on the connections the pipelines' source actions use, to CodePipeline only."""
+    for prefix in tables.CONNECTION_PREFIXES:
+        connections = [arn for arn in source_connections(template) if arn.split(":")[2] == prefix]
+        if connections:
+            grants.allow(f"{_title(prefix)}PassSourceConnection", [f"{prefix}:PassConnection"], connections,
+                         {"StringEquals": {f"{prefix}:PassedToService": "codepipeline.amazonaws.com"}})  # fmt: skip
+
+
+def source_connections(template: dict[str, Any]) -> list[str]:
+    """The ConnectionArn of every CodeStarSourceConnection action of the template's pipelines."""
+    return sorted({
+        action["Configuration"]["ConnectionArn"]
+        for resource in template.get("Resources", {}).values() if resource["Type"] == "AWS::CodePipeline::Pipeline"
+        for stage in resource.get("Properties", {}).get("Stages", [])
+        for action in stage.get("Actions", [])
+        if action.get("ActionTypeId", {}).get("Provider") == tables.CONNECTION_SOURCE_PROVIDER
+    })  # fmt: skip
+
+
+def _allow_source_preflight(grants: _Grants) -> None:
+    source = grants.names.config.ml_product
+    if source.source_control is SourceControl.CODECOMMIT:
+        for action in tables.CODECOMMIT_PREFLIGHT_ACTIONS:
+            grants.allow_scoped(action, (), "the CodeCommit preflight")
+    match = CONNECTION_ARN.match(source.connection_arn or "")
+    if match:
+        prefix = match.group("service")
+        grants.allow(f"{_title(prefix)}SourceConnection", [f"{prefix}:{tables.CONNECTION_PREFLIGHT_ACTION}"],
+                     [match.group(0)])  # fmt: skip
 
 
 def passed_roles(template: dict[str, Any]) -> set[tuple[str, str]]:

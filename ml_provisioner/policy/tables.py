@@ -174,6 +174,18 @@ STAGING_BUCKET_ACTIONS = ("s3:CreateBucket", "s3:ListBucket", "s3:PutBucketPubli
                           "s3:PutEncryptionConfiguration", "s3:PutLifecycleConfiguration")  # fmt: skip
 STAGING_OBJECT_ACTIONS = ("s3:PutObject", "s3:GetObject")
 
+# Creating a pipeline whose source action uses a connection passes that connection to
+# CodePipeline. The schema names the legacy action; IAM authorizes a connection under the service
+# prefix of its ARN, so the action is granted under that prefix, on the template's connections.
+PASS_CONNECTION_ACTIONS = ("codestar-connections:PassConnection", "codeconnections:PassConnection")
+CONNECTION_PREFIXES = ("codeconnections", "codestar-connections")
+CONNECTION_SOURCE_PROVIDER = "CodeStarSourceConnection"
+
+# The deploy preflight (aws/source_preflight.py), read-only, before any change set: whether
+# CodeCommit still creates repositories in the account; whether the connection is AVAILABLE.
+CODECOMMIT_PREFLIGHT_ACTIONS = ("codecommit:ListRepositories",)
+CONNECTION_PREFLIGHT_ACTION = "GetConnection"  # under the connection ARN's own prefix
+
 # delete-product empties a test deployment's artifacts bucket (every version) before deleting it;
 # a real deployment's bucket is retained, so these are granted on test buckets only.
 EMPTY_BUCKET_ACTIONS = ("s3:ListBucketVersions",)

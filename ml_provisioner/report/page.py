@@ -187,7 +187,7 @@ def _tier(s: Synthesized) -> str:
     info, below = view.info, view.below
     rows = [("Use", info.use, below.use if below else "-"), ("Network", info.network, below.network if below else "-"),
             ("IAM", info.iam, below.iam if below else "-"),
-            ("Resources (codecommit / s3)", info.counts, below.counts if below else "-")]  # fmt: skip
+            ("Resources (codecommit / s3, codeconnections)", info.counts, below.counts if below else "-")]  # fmt: skip
     compare = _table(["", f"{info.tier.value} (this product)", below.tier.value if below else "(none)"], rows)
     added_title = (f"What the {info.tier.value} tier adds over {below.tier.value}" if below
                    else "What the starter tier provides")  # fmt: skip

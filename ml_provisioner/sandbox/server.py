@@ -30,6 +30,7 @@ def install() -> None:
         from . import (
             change_sets,
             cloudformation_models,
+            connections,
             drift,
             model_fixes,
             resource_import,
@@ -42,6 +43,7 @@ def install() -> None:
         resource_import.install()  # wraps change_sets' CreateChangeSet and ExecuteChangeSet
         drift.install()
         service_fixes.install()
+        connections.install()
         # moto caches its type -> model table; the models above register by subclassing.
         for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
             cached.cache_clear()

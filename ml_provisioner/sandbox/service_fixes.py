@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
 from moto.codecommit.exceptions import RepositoryDoesNotExistException
-from moto.codecommit.models import CodeCommit
+from moto.codecommit.models import CodeCommit, CodeCommitBackend
 from moto.codecommit.responses import CodeCommitResponse
 from moto.codepipeline.models import CodePipeline
+from moto.core.exceptions import JsonRESTError
 from moto.core.utils import iso_8601_datetime_with_milliseconds
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
 from moto.iam.policy_conditions import CONDITION_OPERATIONS
+
+# Set to "closed" (in the sandbox's process) to play an account that AWS CodeCommit no longer
+# onboards: CreateRepository is refused while the account has no repository, as on AWS.
+CODECOMMIT_SWITCH = "ML_PROVISIONER_SANDBOX_CODECOMMIT"
+CODECOMMIT_CLOSED_MESSAGE = (
+    "CreateRepository request is not allowed because there is no existing repository in this AWS account "
+    "or AWS Organization"
+)
 
 
 def install() -> None:
@@ -67,6 +77,29 @@ def _with_polling_disabled_at(metadata: Callable[[CodePipeline], dict]) -> Calla
         return data
 
     return wrapper
+    CodeCommitBackend.create_repository = _closed_to_new_customers(  # type: ignore[method-assign]
+        CodeCommitBackend.create_repository
+    )
+    CodeCommitResponse.list_repositories = _list_repositories  # type: ignore[attr-defined]
+
+
+def _closed_to_new_customers(create_repository: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(create_repository)
+    def wrapper(self: CodeCommitBackend, *args: Any, **kwargs: Any) -> Any:
+        if os.environ.get(CODECOMMIT_SWITCH) == "closed" and not self.repositories:
+            raise JsonRESTError("OperationNotAllowedException", CODECOMMIT_CLOSED_MESSAGE)
+        return create_repository(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _list_repositories(self: CodeCommitResponse) -> str:
+    """ListRepositories, which moto lacks (one page, by name)."""
+    backend = self.codecommit_backend
+    return json.dumps({"repositories": [
+        {"repositoryName": name, "repositoryId": repository.repository_metadata["repositoryId"]}
+        for name, repository in sorted(backend.repositories.items())
+    ]})  # fmt: skip
 
 
 def _skip_unknowable_denies(is_action_permitted: Callable[..., Any]) -> Callable[..., Any]:
