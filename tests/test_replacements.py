@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from ml_provisioner.aws.changes import ResourceChange
-from ml_provisioner.aws.lifecycle import plan_deploy, refuse_destructive
+from ml_provisioner.aws.changes import ResourceChange, delete_change_set
+from ml_provisioner.aws.lifecycle import deploy, plan_deploy
 from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.config.loader import load_config
 from ml_provisioner.errors import BadInput
@@ -44,11 +44,15 @@ def test_deploy_refuses_replacing_a_fixed_name_resource_naming_the_property(aws)
     change_set = plan_deploy(session, names, template, json.dumps(template), change_type="UPDATE")
     [change] = [c for c in change_set.changes if c.logical_id == logical_id]
     assert change.name_clash and change.recreated_by == ["ModelPackageGroupDescription"]
+    delete_change_set(session, change_set)
     for allow_data_loss in (False, True):  # --allow-destructive cannot make AWS accept it
         with pytest.raises(BadInput) as refused:
-            refuse_destructive(session, names, change_set, allow_data_loss=allow_data_loss)
+            deploy(session, names, template, json.dumps(template), expected_outputs=[], force=True,
+                   review=lambda _: None, confirm=lambda _: None, on_event=lambda _: None,
+                   allow_destructive=allow_data_loss)  # fmt: skip
         assert (f"replace {logical_id} (AWS::SageMaker::ModelPackageGroup, fixed name) because "
                 "ModelPackageGroupDescription changed") in refused.value.message  # fmt: skip
-        change_set = plan_deploy(session, names, template, json.dumps(template), change_type="UPDATE")
+    summaries = aws("cloudformation", names.region).list_change_sets(StackName=names.stack_name)["Summaries"]
+    assert not [c for c in summaries if c["ExecutionStatus"] == "AVAILABLE"], "the refused change sets are gone"
     stack = aws("cloudformation", names.region).describe_stacks(StackName=names.stack_name)["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE", "nothing was executed"

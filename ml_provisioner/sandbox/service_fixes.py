@@ -33,6 +33,11 @@ def install() -> None:
     CodeCommitResponse.list_tags_for_resource = _codecommit_list_tags  # type: ignore[attr-defined]
     CodeCommitResponse.tag_resource = _codecommit_tag  # type: ignore[attr-defined]
     CodeCommitResponse.untag_resource = _codecommit_untag  # type: ignore[attr-defined]
+    CodePipeline.metadata = property(_with_polling_disabled_at(CodePipeline.metadata.fget))
+    CodeCommitBackend.create_repository = _closed_to_new_customers(  # type: ignore[method-assign]
+        CodeCommitBackend.create_repository
+    )
+    CodeCommitResponse.list_repositories = _list_repositories  # type: ignore[attr-defined]
 
 
 # --- CodeCommit tagging (moto has none; ownership tags are read from repositories) -------------
@@ -62,7 +67,6 @@ def _codecommit_untag(self: CodeCommitResponse) -> str:
     for key in self._get_param("tagKeys") or []:
         repository.tags.pop(key, None)
     return "{}"
-    CodePipeline.metadata = property(_with_polling_disabled_at(CodePipeline.metadata.fget))
 
 
 def _with_polling_disabled_at(metadata: Callable[[CodePipeline], dict]) -> Callable[[CodePipeline], dict]:
@@ -77,10 +81,6 @@ def _with_polling_disabled_at(metadata: Callable[[CodePipeline], dict]) -> Calla
         return data
 
     return wrapper
-    CodeCommitBackend.create_repository = _closed_to_new_customers(  # type: ignore[method-assign]
-        CodeCommitBackend.create_repository
-    )
-    CodeCommitResponse.list_repositories = _list_repositories  # type: ignore[attr-defined]
 
 
 def _closed_to_new_customers(create_repository: Callable[..., Any]) -> Callable[..., Any]:
