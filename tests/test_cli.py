@@ -110,7 +110,9 @@ def test_workspace_comes_from_option_or_environment(tmp_path, monkeypatch):
     assert run("--workspace", "elsewhere", "validate-config", "-c", STARTER.name)[0] == 0
     monkeypatch.setenv("ML_PROVISIONER_WORKSPACE", str(tmp_path / "elsewhere"))
     assert run("validate-config", "-c", STARTER.name)[0] == 0
-    assert (tmp_path / "elsewhere" / "reports" / "execution.log").read_text().count("action=validate-config") == 2
+    log = (tmp_path / "elsewhere" / "reports" / "execution.log").read_text()
+    assert log.count("action=validate-config") == 4  # a started line and an outcome line per run
+    assert log.count(" exit=0 ") == 2
 
 
 def test_create_prov_template_writes_templates_for_several_configs_in_one_run(workspace, synthesized):

@@ -17,6 +17,7 @@ from ml_provisioner.cli._common import ConfigOption, EndpointOption, JsonOption,
 from ml_provisioner.config.loader import LoadedConfig
 from ml_provisioner.errors import EXIT_DRIFT, BadInput, OperationFailed
 from ml_provisioner.naming import TEST_SUFFIX_PATTERN, Names, new_test_suffix
+from ml_provisioner.workspace import FolderNotWritable
 
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Do not ask for confirmation (required without a terminal).")
@@ -152,7 +153,10 @@ def _deploy(s: Session, loaded: LoadedConfig, test_suffix: str | None, *, force:
         raise OperationFailed(f"cdk-nag reports {len(result.errors)} unacknowledged error(s)",
                               "run validate-prov-template for the findings")  # fmt: skip
     if not test_suffix:  # the deployed template is kept where create-prov-template puts it
-        s.workspace.write(s.workspace.template_for(loaded.stem), result.template_yaml())
+        try:
+            s.workspace.write(s.workspace.template_for(loaded.stem), result.template_yaml())
+        except FolderNotWritable as error:  # a copy for the user: not a reason to stop the deploy
+            s.warn(f"{error.message}: the deployed template is not kept there; {error.hint}")
     on_event = _event_printer(s, as_json)
     with aws_errors("test-deploy" if test_suffix else "deploy-product"):
         change_type = prepare_stack(aws, names, force=force, on_event=on_event)
