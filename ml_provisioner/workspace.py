@@ -26,12 +26,12 @@ class FolderNotWritable(BadInput):
         reason = error.strerror or type(error).__name__
         if error.errno == errno.EROFS:
             hint = f"mount {folder} read-write (drop ':ro'), or pass --workspace with a writable folder"
-        elif error.errno == errno.ENOSPC:
-            hint = f"free space on the disk holding {folder}"
+        elif error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            hint = f"free space on the disk holding {folder} (or raise the quota or file size limit)"
         else:
-            hint = f"make {folder} writable for {_whoami()} (chown or chmod it), or pass --workspace with a folder you own"
+            hint = f"make {folder} writable for {_whoami()} (chown or chmod it), or use a workspace you own"
             if IMAGE_TIER_ENV in os.environ:  # in the container image
-                hint += "; in a container, run with --user \"$(id -u):$(id -g)\" or mount a folder that user owns"
+                hint += '; in a container, mount folders you own, or add --user "$(id -u):$(id -g)"'
         super().__init__(f"cannot write to {folder}: {reason}", hint)
 
 

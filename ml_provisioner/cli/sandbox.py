@@ -30,7 +30,7 @@ def sandbox(
         except ModuleNotFoundError as error:  # the sandbox is an extra: `pip install -e .` leaves it out
             raise BadInput(
                 f"the sandbox needs moto's server, which is not installed ({error})",
-                "install it: pip install -e \".[sandbox]\" in the project folder (or pip install \"moto[server]>=5.2.5,<5.3\")",
+                'install it: pip install -e ".[sandbox]" in the project folder (scripts/test installs it too)',
             ) from None
 
         with start_sandbox(port=port) as endpoint:
