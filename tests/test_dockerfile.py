@@ -134,7 +134,8 @@ def test_the_docs_are_built_strict_in_a_builder_stage_and_shipped_in_app_docs(st
 
 
 def test_the_builder_installs_the_project_like_the_readme(stages):
-    assert "pip install --no-compile ." in stages[0].all("RUN")
+    assert "pip install --no-compile --no-deps ." in stages[0].all("RUN")  # after its dependencies
+    assert any("pip install --no-compile -r /tmp/requirements.txt" in run for run in stages[0].all("RUN"))
 
 
 def test_the_builder_fills_the_jsii_cache_and_trims_what_never_runs(stages):
