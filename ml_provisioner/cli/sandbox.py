@@ -25,7 +25,13 @@ def sandbox(
     """Run a local AWS endpoint on 127.0.0.1 and print the environment to use it."""
     with action(ctx, "sandbox") as s:
         os.environ["MOTO_ACCOUNT_ID"] = account_id  # read by moto when it is first imported
-        from ml_provisioner.sandbox import start_sandbox
+        try:
+            from ml_provisioner.sandbox import start_sandbox
+        except ModuleNotFoundError as error:  # the sandbox is an extra: `pip install -e .` leaves it out
+            raise BadInput(
+                f"the sandbox needs moto's server, which is not installed ({error})",
+                'install it: pip install -e ".[sandbox]" in the project folder (scripts/test installs it too)',
+            ) from None
 
         try:
             endpoint = start_sandbox(port=port)

@@ -1,0 +1,172 @@
+"""Workspace writes: files get the mode a plain write gives them, a failed write leaves no
+temporary file and the old content, an unwritable folder is exit 2 naming it and the fix, a
+deploy does not stop because its template copy cannot be kept, and every run leaves a
+"started" line in reports/execution.log before its outcome, so a killed run is still seen."""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ml_provisioner.errors import EXIT_BAD_INPUT
+from ml_provisioner.workspace import Workspace
+from tests.conftest import example
+
+STARTER = example("techcorp s3")
+OUTSIDER = 65534  # nobody: the owner of the folders the CLI may not write
+
+
+def test_a_new_file_honours_the_umask_and_a_rewritten_one_keeps_its_mode(tmp_path):
+    workspace = Workspace(tmp_path)
+    previous = os.umask(0o022)
+    try:
+        assert _mode(workspace.write(tmp_path / "templates" / "a.yaml", "a")) == 0o644
+        os.umask(0o027)
+        assert _mode(workspace.write(tmp_path / "templates" / "b.yaml", "b")) == 0o640
+        os.umask(0o002)
+        (tmp_path / "templates" / "a.yaml").chmod(0o600)
+        assert _mode(workspace.write(tmp_path / "templates" / "a.yaml", "a2")) == 0o600
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "templates" / "a.yaml").read_text() == "a2"
+
+
+def test_a_write_that_fails_part_way_leaves_the_old_file_and_no_temporary_file(tmp_path):
+    """The disk fills up mid-write (here: the file-size limit, the same failure for write(2))."""
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    (folder / "p.json").write_text("old")
+    script = (
+        "import sys; from pathlib import Path; from ml_provisioner.workspace import Workspace\n"
+        "try:\n"
+        f"    Workspace(Path({str(tmp_path)!r})).write(Path({str(folder / 'p.json')!r}), 'x' * 100_000)\n"
+        "except Exception as error:\n"
+        "    print(type(error).__name__, error, error.hint, sep='|'); sys.exit(error.exit_code)\n"
+    )
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write(2) fails with EFBIG instead of a signal
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    run = subprocess.run([sys.executable, "-c", script], preexec_fn=small_files, capture_output=True, text=True,
+                         timeout=60)  # fmt: skip
+    assert run.returncode == EXIT_BAD_INPUT, run.stderr
+    kind, message, hint = run.stdout.strip().split("|")
+    assert kind == "FolderNotWritable"
+    assert message == f"cannot write to {folder}: File too large"
+    assert hint.startswith(f"free space on the disk holding {folder}")
+    assert sorted(p.name for p in folder.iterdir()) == ["p.json"]
+    assert (folder / "p.json").read_text() == "old"
+
+
+# -- as a user who cannot write the folder: the real permission check (root would bypass it) ------------
+
+
+@pytest.fixture
+def shared_workspace() -> Iterator[Path]:
+    """A workspace in a folder that another user can reach, holding a starter config; removed after."""
+    root = Path(tempfile.mkdtemp(prefix="mlp-workspace-"))
+    root.chmod(0o755)
+    (root / "configs").mkdir()
+    shutil.copy(STARTER, root / "configs" / STARTER.name)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def as_outsider(args: list[str], workspace: Path, unwritable: list[str], **env: str) -> subprocess.CompletedProcess:
+    """Run the CLI as a user who may write the workspace except the `unwritable` folders. As root,
+    those folders belong to nobody and the process runs without root's capabilities (setpriv), so
+    the kernel's permission check applies as it does to anyone; otherwise they are made 0555."""
+    for name in ("policies", "templates", "reports"):
+        (workspace / name).mkdir(exist_ok=True)
+    (workspace / "home").mkdir(exist_ok=True)
+    prefix = []
+    for name in unwritable:
+        if os.getuid() == 0:
+            os.chown(workspace / name, OUTSIDER, OUTSIDER)
+        (workspace / name).chmod(0o555)
+    if os.getuid() == 0:
+        prefix = ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--"]
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ML_PROVISIONER_", "JSII_"))}
+    environment = {**base, "HOME": str(workspace / "home"), "ML_PROVISIONER_WORKSPACE": str(workspace),
+                   "NO_COLOR": "1", **env}  # fmt: skip
+    return subprocess.run([*prefix, sys.executable, "-m", "ml_provisioner", *args], cwd=workspace, env=environment,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+
+
+@pytest.mark.synth
+def test_an_unwritable_output_folder_exits_2_naming_the_folder_and_the_fix(shared_workspace):
+    run = as_outsider(["-con", STARTER.name, "-act", "create-prov-template"], shared_workspace, ["templates"])
+    assert run.returncode == EXIT_BAD_INPUT, run.stderr
+    folder = shared_workspace / "templates"
+    assert f"error: cannot write to {folder}: Permission denied" in run.stderr
+    assert f"hint: make {folder} writable for uid {os.getuid()} (chown or chmod it)" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert list(folder.iterdir()) == []
+    assert "action=create-prov-template exit=2" in (shared_workspace / "reports" / "execution.log").read_text()
+
+
+@pytest.mark.synth
+def test_deploy_product_on_a_read_only_templates_folder_deploys_and_warns(shared_workspace):
+    from ml_provisioner.sandbox import start_sandbox
+
+    with start_sandbox(port=0) as sandbox:
+        run = as_outsider(["-con", STARTER.name, "-act", "deploy-product", "--force"], shared_workspace,
+                          ["templates"], AWS_ENDPOINT_URL=sandbox.url, AWS_ACCESS_KEY_ID="sandbox",
+                          AWS_SECRET_ACCESS_KEY="sandbox")  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    folder = shared_workspace / "templates"
+    assert f"warning: cannot write to {folder}: Permission denied: the deployed template is not kept there" in (
+        run.stderr
+    )
+    assert "created" in run.stdout
+    assert list(folder.iterdir()) == []
+
+
+def test_an_unwritable_execution_log_is_a_warning_not_a_failure(shared_workspace):
+    run = as_outsider(["-con", STARTER.name, "-act", "validate-config"], shared_workspace, ["reports"])
+    assert run.returncode == 0, run.stderr
+    log = shared_workspace / "reports" / "execution.log"
+    assert run.stderr.count(f"warning: cannot write {log} (Permission denied): this run is not logged") == 1
+
+
+def test_a_killed_run_has_left_its_started_line(tmp_path):
+    """SIGKILL gives no chance to log an outcome: the line written when the run began remains."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ml_provisioner", "--workspace", str(tmp_path), "sandbox", "--port", "0"],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "NO_COLOR": "1"},
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("Local AWS endpoint running")
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    lines = (tmp_path / "reports" / "execution.log").read_text().splitlines()
+    assert len(lines) == 1
+    assert re.fullmatch(rf"\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ run={process.pid} action=sandbox started", lines[0])
+
+
+def test_a_run_logs_started_then_its_outcome_under_one_run_id(tmp_path):
+    shutil.copy(STARTER, tmp_path / STARTER.name)
+    run = subprocess.run([sys.executable, "-m", "ml_provisioner", "--workspace", str(tmp_path), "validate-config",
+                          "-c", str(tmp_path / STARTER.name)], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    started, outcome = (tmp_path / "reports" / "execution.log").read_text().splitlines()
+    run_id = re.search(r" (run=\d+) ", started).group(1)
+    assert started.endswith(f"{run_id} action=validate-config started")
+    assert f" {run_id} action=validate-config exit=0 config=" in outcome
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
