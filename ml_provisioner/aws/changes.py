@@ -95,6 +95,7 @@ def create_change_set(
         Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
         Description="Created by ml-provisioner",
         **template,
+        **aws.stack_role(),
     )["Id"]
     try:
         cfn.get_waiter("change_set_create_complete").wait(

@@ -128,7 +128,7 @@ def discard_change_set(aws: AwsSession, stack_name: str, change_set: ChangeSet) 
     CloudFormation made for it (it would otherwise linger)."""
     delete_change_set(aws, change_set)
     if change_set.change_type == "CREATE":
-        aws.client("cloudformation").delete_stack(StackName=stack_name)
+        aws.client("cloudformation").delete_stack(StackName=stack_name, **aws.stack_role())
 
 
 def refuse_destructive(aws: AwsSession, names: Names, change_set: ChangeSet) -> None:
@@ -290,7 +290,7 @@ def delete_stack(aws: AwsSession, stack_name: str, *, on_event: Callable[[dict],
             if resource["ResourceType"] == "AWS::S3::Bucket" and resource.get("PhysicalResourceId"):
                 _empty_bucket(aws, resource["PhysicalResourceId"])
     with _EventTail(aws, stack_name, on_event) as tail:
-        cfn.delete_stack(StackName=stack_name)
+        cfn.delete_stack(StackName=stack_name, **aws.stack_role())
         try:
             cfn.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
         except botocore.exceptions.WaiterError:
