@@ -83,6 +83,7 @@ def create_review_report(
     preview: PreviewOption = False,
     endpoint_url: EndpointOption = None,
     as_json: JsonOption = False,
+    service_role: ServiceRoleOption = False,
 ) -> None:
     """Write reports/<config>-review.html: config, tier, resources, pipelines diagram, SSM outputs,
     deployer policy, cdk-nag and cfn-lint findings and (with --preview) the change-set preview."""
@@ -100,7 +101,7 @@ def create_review_report(
             review = ReviewInput(
                 synthesized=result,
                 lint=_lint(result),
-                policy=generate_policy(result),
+                policy=generate_policy(result, service_role=service_role),
                 preview=changes,
                 preview_note=why_not,
             )

@@ -286,6 +286,9 @@ def _resource_actions(
         if action in tables.NOT_IAM_ACTIONS:
             yield action, tables.NOT_IAM_ACTIONS[action]
             continue
+        if action in delegation.NEVER:
+            yield action, "never granted: removing a role's permission boundary frees the role from it"
+            continue
         tagging = action in permissions.tagging
         action = tables.RENAMED_ACTIONS.get(action, action)
         if action == PASS_ROLE:
