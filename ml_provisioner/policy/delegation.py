@@ -66,12 +66,12 @@ def guard(statements: list[dict[str, Any]], names: Names) -> list[dict[str, Any]
             kept.append({**statement, "Action": actions})
     roles = scopes.product_arns(ROLE, names)
     policies = scopes.product_arns(POLICY, names)
-    boundary = {"StringLike": {"iam:PermissionsBoundary": boundary_arns(names)}} if bounded(names) else {}
+    boundary = {"iam:PermissionsBoundary": boundary_arns(names)} if bounded(names) else {}
     guarded = [
         _allow("IamChangeProductRolesThroughStack", found & set(ROLE_CHANGES), roles,
-               {**THROUGH_CLOUDFORMATION, **boundary}),
+               {**THROUGH_CLOUDFORMATION, **({"ArnLike": boundary} if boundary else {})}),
         _allow("IamAttachProductPoliciesThroughStack", found & set(ATTACHMENTS), roles,
-               {**THROUGH_CLOUDFORMATION, **boundary, "ArnLike": {"iam:PolicyARN": policies}}),
+               {**THROUGH_CLOUDFORMATION, "ArnLike": {**boundary, "iam:PolicyARN": policies}}),
         _allow("IamChangeProductPoliciesThroughStack", found & set(POLICY_VERSIONS), policies, THROUGH_CLOUDFORMATION),
         {"Sid": "IamNeverRemoveBoundaries", "Effect": "Deny", "Action": list(NEVER), "Resource": roles},
     ]  # fmt: skip
