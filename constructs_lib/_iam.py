@@ -41,8 +41,17 @@ class PolicyDocument:
         *,
         why_wildcard: str | None = None,
         condition: dict[str, Any] | None = None,
+        replace: bool = False,
     ) -> PolicyDocument:
-        return self._add("Allow", sid, actions, resources, why_wildcard, condition)
+        """Add an Allow statement; with replace, it takes the place of the statement with that Sid
+        (a higher tier redirecting what a lower one set up, e.g. where builds write their logs)."""
+        index = next((i for i, s in enumerate(self.statements) if s["Sid"] == sid), None)
+        if index is not None and not replace:
+            raise ValueError(f"statement {sid} is already in the document")
+        self._add("Allow", sid, actions, resources, why_wildcard, condition)
+        if index is not None:
+            self.statements[index] = self.statements.pop()
+        return self
 
     def deny(
         self,

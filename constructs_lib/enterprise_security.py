@@ -74,7 +74,7 @@ class EnterpriseSecurity(Construct):
         self.endpoints = {output: self._endpoint(output, service) for output, service in ENDPOINT_SERVICES.items()}
 
         self.log_group = self._build_compliance_log_group()
-        core.send_build_logs_to(self.log_group.ref)
+        core.send_build_logs_to(self.log_group.ref, self.names.compliance_log_group)
         self.topic = sns.CfnTopic(
             self,
             "SecurityAlertsTopic",
@@ -353,6 +353,7 @@ class EnterpriseSecurity(Construct):
             self,
             "PermissionBoundary",
             path=n.iam_path,
+            managed_policy_name=n.permission_boundary,
             description=f"Permission boundary of every role of ML product {n.product_id}",
             policy_document=boundary.lazy(),
         )

@@ -128,7 +128,8 @@ _ENTRIES = (
     _Entry(E, "EnterpriseSecurity", "AWS::SNS::Topic", "security alerts topic", lambda n: n.alerts_topic),
     _Entry(E, "EnterpriseSecurity", "AWS::SNS::Subscription", "alerts email subscription",
            lambda n: "(alerts_email)"),
-    _Entry(E, "EnterpriseSecurity", "AWS::IAM::ManagedPolicy", "permission boundary", _generated),
+    _Entry(E, "EnterpriseSecurity", "AWS::IAM::ManagedPolicy", "permission boundary",
+           lambda n: n.permission_boundary),
     *(
         _Entry(E, "EnterpriseSecurity", "AWS::SSM::Parameter", f"output {output}", _ssm(output))
         for output in ("KmsKeyArn", "LogGroupName", "VpcEndpointIdSagemakerApi", "VpcEndpointIdSagemakerRuntime",

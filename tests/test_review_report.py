@@ -7,6 +7,7 @@ there, and the SVG diagram shows the pipelines. The examples are synthesized onc
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import re
 from pathlib import Path
@@ -289,3 +290,15 @@ def test_a_failed_preview_is_reported_in_the_page_not_fatal(workspace, unlinted,
     assert "change-set preview failed" in result.stderr
     html = (workspace / "reports" / f"{stem}-review.html").read_text()
     assert "Not deployed / not checked (the preview failed: change-set preview: no AWS credentials found)" in html
+
+
+@pytest.mark.parametrize("service_role", [False, True], ids=["direct", "service-role"])
+def test_the_report_says_which_mode_the_policy_is_in_and_what_its_holder_could_do(synthesized, service_role):
+    result = synthesized[example("globalbank codecommit standalone ssm").stem]
+    policy = generate_policy(result, service_role=service_role)
+    page = build_report(ReviewInput(result, lint=[], policy=policy, preview=None), GENERATED_AT)
+    mode = "service-role" if service_role else "direct"
+    assert f"<dd>{mode}</dd>" in page or f"<td>{mode}</td>" in page
+    sentence = html.escape(policy.holder_can_and_cannot)
+    assert sentence in page
+    assert ("cannot call IAM" in sentence) == service_role and "permission boundary" in sentence

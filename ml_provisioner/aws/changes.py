@@ -135,6 +135,7 @@ def create_change_set(
         Description="Created by ml-provisioner",
         **template,
         **({"ResourcesToImport": resources_to_import} if resources_to_import else {}),
+        **aws.stack_role(),
     )["Id"]
     try:
         cfn.get_waiter("change_set_create_complete").wait(

@@ -348,7 +348,7 @@ def _delete_review_stack(aws: AwsSession, stack_name: str, state: StackState | N
         return
     if state.termination_protection:
         cfn.update_termination_protection(StackName=stack_name, EnableTerminationProtection=False)
-    cfn.delete_stack(StackName=stack_name)
+    cfn.delete_stack(StackName=stack_name, **aws.stack_role())
 
 
 def execute(aws: AwsSession, names: Names, change_set: ChangeSet, *, on_event: Callable[[dict], None]) -> None:
@@ -536,7 +536,7 @@ def delete_stack(aws: AwsSession, stack_name: str, *, on_event: Callable[[dict],
                 if resource["ResourceType"] == "AWS::S3::Bucket" and resource.get("PhysicalResourceId"):
                     _empty_bucket(aws, resource["PhysicalResourceId"])
         with _EventTail(aws, stack_name, on_event) as tail:
-            cfn.delete_stack(StackName=stack_name)
+            cfn.delete_stack(StackName=stack_name, **aws.stack_role())
             state = watch(aws, stack_name, "stack_delete_complete")
             if state.status is not None:  # still there: DELETE_FAILED
                 tail.flush()

@@ -259,7 +259,7 @@ def _remove_empty_stack(aws: AwsSession, names: Names, change_set: Any) -> None:
     if change_set is not None:
         delete_change_set(aws, change_set)
     if stack_state(aws, names.stack_name).status == "REVIEW_IN_PROGRESS":
-        aws.client("cloudformation").delete_stack(StackName=names.stack_name)
+        aws.client("cloudformation").delete_stack(StackName=names.stack_name, **aws.stack_role())
 
 
 def bring_back(aws: AwsSession, names: Names, template: dict[str, Any], *, say: Callable[[str], None],

@@ -60,7 +60,13 @@ class AwsSession:
     region: str
     endpoint_url: str | None = None
     profile: str | None = None
+    # Service-role mode: CloudFormation acts with this role, never with the caller's credentials.
+    cloudformation_role_arn: str | None = None
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def stack_role(self) -> dict[str, str]:
+        """The RoleARN argument of the calls that make CloudFormation act (change sets, deletion)."""
+        return {"RoleARN": self.cloudformation_role_arn} if self.cloudformation_role_arn else {}
 
     @cached_property
     def _boto(self) -> boto3.Session:

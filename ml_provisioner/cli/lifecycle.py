@@ -29,6 +29,11 @@ StagingOption = Annotated[
 ]
 
 
+ServiceRoleOption = Annotated[bool, typer.Option(
+    "--service-role",
+    help="Let CloudFormation act with the product's execution role (create-policy --service-role), not with "
+    "your credentials.")]  # fmt: skip
+
 AllowDestructiveOption = Annotated[bool, typer.Option(
     "--allow-destructive",
     help="Go ahead when the change removes or replaces a resource holding data (e.g. a source_control "
@@ -38,25 +43,27 @@ AllowDestructiveOption = Annotated[bool, typer.Option(
 @app.command("deploy-product")
 def deploy_product(ctx: typer.Context, config: ConfigOption, force: ForceOption = False,
                    allow_destructive: AllowDestructiveOption = False, endpoint_url: EndpointOption = None,
-                   staging_bucket: StagingOption = None, as_json: JsonOption = False) -> None:  # fmt: skip
+                   staging_bucket: StagingOption = None, as_json: JsonOption = False,
+                   service_role: ServiceRoleOption = False) -> None:  # fmt: skip
     """Deploy the product's stack through a change set, then read its SSM outputs back."""
     with action(ctx, "deploy-product") as s:
         _deploy(s, s.load(config), None, force=force, endpoint_url=endpoint_url, staging_bucket=staging_bucket,
-                as_json=as_json, allow_destructive=allow_destructive)  # fmt: skip
+                as_json=as_json, allow_destructive=allow_destructive, service_role=service_role)  # fmt: skip
 
 
 @app.command("test-deploy")
 def test_deploy(ctx: typer.Context, config: ConfigOption, endpoint_url: EndpointOption = None,
-                staging_bucket: StagingOption = None, as_json: JsonOption = False) -> None:  # fmt: skip
+                staging_bucket: StagingOption = None, as_json: JsonOption = False,
+                service_role: ServiceRoleOption = False) -> None:  # fmt: skip
     """Deploy an isolated copy (random suffix on every name) beside the real product."""
     with action(ctx, "test-deploy") as s:
         _deploy(s, s.load(config), new_test_marker(), force=True, endpoint_url=endpoint_url,
-                staging_bucket=staging_bucket, as_json=as_json)  # fmt: skip
+                staging_bucket=staging_bucket, as_json=as_json, service_role=service_role)  # fmt: skip
 
 
 @app.command("show-changes")
 def show_changes(ctx: typer.Context, config: ConfigOption, endpoint_url: EndpointOption = None,
-                 as_json: JsonOption = False) -> None:  # fmt: skip
+                 as_json: JsonOption = False, service_role: ServiceRoleOption = False) -> None:  # fmt: skip
     """Preview what deploying the config now would change (a change set, described then deleted)."""
     from ml_provisioner.aws import aws_errors
     from ml_provisioner.aws.lifecycle import preview
@@ -64,7 +71,7 @@ def show_changes(ctx: typer.Context, config: ConfigOption, endpoint_url: Endpoin
 
     with action(ctx, "show-changes") as s:
         loaded = s.load(config)
-        names, aws = _connect(s, loaded, None, endpoint_url, "show-changes")
+        names, aws = _connect(s, loaded, None, endpoint_url, "show-changes", service_role=service_role)
         [result] = synthesize([loaded])
         with aws_errors("show-changes"):
             change_set = preview(aws, names, result.template, result.template_yaml(), notify=s.warn)
@@ -80,13 +87,14 @@ def show_changes(ctx: typer.Context, config: ConfigOption, endpoint_url: Endpoin
 @app.command("check-drift")
 def check_drift(ctx: typer.Context, config: ConfigOption, stack_name: Annotated[str | None, typer.Option(
                     "--stack-name", help="A test deployment's stack name (default: the product's).")] = None,
-                endpoint_url: EndpointOption = None, as_json: JsonOption = False) -> None:  # fmt: skip
+                endpoint_url: EndpointOption = None, as_json: JsonOption = False,
+                service_role: ServiceRoleOption = False) -> None:  # fmt: skip
     """Detect drift of the deployed stack and of its SSM outputs. Exit 0 in sync, 3 drifted."""
     from ml_provisioner.aws import aws_errors
     from ml_provisioner.aws.drift import check_drift as detect
 
     with action(ctx, "check-drift") as s:
-        names, aws = _connect(s, config, stack_name, endpoint_url, "check-drift")
+        names, aws = _connect(s, config, stack_name, endpoint_url, "check-drift", service_role=service_role)
         with aws_errors("check-drift"):
             report = detect(aws, names)
         s.summary = "drifted" if report.drifted else "in sync"
@@ -121,13 +129,14 @@ def check_drift(ctx: typer.Context, config: ConfigOption, stack_name: Annotated[
 def delete_product(ctx: typer.Context, config: ConfigOption, force: ForceOption = False,
                    stack_name: Annotated[str | None, typer.Option(
                        "--stack-name", help="A test deployment's stack name (default: the product's).")] = None,
-                   endpoint_url: EndpointOption = None, as_json: JsonOption = False) -> None:  # fmt: skip
+                   endpoint_url: EndpointOption = None, as_json: JsonOption = False,
+                   service_role: ServiceRoleOption = False) -> None:  # fmt: skip
     """Delete the product's stack (or a test deployment's) and report what was retained."""
     from ml_provisioner.aws import aws_errors
     from ml_provisioner.aws.lifecycle import delete_stack, owned_stack_state, remove_leftovers, retained_resources
 
     with action(ctx, "delete-product") as s:
-        names, aws = _connect(s, config, stack_name, endpoint_url, "delete-product")
+        names, aws = _connect(s, config, stack_name, endpoint_url, "delete-product", service_role=service_role)
         with aws_errors("delete-product"):
             owned_stack_state(aws, names)
             leftovers = remove_leftovers(aws, names.stack_name)
@@ -178,13 +187,14 @@ def _report_retained(s: Session, retained: list, as_json: bool) -> None:
 
 
 def _deploy(s: Session, loaded: LoadedConfig, test_suffix: str | None, *, force: bool, endpoint_url: str | None,
-            staging_bucket: str | None, as_json: bool, allow_destructive: bool = False) -> None:  # fmt: skip
+            staging_bucket: str | None, as_json: bool, allow_destructive: bool = False,
+            service_role: bool = False) -> None:  # fmt: skip
     from ml_provisioner.aws import aws_errors
     from ml_provisioner.aws.lifecycle import deploy
     from ml_provisioner.synth import synthesize
 
     what = "test-deploy" if test_suffix else "deploy-product"
-    _, aws = _connect(s, loaded, None, endpoint_url, what)
+    _, aws = _connect(s, loaded, None, endpoint_url, what, service_role=service_role)
     [result] = synthesize([loaded], test_suffix=test_suffix)
     names = result.names
     if result.errors:
@@ -256,12 +266,14 @@ def _confirm(s: Session, question: str, force: bool) -> None:
         raise OperationFailed("cancelled; nothing was changed")
 
 
-def _connect(s: Session, config: str | LoadedConfig, stack_name: str | None, endpoint_url: str | None, what: str):
+def _connect(s: Session, config: str | LoadedConfig, stack_name: str | None, endpoint_url: str | None, what: str,
+             *, service_role: bool = False):  # fmt: skip
     """The product's (or a test deployment's) names and an AWS session in the config's account."""
     from ml_provisioner.aws import AwsSession, aws_errors
 
     names = _target(s.load(config) if isinstance(config, str) else config, stack_name)
-    aws = AwsSession(names.region, endpoint_url)
+    aws = AwsSession(names.region, endpoint_url, cloudformation_role_arn=names.execution_role_arn if service_role
+                     else None)  # fmt: skip
     with aws_errors(what):
         aws.require_account(names.account)
     return names, aws

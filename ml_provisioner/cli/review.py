@@ -24,8 +24,21 @@ PreviewOption = Annotated[
 ]
 
 
+ServiceRoleOption = Annotated[
+    bool,
+    typer.Option(
+        "--service-role",
+        help="Two parts instead of one: the caller may only drive CloudFormation on the product's stacks and "
+        "pass one execution role (policies/<config>-deployer-<n>.json); the execution role holds the resource "
+        "permissions (policies/<config>-cfn-execution-trust.json and -cfn-execution-<n>.json).",
+    ),
+]
+
+
 @app.command("create-policy")
-def create_policy(ctx: typer.Context, config: ConfigsOption, as_json: JsonOption = False) -> None:
+def create_policy(
+    ctx: typer.Context, config: ConfigsOption, as_json: JsonOption = False, service_role: ServiceRoleOption = False
+) -> None:
     """Write the least-privilege IAM policy for deploying, testing, checking and deleting the product
     into policies/<config>-deployer-<n>.json (each document within IAM's managed-policy limit)."""
     from ml_provisioner.policy import generate_policy, write_policy
@@ -33,7 +46,8 @@ def create_policy(ctx: typer.Context, config: ConfigsOption, as_json: JsonOption
 
     with action(ctx, "create-policy") as s:
         loaded = [s.load(given) for given in config]
-        policies = [generate_policy(result) for result in synthesize(loaded)]  # all derived before any is written
+        # all derived before any is written
+        policies = [generate_policy(result, service_role=service_role) for result in synthesize(loaded)]
         for policy in policies:
             write_policy(s.workspace, policy)
         s.summary = f"{sum(len(p.documents) for p in policies)} policy document(s) written"
@@ -54,6 +68,10 @@ def _print_policy(s: Session, policy: DeployerPolicy) -> None:
     if summary["omitted"]:
         s.out(f"{len(summary['omitted'])} handler permission(s) left out: features the template does not use "
               "(--json lists them)")  # fmt: skip
+    if policy.execution_role:
+        s.out(f"execution role {policy.execution_role.arn}: create it with "
+              + ", ".join(str(s.workspace.policies / f) for f in policy.execution_file_names()))  # fmt: skip
+    s.out(policy.holder_can_and_cannot)
     s.result(f"{policy.config_stem}: {summary['statements']} statements, {summary['actions']} actions, "
              f"{len(summary['services'])} services, {len(policy.documents)} document(s)\n")  # fmt: skip
 
@@ -65,6 +83,7 @@ def create_review_report(
     preview: PreviewOption = False,
     endpoint_url: EndpointOption = None,
     as_json: JsonOption = False,
+    service_role: ServiceRoleOption = False,
 ) -> None:
     """Write reports/<config>-review.html: config, tier, resources, pipelines diagram, SSM outputs,
     deployer policy, cdk-nag and cfn-lint findings and (with --preview) the change-set preview."""
@@ -82,7 +101,7 @@ def create_review_report(
             review = ReviewInput(
                 synthesized=result,
                 lint=_lint(result),
-                policy=generate_policy(result),
+                policy=generate_policy(result, service_role=service_role),
                 preview=changes,
                 preview_note=why_not,
             )

@@ -24,7 +24,7 @@ from ml_provisioner import staging
 from ml_provisioner.config.models import CONNECTION_ARN, SourceControl
 from ml_provisioner.errors import OperationFailed
 from ml_provisioner.naming import Names
-from ml_provisioner.policy import iam_reference, scopes, tables
+from ml_provisioner.policy import delegation, iam_reference, scopes, tables
 from ml_provisioner.policy.schemas import TypePermissions, type_permissions
 from ml_provisioner.synth import Synthesized
 from ml_provisioner.workspace import Workspace
@@ -54,17 +54,33 @@ class Omitted:
 
 
 @dataclass(frozen=True)
+class ExecutionRole:
+    """Service-role mode: the role CloudFormation assumes to create the product's resources."""
+
+    arn: str
+    trust: dict[str, Any]
+    statements: list[dict[str, Any]]
+    documents: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class DeployerPolicy:
     config_stem: str
     stack_name: str
-    statements: list[dict[str, Any]]
+    statements: list[dict[str, Any]]  # the caller's (the deployer's)
     documents: list[dict[str, Any]]
     omitted: list[Omitted]
     staged: bool  # the template is large enough to go through the staging bucket
+    bounded: bool = False  # the product's roles carry a permission boundary (enterprise)
+    execution_role: ExecutionRole | None = None  # service-role mode
+
+    @property
+    def mode(self) -> str:
+        return "service-role" if self.execution_role else "direct"
 
     @property
     def actions(self) -> list[str]:
-        return sorted({a for s in self.statements for a in s["Action"]})
+        return _actions(self.statements)
 
     @property
     def services(self) -> list[str]:
@@ -73,10 +89,52 @@ class DeployerPolicy:
     def file_names(self) -> list[str]:
         return [f"{self.config_stem}-deployer-{n}.json" for n in range(1, len(self.documents) + 1)]
 
+    def execution_file_names(self) -> list[str]:
+        """The execution role's trust policy, then its permission documents (service-role mode)."""
+        if not self.execution_role:
+            return []
+        count = len(self.execution_role.documents)
+        return [f"{self.config_stem}-cfn-execution-trust.json",
+                *(f"{self.config_stem}-cfn-execution-{n}.json" for n in range(1, count + 1))]  # fmt: skip
+
+    @property
+    def holder_can_and_cannot(self) -> str:
+        """What the holder of the deployer policy could and could not do, for an approver."""
+        bounded = (
+            (
+                " Every role it creates or changes carries the product's permission boundary, which it cannot "
+                "remove, attach as a permission or rewrite outside the stack."
+            )
+            if self.bounded
+            else ""
+        )
+        if self.execution_role:
+            return (
+                "Service-role mode: the holder can only drive CloudFormation on this product's stacks, read "
+                "their SSM outputs and hand CloudFormation one execution role "
+                f"({self.execution_role.arn}); it cannot call IAM, CodeBuild, CodeCommit, SageMaker or any "
+                "other service itself. The execution role holds the resource permissions, usable by "
+                f"CloudFormation only, and may change IAM only on the product's own roles and policies.{bounded}"
+            )
+        return (
+            "Direct mode: the holder creates the product's resources with its own credentials, scoped to the "
+            "product's names. IAM changes to the product's roles and policies (inline policies, trust, "
+            "attachments, policy versions) are allowed only when CloudFormation makes them for a change set, "
+            "never as direct calls, and only the product's own managed policies can be attached; it can "
+            f"create no user, access key or login and change no role or policy of another product.{bounded}"
+        )
+
     def summary(self) -> dict[str, Any]:
         return {
             "config": self.config_stem,
             "stack": self.stack_name,
+            "mode": self.mode,
+            "holder_can_and_cannot": self.holder_can_and_cannot,
+            "execution_role": self.execution_role and {
+                "arn": self.execution_role.arn,
+                "files": self.execution_file_names(),
+                "actions": len(_actions(self.execution_role.statements)),
+            },
             "statements": len(self.statements),
             "actions": len(self.actions),
             "services": self.services,
@@ -159,24 +217,35 @@ def _canonical(action: str) -> str:
 # -- the generator --------------------------------------------------------------------------------
 
 
-def generate_policy(synthesized: Synthesized) -> DeployerPolicy:
+def generate_policy(synthesized: Synthesized, *, service_role: bool = False) -> DeployerPolicy:
+    """The deployer's policy; with service_role, the caller's policy and the CloudFormation
+    execution role that holds the resource permissions instead."""
     names = synthesized.names
     template = synthesized.template
-    grants = _Grants(names)
+    resources, caller = _Grants(names), _Grants(names)
+    if not service_role:
+        caller = resources  # one principal does both
     omitted: dict[tuple[str, str], Omitted] = {}
     for resource in _resources(template):
         permissions = type_permissions(resource["Type"], names.region)
-        for action, reason in _resource_actions(grants, permissions, resource.get("Properties", {})):
+        for action, reason in _resource_actions(resources, permissions, resource.get("Properties", {})):
             omitted.setdefault((resource["Type"], action), Omitted(resource["Type"], action, reason))
-    _allow_passing_roles(grants, template)
-    _allow_passing_connections(grants, template)
-    _allow_source_preflight(grants)
-    _allow_lifecycle(grants, template)
-    _allow_emptying_test_buckets(grants)
+    _allow_passing_roles(resources, template)
+    _allow_passing_connections(resources, template)
+    _allow_template_parameters(resources, template)
+    _allow_source_preflight(caller)
+    _allow_lifecycle(caller, template, service_role=service_role)
+    _allow_emptying_test_buckets(caller)
     staged = staging.needs_staging(synthesized.template_yaml())
     if staged:
-        _allow_staging(grants)
-    statements = grants.render()
+        _allow_staging(caller)
+    execution_role = None
+    if service_role:
+        _allow_template_parameters(caller, template)  # CloudFormation resolves them as the caller too
+        execution = delegation.guard(resources.render(), names)
+        execution_role = ExecutionRole(names.execution_role_arn, EXECUTION_ROLE_TRUST, execution,
+                                       split_documents(execution))  # fmt: skip
+    statements = delegation.guard(caller.render(), names)
     return DeployerPolicy(
         config_stem=synthesized.loaded.stem,
         stack_name=names.stack_name,
@@ -184,7 +253,21 @@ def generate_policy(synthesized: Synthesized) -> DeployerPolicy:
         documents=split_documents(statements),
         omitted=sorted(omitted.values(), key=lambda o: (o.resource_type, o.action)),
         staged=staged,
+        bounded=delegation.bounded(names),
+        execution_role=execution_role,
     )
+
+
+def _actions(statements: list[dict[str, Any]]) -> list[str]:
+    return sorted({a for s in statements if s["Effect"] == "Allow" for a in s["Action"]})
+
+
+# CloudFormation assumes the execution role; only the product's deployer may pass it (its policy).
+EXECUTION_ROLE_TRUST = {
+    "Version": POLICY_VERSION,
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"},
+                   "Action": "sts:AssumeRole"}],
+}  # fmt: skip
 
 
 def _resources(template: dict[str, Any]) -> list[dict[str, Any]]:
@@ -206,6 +289,9 @@ def _resource_actions(
             continue
         if action in tables.NOT_IAM_ACTIONS:
             yield action, tables.NOT_IAM_ACTIONS[action]
+            continue
+        if action in delegation.NEVER:
+            yield action, "never granted: removing a role's permission boundary frees the role from it"
             continue
         tagging = action in permissions.tagging
         action = tables.RENAMED_ACTIONS.get(action, action)
@@ -294,11 +380,25 @@ def _properties(value: Any) -> Iterator[tuple[str, Any]]:
             yield from _properties(item)
 
 
-def _allow_lifecycle(grants: _Grants, template: dict[str, Any]) -> None:
+def _allow_lifecycle(grants: _Grants, template: dict[str, Any], *, service_role: bool) -> None:
+    names = grants.names
     for action in tables.STACK_ACTIONS:
+        if service_role and action in tables.STACK_ACTIONS_WITH_ROLE:
+            continue
         grants.allow_scoped(action, (STACK,), "the product's stack")
+    if service_role:
+        # Creating change sets and deleting the stack only with the execution role: CloudFormation
+        # then acts with that role, never with the caller's credentials.
+        grants.allow("CloudformationStackWithExecutionRole", tables.STACK_ACTIONS_WITH_ROLE,
+                     scopes.product_arns(STACK, names),
+                     {"StringEquals": {"cloudformation:RoleArn": names.execution_role_arn}})  # fmt: skip
+        grants.allow("IamPassExecutionRole", [PASS_ROLE], [names.execution_role_arn],
+                     {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}})  # fmt: skip
     for action in tables.SSM_READ_ACTIONS:
         grants.allow_scoped(action, (SSM_PARAMETER,), "SSM read-back")
+
+
+def _allow_template_parameters(grants: _Grants, template: dict[str, Any]) -> None:
     parameters = template_ssm_parameters(template)
     if parameters:
         arns = [grants.names.arn("ssm", "parameter/" + name.lstrip("/")) for name in parameters]
@@ -380,6 +480,12 @@ def write_policy(workspace: Workspace, policy: DeployerPolicy) -> list[Path]:
         workspace.write(workspace.policies / name, json.dumps(document, indent=2) + "\n")
         for name, document in zip(policy.file_names(), policy.documents, strict=True)
     ]
+    if policy.execution_role:
+        role = policy.execution_role
+        written += [
+            workspace.write(workspace.policies / name, json.dumps(document, indent=2) + "\n")
+            for name, document in zip(policy.execution_file_names(), [role.trust, *role.documents], strict=True)
+        ]
     stale = re.compile(re.escape(policy.config_stem) + r"-deployer-(\d+)\.json")
     for path in workspace.policies.glob(f"{policy.config_stem}-deployer-*.json"):
         match = stale.fullmatch(path.name)

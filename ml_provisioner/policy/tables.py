@@ -159,6 +159,10 @@ STACK_ACTIONS = tuple(f"cloudformation:{name}" for name in (
     "TagResource", "UntagResource",
 ))  # fmt: skip
 
+# In service-role mode these carry the execution role (cloudformation:RoleArn): the only calls
+# with which the caller could otherwise make CloudFormation act with the caller's own credentials.
+STACK_ACTIONS_WITH_ROLE = ("cloudformation:CreateChangeSet", "cloudformation:DeleteStack")
+
 # Reading the SSM outputs back after a deploy.
 SSM_READ_ACTIONS = ("ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath")
 

@@ -247,8 +247,8 @@ def _policy(policy: DeployerPolicy) -> str:
     documents = _table(["Document", "Statements", f"Characters (limit {MANAGED_POLICY_LIMIT:,})"],
                        [(_code(d["file"]), d["statements"], f"{d['characters']:,}")
                         for d in summary["documents"]])  # fmt: skip
-    statements = _table(["Sid", "Actions", "Resources"], [
-        (_code(st["Sid"]), Markup("<br>".join(escape(a) for a in st["Action"])),
+    statements = _table(["Sid", "Effect", "Actions", "Resources"], [
+        (_code(st["Sid"]), st["Effect"], Markup("<br>".join(escape(a) for a in st["Action"])),
          Markup("<br>".join(escape(r) for r in st["Resource"])))
         for st in policy.statements
     ], "policy")  # fmt: skip
@@ -256,6 +256,7 @@ def _policy(policy: DeployerPolicy) -> str:
                      [(_code(o.resource_type), _code(o.action), o.reason) for o in policy.omitted])  # fmt: skip
     unscoped = ", ".join(summary["unscoped_actions"]) or "none"
     facts = _table([], [
+        ("Mode", summary["mode"]), ("What its holder could and could not do", policy.holder_can_and_cannot),
         ("Statements", summary["statements"]), ("Actions", summary["actions"]),
         ("Services", ", ".join(summary["services"])),
         ("Actions on \"*\" (no resource-level scoping exists)", unscoped),

@@ -1,0 +1,176 @@
+"""The published IAM privilege-escalation paths, as data (Rhino Security Labs' catalogue of AWS
+IAM escalation methods, with the boundary and CloudFormation paths of AWS's "permissions
+boundaries for delegating IAM administration" added).
+
+A path is a sequence of calls that together give their caller more than it was given. Each step
+names its resource and context by role ("{product_role}", "{admin_policy}", ...), bound per
+product by ``targets``. Where a path leads decides when it must be closed:
+
+- OUTSIDE: anything that is not the product's (another role, a user, an AWS managed policy,
+  another stack, a compute service running a role): closed, directly and through a change set;
+- UNBOUNDED: a role of the product without the product's permission boundary: closed wherever
+  the product has a boundary (enterprise), directly and through a change set;
+- REVIEWED: what the product's own roles and policies may do, and the boundary's document:
+  closed to direct calls; open only through a change set on the product's stack, which the
+  review report and ``show-changes`` show before it runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ml_provisioner.naming import Names
+
+OUTSIDE, UNBOUNDED, REVIEWED = "outside the product", "a product role without its boundary", "reviewed change"
+BOUNDED = {"iam:PermissionsBoundary": "{boundary}"}  # a role of the product, carrying its boundary
+
+
+@dataclass(frozen=True)
+class Step:
+    action: str
+    resource: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Path:
+    name: str
+    steps: tuple[Step, ...]
+    leads: str
+
+
+def path(name: str, leads: str, *steps: tuple) -> Path:
+    return Path(name, tuple(Step(*s) for s in steps), leads)
+
+
+def passed_to(service: str) -> dict[str, str]:
+    return {"iam:PassedToService": f"{service}.amazonaws.com"}
+
+
+CATALOGUE = (
+    # -- new policy versions ------------------------------------------------------------------------
+    path("CreatePolicyVersion on another policy", OUTSIDE, ("iam:CreatePolicyVersion", "{other_policy}")),
+    path("SetDefaultPolicyVersion on another policy", OUTSIDE, ("iam:SetDefaultPolicyVersion", "{other_policy}")),
+    path("CreatePolicyVersion on a product policy", REVIEWED, ("iam:CreatePolicyVersion", "{product_policy}")),
+    path("SetDefaultPolicyVersion on a product policy", REVIEWED,
+         ("iam:SetDefaultPolicyVersion", "{product_policy}")),
+    path("CreatePolicyVersion on the boundary", REVIEWED, ("iam:CreatePolicyVersion", "{boundary}")),
+    path("SetDefaultPolicyVersion on the boundary", REVIEWED, ("iam:SetDefaultPolicyVersion", "{boundary}")),
+    path("DeletePolicy + CreatePolicy: the boundary again, another document", REVIEWED,
+         ("iam:DeletePolicy", "{boundary}"), ("iam:CreatePolicy", "{boundary}")),
+    # -- users and groups ---------------------------------------------------------------------------
+    path("CreateAccessKey for another user", OUTSIDE, ("iam:CreateAccessKey", "{user}")),
+    path("CreateLoginProfile for a user", OUTSIDE, ("iam:CreateLoginProfile", "{user}")),
+    path("UpdateLoginProfile of a user", OUTSIDE, ("iam:UpdateLoginProfile", "{user}")),
+    path("AttachUserPolicy", OUTSIDE, ("iam:AttachUserPolicy", "{user}", {"iam:PolicyARN": "{admin_policy}"})),
+    path("AttachGroupPolicy", OUTSIDE, ("iam:AttachGroupPolicy", "{group}", {"iam:PolicyARN": "{admin_policy}"})),
+    path("PutUserPolicy", OUTSIDE, ("iam:PutUserPolicy", "{user}")),
+    path("PutGroupPolicy", OUTSIDE, ("iam:PutGroupPolicy", "{group}")),
+    path("AddUserToGroup", OUTSIDE, ("iam:AddUserToGroup", "{group}")),
+    # -- roles --------------------------------------------------------------------------------------
+    path("AttachRolePolicy AdministratorAccess to a product role", OUTSIDE,
+         ("iam:AttachRolePolicy", "{product_role}", {**BOUNDED, "iam:PolicyARN": "{admin_policy}"})),
+    path("AttachRolePolicy another policy to a product role", OUTSIDE,
+         ("iam:AttachRolePolicy", "{product_role}", {**BOUNDED, "iam:PolicyARN": "{other_policy}"})),
+    path("AttachRolePolicy to another role", OUTSIDE,
+         ("iam:AttachRolePolicy", "{other_role}", {"iam:PolicyARN": "{product_policy}"})),
+    path("AttachRolePolicy the boundary as a permissions policy", UNBOUNDED,
+         ("iam:AttachRolePolicy", "{product_role}", {**BOUNDED, "iam:PolicyARN": "{boundary}"})),
+    path("AttachRolePolicy to a product-path role under another boundary", UNBOUNDED,
+         ("iam:AttachRolePolicy", "{product_role}", {"iam:PermissionsBoundary": "{admin_policy}",
+                                                     "iam:PolicyARN": "{product_policy}"})),
+    path("AttachRolePolicy a product policy to a product role", REVIEWED,
+         ("iam:AttachRolePolicy", "{product_role}", {**BOUNDED, "iam:PolicyARN": "{product_policy}"})),
+    path("PutRolePolicy on a product role", REVIEWED, ("iam:PutRolePolicy", "{product_role}", BOUNDED)),
+    path("PutRolePolicy on another role", OUTSIDE, ("iam:PutRolePolicy", "{other_role}")),
+    path("PutRolePolicy on another product's role", OUTSIDE, ("iam:PutRolePolicy", "{other_product_role}", BOUNDED)),
+    path("PutRolePolicy on the CloudFormation execution role", OUTSIDE, ("iam:PutRolePolicy", "{execution_role}")),
+    path("UpdateAssumeRolePolicy on another role + AssumeRole", OUTSIDE,
+         ("iam:UpdateAssumeRolePolicy", "{other_role}"), ("sts:AssumeRole", "{other_role}")),
+    path("UpdateAssumeRolePolicy on a product role + AssumeRole", OUTSIDE,
+         ("iam:UpdateAssumeRolePolicy", "{product_role}", BOUNDED), ("sts:AssumeRole", "{product_role}")),
+    path("UpdateAssumeRolePolicy on a product role", REVIEWED,
+         ("iam:UpdateAssumeRolePolicy", "{product_role}", BOUNDED)),
+    path("CreateRole without the boundary + PutRolePolicy", UNBOUNDED,
+         ("iam:CreateRole", "{new_role}"), ("iam:PutRolePolicy", "{new_role}")),
+    path("CreateRole with another boundary + AttachRolePolicy", UNBOUNDED,
+         ("iam:CreateRole", "{new_role}", {"iam:PermissionsBoundary": "{admin_policy}"}),
+         ("iam:AttachRolePolicy", "{new_role}", {"iam:PermissionsBoundary": "{admin_policy}",
+                                                 "iam:PolicyARN": "{product_policy}"})),
+    path("CreateRole outside the product's path", OUTSIDE, ("iam:CreateRole", "{other_role}", BOUNDED)),
+    path("PutRolePermissionsBoundary: a weaker boundary", UNBOUNDED,
+         ("iam:PutRolePermissionsBoundary", "{product_role}", {"iam:PermissionsBoundary": "{admin_policy}"})),
+    path("DeleteRolePermissionsBoundary", UNBOUNDED, ("iam:DeleteRolePermissionsBoundary", "{product_role}", BOUNDED)),
+    # -- a compute service running a role ----------------------------------------------------------
+    path("PassRole + ec2:RunInstances", OUTSIDE,
+         ("iam:PassRole", "{product_role}", passed_to("ec2")), ("ec2:RunInstances", "{instance}")),
+    path("PassRole + lambda:CreateFunction + InvokeFunction", OUTSIDE,
+         ("iam:PassRole", "{product_role}", passed_to("lambda")), ("lambda:CreateFunction", "{function}"),
+         ("lambda:InvokeFunction", "{function}")),
+    path("PassRole + lambda:CreateFunction + CreateEventSourceMapping", OUTSIDE,
+         ("iam:PassRole", "{product_role}", passed_to("lambda")), ("lambda:CreateFunction", "{function}"),
+         ("lambda:CreateEventSourceMapping", "*")),
+    path("lambda:UpdateFunctionCode of another function", OUTSIDE, ("lambda:UpdateFunctionCode", "{function}")),
+    path("PassRole + glue:CreateDevEndpoint", OUTSIDE,
+         ("iam:PassRole", "{product_role}", passed_to("glue")), ("glue:CreateDevEndpoint", "{dev_endpoint}")),
+    path("glue:UpdateDevEndpoint", OUTSIDE, ("glue:UpdateDevEndpoint", "{dev_endpoint}")),
+    path("PassRole + cloudformation:CreateStack", OUTSIDE,
+         ("iam:PassRole", "{product_role}", passed_to("cloudformation")),
+         ("cloudformation:CreateStack", "{other_stack}")),
+    path("PassRole the execution role + a change set on another stack", OUTSIDE,
+         ("iam:PassRole", "{execution_role}", passed_to("cloudformation")),
+         ("cloudformation:CreateChangeSet", "{other_stack}", {"cloudformation:RoleArn": "{execution_role}"})),
+    path("PassRole + datapipeline:CreatePipeline", OUTSIDE,
+         ("iam:PassRole", "{product_role}", passed_to("datapipeline")), ("datapipeline:CreatePipeline", "*"),
+         ("datapipeline:PutPipelineDefinition", "*")),
+    path("PassRole another role + codebuild:CreateProject + StartBuild", OUTSIDE,
+         ("iam:PassRole", "{other_role}", passed_to("codebuild")), ("codebuild:CreateProject", "{other_project}"),
+         ("codebuild:StartBuild", "{other_project}")),
+    path("codebuild:UpdateProject + StartBuild of another project", OUTSIDE,
+         ("codebuild:UpdateProject", "{other_project}"), ("codebuild:StartBuild", "{other_project}")),
+    path("PassRole + sagemaker:CreateNotebookInstance + CreatePresignedNotebookInstanceUrl", OUTSIDE,
+         ("iam:PassRole", "{product_role}", passed_to("sagemaker")),
+         ("sagemaker:CreateNotebookInstance", "{notebook}"),
+         ("sagemaker:CreatePresignedNotebookInstanceUrl", "{notebook}")),
+    path("sagemaker:CreatePresignedNotebookInstanceUrl of an existing notebook", OUTSIDE,
+         ("sagemaker:CreatePresignedNotebookInstanceUrl", "{notebook}")),
+    path("PassRole another role + sagemaker:CreateTrainingJob", OUTSIDE,
+         ("iam:PassRole", "{other_role}", passed_to("sagemaker")), ("sagemaker:CreateTrainingJob", "{training_job}")),
+    path("ssm:SendCommand to an instance", OUTSIDE, ("ssm:SendCommand", "{instance}")),
+    path("ssm:StartSession on an instance", OUTSIDE, ("ssm:StartSession", "{instance}")),
+    path("sts:AssumeRole of another role", OUTSIDE, ("sts:AssumeRole", "{other_role}")),
+)  # fmt: skip
+
+
+def targets(names: Names) -> dict[str, str]:
+    """What each placeholder stands for in one product's account."""
+    n = names
+    account = f"arn:{n.partition}:iam::{n.account}"
+    product_role = f"{account}:role{n.iam_path}{n.stack_name}-StarterCoreCodeBuildRole-1A2B3C4D5E6F"
+    return {
+        "product_role": product_role,
+        "new_role": f"{account}:role{n.iam_path}{n.stack_name}-NewRole-0Z9Y8X7W6V5U",
+        "other_product_role": product_role.replace(n.product_id, f"{n.product_id}-batch"),
+        "other_role": f"{account}:role/ops/administrator",
+        "execution_role": n.execution_role_arn,
+        "product_policy": f"{account}:policy{n.iam_path}{n.stack_name}-ProfessionalAddonsBuildPolicy-1A2B3C4D5E6F",
+        "boundary": n.permission_boundary_arn,
+        "admin_policy": f"arn:{n.partition}:iam::aws:policy/AdministratorAccess",
+        "other_policy": f"{account}:policy/ops/wide-open",
+        "user": f"{account}:user/alice",
+        "group": f"{account}:group/administrators",
+        "instance": n.arn("ec2", "instance/i-0123456789abcdef0"),
+        "function": n.arn("lambda", "function:ops-tool"),
+        "dev_endpoint": n.arn("glue", "devEndpoint/ops"),
+        "other_stack": n.arn("cloudformation", "stack/ops-network/1a2b3c4d"),
+        "other_project": n.arn("codebuild", "project/ops-build"),
+        "notebook": n.arn("sagemaker", "notebook-instance/ops"),
+        "training_job": n.arn("sagemaker", "training-job/ops-train"),
+    }
+
+
+def bind(value: Any, bound: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return value.format(**bound) if value.startswith("{") else value
+    return {k: bind(v, bound) for k, v in value.items()}
