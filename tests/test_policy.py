@@ -27,6 +27,8 @@ from ml_provisioner.naming import Names
 from ml_provisioner.policy import delegation, generate_policy, iam_reference, scopes, tables
 from ml_provisioner.policy.generator import (
     MANAGED_POLICY_LIMIT,
+    NETWORK_PREFLIGHT_ACTIONS,
+    RETAINED_LOOKUP_ACTIONS,
     PolicyGap,
     policy_size,
     split_documents,
@@ -563,7 +565,9 @@ def test_create_policy_service_role_writes_the_callers_policy_and_the_execution_
     result = CliRunner().invoke(app, ["create-policy", "-c", f"{stem}.yaml", "--service-role", "--json"])
     assert result.exit_code == 0, result.output
     [summary] = json.loads(result.stdout)
-    assert summary["mode"] == "service-role" and "cannot call IAM" in summary["holder_can_and_cannot"]
+    assert (
+        summary["mode"] == "service-role" and "cannot change anything through IAM" in summary["holder_can_and_cannot"]
+    )
     policy = generate_policy(synthesized[stem], service_role=True)
     role = policy.execution_role
     written = {p.name: json.loads(p.read_text()) for p in (workspace / "policies").glob(f"{stem}-*.json")}
@@ -571,12 +575,16 @@ def test_create_policy_service_role_writes_the_callers_policy_and_the_execution_
     assert [written[f] for f in policy.execution_file_names()[1:]] == role.documents
     assert [written[f] for f in policy.file_names()] == policy.documents
     # the caller drives CloudFormation and passes one role; the execution role holds the rest
-    caller_services = {a.split(":")[0] for a in policy.actions}
+    # ... and reads what the CLI looks at before any change set (the VPC and source preflights,
+    # retained data to bring back), changing nothing outside CloudFormation
+    lookups = {*NETWORK_PREFLIGHT_ACTIONS, *RETAINED_LOOKUP_ACTIONS, *tables.CODECOMMIT_PREFLIGHT_ACTIONS}
+    caller_services = {a.split(":")[0] for a in policy.actions if a not in lookups}
     assert caller_services <= {"cloudformation", "iam", "ssm", "s3"}
     assert {a for a in policy.actions if a.startswith("iam:")} == {"iam:PassRole"}
+    assert not [a for a in policy.actions if a.startswith("codebuild:")]
     assert not [a for a in policy.actions if a.startswith("s3:") and a not in
                 {*tables.EMPTY_BUCKET_ACTIONS, *tables.EMPTY_BUCKET_OBJECT_ACTIONS, *tables.STAGING_BUCKET_ACTIONS,
-                 *tables.STAGING_OBJECT_ACTIONS}]  # fmt: skip
+                 *tables.STAGING_OBJECT_ACTIONS, *lookups}]  # fmt: skip
     with_role = next(s for s in policy.statements if "cloudformation:CreateChangeSet" in s["Action"])
     assert with_role["Condition"] == {"StringEquals": {"cloudformation:RoleArn": role.arn}}
     assert {"codebuild:CreateProject", "iam:CreateRole"} <= {a for s in role.statements for a in s["Action"]}

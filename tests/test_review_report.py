@@ -301,4 +301,4 @@ def test_the_report_says_which_mode_the_policy_is_in_and_what_its_holder_could_d
     assert f"<dd>{mode}</dd>" in page or f"<td>{mode}</td>" in page
     sentence = html.escape(policy.holder_can_and_cannot)
     assert sentence in page
-    assert ("cannot call IAM" in sentence) == service_role and "permission boundary" in sentence
+    assert ("cannot change anything through IAM" in sentence) == service_role and "permission boundary" in sentence

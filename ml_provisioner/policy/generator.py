@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ml_provisioner import staging
-from ml_provisioner.config.models import CONNECTION_ARN, SourceControl
+from ml_provisioner.config.models import CONNECTION_ARN, EnterpriseConfig, SourceControl
 from ml_provisioner.errors import OperationFailed
 from ml_provisioner.naming import Names
 from ml_provisioner.policy import delegation, iam_reference, scopes, tables
@@ -112,8 +112,10 @@ class DeployerPolicy:
             return (
                 "Service-role mode: the holder can only drive CloudFormation on this product's stacks, read "
                 "their SSM outputs and hand CloudFormation one execution role "
-                f"({self.execution_role.arn}); it cannot call IAM, CodeBuild, CodeCommit, SageMaker or any "
-                "other service itself. The execution role holds the resource permissions, usable by "
+                f"({self.execution_role.arn}); it cannot change anything through IAM, CodeBuild, CodeCommit, "
+                "SageMaker or any other service itself (it may only read what the pre-deploy checks look at: "
+                "the VPC, the source, the product's retained data). The execution role holds the resource "
+                "permissions, usable by "
                 f"CloudFormation only, and may change IAM only on the product's own roles and policies.{bounded}"
             )
         return (
@@ -234,6 +236,7 @@ def generate_policy(synthesized: Synthesized, *, service_role: bool = False) -> 
     _allow_passing_connections(resources, template)
     _allow_template_parameters(resources, template)
     _allow_source_preflight(caller)
+    _allow_caller_reads(caller)
     _allow_lifecycle(caller, template, service_role=service_role)
     _allow_emptying_test_buckets(caller)
     staged = staging.needs_staging(synthesized.template_yaml())
@@ -352,6 +355,33 @@ def _allow_source_preflight(grants: _Grants) -> None:
         prefix = match.group("service")
         grants.allow(f"{_title(prefix)}SourceConnection", [f"{prefix}:{tables.CONNECTION_PREFLIGHT_ACTION}"],
                      [match.group(0)])  # fmt: skip
+
+
+# Read-only calls the CLI itself makes before any change set: the VPC preflight (enterprise) and
+# the search for retained data to bring back. In service-role mode the caller holds no resource
+# permissions, so they are granted to it on their own.
+NETWORK_PREFLIGHT_ACTIONS = ("ec2:DescribeSubnets", "ec2:DescribeVpcAttribute", "ec2:DescribeVpcEndpoints",
+                             "ec2:DescribeRouteTables")  # fmt: skip
+RETAINED_LOOKUP_ACTIONS = (
+    "s3:GetBucketTagging", "s3:GetEncryptionConfiguration", "codecommit:GetRepository",
+    "codecommit:ListTagsForResource", "sagemaker:DescribeModelPackageGroup", "sagemaker:ListTags",
+    "logs:DescribeLogGroups", "logs:ListTagsForResource", "kms:DescribeKey", "kms:ListResourceTags",
+)  # fmt: skip
+
+
+def _allow_caller_reads(grants: _Grants) -> None:
+    config = grants.names.config
+    owned = tuple(scopes.BUILDERS)
+    for action in RETAINED_LOOKUP_ACTIONS:
+        service = action.split(":")[0]
+        if service == "codecommit" and config.ml_product.source_control is not SourceControl.CODECOMMIT:
+            continue
+        if service in ("kms", "logs") and not isinstance(config, EnterpriseConfig):
+            continue
+        grants.allow_scoped(action, owned, "finding retained data")
+    if isinstance(config, EnterpriseConfig):
+        for action in NETWORK_PREFLIGHT_ACTIONS:
+            grants.allow_scoped(action, owned, "the VPC preflight")
 
 
 def passed_roles(template: dict[str, Any]) -> set[tuple[str, str]]:
