@@ -264,8 +264,8 @@ class StarterCore(Construct):
             [f"sagemaker:{verb}{job}" for job in _PIPELINE_JOBS.values() for verb in ("Create", "Describe", "Stop")]
             + ["sagemaker:AddTags"],
             self._pipeline_step_arns([*_PIPELINE_JOBS, "model"]),
-            why_wildcard="SageMaker Pipelines name the jobs and models of a step pipelines-<execution id>-…; "
-            "jobs the build code starts itself carry the product's name prefix.",
+            why_wildcard="SageMaker Pipelines name the jobs and models of a step after the execution "
+            "(pipelines-*); jobs the build code starts itself carry the product's name prefix.",
         )
         policy.allow(
             "CreateStepModels",

@@ -18,7 +18,7 @@ from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.errors import BadInput, OperationFailed
 
 NO_CHANGES_REASONS = ("didn't contain changes", "No updates are to be performed")
-CAPABILITIES = ["CAPABILITY_IAM"]
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]  # the enterprise boundary has a fixed name
 CHANGE_SET_PREFIX = "ml-provisioner-"  # how the change sets this tool makes are recognised
 
 # Properties holding IAM-style policy documents, by resource type.
