@@ -533,7 +533,9 @@ def delete_stack(aws: AwsSession, stack_name: str, *, on_event: Callable[[dict],
             cfn.update_termination_protection(StackName=stack_name, EnableTerminationProtection=False)
         if empty_buckets:  # a test deployment's bucket is destroyed with it, so it must be emptied
             for resource in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]:
-                if resource["ResourceType"] == "AWS::S3::Bucket" and resource.get("PhysicalResourceId"):
+                # a retried delete lists the bucket it already removed as DELETE_COMPLETE
+                if (resource["ResourceType"] == "AWS::S3::Bucket" and resource.get("PhysicalResourceId")
+                        and resource.get("ResourceStatus") != "DELETE_COMPLETE"):  # fmt: skip
                     _empty_bucket(aws, resource["PhysicalResourceId"])
         with _EventTail(aws, stack_name, on_event) as tail:
             cfn.delete_stack(StackName=stack_name, **aws.stack_role())
