@@ -201,7 +201,9 @@ class Product:
             for name in ("s3:GetObject", "s3:GetObjectVersion"):
                 yield Call(who, role, name, f"{bucket}/{config['S3ObjectKey']}", DOCS["codepipeline-s3"])
         elif provider == "CodeStarSourceConnection":
-            yield Call(who, role, "codestar-connections:UseConnection", config["ConnectionArn"],
+            # AWS authorizes UseConnection under the connection ARN's own service prefix
+            prefix = config["ConnectionArn"].split(":")[2]
+            yield Call(who, role, f"{prefix}:UseConnection", config["ConnectionArn"],
                        DOCS["codepipeline-connections"])  # fmt: skip
         else:
             raise AssertionError(f"no runtime contract for pipeline action provider {provider}: add one")

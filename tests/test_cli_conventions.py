@@ -46,10 +46,11 @@ def test_version(tmp_path):
 def test_shell_completion_is_offered_and_completes_commands_and_options():
     help_text = CliRunner().invoke(app, ["--help"]).stdout
     assert "--install-completion" in help_text and "--show-completion" in help_text
-    script = CliRunner().invoke(app, ["--show-completion", "bash"], prog_name="ml-provisioner").stdout
+    # The real entry point, as a user's shell runs it (in-process, other tests' state can leak in).
+    cli = str(Path(sys.executable).parent / "ml-provisioner")
+    script = subprocess.run([cli, "--show-completion", "bash"], capture_output=True, text=True, timeout=60).stdout
     assert "complete -o default -F _ml_provisioner_completion ml-provisioner" in script
     # What the installed script asks the real entry point when the user presses Tab:
-    cli = str(Path(sys.executable).parent / "ml-provisioner")
     for words, cword, expected in (("ml-provisioner show-", "1", {"show-product"}),
                                    ("ml-provisioner show-product --", "2", {"--config", "--json"})):  # fmt: skip
         env = {**os.environ, "_ML_PROVISIONER_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": cword}

@@ -126,8 +126,12 @@ def _listed(value: Any) -> list[Any]:
 
 
 def template_documents(template: dict) -> list[dict]:
+    """The documents that grant: a VPC endpoint's policy only limits what passes through the
+    endpoint for every workload of the VPC (and the STS one must admit the account's federation)."""
     documents = []
     for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::EC2::VPCEndpoint":
+            continue
         properties = resource.get("Properties", {})
         for key in ("PolicyDocument", "AssumeRolePolicyDocument", "KeyPolicy"):
             if isinstance(properties.get(key), dict):

@@ -28,6 +28,7 @@ from ml_provisioner.policy import delegation, generate_policy, iam_reference, sc
 from ml_provisioner.policy.generator import (
     MANAGED_POLICY_LIMIT,
     NETWORK_PREFLIGHT_ACTIONS,
+    RETAINED_KEY_SEARCH,
     RETAINED_LOOKUP_ACTIONS,
     PolicyGap,
     policy_size,
@@ -577,7 +578,8 @@ def test_create_policy_service_role_writes_the_callers_policy_and_the_execution_
     # the caller drives CloudFormation and passes one role; the execution role holds the rest
     # ... and reads what the CLI looks at before any change set (the VPC and source preflights,
     # retained data to bring back), changing nothing outside CloudFormation
-    lookups = {*NETWORK_PREFLIGHT_ACTIONS, *RETAINED_LOOKUP_ACTIONS, *tables.CODECOMMIT_PREFLIGHT_ACTIONS}
+    lookups = {*NETWORK_PREFLIGHT_ACTIONS, *RETAINED_LOOKUP_ACTIONS, RETAINED_KEY_SEARCH,
+               *tables.CODECOMMIT_PREFLIGHT_ACTIONS}  # fmt: skip
     caller_services = {a.split(":")[0] for a in policy.actions if a not in lookups}
     assert caller_services <= {"cloudformation", "iam", "ssm", "s3"}
     assert {a for a in policy.actions if a.startswith("iam:")} == {"iam:PassRole"}

@@ -367,6 +367,7 @@ RETAINED_LOOKUP_ACTIONS = (
     "codecommit:ListTagsForResource", "sagemaker:DescribeModelPackageGroup", "sagemaker:ListTags",
     "logs:DescribeLogGroups", "logs:ListTagsForResource", "kms:DescribeKey", "kms:ListResourceTags",
 )  # fmt: skip
+RETAINED_KEY_SEARCH = "kms:ListKeys"
 
 
 def _allow_caller_reads(grants: _Grants) -> None:
@@ -379,6 +380,9 @@ def _allow_caller_reads(grants: _Grants) -> None:
         if service in ("kms", "logs") and not isinstance(config, EnterpriseConfig):
             continue
         grants.allow_scoped(action, owned, "finding retained data")
+    if isinstance(config, EnterpriseConfig):
+        # a retained key's id is generated: deploy-product finds it among the account's keys by its tags
+        grants.allow("KmsFindRetainedKey", [RETAINED_KEY_SEARCH], [ANY_RESOURCE])
     if isinstance(config, EnterpriseConfig):
         for action in NETWORK_PREFLIGHT_ACTIONS:
             grants.allow_scoped(action, owned, "the VPC preflight")
@@ -433,9 +437,6 @@ def _allow_template_parameters(grants: _Grants, template: dict[str, Any]) -> Non
     if parameters:
         arns = [grants.names.arn("ssm", "parameter/" + name.lstrip("/")) for name in parameters]
         grants.allow("SsmResolveTemplateParameters", tables.SSM_RESOLVE_ACTIONS, arns)
-    if any(r["Type"] == "AWS::KMS::Key" and r.get("DeletionPolicy") == "Retain" for r in _resources(template)):
-        # deploy-product finds a retained key (its id is generated) among the account's keys by its tags
-        grants.allow("KmsFindRetainedKey", ["kms:ListKeys"], [ANY_RESOURCE])
 
 
 def template_ssm_parameters(template: dict[str, Any]) -> list[str]:
