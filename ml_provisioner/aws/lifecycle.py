@@ -136,6 +136,8 @@ def deploy(aws: AwsSession, names: Names, template: dict[str, Any], template_tex
     and the change set is discarded then), execute it, watch the stack settle, read the outputs back.
     Termination protection is reconciled on every run, "no changes" included. A change set that
     would remove or replace data-bearing resources is refused unless ``allow_destructive``."""
+    from ml_provisioner.aws import restore  # built on this module's primitives
+
     executing = False
     try:
         # read-only checks: a source or a VPC that cannot work fails here, not halfway through a stack
@@ -144,8 +146,6 @@ def deploy(aws: AwsSession, names: Names, template: dict[str, Any], template_tex
         change_type = prepare_stack(aws, names, force=force, on_event=on_event, notify=notify,
                                     allow_destructive=allow_destructive)  # fmt: skip
         if change_type == "CREATE":  # what an earlier stack retained comes back first, with its data
-            from ml_provisioner.aws import restore  # built on this module's primitives
-
             change_type = restore.bring_back(aws, names, template, say=say, confirm=confirm, on_event=on_event)
         change_set = plan_deploy(aws, names, template, template_text, change_type=change_type,
                                  staging_bucket=staging_bucket)  # fmt: skip
@@ -158,8 +158,6 @@ def deploy(aws: AwsSession, names: Names, template: dict[str, Any], template_tex
                     discard_change_set(aws, names.stack_name, change_set)
                 raise
             executing = True
-            from ml_provisioner.aws import restore
-
             with restore.left_behind_reported(aws, names, template, change_set.change_type):
                 execute(aws, names, change_set, on_event=on_event)
         return DeployResult(names.stack_name, change_set, read_back_outputs(aws, names, expected_outputs))
