@@ -232,6 +232,26 @@ def _build_resource_diff(
 # --- backend -----------------------------------------------------------------------------------
 
 
+def review_in_progress_stack(backend: CloudFormationBackend, stack_name: str, parameters: Any, tags: Any,
+                             **options: Any) -> Stack:  # fmt: skip
+    """The empty stack a first change set (CREATE or IMPORT) makes: it waits in REVIEW_IN_PROGRESS."""
+    stack = Stack(
+        stack_id=generate_stack_id(stack_name, backend.region_name, backend.account_id),
+        name=stack_name,
+        template={},
+        parameters=parameters,
+        account_id=backend.account_id,
+        region_name=backend.region_name,
+        tags=tags,
+        cross_stack_resources=backend.exports,
+        **options,
+    )
+    backend.stacks[stack.stack_id] = stack
+    stack.status = "REVIEW_IN_PROGRESS"
+    stack_lifecycle.add_event(stack, "REVIEW_IN_PROGRESS", "User Initiated")
+    return stack
+
+
 def _create_change_set(
     self: CloudFormationBackend,
     stack_name: str,
@@ -258,21 +278,8 @@ def _create_change_set(
             f"with the changeSet [{change_set_name}]."
         )
     if stack is None:  # CREATE: an empty stack waits in REVIEW_IN_PROGRESS, as in AWS
-        stack = Stack(
-            stack_id=generate_stack_id(stack_name, self.region_name, self.account_id),
-            name=stack_name,
-            template={},
-            parameters=parameters,
-            account_id=self.account_id,
-            region_name=self.region_name,
-            notification_arns=notification_arns,
-            tags=tags,
-            role_arn=role_arn,
-            cross_stack_resources=self.exports,
-        )
-        self.stacks[stack.stack_id] = stack
-        stack.status = "REVIEW_IN_PROGRESS"
-        stack_lifecycle.add_event(stack, "REVIEW_IN_PROGRESS", "User Initiated")
+        stack = review_in_progress_stack(self, stack_name, parameters, tags,
+                                         notification_arns=notification_arns, role_arn=role_arn)  # fmt: skip
     change_set = SandboxChangeSet(
         change_set_type=change_set_type,
         change_set_id=generate_changeset_id(change_set_name, self.region_name, self.account_id),

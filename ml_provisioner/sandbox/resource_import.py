@@ -19,7 +19,7 @@ from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.cloudformation.parsing import clean_json
 from moto.cloudformation.responses import CloudFormationResponse
-from moto.cloudformation.utils import generate_changeset_id, generate_stack_id, validate_create_change_set
+from moto.cloudformation.utils import generate_changeset_id, validate_create_change_set
 from moto.codecommit.models import codecommit_backends
 from moto.core.responses import ActionResult
 from moto.kms.models import kms_backends
@@ -29,7 +29,7 @@ from moto.sagemaker.models import sagemaker_backends
 from moto.utilities.utils import get_partition
 
 from . import stack_lifecycle
-from .change_sets import ResourceChange, SandboxChangeSet
+from .change_sets import ResourceChange, SandboxChangeSet, review_in_progress_stack
 from .cloudformation_models import CodeCommitRepository, ModelPackageGroup
 
 # (account, region, identifier value, template properties) -> the existing resource, None if absent
@@ -142,19 +142,7 @@ def create_import_change_set(
     wanted = Stack.parse_template(template)
     _validate(backend, stack if not new_stack else None, wanted, resources_to_import)
     if stack is None:  # as for CREATE: an empty stack waits in REVIEW_IN_PROGRESS
-        stack = Stack(
-            stack_id=generate_stack_id(stack_name, backend.region_name, backend.account_id),
-            name=stack_name,
-            template={},
-            parameters=parameters,
-            account_id=backend.account_id,
-            region_name=backend.region_name,
-            tags=tags,
-            cross_stack_resources=backend.exports,
-        )
-        backend.stacks[stack.stack_id] = stack
-        stack.status = "REVIEW_IN_PROGRESS"
-        stack_lifecycle.add_event(stack, "REVIEW_IN_PROGRESS", "User Initiated")
+        stack = review_in_progress_stack(backend, stack_name, parameters, tags)
     change_set = ImportChangeSet(
         resources_to_import=resources_to_import,
         change_set_type="IMPORT",
