@@ -116,12 +116,14 @@ def trust_policy(services: dict[str, str | None], account: str) -> dict[str, Any
         condition: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": account}}
         if source_arn:
             condition["ArnLike"] = {"aws:SourceArn": source_arn}
-        statements.append({
-            "Effect": "Allow",
-            "Principal": {"Service": service},
-            "Action": "sts:AssumeRole",
-            "Condition": condition,
-        })  # fmt: skip
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": service},
+                "Action": "sts:AssumeRole",
+                "Condition": condition,
+            }
+        )
     return {"Version": "2012-10-17", "Statement": statements}
 
 

@@ -39,11 +39,13 @@ ENDPOINT_SERVICES = {
 
 # Patterns on the builds' log lines: (metric and alarm name, CloudWatch Logs filter pattern, meaning)
 COMPLIANCE_FILTERS = (
-    ("access-denied", '?AccessDenied ?AccessDeniedException ?UnauthorizedOperation ?"not authorized to perform"',
-     "an AWS call of the product was denied (possible privilege probing or a boundary violation)"),
-    ("build-failures", '"Phase complete: BUILD State: FAILED"',
-     "a model build or deploy failed"),
-)  # fmt: skip
+    (
+        "access-denied",
+        '?AccessDenied ?AccessDeniedException ?UnauthorizedOperation ?"not authorized to perform"',
+        "an AWS call of the product was denied (possible privilege probing or a boundary violation)",
+    ),
+    ("build-failures", '"Phase complete: BUILD State: FAILED"', "a model build or deploy failed"),
+)
 
 # CloudWatch Logs managed data identifiers masked in the compliance log group.
 MASKED_SECRETS = ("AwsSecretKey", "OpenSshPrivateKey", "PgpPrivateKey", "PkcsPrivateKey", "PuttyPrivateKey")
@@ -116,28 +118,44 @@ class EnterpriseSecurity(Construct):
             key_policy={
                 "Version": "2012-10-17",
                 "Statement": [
-                    {   # Account administrators manage the key through IAM; roles get use via IAM grants.
-                        "Sid": "AccountAdministration", "Effect": "Allow", "Principal": {"AWS": root},
-                        "Action": "kms:*", "Resource": "*",
-                    },
-                    {
-                        "Sid": "ComplianceLogGroup", "Effect": "Allow",
-                        "Principal": {"Service": f"logs.{n.region}.{n.url_suffix}"},
-                        "Action": ["kms:Decrypt", "kms:Describe*", "kms:Encrypt", "kms:GenerateDataKey*",
-                                   "kms:ReEncrypt*"],
+                    {  # Account administrators manage the key through IAM; roles get use via IAM grants.
+                        "Sid": "AccountAdministration",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": root},
+                        "Action": "kms:*",
                         "Resource": "*",
-                        "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn":
-                                                    n.arn("logs", f"log-group:{n.compliance_log_group}")}},
                     },
                     {
-                        "Sid": "AlarmsPublishToEncryptedTopic", "Effect": "Allow",
+                        "Sid": "ComplianceLogGroup",
+                        "Effect": "Allow",
+                        "Principal": {"Service": f"logs.{n.region}.{n.url_suffix}"},
+                        "Action": [
+                            "kms:Decrypt",
+                            "kms:Describe*",
+                            "kms:Encrypt",
+                            "kms:GenerateDataKey*",
+                            "kms:ReEncrypt*",
+                        ],
+                        "Resource": "*",
+                        "Condition": {
+                            "ArnEquals": {
+                                "kms:EncryptionContext:aws:logs:arn": n.arn(
+                                    "logs", f"log-group:{n.compliance_log_group}"
+                                )
+                            }
+                        },
+                    },
+                    {
+                        "Sid": "AlarmsPublishToEncryptedTopic",
+                        "Effect": "Allow",
                         "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                        "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*",
+                        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                        "Resource": "*",
                         "Condition": {"StringEquals": {"aws:SourceAccount": n.account}},
                     },
                 ],
             },
-        )  # fmt: skip
+        )
         key.apply_removal_policy(self._removal)
         return key
 
@@ -185,7 +203,7 @@ class EnterpriseSecurity(Construct):
                     to_port=86,
                     cidr_ip="255.255.255.255/32",
                     description="Disallow all traffic",
-                )  # fmt: skip
+                )
             ],
         )
         return group, group.attr_group_id
@@ -196,10 +214,14 @@ class EnterpriseSecurity(Construct):
         # Service names come from the CDK's region facts (China prefixes most with cn.com.amazonaws).
         if service == "s3" and vpc.route_table_ids:
             return ec2.CfnVPCEndpoint(
-                self, construct_id, vpc_id=self.vpc_id, service_name=ec2.GatewayVpcEndpointAwsService.S3.name,
-                vpc_endpoint_type="Gateway", route_table_ids=list(vpc.route_table_ids),
+                self,
+                construct_id,
+                vpc_id=self.vpc_id,
+                service_name=ec2.GatewayVpcEndpointAwsService.S3.name,
+                vpc_endpoint_type="Gateway",
+                route_table_ids=list(vpc.route_table_ids),
                 policy_document=self._endpoint_policy(service),
-            )  # fmt: skip
+            )
         # S3's interface endpoint answers S3's public names for every resolver in the VPC (no gateway
         # endpoint beside it to take the VPC's own traffic).
         dns_options = (
@@ -228,16 +250,26 @@ class EnterpriseSecurity(Construct):
         (AssumeRoleWithSAML/WithWebIdentity carry no principal account: IAM's "STS VPC endpoint
         policies"), limited to this account's roles, so every workload of the VPC can still federate."""
         n = self.names
-        statements = [{
-            "Sid": "OnlyThisAccount", "Effect": "Allow", "Principal": "*", "Action": "*",
-            "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalAccount": n.account}},
-        }]  # fmt: skip
+        statements = [
+            {
+                "Sid": "OnlyThisAccount",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:PrincipalAccount": n.account}},
+            }
+        ]
         if service == "sts":
-            statements.append({
-                "Sid": "FederationIntoThisAccount", "Effect": "Allow", "Principal": "*",
-                "Action": ["sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity"],
-                "Resource": n.arn("iam", "role/*", region=False),
-            })  # fmt: skip
+            statements.append(
+                {
+                    "Sid": "FederationIntoThisAccount",
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": ["sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity"],
+                    "Resource": n.arn("iam", "role/*", region=False),
+                }
+            )
         return {"Version": "2012-10-17", "Statement": statements}
 
     # -- compliance logging and alerts --------------------------------------------------------
@@ -256,13 +288,15 @@ class EnterpriseSecurity(Construct):
                 "Description": "Secrets printed by a build are masked before anyone can read them",
                 "Version": "2021-06-01",
                 "Statement": [
-                    {"Sid": "audit", "DataIdentifier": identifiers,
-                     "Operation": {"Audit": {"FindingsDestination": {}}}},
-                    {"Sid": "redact", "DataIdentifier": identifiers,
-                     "Operation": {"Deidentify": {"MaskConfig": {}}}},
+                    {
+                        "Sid": "audit",
+                        "DataIdentifier": identifiers,
+                        "Operation": {"Audit": {"FindingsDestination": {}}},
+                    },
+                    {"Sid": "redact", "DataIdentifier": identifiers, "Operation": {"Deidentify": {"MaskConfig": {}}}},
                 ],
             },
-        )  # fmt: skip
+        )
         group.apply_removal_policy(self._removal)
         return group
 
@@ -285,7 +319,7 @@ class EnterpriseSecurity(Construct):
                         metric_value="1",
                         default_value=0,
                         unit="Count",
-                    )  # fmt: skip
+                    )
                 ],
             )
             alarm = cloudwatch.CfnAlarm(
@@ -313,8 +347,7 @@ class EnterpriseSecurity(Construct):
     def _build_permission_boundary(self) -> iam.CfnManagedPolicy:
         """The most any role of this product may ever do, whatever its own policies grant."""
         n = self.names
-        services = ["codebuild", "codecommit", "codepipeline", "ecr", "kms", "logs", "s3", "sagemaker",
-                    "cloudwatch"]  # fmt: skip
+        services = ["codebuild", "codecommit", "codepipeline", "ecr", "kms", "logs", "s3", "sagemaker", "cloudwatch"]
         boundary = PolicyDocument()
         boundary.allow(
             "ProductServicesInThisRegion",
@@ -338,17 +371,32 @@ class EnterpriseSecurity(Construct):
             )
         boundary.deny(
             "NoIdentityOrBoundaryChanges",
-            ["iam:AttachRolePolicy", "iam:CreateAccessKey", "iam:CreateRole", "iam:CreateUser",
-             "iam:DeleteRolePermissionsBoundary", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy",
-             "iam:UpdateAssumeRolePolicy"],
+            [
+                "iam:AttachRolePolicy",
+                "iam:CreateAccessKey",
+                "iam:CreateRole",
+                "iam:CreateUser",
+                "iam:DeleteRolePermissionsBoundary",
+                "iam:PutRolePermissionsBoundary",
+                "iam:PutRolePolicy",
+                "iam:UpdateAssumeRolePolicy",
+            ],
             ["*"],
-        )  # fmt: skip
+        )
         boundary.deny(
             "NoKeyDestructionOrLogTampering",
-            ["kms:DisableKey", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "logs:DeleteDataProtectionPolicy",
-             "logs:DeleteLogGroup", "logs:DeleteRetentionPolicy", "s3:DeleteBucket", "s3:PutBucketPolicy"],
+            [
+                "kms:DisableKey",
+                "kms:PutKeyPolicy",
+                "kms:ScheduleKeyDeletion",
+                "logs:DeleteDataProtectionPolicy",
+                "logs:DeleteLogGroup",
+                "logs:DeleteRetentionPolicy",
+                "s3:DeleteBucket",
+                "s3:PutBucketPolicy",
+            ],
             ["*"],
-        )  # fmt: skip
+        )
         policy = iam.CfnManagedPolicy(
             self,
             "PermissionBoundary",

@@ -83,16 +83,21 @@ class ProfessionalAddons(Construct):
         rule.add_resource_dependency(core.pipelines["deploy"])
         # The pipeline role is the rule's target role: EventBridge may assume it only for this rule.
         trust = core.pipeline_role.assume_role_policy_document
-        trust["Statement"].append({
-            "Effect": "Allow",
-            "Principal": {"Service": "events.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": n.account},
-                          "ArnEquals": {"aws:SourceArn": n.arn("events", f"rule/{n.approval_rule}")}},
-        })  # fmt: skip
+        trust["Statement"].append(
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": n.account},
+                    "ArnEquals": {"aws:SourceArn": n.arn("events", f"rule/{n.approval_rule}")},
+                },
+            }
+        )
         core.pipeline_role.assume_role_policy_document = trust
-        core.pipeline_policy.allow("StartDeployOnApproval", ["codepipeline:StartPipelineExecution"],
-                                   [deploy_pipeline_arn])  # fmt: skip
+        core.pipeline_policy.allow(
+            "StartDeployOnApproval", ["codepipeline:StartPipelineExecution"], [deploy_pipeline_arn]
+        )
         return rule
 
     def _build_dashboard(self) -> cloudwatch.CfnDashboard:
@@ -111,10 +116,20 @@ class ProfessionalAddons(Construct):
 
         def metric_widget(title: str, metrics: list, x: int, y: int, stat: str = "Sum") -> dict:
             return {
-                "type": "metric", "x": x, "y": y, "width": 12, "height": 6,
-                "properties": {"title": title, "region": region, "stat": stat, "period": 300,
-                               "view": "timeSeries", "metrics": metrics},
-            }  # fmt: skip
+                "type": "metric",
+                "x": x,
+                "y": y,
+                "width": 12,
+                "height": 6,
+                "properties": {
+                    "title": title,
+                    "region": region,
+                    "stat": stat,
+                    "period": 300,
+                    "view": "timeSeries",
+                    "metrics": metrics,
+                },
+            }
 
         builds = [
             ["AWS/CodeBuild", metric, "ProjectName", n.codebuild_project(kind)]

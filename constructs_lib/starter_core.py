@@ -275,11 +275,15 @@ class StarterCore(Construct):
         )
         policy.allow(
             "RegisterModels",
-            ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup",
-             "sagemaker:ListModelPackages"],
+            [
+                "sagemaker:CreateModelPackage",
+                "sagemaker:DescribeModelPackage",
+                "sagemaker:DescribeModelPackageGroup",
+                "sagemaker:ListModelPackages",
+            ],
             [self._model_package_group_arn, self._model_packages_arn],
             why_wildcard="Model package versions are created at run time inside the product's group.",
-        )  # fmt: skip
+        )
         policy.allow(
             "PassItselfToSageMakerJobs",
             ["iam:PassRole"],
@@ -303,47 +307,69 @@ class StarterCore(Construct):
             self._allow_build_logs(policy, kind, f"/aws/codebuild/{n.codebuild_project(kind)}", None)
             policy.allow(
                 f"{kind.title()}Reports",
-                ["codebuild:BatchPutCodeCoverages", "codebuild:BatchPutTestCases", "codebuild:CreateReport",
-                 "codebuild:CreateReportGroup", "codebuild:UpdateReport"],
+                [
+                    "codebuild:BatchPutCodeCoverages",
+                    "codebuild:BatchPutTestCases",
+                    "codebuild:CreateReport",
+                    "codebuild:CreateReportGroup",
+                    "codebuild:UpdateReport",
+                ],
                 [n.arn("codebuild", f"report-group/{n.codebuild_project(kind)}-*")],
                 why_wildcard="Test report groups are named by the buildspec after the project.",
-            )  # fmt: skip
+            )
             # CodeBuild reads the bucket's ACL before it writes artifacts or S3 logs there.
             self._allow_artifacts(policy, f"{kind.title()}Artifacts", extra_actions=["s3:GetBucketAcl"])
         build.allow(
             "RunSageMakerPipelines",
-            ["sagemaker:CreatePipeline", "sagemaker:DescribePipeline", "sagemaker:DescribePipelineExecution",
-             "sagemaker:ListPipelineExecutionSteps", "sagemaker:StartPipelineExecution",
-             "sagemaker:UpdatePipeline", "sagemaker:AddTags"],
-            [n.arn("sagemaker", f"pipeline/{n.name('*')}"),
-             n.arn("sagemaker", f"pipeline/{n.name('*')}/execution/*")],
+            [
+                "sagemaker:CreatePipeline",
+                "sagemaker:DescribePipeline",
+                "sagemaker:DescribePipelineExecution",
+                "sagemaker:ListPipelineExecutionSteps",
+                "sagemaker:StartPipelineExecution",
+                "sagemaker:UpdatePipeline",
+                "sagemaker:AddTags",
+            ],
+            [n.arn("sagemaker", f"pipeline/{n.name('*')}"), n.arn("sagemaker", f"pipeline/{n.name('*')}/execution/*")],
             why_wildcard="The model-build code names its SageMaker pipelines after the product; "
             "executions get ids at run time.",
-        )  # fmt: skip
+        )
         build.allow(
             "RegisterModels",
-            ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage",
-             "sagemaker:DescribeModelPackageGroup", "sagemaker:ListModelPackages"],
+            [
+                "sagemaker:CreateModelPackage",
+                "sagemaker:DescribeModelPackage",
+                "sagemaker:DescribeModelPackageGroup",
+                "sagemaker:ListModelPackages",
+            ],
             [self._model_package_group_arn, self._model_packages_arn],
             why_wildcard="Model package versions are created at run time inside the product's group.",
-        )  # fmt: skip
+        )
         deploy.allow(
             "ReadApprovedModels",
-            ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup",
-             "sagemaker:ListModelPackages"],
+            ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup", "sagemaker:ListModelPackages"],
             [self._model_package_group_arn, self._model_packages_arn],
             why_wildcard="Model package versions are created at run time inside the product's group.",
-        )  # fmt: skip
+        )
         deploy.allow(
             "DeployEndpoints",
-            ["sagemaker:AddTags", "sagemaker:CreateEndpoint", "sagemaker:CreateEndpointConfig",
-             "sagemaker:CreateModel", "sagemaker:DeleteEndpoint", "sagemaker:DeleteEndpointConfig",
-             "sagemaker:DeleteModel", "sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig",
-             "sagemaker:DescribeModel", "sagemaker:UpdateEndpoint"],
+            [
+                "sagemaker:AddTags",
+                "sagemaker:CreateEndpoint",
+                "sagemaker:CreateEndpointConfig",
+                "sagemaker:CreateModel",
+                "sagemaker:DeleteEndpoint",
+                "sagemaker:DeleteEndpointConfig",
+                "sagemaker:DeleteModel",
+                "sagemaker:DescribeEndpoint",
+                "sagemaker:DescribeEndpointConfig",
+                "sagemaker:DescribeModel",
+                "sagemaker:UpdateEndpoint",
+            ],
             [n.arn("sagemaker", f"{kind}/{n.name('*')}") for kind in ("endpoint", "endpoint-config", "model")],
             why_wildcard="Endpoints, endpoint configs and models are versioned per deployment under "
             "the product's name prefix.",
-        )  # fmt: skip
+        )
         for policy in (build, deploy):
             policy.allow(
                 "PassSageMakerRole",
@@ -388,10 +414,16 @@ class StarterCore(Construct):
         if self.uses_codecommit:
             policy.allow(
                 "ReadSourceRepositories",
-                ["codecommit:CancelUploadArchive", "codecommit:GetBranch", "codecommit:GetCommit",
-                 "codecommit:GetRepository", "codecommit:GetUploadArchiveStatus", "codecommit:UploadArchive"],
+                [
+                    "codecommit:CancelUploadArchive",
+                    "codecommit:GetBranch",
+                    "codecommit:GetCommit",
+                    "codecommit:GetRepository",
+                    "codecommit:GetUploadArchiveStatus",
+                    "codecommit:UploadArchive",
+                ],
                 [n.arn("codecommit", n.repository(kind)) for kind in KINDS],
-            )  # fmt: skip
+            )
         if self.connection_arn:
             policy.allow("UseSourceConnection", [self.use_connection_action], [self.connection_arn])
         policy.allow(
@@ -422,8 +454,11 @@ class StarterCore(Construct):
 
     def _pipeline_step_arns(self, resource_types: Sequence[str]) -> list[str]:
         n = self.names
-        return [n.arn("sagemaker", f"{rtype}/{prefix}*") for rtype in resource_types
-                for prefix in (PIPELINE_STEP_PREFIX, n.name(""))]  # fmt: skip
+        return [
+            n.arn("sagemaker", f"{rtype}/{prefix}*")
+            for rtype in resource_types
+            for prefix in (PIPELINE_STEP_PREFIX, n.name(""))
+        ]
 
     @property
     def _model_package_group_arn(self) -> str:
@@ -497,26 +532,44 @@ class StarterCore(Construct):
         n = self.names
         if self.uses_codecommit:
             source_action = _action(
-                "Source", "Source", "CodeCommit",
-                {"RepositoryName": n.repository(kind), "BranchName": SOURCE_BRANCH,
-                 "PollForSourceChanges": "true", "OutputArtifactFormat": "CODE_ZIP"},
+                "Source",
+                "Source",
+                "CodeCommit",
+                {
+                    "RepositoryName": n.repository(kind),
+                    "BranchName": SOURCE_BRANCH,
+                    "PollForSourceChanges": "true",
+                    "OutputArtifactFormat": "CODE_ZIP",
+                },
                 outputs=["SourceOutput"],
-            )  # fmt: skip
+            )
         elif self.connection_arn:
             source = self.props.source
             source_action = _action(
-                "Source", "Source", "CodeStarSourceConnection",
-                {"ConnectionArn": self.connection_arn, "FullRepositoryId": source.repository(kind),
-                 "BranchName": str(source.branch), "OutputArtifactFormat": "CODE_ZIP", "DetectChanges": "true"},
+                "Source",
+                "Source",
+                "CodeStarSourceConnection",
+                {
+                    "ConnectionArn": self.connection_arn,
+                    "FullRepositoryId": source.repository(kind),
+                    "BranchName": str(source.branch),
+                    "OutputArtifactFormat": "CODE_ZIP",
+                    "DetectChanges": "true",
+                },
                 outputs=["SourceOutput"],
-            )  # fmt: skip
+            )
         else:
             source_action = _action(
-                "Source", "Source", "S3",
-                {"S3Bucket": n.artifacts_bucket, "S3ObjectKey": n.source_object_key(kind),
-                 "PollForSourceChanges": "true"},
+                "Source",
+                "Source",
+                "S3",
+                {
+                    "S3Bucket": n.artifacts_bucket,
+                    "S3ObjectKey": n.source_object_key(kind),
+                    "PollForSourceChanges": "true",
+                },
                 outputs=["SourceOutput"],
-            )  # fmt: skip
+            )
         run_action = _action(
             kind.title(), "Build", "CodeBuild", {"ProjectName": n.codebuild_project(kind)}, inputs=["SourceOutput"]
         )

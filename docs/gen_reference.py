@@ -77,12 +77,17 @@ def configuration_page() -> str:
     models = [defs[_ref(option["$ref"])] for option in schema["oneOf"]]
     tiers = {model["properties"]["tier"]["const"]: model for model in models}
     lines = [
-        "# Configuration fields", "", GENERATED_NOTE, "",
+        "# Configuration fields",
+        "",
+        GENERATED_NOTE,
+        "",
         "A config file is YAML. Its `tier` selects the sections it must have; a section or field "
         "a tier does not use is an error, not silently ignored. The same rules are published as a "
-        f"[JSON Schema](../schema/{SCHEMA_FILE}) for editors (see [Configuration](../configuration.md)).", "",
-        "## Sections by tier", "",
-    ]  # fmt: skip
+        f"[JSON Schema](../schema/{SCHEMA_FILE}) for editors (see [Configuration](../configuration.md)).",
+        "",
+        "## Sections by tier",
+        "",
+    ]
     sections = list(dict.fromkeys(["tier", *(name for model in tiers.values() for name in model["properties"])]))
     lines += _table(
         ["section", *tiers],
@@ -116,11 +121,16 @@ def _section(name: str, model: dict, defs: dict, tiers: dict[str, dict]) -> list
     rows = []
     for field, prop in model["properties"].items():
         prop = defs[_ref(prop["$ref"])] if "$ref" in prop else prop
-        rows.append([
-            _code(f"{name}.{field}"), _type(prop, defs), "yes" if field in model.get("required", []) else "no",
-            _allowed(prop, defs), _code(prop["default"]) if prop.get("default") not in (None, []) else "—",
-            _cell(prop.get("description", "")),
-        ])  # fmt: skip
+        rows.append(
+            [
+                _code(f"{name}.{field}"),
+                _type(prop, defs),
+                "yes" if field in model.get("required", []) else "no",
+                _allowed(prop, defs),
+                _code(prop["default"]) if prop.get("default") not in (None, []) else "—",
+                _cell(prop.get("description", "")),
+            ]
+        )
     lines += _table(["field", "type", "required", "allowed values", "default", "description"], rows)
     if model.get("allOf"):
         lines += ["Rules that depend on another field:", ""]
@@ -164,8 +174,11 @@ def _allowed(prop: dict, defs: dict) -> str:
     if "pattern" in prop:
         facts.append("pattern " + _code(prop["pattern"]))
     if "maxLength" in prop:
-        facts.append(f"{prop.get('minLength', 0)}–{prop['maxLength']} characters" if "minLength" in prop
-                     else f"at most {prop['maxLength']} characters")  # fmt: skip
+        facts.append(
+            f"{prop.get('minLength', 0)}–{prop['maxLength']} characters"
+            if "minLength" in prop
+            else f"at most {prop['maxLength']} characters"
+        )
     if "minItems" in prop:
         facts.append(f"at least {prop['minItems']} items")
     if prop.get("uniqueItems"):
@@ -185,14 +198,24 @@ def cli_page() -> str:
     assert isinstance(group, typer.core.TyperGroup)
     root = group.context_class(group, info_name="ml-provisioner")
     lines = [
-        "# CLI commands", "", GENERATED_NOTE, "",
+        "# CLI commands",
+        "",
+        GENERATED_NOTE,
+        "",
         "Every action takes the spec's form as well: `ml-provisioner -con FILE -act ACTION [options]` "
         "is `ml-provisioner ACTION --config FILE [options]`. Global options go before the action "
         "(or anywhere in the spec's form). Exit codes are listed in "
-        "[Errors and exit codes](errors.md).", "",
-        "```text", group.get_usage(root), "```", "", _help(group.help), "",
-        "## Global options", "",
-    ]  # fmt: skip
+        "[Errors and exit codes](errors.md).",
+        "",
+        "```text",
+        group.get_usage(root),
+        "```",
+        "",
+        _help(group.help),
+        "",
+        "## Global options",
+        "",
+    ]
     lines += _options(group.params, root)
     for name in group.list_commands(root):
         command = group.get_command(root, name)
@@ -223,15 +246,29 @@ def _options(params: list[Any], context: Any) -> list[str]:
 def tiers_page(examples: list[Path]) -> str:
     loaded = [load_config(path) for path in examples]
     lines = [
-        "# Tier matrix", "", GENERATED_NOTE, "",
+        "# Tier matrix",
+        "",
+        GENERATED_NOTE,
+        "",
         "Counts leave out the artifacts bucket's TLS-only bucket policy, as the product's tier "
-        "matrix does. A test checks this catalog against every synthesized example template.", "",
-    ]  # fmt: skip
+        "matrix does. A test checks this catalog against every synthesized example template.",
+        "",
+    ]
     lines += _table(
         ["tier", "use", "network", "IAM", "resources (codecommit / s3, codeconnections)", "example configs", "image"],
-        ([_code(info.tier.value), info.use, info.network, info.iam, info.counts, _code(f"{info.token}-*"),
-          _code(f"ml-provisioner:{info.tier.value}")] for info in catalog.TIERS.values()),
-    )  # fmt: skip
+        (
+            [
+                _code(info.tier.value),
+                info.use,
+                info.network,
+                info.iam,
+                info.counts,
+                _code(f"{info.token}-*"),
+                _code(f"ml-provisioner:{info.tier.value}"),
+            ]
+            for info in catalog.TIERS.values()
+        ),
+    )
     lines += ["## What each tier creates", ""]
     tiers = list(catalog.TIERS)
     by_tier = {tier: [c.config for c in loaded if c.config.tier is tier] for tier in tiers}
@@ -243,9 +280,16 @@ def tiers_page(examples: list[Path]) -> str:
     lines += ["## Resource count of every example config", ""]
     lines += _table(
         ["config", "tier", "resources", "SSM outputs"],
-        ([_code(c.path.name), c.config.tier.value, str(catalog.counted(catalog.resources_for(c.config))),
-          ", ".join(catalog.ssm_outputs(c.config))] for c in loaded),
-    )  # fmt: skip
+        (
+            [
+                _code(c.path.name),
+                c.config.tier.value,
+                str(catalog.counted(catalog.resources_for(c.config))),
+                ", ".join(catalog.ssm_outputs(c.config)),
+            ]
+            for c in loaded
+        ),
+    )
     return "\n".join(lines)
 
 
@@ -254,8 +298,9 @@ def _all_resources(configs: Iterable[Any]) -> list[tuple[str, str]]:
 
 
 def _has(configs: list[Any], resource_type: str, purpose: str) -> str:
-    having = [c for c in configs if any((r.type, r.purpose) == (resource_type, purpose)
-                                       for r in catalog.resources_for(c))]  # fmt: skip
+    having = [
+        c for c in configs if any((r.type, r.purpose) == (resource_type, purpose) for r in catalog.resources_for(c))
+    ]
     if not having:
         return "❌"
     if len(having) == len(configs):
@@ -265,8 +310,10 @@ def _has(configs: list[Any], resource_type: str, purpose: str) -> str:
 
 def _when_present(configs: list[Any], having: list[Any]) -> str:
     """Name the config option a conditional resource follows (source control or SG mode)."""
-    for label, option in (("source", lambda c: c.ml_product.source_control.value),
-                          ("SG mode", lambda c: c.vpc_integration.security_group_mode.value)):  # fmt: skip
+    for label, option in (
+        ("source", lambda c: c.ml_product.source_control.value),
+        ("SG mode", lambda c: c.vpc_integration.security_group_mode.value),
+    ):
         values = {option(c) for c in having}
         if len(values) == 1 and all(option(c) not in values for c in configs if c not in having):
             return f"({label} {values.pop()})"
@@ -290,12 +337,17 @@ def errors_page(package: Path) -> str:
     codes = _error_classes(sources.values())
     raised = [r for path, tree in sources.items() for r in _raised(tree, codes, path.relative_to(package))]
     lines = [
-        "# Errors and exit codes", "", GENERATED_NOTE, "",
+        "# Errors and exit codes",
+        "",
+        GENERATED_NOTE,
+        "",
         "Every failure prints one `error:` line with the cause and, where there is one, a `hint:` "
         "line with what to do; `--verbose` adds the traceback. Each run is also appended to "
-        "`reports/execution.log` with its exit code. See [Troubleshooting](../troubleshooting.md).", "",
-        "## Exit codes", "",
-    ]  # fmt: skip
+        "`reports/execution.log` with its exit code. See [Troubleshooting](../troubleshooting.md).",
+        "",
+        "## Exit codes",
+        "",
+    ]
     lines += _table(["code", "name", "meaning"], _exit_codes())
     lines += ["## Errors the commands report", "", "`…` stands for a value filled in at run time.", ""]
     command_errors = sorted((r for r in raised if r.exit_code is not None), key=lambda r: (r.exit_code, r.message))
@@ -304,12 +356,14 @@ def errors_page(package: Path) -> str:
         ([str(r.exit_code), _plain(r.message), _plain(r.hint), _code(r.module)] for r in command_errors),
     )
     lines += [
-        "## Config file problems", "",
+        "## Config file problems",
+        "",
         "An invalid config exits with code 2 and prints one line per problem, "
         "`FILE:LINE: FIELD: MESSAGE`, so every problem can be fixed in one go. Besides the type, "
         "pattern and length checks of each field ([Configuration fields](configuration.md)), "
-        "these are reported:", "",
-    ]  # fmt: skip
+        "these are reported:",
+        "",
+    ]
     config_problems = sorted({(r.kind, r.message) for r in raised if r.exit_code is None})
     lines += _table(["field", "message"], ([_code(kind), _plain(message)] for kind, message in config_problems))
     return "\n".join(lines)
@@ -368,8 +422,12 @@ def _raised(tree: ast.Module, codes: dict[str, int], module: Path) -> Iterator[R
 
 def _validator_errors(function: ast.FunctionDef, module: Path) -> Iterator[Raised]:
     """`raise ValueError(...)` in a pydantic field_validator: a problem reported on that field."""
-    fields = [_text(arg) for d in function.decorator_list
-              if isinstance(d, ast.Call) and _name(d.func) == "field_validator" for arg in d.args]  # fmt: skip
+    fields = [
+        _text(arg)
+        for d in function.decorator_list
+        if isinstance(d, ast.Call) and _name(d.func) == "field_validator"
+        for arg in d.args
+    ]
     for node in ast.walk(function):
         if fields and isinstance(node, ast.Call) and _name(node.func) == "ValueError":
             yield Raised(str(module), ", ".join(fields), _text(_arg(node, 0, "message")), "", None)

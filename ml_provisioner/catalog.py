@@ -34,14 +34,22 @@ class TierInfo:
 TIERS = {
     Tier.STARTER: TierInfo(Tier.STARTER, "techcorp", "Sandbox & PoC", "Default AWS VPC", "Standard", "13 / 10"),
     Tier.PROFESSIONAL: TierInfo(
-        Tier.PROFESSIONAL, "edge", "Team development", "Default AWS VPC", "Strict automated (managed policies)",
+        Tier.PROFESSIONAL,
+        "edge",
+        "Team development",
+        "Default AWS VPC",
+        "Strict automated (managed policies)",
         "19 / 16",
     ),
     Tier.ENTERPRISE: TierInfo(
-        Tier.ENTERPRISE, "globalbank", "Production workloads", "Existing custom VPC (endpoints)",
-        "Strict + permission boundary", "39-41 / 36-38",
+        Tier.ENTERPRISE,
+        "globalbank",
+        "Production workloads",
+        "Existing custom VPC (endpoints)",
+        "Strict + permission boundary",
+        "39-41 / 36-38",
     ),
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -84,10 +92,22 @@ def _ssm(output: str) -> Callable[[Names], str]:
 S, P, E = Tier.STARTER, Tier.PROFESSIONAL, Tier.ENTERPRISE
 _ENTRIES = (
     _Entry(S, "StarterCore", "AWS::SageMaker::ModelPackageGroup", "Model registry", lambda n: n.model_package_group),
-    _Entry(S, "StarterCore", "AWS::CodeCommit::Repository", "model-build repository", lambda n: n.repository("build"),
-           _codecommit),
-    _Entry(S, "StarterCore", "AWS::CodeCommit::Repository", "model-deploy repository",
-           lambda n: n.repository("deploy"), _codecommit),
+    _Entry(
+        S,
+        "StarterCore",
+        "AWS::CodeCommit::Repository",
+        "model-build repository",
+        lambda n: n.repository("build"),
+        _codecommit,
+    ),
+    _Entry(
+        S,
+        "StarterCore",
+        "AWS::CodeCommit::Repository",
+        "model-deploy repository",
+        lambda n: n.repository("deploy"),
+        _codecommit,
+    ),
     _Entry(S, "StarterCore", "AWS::CodeBuild::Project", "build project", lambda n: n.codebuild_project("build")),
     _Entry(S, "StarterCore", "AWS::CodeBuild::Project", "deploy project", lambda n: n.codebuild_project("deploy")),
     _Entry(S, "StarterCore", "AWS::CodePipeline::Pipeline", "build pipeline", lambda n: n.pipeline("build")),
@@ -96,12 +116,14 @@ _ENTRIES = (
     _Entry(S, "StarterCore", "AWS::IAM::Role", "pipeline role", _generated),
     _Entry(S, "StarterCore", "AWS::IAM::Role", "SageMaker execution role", _generated),
     _Entry(S, "StarterCore", "AWS::S3::Bucket", "artifacts bucket (and S3 source)", lambda n: n.artifacts_bucket),
-    _Entry(S, "StarterCore", "AWS::S3::BucketPolicy", "TLS-only bucket policy (not counted)",
-           lambda n: n.artifacts_bucket),
+    _Entry(
+        S, "StarterCore", "AWS::S3::BucketPolicy", "TLS-only bucket policy (not counted)", lambda n: n.artifacts_bucket
+    ),
     _Entry(S, "StarterCore", "AWS::SSM::Parameter", "output ModelPackageGroupArn", _ssm("ModelPackageGroupArn")),
     _Entry(S, "StarterCore", "AWS::SSM::Parameter", "output RepositoryUrl", _ssm("RepositoryUrl"), _codecommit),
-    _Entry(P, "ProfessionalAddons", "AWS::Events::Rule", "model approved -> deploy pipeline",
-           lambda n: n.approval_rule),
+    _Entry(
+        P, "ProfessionalAddons", "AWS::Events::Rule", "model approved -> deploy pipeline", lambda n: n.approval_rule
+    ),
     _Entry(P, "ProfessionalAddons", "AWS::CloudWatch::Dashboard", "dashboard", lambda n: n.dashboard),
     _Entry(P, "ProfessionalAddons", "AWS::IAM::ManagedPolicy", "build policy", _generated),
     _Entry(P, "ProfessionalAddons", "AWS::IAM::ManagedPolicy", "deploy policy", _generated),
@@ -110,34 +132,48 @@ _ENTRIES = (
     _Entry(E, "EnterpriseSecurity", "AWS::KMS::Key", "encryption key (rotating)", lambda n: "(generated id)"),
     _Entry(E, "EnterpriseSecurity", "AWS::KMS::Alias", "key alias", lambda n: n.kms_alias),
     *(
-        _Entry(E, "EnterpriseSecurity", "AWS::EC2::VPCEndpoint", f"VPC endpoint {service}",
-               lambda n: "(generated id)")
+        _Entry(E, "EnterpriseSecurity", "AWS::EC2::VPCEndpoint", f"VPC endpoint {service}", lambda n: "(generated id)")
         for service in ("sagemaker.api", "sagemaker.runtime", "s3", "sts")
     ),
-    _Entry(E, "EnterpriseSecurity", "AWS::EC2::SecurityGroup", "endpoint security group",
-           lambda n: n.endpoint_security_group, _standalone),
+    _Entry(
+        E,
+        "EnterpriseSecurity",
+        "AWS::EC2::SecurityGroup",
+        "endpoint security group",
+        lambda n: n.endpoint_security_group,
+        _standalone,
+    ),
     _Entry(E, "EnterpriseSecurity", "AWS::Logs::LogGroup", "compliance log group", lambda n: n.compliance_log_group),
-    _Entry(E, "EnterpriseSecurity", "AWS::Logs::MetricFilter", "access-denied filter",
-           lambda n: n.alarm("access-denied")),
-    _Entry(E, "EnterpriseSecurity", "AWS::Logs::MetricFilter", "build-failures filter",
-           lambda n: n.alarm("build-failures")),
-    _Entry(E, "EnterpriseSecurity", "AWS::CloudWatch::Alarm", "access-denied alarm",
-           lambda n: n.alarm("access-denied")),
-    _Entry(E, "EnterpriseSecurity", "AWS::CloudWatch::Alarm", "build-failures alarm",
-           lambda n: n.alarm("build-failures")),
+    _Entry(
+        E, "EnterpriseSecurity", "AWS::Logs::MetricFilter", "access-denied filter", lambda n: n.alarm("access-denied")
+    ),
+    _Entry(
+        E, "EnterpriseSecurity", "AWS::Logs::MetricFilter", "build-failures filter", lambda n: n.alarm("build-failures")
+    ),
+    _Entry(
+        E, "EnterpriseSecurity", "AWS::CloudWatch::Alarm", "access-denied alarm", lambda n: n.alarm("access-denied")
+    ),
+    _Entry(
+        E, "EnterpriseSecurity", "AWS::CloudWatch::Alarm", "build-failures alarm", lambda n: n.alarm("build-failures")
+    ),
     _Entry(E, "EnterpriseSecurity", "AWS::SNS::Topic", "security alerts topic", lambda n: n.alerts_topic),
-    _Entry(E, "EnterpriseSecurity", "AWS::SNS::Subscription", "alerts email subscription",
-           lambda n: "(alerts_email)"),
-    _Entry(E, "EnterpriseSecurity", "AWS::IAM::ManagedPolicy", "permission boundary",
-           lambda n: n.permission_boundary),
+    _Entry(E, "EnterpriseSecurity", "AWS::SNS::Subscription", "alerts email subscription", lambda n: "(alerts_email)"),
+    _Entry(E, "EnterpriseSecurity", "AWS::IAM::ManagedPolicy", "permission boundary", lambda n: n.permission_boundary),
     *(
         _Entry(E, "EnterpriseSecurity", "AWS::SSM::Parameter", f"output {output}", _ssm(output))
-        for output in ("KmsKeyArn", "LogGroupName", "VpcEndpointIdSagemakerApi", "VpcEndpointIdSagemakerRuntime",
-                       "VpcEndpointIdS3", "VpcEndpointIdSts")
+        for output in (
+            "KmsKeyArn",
+            "LogGroupName",
+            "VpcEndpointIdSagemakerApi",
+            "VpcEndpointIdSagemakerRuntime",
+            "VpcEndpointIdS3",
+            "VpcEndpointIdSts",
+        )
     ),
-    _Entry(E, "EnterpriseSecurity", "AWS::SSM::Parameter", "output SecurityGroupId", _ssm("SecurityGroupId"),
-           _standalone),
-)  # fmt: skip
+    _Entry(
+        E, "EnterpriseSecurity", "AWS::SSM::Parameter", "output SecurityGroupId", _ssm("SecurityGroupId"), _standalone
+    ),
+)
 
 
 def resources_for(config: ProductConfig, names: Names | None = None) -> list[Resource]:

@@ -30,9 +30,16 @@ from ml_provisioner.identity import DELIMITER, deployment_id, split_deployment_i
 TOOL = "ml-provisioner"
 
 _DIRECTIONS = {
-    "north": "n", "south": "s", "east": "e", "west": "w", "central": "c",
-    "northeast": "ne", "northwest": "nw", "southeast": "se", "southwest": "sw",
-}  # fmt: skip
+    "north": "n",
+    "south": "s",
+    "east": "e",
+    "west": "w",
+    "central": "c",
+    "northeast": "ne",
+    "northwest": "nw",
+    "southeast": "se",
+    "southwest": "sw",
+}
 
 
 def region_code(region: str) -> str:
@@ -44,8 +51,13 @@ def region_code(region: str) -> str:
 def config_file_name(config: ProductConfig) -> str:
     """The example-matrix file name for a config (the spec's token scheme)."""
     c = config
-    parts = [c.client.company_prefix, c.environment.name, c.client.tenant_id, c.environment.region,
-             c.ml_product.use_case]  # fmt: skip
+    parts = [
+        c.client.company_prefix,
+        c.environment.name,
+        c.client.tenant_id,
+        c.environment.region,
+        c.ml_product.use_case,
+    ]
     if c.ml_product.workload:
         parts.append(c.ml_product.workload)
     parts += ["ml", c.ml_product.source_control.value]
@@ -237,10 +249,16 @@ class Names:
 
     # -- ARNs (for policies and read-back) --------------------------------------------------
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
-        return ":".join([
-            "arn", self.partition, service, self.region if region else "", self.account if account else "",
-            resource,
-        ])  # fmt: skip
+        return ":".join(
+            [
+                "arn",
+                self.partition,
+                service,
+                self.region if region else "",
+                self.account if account else "",
+                resource,
+            ]
+        )
 
     # -- everything with an AWS length or character limit, for validation --------------------
     def limited_names(self) -> list[tuple[str, str, int, str]]:

@@ -64,17 +64,24 @@ def _add_validator_rules(defs: dict[str, Any]) -> None:
 
     product = defs["MlProduct"]
     fields = product["properties"]
-    patterns = {"connection_arn": CONNECTION_ARN, "build_repository": REPOSITORY, "deploy_repository": REPOSITORY,
-                "branch": BRANCH}  # fmt: skip
+    patterns = {
+        "connection_arn": CONNECTION_ARN,
+        "build_repository": REPOSITORY,
+        "deploy_repository": REPOSITORY,
+        "branch": BRANCH,
+    }
     for name, pattern in patterns.items():  # the string branch of `string | null`
         string = next(option for option in fields[name]["anyOf"] if option.get("type") == "string")
         string["pattern"] = re.sub(r"\?P<\w+>", "", pattern.pattern)  # no named groups in JSON Schema
     # The connection's fields with codeconnections, and only then.
     product["allOf"] = [
-        _when("source_control", source.value,
-              **{name: STRING if source is SourceControl.CODECONNECTIONS else ABSENT for name in CONNECTION_FIELDS})
+        _when(
+            "source_control",
+            source.value,
+            **{name: STRING if source is SourceControl.CODECONNECTIONS else ABSENT for name in CONNECTION_FIELDS},
+        )
         for source in SourceControl
-    ]  # fmt: skip
+    ]
 
     vpc = defs["VpcIntegration"]
     fields = vpc["properties"]
@@ -85,11 +92,17 @@ def _add_validator_rules(defs: dict[str, Any]) -> None:
     vpc["allOf"] = [
         _when("vpc_source", "direct", vpc_id=STRING, vpc_id_ssm_parameter=ABSENT),
         _when("vpc_source", "ssm", vpc_id_ssm_parameter=STRING, vpc_id=ABSENT),
-        _when("security_group_mode", "sgprov", security_group_id_ssm_parameter=STRING,
-              route_table_ids=NON_EMPTY, endpoint_client_cidrs=EMPTY),
-        _when("security_group_mode", "standalone", endpoint_client_cidrs=NON_EMPTY,
-              security_group_id_ssm_parameter=ABSENT),
-    ]  # fmt: skip
+        _when(
+            "security_group_mode",
+            "sgprov",
+            security_group_id_ssm_parameter=STRING,
+            route_table_ids=NON_EMPTY,
+            endpoint_client_cidrs=EMPTY,
+        ),
+        _when(
+            "security_group_mode", "standalone", endpoint_client_cidrs=NON_EMPTY, security_group_id_ssm_parameter=ABSENT
+        ),
+    ]
 
 
 def _when(field: str, value: str, **rules: dict[str, Any]) -> dict[str, Any]:

@@ -22,17 +22,22 @@ CASES = [
     ("show-product", ["show-product", "-c", STARTER], 1.5, 3),
     ("validate-config, 24 configs", ["validate-config", *sum((["-c", str(c)] for c in CONFIGS), [])], 2.0, 3),
     ("create-prov-template, 1 config", ["create-prov-template", "-c", STARTER], 15.0, 2),
-    ("create-prov-template, 24 configs", ["create-prov-template", *sum((["-c", str(c)] for c in CONFIGS), [])],
-     45.0, 1),
-]  # fmt: skip
+    (
+        "create-prov-template, 24 configs",
+        ["create-prov-template", *sum((["-c", str(c)] for c in CONFIGS), [])],
+        45.0,
+        1,
+    ),
+]
 
 
 def best_of(argv: list[str], runs: int, workdir: str) -> float:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "ml_provisioner", "-q", *argv], cwd=workdir, check=True,
-                       stdout=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "ml_provisioner", "-q", *argv], cwd=workdir, check=True, stdout=subprocess.DEVNULL
+        )
         times.append(time.perf_counter() - start)
     return min(times)
 

@@ -105,8 +105,9 @@ class FaultProxy:
     def start(self, *args: str, env: dict[str, str] | None = None, **popen) -> subprocess.Popen:
         environment = {**os.environ, "AWS_ENDPOINT_URL": self.url, "NO_COLOR": "1", **(env or {})}
         popen.setdefault("stdin", subprocess.DEVNULL)
-        self.process = subprocess.Popen([CLI, *args], env=environment, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, **popen)  # fmt: skip
+        self.process = subprocess.Popen(
+            [CLI, *args], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
+        )
         return self.process
 
     def cli(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> tuple[int, str, str]:
@@ -195,8 +196,10 @@ def _throttling(headers) -> tuple[int, list[tuple[str, str]], bytes]:
     if headers.get("X-Amz-Target"):
         body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
         return 400, [("Content-Type", "application/x-amz-json-1.1")], body
-    body = (b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message>"
-            b"</Error><RequestId>fault-proxy</RequestId></ErrorResponse>")  # fmt: skip
+    body = (
+        b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message>"
+        b"</Error><RequestId>fault-proxy</RequestId></ErrorResponse>"
+    )
     return 400, [("Content-Type", "text/xml")], body
 
 

@@ -198,17 +198,23 @@ def evaluate(
     key_policy: Mapping[str, Any] | None = None,
 ) -> Decision:
     """IAM's decision for a principal of the resource's own account."""
-    for name, documents, is_resource in (("an identity policy", identity, False), ("the boundary", boundary, False),
-                                         ("the resource policy", resource_policy, True),
-                                         ("the key policy", key_policy, True)):  # fmt: skip
+    for name, documents, is_resource in (
+        ("an identity policy", identity, False),
+        ("the boundary", boundary, False),
+        ("the resource policy", resource_policy, True),
+        ("the key policy", key_policy, True),
+    ):
         if documents is not None and "Deny" in _effects(documents, request, resource_policy=is_resource):
             return Decision(False, f"explicitly denied by {name}")
     through_iam = "Allow" in _effects(identity, request) and (
         boundary is None or "Allow" in _effects(boundary, request)
     )
     if key_policy is not None:
-        granting = [s for s in statements(key_policy) if s["Effect"] == "Allow"
-                    and statement_applies(s, request, resource_policy=True)]  # fmt: skip
+        granting = [
+            s
+            for s in statements(key_policy)
+            if s["Effect"] == "Allow" and statement_applies(s, request, resource_policy=True)
+        ]
         if any(_names_principal_itself(s, request) for s in granting):
             return Decision(True, "allowed by the key policy")
         if not granting:
@@ -249,9 +255,14 @@ class TemplateValues:
         self.template = template
         self.resources: Mapping[str, Any] = template.get("Resources", {})
         self.stack_name, self.account, self.region, self.partition = stack_name, account, region, partition
-        self.pseudo = {"AWS::Partition": partition, "AWS::Region": region, "AWS::AccountId": account,
-                       "AWS::URLSuffix": "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com",
-                       "AWS::StackName": stack_name, "AWS::NoValue": None}  # fmt: skip
+        self.pseudo = {
+            "AWS::Partition": partition,
+            "AWS::Region": region,
+            "AWS::AccountId": account,
+            "AWS::URLSuffix": "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com",
+            "AWS::StackName": stack_name,
+            "AWS::NoValue": None,
+        }
 
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
         where = f"{self.region if region else ''}:{self.account if account else ''}"

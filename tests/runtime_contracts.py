@@ -64,8 +64,9 @@ class Product:
 
     def __init__(self, template: Mapping[str, Any], names: Names) -> None:
         self.names = names
-        self.values = TemplateValues(template, stack_name=names.stack_name, account=names.account,
-                                     region=names.region, partition=names.partition)  # fmt: skip
+        self.values = TemplateValues(
+            template, stack_name=names.stack_name, account=names.account, region=names.region, partition=names.partition
+        )
         self.resources = {i: (r["Type"], self.values.properties(i)) for i, r in template["Resources"].items()}
         self.roles = {i: self._role(i) for i, (t, _) in self.resources.items() if t == "AWS::IAM::Role"}
 
@@ -80,8 +81,14 @@ class Product:
             if self.values.ref(logical_id) in listed(policy.get("Roles")) or self.values.ref(policy_id) in policy_arns:
                 identity.append(policy["PolicyDocument"])
         boundary_arn = props.get("PermissionsBoundary")
-        boundary = next((p["PolicyDocument"] for i, p in self.of_type("AWS::IAM::ManagedPolicy")
-                         if self.values.ref(i) == boundary_arn), None)  # fmt: skip
+        boundary = next(
+            (
+                p["PolicyDocument"]
+                for i, p in self.of_type("AWS::IAM::ManagedPolicy")
+                if self.values.ref(i) == boundary_arn
+            ),
+            None,
+        )
         if boundary_arn and boundary is None:
             raise AssertionError(f"{logical_id}'s boundary {boundary_arn} is not in the template")
         return Role(logical_id, self.values.get_att(logical_id, "Arn"), identity, boundary)
@@ -94,13 +101,18 @@ class Product:
         return next((p["KeyPolicy"] for _, p in self.of_type("AWS::KMS::Key")), None)
 
     def bucket_policy(self, bucket: str) -> dict[str, Any] | None:
-        return next((p["PolicyDocument"] for _, p in self.of_type("AWS::S3::BucketPolicy") if p["Bucket"] == bucket),
-                    None)  # fmt: skip
+        return next(
+            (p["PolicyDocument"] for _, p in self.of_type("AWS::S3::BucketPolicy") if p["Bucket"] == bucket), None
+        )
 
     def decide(self, call: Call):
         n = self.names
-        context = {"aws:RequestedRegion": n.region, "aws:SecureTransport": "true", "aws:PrincipalAccount": n.account,
-                   **call.context}  # fmt: skip
+        context = {
+            "aws:RequestedRegion": n.region,
+            "aws:SecureTransport": "true",
+            "aws:PrincipalAccount": n.account,
+            **call.context,
+        }
         role = self.roles[call.role] if call.role else None
         request = Request(call.action, call.resource, role.arn if role else call.principal, context)
         service = call.action.split(":")[0]
@@ -149,11 +161,21 @@ class Product:
                 yield Call(who, role, action, objects, DOCS["codebuild"])
             s3_logs = project.get("LogsConfig", {}).get("S3Logs", {})
             if s3_logs.get("Status") == "ENABLED":
-                yield Call(who, role, "s3:PutObject", f"{self._bucket_arn(s3_logs['Location'])}/{BUILD_ID}.gz",
-                           DOCS["codebuild-logs"])  # fmt: skip
+                yield Call(
+                    who,
+                    role,
+                    "s3:PutObject",
+                    f"{self._bucket_arn(s3_logs['Location'])}/{BUILD_ID}.gz",
+                    DOCS["codebuild-logs"],
+                )
             report_group = v.arn("codebuild", f"report-group/{project['Name']}-unit-tests")
-            for action in ("CreateReportGroup", "CreateReport", "UpdateReport", "BatchPutTestCases",
-                           "BatchPutCodeCoverages"):  # fmt: skip
+            for action in (
+                "CreateReportGroup",
+                "CreateReport",
+                "UpdateReport",
+                "BatchPutTestCases",
+                "BatchPutCodeCoverages",
+            ):
                 yield Call(who, role, f"codebuild:{action}", report_group, DOCS["codebuild-reports"])
             yield from self._kms(who, role, project.get("EncryptionKey"), "s3", DOCS["codebuild-kms"])
             if project["Name"] == self.names.codebuild_project("build"):
@@ -166,8 +188,14 @@ class Product:
         pipeline = v.arn("sagemaker", f"pipeline/{self.names.name('model-build')}")
         for action in ("CreatePipeline", "UpdatePipeline", "StartPipelineExecution", "DescribePipeline"):
             yield Call(who, role, f"sagemaker:{action}", pipeline, DOCS["sagemaker-build"])
-        yield Call(who, role, "iam:PassRole", self._sagemaker_role_arn(project), DOCS["sagemaker-build"],
-                   {"iam:PassedToService": "sagemaker.amazonaws.com"})  # fmt: skip
+        yield Call(
+            who,
+            role,
+            "iam:PassRole",
+            self._sagemaker_role_arn(project),
+            DOCS["sagemaker-build"],
+            {"iam:PassedToService": "sagemaker.amazonaws.com"},
+        )
 
     def _codepipeline(self) -> Iterator[Call]:
         for _, pipeline in self.of_type("AWS::CodePipeline::Pipeline"):
@@ -203,8 +231,7 @@ class Product:
         elif provider == "CodeStarSourceConnection":
             # AWS authorizes UseConnection under the connection ARN's own service prefix
             prefix = config["ConnectionArn"].split(":")[2]
-            yield Call(who, role, f"{prefix}:UseConnection", config["ConnectionArn"],
-                       DOCS["codepipeline-connections"])  # fmt: skip
+            yield Call(who, role, f"{prefix}:UseConnection", config["ConnectionArn"], DOCS["codepipeline-connections"])
         else:
             raise AssertionError(f"no runtime contract for pipeline action provider {provider}: add one")
 
@@ -212,8 +239,13 @@ class Product:
         for _, rule in self.of_type("AWS::Events::Rule"):
             for target in rule["Targets"]:
                 if ":codepipeline:" in target["Arn"]:
-                    yield Call(f"EventBridge rule {rule['Name']}", self.role_with_arn(target["RoleArn"]),
-                               "codepipeline:StartPipelineExecution", target["Arn"], DOCS["events"])  # fmt: skip
+                    yield Call(
+                        f"EventBridge rule {rule['Name']}",
+                        self.role_with_arn(target["RoleArn"]),
+                        "codepipeline:StartPipelineExecution",
+                        target["Arn"],
+                        DOCS["events"],
+                    )
 
     def _sagemaker_role_arn(self, project: dict[str, Any]) -> str:
         variables = {e["Name"]: e["Value"] for e in project["Environment"]["EnvironmentVariables"]}
@@ -225,8 +257,11 @@ class Product:
         arn = self._sagemaker_role_arn(project)
         role, who = self.role_with_arn(arn), "a SageMaker pipeline execution"
         doc = DOCS["sagemaker-pipelines"]
-        for job_type, api in (("processing-job", "ProcessingJob"), ("training-job", "TrainingJob"),
-                              ("transform-job", "TransformJob")):  # fmt: skip
+        for job_type, api in (
+            ("processing-job", "ProcessingJob"),
+            ("training-job", "TrainingJob"),
+            ("transform-job", "TransformJob"),
+        ):
             job = v.arn("sagemaker", f"{job_type}/pipelines-{EXECUTION_ID}-{api.lower()}-x1y2z3")
             for action in (f"Create{api}", f"Describe{api}", "AddTags"):
                 yield Call(who, role, f"sagemaker:{action}", job, doc)
@@ -257,9 +292,23 @@ class Product:
             if group.get("KmsKeyId") == key:
                 context = {"kms:EncryptionContext:aws:logs:arn": v.arn("logs", f"log-group:{group['LogGroupName']}")}
                 for action in ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"):
-                    yield Call("CloudWatch Logs", None, action, key, DOCS["logs-kms"], context,
-                               principal=f"logs.{n.region}.amazonaws.com")  # fmt: skip
+                    yield Call(
+                        "CloudWatch Logs",
+                        None,
+                        action,
+                        key,
+                        DOCS["logs-kms"],
+                        context,
+                        principal=f"logs.{n.region}.amazonaws.com",
+                    )
         if any(t.get("KmsMasterKeyId") == key for _, t in self.of_type("AWS::SNS::Topic")):
             for action in ("kms:Decrypt", "kms:GenerateDataKey"):
-                yield Call("CloudWatch alarms", None, action, key, DOCS["sns-kms"], {"aws:SourceAccount": n.account},
-                           principal="cloudwatch.amazonaws.com")  # fmt: skip
+                yield Call(
+                    "CloudWatch alarms",
+                    None,
+                    action,
+                    key,
+                    DOCS["sns-kms"],
+                    {"aws:SourceAccount": n.account},
+                    principal="cloudwatch.amazonaws.com",
+                )

@@ -28,8 +28,13 @@ pytestmark = pytest.mark.synth
 INSTALL = "npm install --prefix .cdk-cli --no-save aws-cdk@2.1148.1"
 CONFIGS = [example("techcorp codecommit"), example("globalbank s3 sgprov ssm batch")]
 # What a bootstrapped (DefaultStackSynthesizer) stack would carry; LegacyStackSynthesizer has none.
-BOOTSTRAP_PROPERTIES = {"requiresBootstrapStackVersion", "assumeRoleArn", "cloudFormationExecutionRoleArn",
-                        "stackTemplateAssetObjectUrl", "bootstrapStackVersionSsmParameter"}  # fmt: skip
+BOOTSTRAP_PROPERTIES = {
+    "requiresBootstrapStackVersion",
+    "assumeRoleArn",
+    "cloudFormationExecutionRoleArn",
+    "stackTemplateAssetObjectUrl",
+    "bootstrapStackVersionSsmParameter",
+}
 
 
 def _cdk_cli() -> Path:
@@ -96,8 +101,11 @@ def test_cdk_synth_gives_the_same_templates_as_create_prov_template(cdk_out, tmp
 
 def test_cdk_synth_output_needs_no_bootstrap(cdk_out):
     manifest = json.loads((cdk_out / "manifest.json").read_text())
-    stacks = {name: artifact for name, artifact in manifest["artifacts"].items()
-              if artifact["type"] == "aws:cloudformation:stack"}  # fmt: skip
+    stacks = {
+        name: artifact
+        for name, artifact in manifest["artifacts"].items()
+        if artifact["type"] == "aws:cloudformation:stack"
+    }
     assert sorted(stacks) == sorted(config.stem for config in CONFIGS)
     assert not [a for a in manifest["artifacts"].values() if a["type"] == "cdk:asset-manifest"]
     for config in CONFIGS:

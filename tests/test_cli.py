@@ -49,8 +49,12 @@ def test_spec_form_con_act_is_accepted_and_config_is_found_in_the_workspace(work
 
 def test_spec_argv_moves_global_options_before_the_action():
     assert spec_argv(["-con", "x.yaml", "-act", "deploy-product", "--force", "--verbose"]) == [
-        "--verbose", "deploy-product", "--config", "x.yaml", "--force"
-    ]  # fmt: skip
+        "--verbose",
+        "deploy-product",
+        "--config",
+        "x.yaml",
+        "--force",
+    ]
 
 
 def test_show_product_json_lists_every_resource_with_physical_names(workspace):
@@ -164,8 +168,9 @@ def test_commands_that_need_no_template_never_start_the_jsii_kernel(workspace):
         "assert 'aws_cdk' not in sys.modules and 'jsii' not in sys.modules and 'boto3' not in sys.modules\n"
         "print('no-cdk')"
     )
-    done = subprocess.run([sys.executable, "-c", probe, str(STARTER)], capture_output=True, text=True,
-                          cwd=workspace.parent, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(STARTER)], capture_output=True, text=True, cwd=workspace.parent, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("no-cdk")
 
@@ -173,10 +178,20 @@ def test_commands_that_need_no_template_never_start_the_jsii_kernel(workspace):
 def test_synthesis_needs_no_aws_credentials_or_network(tmp_path):
     """create-prov-template works with no credentials and no AWS configuration at all."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env |= {"AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-            "AWS_EC2_METADATA_DISABLED": "true", "HOME": str(tmp_path)}  # fmt: skip
-    done = subprocess.run([sys.executable, "-m", "ml_provisioner", "create-prov-template", "-c", str(ENTERPRISE)],
-                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)  # fmt: skip
+    env |= {
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "HOME": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "ml_provisioner", "create-prov-template", "-c", str(ENTERPRISE)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "ml" / "templates" / f"{ENTERPRISE.stem}.yaml").is_file()
     assert done.stderr == "", "no banners or warnings in normal output"
@@ -207,8 +222,13 @@ def test_cdk_json_points_at_app_py():
 def test_sandbox_without_moto_says_how_to_install_it(tmp_path):
     """After `scripts/demo` (pip install -e . without extras) moto is missing: exit 2 and the command."""
     hide_moto = "import sys; sys.modules['moto'] = None; from ml_provisioner.cli import main; main()"
-    run = subprocess.run([sys.executable, "-c", hide_moto, "--workspace", str(tmp_path), "sandbox", "--port", "0"],
-                         capture_output=True, text=True, timeout=60, env={**os.environ, "NO_COLOR": "1"})  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-c", hide_moto, "--workspace", str(tmp_path), "sandbox", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
     assert run.returncode == 2, run.stderr
     assert "error: the sandbox needs moto's server, which is not installed" in run.stderr
     assert 'hint: install it: pip install -e ".[sandbox]" in the project folder' in run.stderr

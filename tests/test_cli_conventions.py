@@ -51,16 +51,21 @@ def test_shell_completion_is_offered_and_completes_commands_and_options():
     script = subprocess.run([cli, "--show-completion", "bash"], capture_output=True, text=True, timeout=60).stdout
     assert "complete -o default -F _ml_provisioner_completion ml-provisioner" in script
     # What the installed script asks the real entry point when the user presses Tab:
-    for words, cword, expected in (("ml-provisioner show-", "1", {"show-product"}),
-                                   ("ml-provisioner show-product --", "2", {"--config", "--json"})):  # fmt: skip
+    for words, cword, expected in (
+        ("ml-provisioner show-", "1", {"show-product"}),
+        ("ml-provisioner show-product --", "2", {"--config", "--json"}),
+    ):
         env = {**os.environ, "_ML_PROVISIONER_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": cword}
         completed = subprocess.run([cli], env=env, capture_output=True, text=True, timeout=60, check=True)
         assert expected <= set(completed.stdout.split()), completed.stdout
 
 
 def test_every_read_command_has_json():
-    read = {name: command for name, command in commands().items()
-            if name.startswith(READ_VERBS) or name in ("config-schema", "create-prov-template")}  # fmt: skip
+    read = {
+        name: command
+        for name, command in commands().items()
+        if name.startswith(READ_VERBS) or name in ("config-schema", "create-prov-template")
+    }
     assert {"list-products", "show-product", "validate-config", "validate-prov-template", "config-schema"} <= set(read)
     missing = [name for name, command in read.items() if not any("--json" in p.opts for p in command.params)]
     assert missing == []
@@ -68,10 +73,15 @@ def test_every_read_command_has_json():
 
 @pytest.mark.parametrize(
     "args",
-    [("list-products",), ("show-product", "-c", str(STARTER)), ("validate-config", "-c", str(STARTER)),
-     ("config-schema",), ("-con", str(STARTER), "-act", "show-product")],
+    [
+        ("list-products",),
+        ("show-product", "-c", str(STARTER)),
+        ("validate-config", "-c", str(STARTER)),
+        ("config-schema",),
+        ("-con", str(STARTER), "-act", "show-product"),
+    ],
     ids=lambda args: " ".join(a for a in args if not a.startswith("/")),
-)  # fmt: skip
+)
 def test_json_output_is_only_json_on_stdout(tmp_path, args):
     result = run(*args, "--json", workspace=tmp_path)
     assert result.exit_code == 0, result.output
@@ -109,8 +119,12 @@ def _stderr_on_a_terminal(tmp_path: Path, **env: str) -> str:
     base = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
     process = subprocess.Popen(
         [sys.executable, "-m", "ml_provisioner", "--workspace", str(tmp_path), "validate-config", "-c", str(bad)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=secondary, env={**base, **env}, cwd=PROJECT,
-    )  # fmt: skip
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=secondary,
+        env={**base, **env},
+        cwd=PROJECT,
+    )
     os.close(secondary)
     output = b""
     while True:

@@ -45,8 +45,10 @@ def test_every_example_config_is_valid_and_named_by_the_token_scheme():
         loaded = load_config(path, strict_file_name=True)
         tiers.setdefault(loaded.config.tier, []).append(path)
     assert {tier: len(paths) for tier, paths in tiers.items()} == {
-        Tier.STARTER: 5, Tier.PROFESSIONAL: 5, Tier.ENTERPRISE: 18,
-    }  # fmt: skip
+        Tier.STARTER: 5,
+        Tier.PROFESSIONAL: 5,
+        Tier.ENTERPRISE: 18,
+    }
 
 
 def test_the_example_matrix_covers_every_token_combination():
@@ -56,8 +58,15 @@ def test_the_example_matrix_covers_every_token_combination():
     for path in EXAMPLES:
         c = load_config(path).config
         vpc = c.vpc_integration if isinstance(c, EnterpriseConfig) else None
-        combos.add((c.client.company_prefix, c.ml_product.source_control, c.ml_product.workload is not None,
-                    vpc and vpc.security_group_mode, vpc and vpc.vpc_source))  # fmt: skip
+        combos.add(
+            (
+                c.client.company_prefix,
+                c.ml_product.source_control,
+                c.ml_product.workload is not None,
+                vpc and vpc.security_group_mode,
+                vpc and vpc.vpc_source,
+            )
+        )
     assert len(combos) == 28
     classic = {c for c in combos if c[1] is not SourceControl.CODECONNECTIONS}
     assert len(classic) == 24
@@ -127,8 +136,10 @@ def test_tier_must_be_one_of_the_three(tmp_path):
 def test_source_control_is_codecommit_s3_or_codeconnections(tmp_path):
     data = base(STARTER)
     data["ml_product"]["source_control"] = "github"
-    assert "must be 'codecommit', 's3' or 'codeconnections'" in problems(write(tmp_path, data))[
-        "ml_product.source_control"]  # fmt: skip
+    assert (
+        "must be 'codecommit', 's3' or 'codeconnections'"
+        in problems(write(tmp_path, data))["ml_product.source_control"]
+    )
 
 
 CONNECTIONS = example("techcorp codeconnections")
@@ -140,7 +151,8 @@ def test_codeconnections_requires_connection_repositories_and_branch(tmp_path, f
     data = base(CONNECTIONS)
     del data["ml_product"][field]
     assert problems(write(tmp_path, data)) == {
-        f"ml_product.{field}": "is required when source_control is codeconnections"}  # fmt: skip
+        f"ml_product.{field}": "is required when source_control is codeconnections"
+    }
 
 
 @pytest.mark.parametrize("field", CONNECTION_FIELDS)
@@ -149,32 +161,49 @@ def test_connection_fields_are_rejected_with_another_source(tmp_path, field):
     data["ml_product"] = {k: v for k, v in data["ml_product"].items() if k not in CONNECTION_FIELDS or k == field}
     data["ml_product"]["source_control"] = "s3"
     assert problems(write(tmp_path, data)) == {
-        f"ml_product.{field}": "is only allowed when source_control is codeconnections"}  # fmt: skip
+        f"ml_product.{field}": "is only allowed when source_control is codeconnections"
+    }
 
 
-@pytest.mark.parametrize("arn", [
-    "arn:aws:codeconnections:us-west-2:123456789012:connection/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
-    "arn:aws:codestar-connections:us-west-2:123456789012:connection/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:codeconnections:us-west-2:123456789012:connection/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+        "arn:aws:codestar-connections:us-west-2:123456789012:connection/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+    ],
+)
 def test_connection_arn_takes_both_service_prefixes(tmp_path, arn):
     data = base(CONNECTIONS)
     data["ml_product"]["connection_arn"] = arn
     assert load_config(write(tmp_path, data)).config.ml_product.connection_arn == arn
 
 
-@pytest.mark.parametrize("arn, expected", [
-    ("arn:aws:codecommit:us-west-2:123456789012:connection/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
-     "is not a connection ARN"),
-    ("arn:aws:codeconnections:us-west-2:123456789012:host/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
-     "is not a connection ARN"),
-    ("arn:aws:codeconnections:us-west-2:123456789012:connection/my-github", "is not a connection ARN"),
-    ("arn:aws:codeconnections:us-west-2:999999999999:connection/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
-     "is in account 999999999999; the config's account is 123456789012"),
-    ("arn:aws:codeconnections:us-east-1:123456789012:connection/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
-     "is in region us-east-1; the config's region is us-west-2"),
-    ("arn:aws-cn:codeconnections:us-west-2:123456789012:connection/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
-     "is in partition aws-cn; the config's partition is aws"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "arn, expected",
+    [
+        (
+            "arn:aws:codecommit:us-west-2:123456789012:connection/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+            "is not a connection ARN",
+        ),
+        (
+            "arn:aws:codeconnections:us-west-2:123456789012:host/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+            "is not a connection ARN",
+        ),
+        ("arn:aws:codeconnections:us-west-2:123456789012:connection/my-github", "is not a connection ARN"),
+        (
+            "arn:aws:codeconnections:us-west-2:999999999999:connection/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+            "is in account 999999999999; the config's account is 123456789012",
+        ),
+        (
+            "arn:aws:codeconnections:us-east-1:123456789012:connection/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+            "is in region us-east-1; the config's region is us-west-2",
+        ),
+        (
+            "arn:aws-cn:codeconnections:us-west-2:123456789012:connection/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+            "is in partition aws-cn; the config's partition is aws",
+        ),
+    ],
+)
 def test_connection_arn_is_a_connection_of_the_configs_account_and_region(tmp_path, arn, expected):
     data = base(CONNECTIONS)
     data["ml_product"]["connection_arn"] = arn
@@ -186,14 +215,17 @@ def test_connection_arn_is_a_connection_of_the_configs_account_and_region(tmp_pa
     assert caught.value.problems[0].line == line, "reported on the connection_arn line"
 
 
-@pytest.mark.parametrize("field, value", [
-    ("build_repository", "customer-churn-model-build"),
-    ("deploy_repository", "https://github.com/techcorp/model-deploy"),
-    ("branch", "feature..x"),
-    ("branch", "-main"),
-    ("branch", "main.lock"),
-    ("branch", "has space"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("build_repository", "customer-churn-model-build"),
+        ("deploy_repository", "https://github.com/techcorp/model-deploy"),
+        ("branch", "feature..x"),
+        ("branch", "-main"),
+        ("branch", "main.lock"),
+        ("branch", "has space"),
+    ],
+)
 def test_repositories_are_owner_slash_name_and_the_branch_a_git_branch_name(tmp_path, field, value):
     data = base(CONNECTIONS)
     data["ml_product"][field] = value

@@ -148,10 +148,12 @@ def test_the_builder_fills_the_jsii_cache_and_trims_what_never_runs(stages):
 
 
 def test_every_copied_path_is_in_the_build_context(stages):
-    allowed = {line[1:].strip("/") for line in (PROJECT / ".dockerignore").read_text().splitlines()
-               if line.startswith("!")}  # fmt: skip
-    sources = {src for stage in stages for args in stage.all("COPY") if "--from" not in args
-               for src in args.split()[:-1]}  # fmt: skip
+    allowed = {
+        line[1:].strip("/") for line in (PROJECT / ".dockerignore").read_text().splitlines() if line.startswith("!")
+    }
+    sources = {
+        src for stage in stages for args in stage.all("COPY") if "--from" not in args for src in args.split()[:-1]
+    }
     assert sources <= allowed, sources - allowed
     assert all((PROJECT / src).exists() for src in sources - {"README.md"})  # README.md: the lead's
 
@@ -162,8 +164,14 @@ def _select_examples(stages: list[Stage], tmp_path: Path, tier: str) -> subproce
     for folder in ("configs", "schema"):
         shutil.copytree(PROJECT / folder, tmp_path / folder)
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    return subprocess.run(["sh", "-c", select.replace("/out/", f"{tmp_path}/out/")], cwd=tmp_path,
-                          env={"TIER": tier, "PATH": path}, capture_output=True, text=True, timeout=60)  # fmt: skip
+    return subprocess.run(
+        ["sh", "-c", select.replace("/out/", f"{tmp_path}/out/")],
+        cwd=tmp_path,
+        env={"TIER": tier, "PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize("tier", list(catalog.TIERS), ids=lambda t: t.value)

@@ -31,10 +31,22 @@ def site(tmp_path_factory) -> Path:
         pytest.skip(message)
     out = tmp_path_factory.mktemp("site")
     run = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(PROJECT / "mkdocs.yml"),
-         "--site-dir", str(out)],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "--config-file",
+            str(PROJECT / "mkdocs.yml"),
+            "--site-dir",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
     assert run.returncode == 0, run.stderr
     assert "WARNING" not in run.stderr
     return out
@@ -58,10 +70,21 @@ def _fields(model: type[BaseModel], prefix: str = "") -> list[str]:
 
 def test_the_site_has_every_page_of_the_nav_and_works_from_disk(site):
     pages = sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html") if p.name != "404.html")
-    assert {"index.html", "getting-started.html", "configuration.html", "container.html", "security.html",
-            "create-policy.html", "review-report.html", "cdk-cli.html", "troubleshooting.html",
-            "reference/configuration.html", "reference/cli.html", "reference/tiers.html",
-            "reference/errors.html"} <= set(pages)  # fmt: skip
+    assert {
+        "index.html",
+        "getting-started.html",
+        "configuration.html",
+        "container.html",
+        "security.html",
+        "create-policy.html",
+        "review-report.html",
+        "cdk-cli.html",
+        "troubleshooting.html",
+        "reference/configuration.html",
+        "reference/cli.html",
+        "reference/tiers.html",
+        "reference/errors.html",
+    } <= set(pages)
     index = page(site, "index.html")
     assert 'href="getting-started.html"' in index  # file:// needs explicit .html links
     assert "fonts.googleapis.com" not in index and "fonts.gstatic.com" not in index  # nothing from the internet
@@ -105,8 +128,12 @@ def test_tier_matrix_lists_every_tier_and_the_count_of_every_example(site):
 
 def test_error_reference_lists_exit_codes_and_the_messages_in_the_source(site):
     html = page(site, "reference/errors.html")
-    for code, name in ((EXIT_OK, "EXIT_OK"), (EXIT_FAILED, "EXIT_FAILED"), (EXIT_BAD_INPUT, "EXIT_BAD_INPUT"),
-                       (EXIT_DRIFT, "EXIT_DRIFT")):  # fmt: skip
+    for code, name in (
+        (EXIT_OK, "EXIT_OK"),
+        (EXIT_FAILED, "EXIT_FAILED"),
+        (EXIT_BAD_INPUT, "EXIT_BAD_INPUT"),
+        (EXIT_DRIFT, "EXIT_DRIFT"),
+    ):
         assert f"<code>{code}</code></td>\n<td><code>{name}</code>" in html
     assert "template not found: …" in html  # BadInput in cli/local.py
     assert "run <code>ml-provisioner create-prov-template --config …</code> first" in html
@@ -120,8 +147,11 @@ def test_the_site_ships_the_committed_json_schema(site):
 def test_security_page_names_every_masked_secret_type(site):
     """The data protection policy's identifiers, read from the construct's source (no CDK import)."""
     tree = ast.parse((PROJECT / "constructs_lib" / "enterprise_security.py").read_text(encoding="utf-8"))
-    [masked] = [ast.literal_eval(node.value) for node in tree.body
-                if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "MASKED_SECRETS"]  # fmt: skip
+    [masked] = [
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "MASKED_SECRETS"
+    ]
     html = page(site, "security.html")
     assert all(identifier in html for identifier in masked)
     assert "Retain" in html and "termination protection" in html

@@ -22,8 +22,11 @@ from tests.test_lifecycle import aws, cli, endpoint, product, stack  # noqa: F40
 
 # Short timeouts and a small retry budget, so that faults show within seconds (not too short for
 # a sandbox on a busy machine).
-FAST = {"ML_PROVISIONER_AWS_READ_TIMEOUT": "10", "ML_PROVISIONER_AWS_CONNECT_TIMEOUT": "2",
-        "ML_PROVISIONER_AWS_MAX_ATTEMPTS": "2"}  # fmt: skip
+FAST = {
+    "ML_PROVISIONER_AWS_READ_TIMEOUT": "10",
+    "ML_PROVISIONER_AWS_CONNECT_TIMEOUT": "2",
+    "ML_PROVISIONER_AWS_MAX_ATTEMPTS": "2",
+}
 
 
 def names_of(config: str):
@@ -64,8 +67,9 @@ def test_every_deploy_reconciles_termination_protection_even_with_no_changes(aws
     region, names = data["environment"]["region"], names_of(config)
     assert cli("deploy-product", "-c", config, "--force")[0] == 0
     # what an interrupted run of an earlier release left: the stack is there, unprotected
-    aws("cloudformation", region).update_termination_protection(StackName=names.stack_name,
-                                                                EnableTerminationProtection=False)  # fmt: skip
+    aws("cloudformation", region).update_termination_protection(
+        StackName=names.stack_name, EnableTerminationProtection=False
+    )
     code, out, err = cli("deploy-product", "-c", config, "--force")
     assert code == 0, err
     assert f"stack {names.stack_name}: no changes" in out

@@ -53,32 +53,53 @@ def test_a_permission_boundary_caps_but_never_grants():
 @pytest.mark.parametrize(
     ("condition", "context", "expected"),
     [
-        ({"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-         {"iam:PassedToService": "sagemaker.amazonaws.com"}, True),
-        ({"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-         {"iam:PassedToService": "ec2.amazonaws.com"}, False),
+        (
+            {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            {"iam:PassedToService": "sagemaker.amazonaws.com"},
+            True,
+        ),
+        (
+            {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            {"iam:PassedToService": "ec2.amazonaws.com"},
+            False,
+        ),
         ({"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}, {}, False),
-        ({"StringLike": {"iam:PermissionsBoundary": "arn:aws:iam::1:policy/p/*"}},
-         {"iam:permissionsboundary": "arn:aws:iam::1:policy/p/b"}, True),
+        (
+            {"StringLike": {"iam:PermissionsBoundary": "arn:aws:iam::1:policy/p/*"}},
+            {"iam:permissionsboundary": "arn:aws:iam::1:policy/p/b"},
+            True,
+        ),
         ({"StringNotEquals": {"aws:RequestedRegion": "eu-west-1"}}, {}, True),
-        ({"StringNotEqualsIfExists": {"aws:RequestedRegion": "eu-west-1"}},
-         {"aws:RequestedRegion": "eu-west-1"}, False),
+        (
+            {"StringNotEqualsIfExists": {"aws:RequestedRegion": "eu-west-1"}},
+            {"aws:RequestedRegion": "eu-west-1"},
+            False,
+        ),
         ({"StringEqualsIfExists": {"aws:RequestedRegion": "eu-west-1"}}, {}, True),
-        ({"ArnLike": {"aws:SourceArn": "arn:aws:codebuild:*:1:project/p--*"}},
-         {"aws:SourceArn": "arn:aws:codebuild:us-west-2:1:project/p--build"}, True),
-        ({"ArnEquals": {"aws:SourceArn": "arn:aws:events:r:1:rule/p--approved"}},
-         {"aws:SourceArn": "arn:aws:events:r:1:rule/q--approved"}, False),
+        (
+            {"ArnLike": {"aws:SourceArn": "arn:aws:codebuild:*:1:project/p--*"}},
+            {"aws:SourceArn": "arn:aws:codebuild:us-west-2:1:project/p--build"},
+            True,
+        ),
+        (
+            {"ArnEquals": {"aws:SourceArn": "arn:aws:events:r:1:rule/p--approved"}},
+            {"aws:SourceArn": "arn:aws:events:r:1:rule/q--approved"},
+            False,
+        ),
         ({"Bool": {"aws:SecureTransport": "false"}}, {"aws:SecureTransport": "false"}, True),
         ({"Bool": {"aws:SecureTransport": False}}, {"aws:SecureTransport": "true"}, False),
         ({"Null": {"iam:PermissionsBoundary": "true"}}, {}, True),
         ({"Null": {"iam:PermissionsBoundary": "false"}}, {}, False),
-        ({"ForAnyValue:StringEquals": {"aws:CalledVia": "cloudformation.amazonaws.com"}},
-         {"aws:CalledVia": ["cloudformation.amazonaws.com"]}, True),
+        (
+            {"ForAnyValue:StringEquals": {"aws:CalledVia": "cloudformation.amazonaws.com"}},
+            {"aws:CalledVia": ["cloudformation.amazonaws.com"]},
+            True,
+        ),
         ({"ForAnyValue:StringEquals": {"aws:CalledVia": "cloudformation.amazonaws.com"}}, {}, False),
         ({"ForAllValues:StringEquals": {"aws:TagKeys": ["a", "b"]}}, {"aws:TagKeys": ["a", "c"]}, False),
         ({"ForAllValues:StringEquals": {"aws:TagKeys": ["a", "b"]}}, {}, True),
     ],
-)  # fmt: skip
+)
 def test_condition_operators(condition, context, expected):
     assert bool(evaluate(req("iam:PassRole", ROLE, **context), [allow("iam:PassRole", ROLE, condition)])) is expected
 
@@ -102,13 +123,20 @@ def test_a_key_policy_must_allow_the_principal_or_delegate_to_the_account():
 
 
 def test_a_bucket_policy_deny_applies_and_its_allow_for_the_principal_grants():
-    tls_only = allow("s3:*", [BUCKET, f"{BUCKET}/*"], {"Bool": {"aws:SecureTransport": "false"}}, effect="Deny",
-                     Principal={"AWS": "*"})  # fmt: skip
+    tls_only = allow(
+        "s3:*",
+        [BUCKET, f"{BUCKET}/*"],
+        {"Bool": {"aws:SecureTransport": "false"}},
+        effect="Deny",
+        Principal={"AWS": "*"},
+    )
     identity = [allow("s3:GetObject", f"{BUCKET}/*")]
-    assert evaluate(req("s3:GetObject", f"{BUCKET}/k", **{"aws:SecureTransport": "true"}), identity,
-                    resource_policy=tls_only)  # fmt: skip
-    assert not evaluate(req("s3:GetObject", f"{BUCKET}/k", **{"aws:SecureTransport": "false"}), identity,
-                        resource_policy=tls_only)  # fmt: skip
+    assert evaluate(
+        req("s3:GetObject", f"{BUCKET}/k", **{"aws:SecureTransport": "true"}), identity, resource_policy=tls_only
+    )
+    assert not evaluate(
+        req("s3:GetObject", f"{BUCKET}/k", **{"aws:SecureTransport": "false"}), identity, resource_policy=tls_only
+    )
     grant = allow("s3:GetObject", f"{BUCKET}/*", Principal={"AWS": ROLE})
     assert evaluate(req("s3:GetObject", f"{BUCKET}/k"), [], resource_policy=grant)
 

@@ -29,8 +29,15 @@ UNRESOLVED = "\x00"  # a value CloudFormation fills in at deploy time: one of th
 
 # Where CloudFormation or AWS generates the id, a pattern can only name the account and region:
 # these ARNs are not names the product chooses and are left out of the comparison.
-GENERATED = {("kms", "key"), ("ec2", "vpc-endpoint"), ("ec2", "security-group"), ("ec2", "security-group-rule"),
-             ("ec2", "vpc"), ("ec2", "subnet"), ("ec2", "route-table")}  # fmt: skip
+GENERATED = {
+    ("kms", "key"),
+    ("ec2", "vpc-endpoint"),
+    ("ec2", "security-group"),
+    ("ec2", "security-group-rule"),
+    ("ec2", "vpc"),
+    ("ec2", "subnet"),
+    ("ec2", "route-table"),
+}
 
 
 def variant(base: LoadedConfig, *, use_case: str | None = None, workload: str | None = "keep") -> LoadedConfig:
@@ -51,15 +58,23 @@ def _starter() -> LoadedConfig:
 
 
 ADVERSARIAL = {
-    "a use case extending another": (dict(use_case="customer-churn", workload=None),
-                                     dict(use_case="customer-churn-batch", workload=None)),
-    "a workload extending a use case": (dict(use_case="customer-churn", workload=None),
-                                        dict(use_case="customer-churn", workload="batch")),
-    "a use case ending like a test marker": (dict(use_case="customer-churn", workload=None),
-                                             dict(use_case="customer-churn-t1a2b", workload=None)),
-    "a workload that spells a test marker": (dict(use_case="customer-churn", workload=None),
-                                             dict(use_case="customer-churn", workload="t1a2b")),
-}  # fmt: skip
+    "a use case extending another": (
+        dict(use_case="customer-churn", workload=None),
+        dict(use_case="customer-churn-batch", workload=None),
+    ),
+    "a workload extending a use case": (
+        dict(use_case="customer-churn", workload=None),
+        dict(use_case="customer-churn", workload="batch"),
+    ),
+    "a use case ending like a test marker": (
+        dict(use_case="customer-churn", workload=None),
+        dict(use_case="customer-churn-t1a2b", workload=None),
+    ),
+    "a workload that spells a test marker": (
+        dict(use_case="customer-churn", workload=None),
+        dict(use_case="customer-churn", workload="t1a2b"),
+    ),
+}
 
 
 # -- what a product owns, and what its documents allow ------------------------------------------------
@@ -74,8 +89,10 @@ def owned_arns(names: Names) -> set[str]:
         if scope not in GENERATED
         for arn in _built(build, names)
     }
-    arns |= {names.arn("sagemaker", f"{kind}/{names.name('model-v1')}") for kind in
-             ("pipeline", "endpoint", "endpoint-config", "model")}  # fmt: skip
+    arns |= {
+        names.arn("sagemaker", f"{kind}/{names.name('model-v1')}")
+        for kind in ("pipeline", "endpoint", "endpoint-config", "model")
+    }
     arns |= {names.arn("codebuild", f"report-group/{names.codebuild_project('build')}-unit")}
     return arns | {names.stack_name, names.product_id}
 
@@ -90,8 +107,12 @@ def _built(build, names: Names) -> list[str]:
 def resolve(value: Any, names: Names) -> str | None:
     """A policy value as a string: pseudo parameters filled in, references to the template's
     own resources replaced by a value that matches nothing of another product."""
-    pseudo = {"AWS::Partition": names.partition, "AWS::Region": names.region, "AWS::AccountId": names.account,
-              "AWS::URLSuffix": "amazonaws.com"}  # fmt: skip
+    pseudo = {
+        "AWS::Partition": names.partition,
+        "AWS::Region": names.region,
+        "AWS::AccountId": names.account,
+        "AWS::URLSuffix": "amazonaws.com",
+    }
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and len(value) == 1:
@@ -201,8 +222,10 @@ def test_the_deployer_policy_covers_its_test_deployments_and_no_other_product():
     result = _synthesized(base)
     allowed = patterns(generate_policy(result).documents, result.names)
     test_stack = base.names(MARKER).stack_name
-    assert any(iam_match(p, f"arn:aws:cloudformation:{base.names().region}:{base.names().account}:stack/"
-                            f"{test_stack}/id") for p in allowed)  # fmt: skip
+    assert any(
+        iam_match(p, f"arn:aws:cloudformation:{base.names().region}:{base.names().account}:stack/{test_stack}/id")
+        for p in allowed
+    )
     assert any(TEST_MARKER_WILDCARD in p for p in allowed)
     for adversary in ADVERSARIAL.values():
         other = variant(base, **adversary[1]).names()
@@ -214,8 +237,11 @@ def test_example_products_in_one_account_and_region_do_not_reach_each_other(synt
     for result in synthesized.values():
         documents = template_documents(result.template) + generate_policy(result).documents
         by_product.setdefault(result.names.product_id, (patterns(documents, result.names), result.names))
-    pairs = [(a, b) for a, b in itertools.permutations(by_product.values(), 2)
-             if (a[1].account, a[1].region) == (b[1].account, b[1].region)]  # fmt: skip
+    pairs = [
+        (a, b)
+        for a, b in itertools.permutations(by_product.values(), 2)
+        if (a[1].account, a[1].region) == (b[1].account, b[1].region)
+    ]
     assert pairs, "the examples have products sharing an account and region"
     for a, b in pairs:
         assert not reaches(a, b), f"{a[1].product_id} reaches {b[1].product_id}"

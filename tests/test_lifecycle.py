@@ -84,7 +84,8 @@ def _provision_source(data: dict, aws_client) -> None:
     elif source["source_control"] == "codeconnections":
         prefix = source["connection_arn"].split(":")[2]
         source["connection_arn"] = aws_client(prefix, region).create_connection(
-            ProviderType="GitHub", ConnectionName=f"github-{data['client']['tenant_id']}")["ConnectionArn"]  # fmt: skip
+            ProviderType="GitHub", ConnectionName=f"github-{data['client']['tenant_id']}"
+        )["ConnectionArn"]
 
 
 def _provision_network(data: dict, aws_client) -> None:
@@ -94,8 +95,12 @@ def _provision_network(data: dict, aws_client) -> None:
     ec2 = aws_client("ec2", region)
     vpc_id = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})  # private DNS needs it
-    subnets = [ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{region}{zone}")
-               ["Subnet"]["SubnetId"] for i, zone in ((1, "a"), (2, "b"))]  # fmt: skip
+    subnets = [
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{region}{zone}")["Subnet"][
+            "SubnetId"
+        ]
+        for i, zone in ((1, "a"), (2, "b"))
+    ]
     tables = [ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"] for _ in subnets]
     group = ec2.create_security_group(GroupName=f"sgprov-{vpc_id}", Description="endpoints", VpcId=vpc_id)
     vpc = data["vpc_integration"]
@@ -103,12 +108,14 @@ def _provision_network(data: dict, aws_client) -> None:
     if vpc["vpc_source"] == "direct":
         vpc["vpc_id"] = vpc_id
     else:
-        aws_client("ssm", region).put_parameter(Name=vpc["vpc_id_ssm_parameter"], Value=vpc_id, Type="String",
-                                                Overwrite=True)  # fmt: skip
+        aws_client("ssm", region).put_parameter(
+            Name=vpc["vpc_id_ssm_parameter"], Value=vpc_id, Type="String", Overwrite=True
+        )
     if vpc["security_group_mode"] == "sgprov":
         vpc["route_table_ids"] = tables
-        aws_client("ssm", region).put_parameter(Name=vpc["security_group_id_ssm_parameter"],
-                                                Value=group["GroupId"], Type="String", Overwrite=True)  # fmt: skip
+        aws_client("ssm", region).put_parameter(
+            Name=vpc["security_group_id_ssm_parameter"], Value=group["GroupId"], Type="String", Overwrite=True
+        )
 
 
 def cli(*args: str) -> tuple[int, str, str]:
@@ -141,8 +148,10 @@ def test_whole_lifecycle(aws, fragment):
     assert code == 0, err
     assert f"stack {stack_name}: created" in out
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack(aws, stack_name, region)["Outputs"]}
-    published = {p["Name"].rsplit("/", 1)[1]: p["Value"]
-                 for p in ssm.get_parameters_by_path(Path=f"/ml-provisioner/{product_id}")["Parameters"]}  # fmt: skip
+    published = {
+        p["Name"].rsplit("/", 1)[1]: p["Value"]
+        for p in ssm.get_parameters_by_path(Path=f"/ml-provisioner/{product_id}")["Parameters"]
+    }
     assert published == outputs and len(published) >= 2
     assert stack(aws, stack_name, region)["EnableTerminationProtection"] is True, "prod is protected"
 
@@ -160,8 +169,11 @@ def test_whole_lifecycle(aws, fragment):
     code, out, err = cli("deploy-product", "-c", config, "--force")
     assert code == 0, err
     assert f"stack {stack_name}: updated" in out
-    bucket = next(o["OutputValue"] for o in stack(aws, stack_name, region)["Outputs"] if o["OutputKey"] == "BucketName"
-                  ) if data["tier"] != "starter" else _bucket_of(aws, stack_name, region)  # fmt: skip
+    bucket = (
+        next(o["OutputValue"] for o in stack(aws, stack_name, region)["Outputs"] if o["OutputKey"] == "BucketName")
+        if data["tier"] != "starter"
+        else _bucket_of(aws, stack_name, region)
+    )
     tags = {t["Key"]: t["Value"] for t in aws("s3", region).get_bucket_tagging(Bucket=bucket)["TagSet"]}
     assert tags["Owner"] == "new-owner@example.com", "the update reached the resources"
     code, out, err = cli("deploy-product", "-c", config, "--force")
@@ -176,8 +188,10 @@ def test_whole_lifecycle(aws, fragment):
     report = json.loads(out)
     assert code == 3 and report["drifted"]
     [drift] = report["resources"]
-    assert (drift["resource_type"], drift["differences"][0]["actual"]) == ("AWS::SSM::Parameter",
-                                                                           "arn:aws:sagemaker:tampered")  # fmt: skip
+    assert (drift["resource_type"], drift["differences"][0]["actual"]) == (
+        "AWS::SSM::Parameter",
+        "arn:aws:sagemaker:tampered",
+    )
     assert report["ssm_mismatches"][0].startswith(f"{parameter}: holds 'arn:aws:sagemaker:tampered'")
 
     # delete: protected without --force; with it, data resources outlive the stack
@@ -186,8 +200,9 @@ def test_whole_lifecycle(aws, fragment):
     assert code == 0, err
     retained = {r["resource_type"]: r["name"] for r in json.loads(out)["retained"]}
     aws("s3", region).head_bucket(Bucket=retained["AWS::S3::Bucket"])
-    aws("sagemaker", region).describe_model_package_group(ModelPackageGroupName=retained[
-        "AWS::SageMaker::ModelPackageGroup"])  # fmt: skip
+    aws("sagemaker", region).describe_model_package_group(
+        ModelPackageGroupName=retained["AWS::SageMaker::ModelPackageGroup"]
+    )
     if data["ml_product"]["source_control"] == "codecommit":
         aws("codecommit", region).get_repository(repositoryName=retained["AWS::CodeCommit::Repository"])
     if data["tier"] == "enterprise":
@@ -269,8 +284,10 @@ def test_throttled_calls_are_retried_and_the_deploy_succeeds(aws, monkeypatch):
     def throttle_first_calls(request, **kwargs):
         if len(throttled) < 3:
             throttled.append(request.url)
-            body = (b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
-                    b"<Message>Rate exceeded</Message></Error></ErrorResponse>")  # fmt: skip
+            body = (
+                b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+                b"<Message>Rate exceeded</Message></Error></ErrorResponse>"
+            )
             return AWSResponse(request.url, 400, {}, _Raw(body))
         return None
 

@@ -49,9 +49,10 @@ def test_another_products_stack_is_refused_by_every_command(aws):
     name, data = product("techcorp codecommit", aws)
     names, region = names_of(name), data["environment"]["region"]
     aws("cloudformation", region).create_stack(
-        StackName=names.stack_name, TemplateBody=MINIMAL_TEMPLATE,
+        StackName=names.stack_name,
+        TemplateBody=MINIMAL_TEMPLATE,
         Tags=[{"Key": "ml-provisioner:product", "Value": "othercorp-prod-a001-fraud"}],
-    )  # fmt: skip
+    )
     code, _, err = cli("deploy-product", "--config", name, "--force")
     assert code == 2
     assert f"belongs to product othercorp-prod-a001-fraud, not to product {names.product}" in err
@@ -89,9 +90,10 @@ def test_a_stack_in_a_test_deployments_place_must_carry_its_marker(aws):
     names, region = names_of(name), data["environment"]["region"]
     test = load_config(Path("ml/configs") / name).names("t1a2b")
     aws("cloudformation", region).create_stack(
-        StackName=test.stack_name, TemplateBody=MINIMAL_TEMPLATE,
+        StackName=test.stack_name,
+        TemplateBody=MINIMAL_TEMPLATE,
         Tags=[{"Key": "ml-provisioner:product", "Value": names.product}],
-    )  # fmt: skip
+    )
     code, _, err = cli("delete-product", "--config", name, "--stack-name", test.stack_name, "--force")
     assert code == 2
     assert f"belongs to product {names.product}, not to test deployment t1a2b of product {names.product}" in err

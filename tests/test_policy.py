@@ -69,8 +69,9 @@ class Allows:
 
     def __call__(self, action: str, arn: str) -> bool:
         if action not in self._resources:
-            self._resources[action] = [r for actions, resources in self.statements
-                                       if any(a.match(action) for a in actions) for r in resources]  # fmt: skip
+            self._resources[action] = [
+                r for actions, resources in self.statements if any(a.match(action) for a in actions) for r in resources
+            ]
         return any(r.match(arn) for r in self._resources[action])
 
 
@@ -142,10 +143,16 @@ class RealArns:
             return {"project": [self.arn("codebuild", f"project/{p['Name']}")]}, {"role": [self.role(p["ServiceRole"])]}
         if rtype == "AWS::CodePipeline::Pipeline":
             pipeline = self.arn("codepipeline", p["Name"])
-            connections = [a["Configuration"]["ConnectionArn"] for stage in p["Stages"] for a in stage["Actions"]
-                           if "ConnectionArn" in a.get("Configuration", {})]  # fmt: skip
-            return {"pipeline": [pipeline], "stage": [f"{pipeline}/Source"]}, {"role": [self.role(p["RoleArn"])],
-                                                                               "Connection": connections}  # fmt: skip
+            connections = [
+                a["Configuration"]["ConnectionArn"]
+                for stage in p["Stages"]
+                for a in stage["Actions"]
+                if "ConnectionArn" in a.get("Configuration", {})
+            ]
+            return {"pipeline": [pipeline], "stage": [f"{pipeline}/Source"]}, {
+                "role": [self.role(p["RoleArn"])],
+                "Connection": connections,
+            }
         if rtype == "AWS::IAM::Role":
             return {"role": [self.role({"Ref": self._logical_id(resource)})]}, {}
         if rtype == "AWS::IAM::ManagedPolicy":
@@ -172,9 +179,13 @@ class RealArns:
                 "security-group": [self.generated(("ec2", "security-group")) for _ in p.get("SecurityGroupIds", [])],
             }
         if rtype == "AWS::EC2::SecurityGroup":
-            return ({"security-group": [self.generated(("ec2", "security-group"))],
-                     "security-group-rule": [self.generated(("ec2", "security-group-rule"))]},
-                    {"vpc": [self._vpc(p["VpcId"])]})  # fmt: skip
+            return (
+                {
+                    "security-group": [self.generated(("ec2", "security-group"))],
+                    "security-group-rule": [self.generated(("ec2", "security-group-rule"))],
+                },
+                {"vpc": [self._vpc(p["VpcId"])]},
+            )
         if rtype in ("AWS::Logs::LogGroup", "AWS::Logs::MetricFilter"):
             name = (
                 p["LogGroupName"]
@@ -307,8 +318,12 @@ def test_the_source_connection_is_passed_to_codepipeline_only_and_read_by_the_pr
         return
     arn, prefix = source.connection_arn, source.connection_service  # IAM matches the ARN's own prefix
     assert [(s["Action"], s["Resource"], s["Condition"]) for s in passing] == [
-        ([f"{prefix}:PassConnection"], [arn],
-         {"StringEquals": {f"{prefix}:PassedToService": "codepipeline.amazonaws.com"}})]  # fmt: skip
+        (
+            [f"{prefix}:PassConnection"],
+            [arn],
+            {"StringEquals": {f"{prefix}:PassedToService": "codepipeline.amazonaws.com"}},
+        )
+    ]
     assert allows(f"{prefix}:GetConnection", arn), "the preflight reads the connection's status"
     other = arn[:-12] + "000000000000"
     assert not allows(f"{prefix}:GetConnection", other) and not allows(f"{prefix}:PassConnection", other)
@@ -338,8 +353,11 @@ def test_every_resource_is_the_products_own_or_an_explained_exception(synthesize
     result = synthesized[stem]
     names = result.names
     config = result.loaded.config
-    exceptions = {names.arn(service, resource) for (service, _), resource in GENERATED_IDS.items()
-                  if not resource.startswith("vpc/")}  # fmt: skip
+    exceptions = {
+        names.arn(service, resource)
+        for (service, _), resource in GENERATED_IDS.items()
+        if not resource.startswith("vpc/")
+    }
     exceptions = {arn.rsplit("/", 1)[0] + "/*" for arn in exceptions}  # CloudFormation generates these ids
     if isinstance(config, EnterpriseConfig):  # the config's existing network, or any VPC when read from SSM
         vpc = config.vpc_integration
@@ -578,15 +596,29 @@ def test_create_policy_service_role_writes_the_callers_policy_and_the_execution_
     # the caller drives CloudFormation and passes one role; the execution role holds the rest
     # ... and reads what the CLI looks at before any change set (the VPC and source preflights,
     # retained data to bring back), changing nothing outside CloudFormation
-    lookups = {*NETWORK_PREFLIGHT_ACTIONS, *RETAINED_LOOKUP_ACTIONS, RETAINED_KEY_SEARCH,
-               *tables.CODECOMMIT_PREFLIGHT_ACTIONS}  # fmt: skip
+    lookups = {
+        *NETWORK_PREFLIGHT_ACTIONS,
+        *RETAINED_LOOKUP_ACTIONS,
+        RETAINED_KEY_SEARCH,
+        *tables.CODECOMMIT_PREFLIGHT_ACTIONS,
+    }
     caller_services = {a.split(":")[0] for a in policy.actions if a not in lookups}
     assert caller_services <= {"cloudformation", "iam", "ssm", "s3"}
     assert {a for a in policy.actions if a.startswith("iam:")} == {"iam:PassRole"}
     assert not [a for a in policy.actions if a.startswith("codebuild:")]
-    assert not [a for a in policy.actions if a.startswith("s3:") and a not in
-                {*tables.EMPTY_BUCKET_ACTIONS, *tables.EMPTY_BUCKET_OBJECT_ACTIONS, *tables.STAGING_BUCKET_ACTIONS,
-                 *tables.STAGING_OBJECT_ACTIONS, *lookups}]  # fmt: skip
+    assert not [
+        a
+        for a in policy.actions
+        if a.startswith("s3:")
+        and a
+        not in {
+            *tables.EMPTY_BUCKET_ACTIONS,
+            *tables.EMPTY_BUCKET_OBJECT_ACTIONS,
+            *tables.STAGING_BUCKET_ACTIONS,
+            *tables.STAGING_OBJECT_ACTIONS,
+            *lookups,
+        }
+    ]
     with_role = next(s for s in policy.statements if "cloudformation:CreateChangeSet" in s["Action"])
     assert with_role["Condition"] == {"StringEquals": {"cloudformation:RoleArn": role.arn}}
     assert {"codebuild:CreateProject", "iam:CreateRole"} <= {a for s in role.statements for a in s["Action"]}

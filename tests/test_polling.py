@@ -37,8 +37,9 @@ def test_check_drift_reports_a_pipeline_whose_polling_aws_disabled(aws, sandbox)
     code, out, _ = cli("check-drift", "-c", config)
     assert code == EXIT_DRIFT
     assert f"on {names.pipeline('build')}: a push starts nothing" in out
-    assert (f"re-enable: aws codepipeline start-pipeline-execution --name {names.pipeline('build')} "
-            f"--region {names.region}") in out  # fmt: skip
+    assert (
+        f"re-enable: aws codepipeline start-pipeline-execution --name {names.pipeline('build')} --region {names.region}"
+    ) in out
     assert names.pipeline("deploy") not in out
     code, out, _ = cli("check-drift", "-c", config, "--json")
     [stopped] = json.loads(out)["polling_disabled"]

@@ -127,23 +127,31 @@ def test_private_dns_needs_dns_support_and_hostnames(aws, network):
 
 def test_an_existing_endpoint_with_private_dns_for_our_service(aws, network):
     existing = network.ec2.create_vpc_endpoint(
-        VpcId=network.vpc_id, ServiceName=f"com.amazonaws.{REGION}.sts", VpcEndpointType="Interface",
-        SubnetIds=network.subnets, PrivateDnsEnabled=True,
-    )["VpcEndpoint"]["VpcEndpointId"]  # fmt: skip
+        VpcId=network.vpc_id,
+        ServiceName=f"com.amazonaws.{REGION}.sts",
+        VpcEndpointType="Interface",
+        SubnetIds=network.subnets,
+        PrivateDnsEnabled=True,
+    )["VpcEndpoint"]["VpcEndpointId"]
     [found] = problems(aws, network.names(STANDALONE))
-    assert found == (f"vpc_integration.private_dns: {network.vpc_id} already has {existing} with private DNS for "
-                     f"com.amazonaws.{REGION}.sts (AWS allows one); set private_dns: false")  # fmt: skip
+    assert found == (
+        f"vpc_integration.private_dns: {network.vpc_id} already has {existing} with private DNS for "
+        f"com.amazonaws.{REGION}.sts (AWS allows one); set private_dns: false"
+    )
     check_network(aws, network.names(STANDALONE, private_dns=False))
 
 
 def test_a_route_table_that_already_has_an_s3_gateway_endpoint(aws, network):
     existing = network.ec2.create_vpc_endpoint(
-        VpcId=network.vpc_id, ServiceName=f"com.amazonaws.{REGION}.s3", VpcEndpointType="Gateway",
+        VpcId=network.vpc_id,
+        ServiceName=f"com.amazonaws.{REGION}.s3",
+        VpcEndpointType="Gateway",
         RouteTableIds=[network.tables[1]],
-    )["VpcEndpoint"]["VpcEndpointId"]  # fmt: skip
+    )["VpcEndpoint"]["VpcEndpointId"]
     [found] = problems(aws, network.names(SGPROV))
-    assert found.startswith(f"vpc_integration.route_table_ids: {network.tables[1]} already has the S3 gateway "
-                            f"endpoint {existing}")  # fmt: skip
+    assert found.startswith(
+        f"vpc_integration.route_table_ids: {network.tables[1]} already has the S3 gateway endpoint {existing}"
+    )
 
 
 def test_deploy_product_refuses_before_any_change_set(aws, network, endpoint, monkeypatch, tmp_path):

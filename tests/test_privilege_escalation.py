@@ -24,8 +24,11 @@ VIA_CLOUDFORMATION = {"aws:CalledVia": ["cloudformation.amazonaws.com"], "aws:Vi
 
 @pytest.fixture(scope="module")
 def policies(synthesized):
-    return {(stem, mode): generate_policy(result, service_role=mode == "service-role")
-            for stem, result in synthesized.items() for mode in MODES}  # fmt: skip
+    return {
+        (stem, mode): generate_policy(result, service_role=mode == "service-role")
+        for stem, result in synthesized.items()
+        for mode in MODES
+    }
 
 
 def open_steps(path: Path, documents: list[dict], names, context: dict) -> bool:
@@ -34,10 +37,12 @@ def open_steps(path: Path, documents: list[dict], names, context: dict) -> bool:
     principal = f"arn:{names.partition}:iam::{names.account}:user/deployer"
     base = {"aws:RequestedRegion": names.region, "aws:PrincipalAccount": names.account, **context}
     return all(
-        evaluate(Request(step.action, bind(step.resource, bound), principal, {**base, **bind(step.context, bound)}),
-                 documents)
+        evaluate(
+            Request(step.action, bind(step.resource, bound), principal, {**base, **bind(step.context, bound)}),
+            documents,
+        )
         for step in path.steps
-    )  # fmt: skip
+    )
 
 
 def holder(policy) -> list[dict]:
@@ -64,8 +69,12 @@ def test_no_escalation_path_is_open_to_direct_calls(synthesized, policies, stem,
 @pytest.mark.parametrize("stem", STEMS)
 def test_a_change_set_cannot_reach_outside_the_product_or_unbound_a_role(synthesized, policies, stem, mode):
     policy, names = policies[stem, mode], synthesized[stem].names
-    opened = [p.name for p in CATALOGUE if must_stay_closed_through_stack(p, policy.bounded)
-              and open_steps(p, through_stack(policy), names, VIA_CLOUDFORMATION)]  # fmt: skip
+    opened = [
+        p.name
+        for p in CATALOGUE
+        if must_stay_closed_through_stack(p, policy.bounded)
+        and open_steps(p, through_stack(policy), names, VIA_CLOUDFORMATION)
+    ]
     assert not opened, f"open through a change set: {opened}"
 
 
@@ -85,13 +94,32 @@ def test_a_change_set_can_still_do_what_the_stack_needs(synthesized, policies, m
 def test_the_catalogue_covers_the_published_paths():
     actions = {step.action for p in CATALOGUE for step in p.steps}
     assert len(CATALOGUE) >= 24
-    assert {"iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:CreateAccessKey", "iam:CreateLoginProfile",
-            "iam:UpdateLoginProfile", "iam:AttachUserPolicy", "iam:AttachGroupPolicy", "iam:AttachRolePolicy",
-            "iam:PutUserPolicy", "iam:PutGroupPolicy", "iam:PutRolePolicy", "iam:AddUserToGroup",
-            "iam:UpdateAssumeRolePolicy", "ec2:RunInstances", "lambda:CreateFunction", "lambda:UpdateFunctionCode",
-            "glue:CreateDevEndpoint", "glue:UpdateDevEndpoint", "cloudformation:CreateStack",
-            "datapipeline:CreatePipeline", "codebuild:StartBuild", "sagemaker:CreatePresignedNotebookInstanceUrl",
-            "iam:DeleteRolePermissionsBoundary", "iam:PutRolePermissionsBoundary"} <= actions  # fmt: skip
+    assert {
+        "iam:CreatePolicyVersion",
+        "iam:SetDefaultPolicyVersion",
+        "iam:CreateAccessKey",
+        "iam:CreateLoginProfile",
+        "iam:UpdateLoginProfile",
+        "iam:AttachUserPolicy",
+        "iam:AttachGroupPolicy",
+        "iam:AttachRolePolicy",
+        "iam:PutUserPolicy",
+        "iam:PutGroupPolicy",
+        "iam:PutRolePolicy",
+        "iam:AddUserToGroup",
+        "iam:UpdateAssumeRolePolicy",
+        "ec2:RunInstances",
+        "lambda:CreateFunction",
+        "lambda:UpdateFunctionCode",
+        "glue:CreateDevEndpoint",
+        "glue:UpdateDevEndpoint",
+        "cloudformation:CreateStack",
+        "datapipeline:CreatePipeline",
+        "codebuild:StartBuild",
+        "sagemaker:CreatePresignedNotebookInstanceUrl",
+        "iam:DeleteRolePermissionsBoundary",
+        "iam:PutRolePermissionsBoundary",
+    } <= actions
 
 
 def test_the_catalogue_finds_the_holes_of_an_unguarded_policy(synthesized):
@@ -100,9 +128,25 @@ def test_the_catalogue_finds_the_holes_of_an_unguarded_policy(synthesized):
     stem = next(s for s in STEMS if "-standalone-direct" in s)
     names = synthesized[stem].names
     bound = targets(names)
-    unguarded = [{"Statement": [{"Effect": "Allow", "Resource": [bound["product_role"].rsplit("/", 1)[0] + "/*"],
-                                 "Action": ["iam:CreateRole", "iam:AttachRolePolicy", "iam:PutRolePolicy",
-                                            "iam:DeleteRolePermissionsBoundary"]}]}]  # fmt: skip
+    unguarded = [
+        {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Resource": [bound["product_role"].rsplit("/", 1)[0] + "/*"],
+                    "Action": [
+                        "iam:CreateRole",
+                        "iam:AttachRolePolicy",
+                        "iam:PutRolePolicy",
+                        "iam:DeleteRolePermissionsBoundary",
+                    ],
+                }
+            ]
+        }
+    ]
     opened = {p.name for p in CATALOGUE if open_steps(p, unguarded, names, {})}
-    assert {"AttachRolePolicy AdministratorAccess to a product role", "CreateRole without the boundary + PutRolePolicy",
-            "DeleteRolePermissionsBoundary"} <= opened  # fmt: skip
+    assert {
+        "AttachRolePolicy AdministratorAccess to a product role",
+        "CreateRole without the boundary + PutRolePolicy",
+        "DeleteRolePermissionsBoundary",
+    } <= opened

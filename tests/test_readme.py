@@ -28,12 +28,20 @@ def test_readme_lifecycle_block_runs_against_the_sandbox(tmp_path):
     with start_sandbox(port=0) as sandbox:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env |= {
-            "AWS_ENDPOINT_URL": sandbox.url, "AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox",
-            "AWS_CONFIG_FILE": str(tmp_path / "none"), "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
-            + env["PATH"],
-        }  # fmt: skip
-        done = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=600)  # fmt: skip
+            "AWS_ENDPOINT_URL": sandbox.url,
+            "AWS_ACCESS_KEY_ID": "sandbox",
+            "AWS_SECRET_ACCESS_KEY": "sandbox",
+            "AWS_CONFIG_FILE": str(tmp_path / "none"),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}" + env["PATH"],
+        }
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", block],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
     assert "stack techcorp-prod-a001-customer-churn--ml: created" in out

@@ -60,8 +60,13 @@ def test_a_govcloud_config_of_each_tier_is_valid(tmp_path, fragment):
 
 
 def test_cfn_lint_runs_with_the_given_region():
-    template = json.dumps({"Resources": {"Registry": {"Type": "AWS::SageMaker::ModelPackageGroup",
-                                                      "Properties": {"ModelPackageGroupName": "m"}}}})  # fmt: skip
+    template = json.dumps(
+        {
+            "Resources": {
+                "Registry": {"Type": "AWS::SageMaker::ModelPackageGroup", "Properties": {"ModelPackageGroupName": "m"}}
+            }
+        }
+    )
     assert [f.rule for f in cfn_lint(template, "us-east-1")] == []
     assert [f.rule for f in cfn_lint(template, "cn-north-1")] == ["E3006"]
 

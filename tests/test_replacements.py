@@ -37,8 +37,9 @@ def test_deploy_refuses_replacing_a_fixed_name_resource_naming_the_property(aws)
 
     [result] = synthesize([load_config(f"ml/configs/{config}")], nag=False)
     template = copy.deepcopy(result.template)
-    [(logical_id, group)] = [(i, r) for i, r in template["Resources"].items()
-                             if r["Type"] == "AWS::SageMaker::ModelPackageGroup"]  # fmt: skip
+    [(logical_id, group)] = [
+        (i, r) for i, r in template["Resources"].items() if r["Type"] == "AWS::SageMaker::ModelPackageGroup"
+    ]
     group["Properties"]["ModelPackageGroupDescription"] = "a new description (create-only)"
     session = AwsSession(names.region)
     change_set = plan_deploy(session, names, template, json.dumps(template), change_type="UPDATE")
@@ -47,11 +48,22 @@ def test_deploy_refuses_replacing_a_fixed_name_resource_naming_the_property(aws)
     delete_change_set(session, change_set)
     for allow_data_loss in (False, True):  # --allow-destructive cannot make AWS accept it
         with pytest.raises(BadInput) as refused:
-            deploy(session, names, template, json.dumps(template), expected_outputs=[], force=True,
-                   review=lambda _: None, confirm=lambda _: None, on_event=lambda _: None,
-                   allow_destructive=allow_data_loss)  # fmt: skip
-        assert (f"replace {logical_id} (AWS::SageMaker::ModelPackageGroup, fixed name) because "
-                "ModelPackageGroupDescription changed") in refused.value.message  # fmt: skip
+            deploy(
+                session,
+                names,
+                template,
+                json.dumps(template),
+                expected_outputs=[],
+                force=True,
+                review=lambda _: None,
+                confirm=lambda _: None,
+                on_event=lambda _: None,
+                allow_destructive=allow_data_loss,
+            )
+        assert (
+            f"replace {logical_id} (AWS::SageMaker::ModelPackageGroup, fixed name) because "
+            "ModelPackageGroupDescription changed"
+        ) in refused.value.message
     summaries = aws("cloudformation", names.region).list_change_sets(StackName=names.stack_name)["Summaries"]
     assert not [c for c in summaries if c["ExecutionStatus"] == "AVAILABLE"], "the refused change sets are gone"
     stack = aws("cloudformation", names.region).describe_stacks(StackName=names.stack_name)["Stacks"][0]

@@ -46,16 +46,18 @@ def test_delete_product_then_deploy_product_brings_the_product_back_with_its_dat
     before = _physical(aws, names.stack_name, region)
     [bucket] = _by_type(before, "AWS::S3::Bucket")
     aws("s3", region).put_object(Bucket=bucket, Key="models/churn/model.tar.gz", Body=b"weights")
-    aws("sagemaker", region).create_model_package(ModelPackageGroupName=names.model_package_group,
-                                                  ModelPackageDescription="version 1")  # fmt: skip
+    aws("sagemaker", region).create_model_package(
+        ModelPackageGroupName=names.model_package_group, ModelPackageDescription="version 1"
+    )
     code, _, err = cli("delete-product", "-c", config, "--force")
     assert code == 0, err
 
     # without a terminal and without --force nothing is imported
     code, _, err = cli("deploy-product", "-c", config)
     assert code == 2 and "--force" in err
-    assert not [s for s in aws("cloudformation", region).describe_stacks()["Stacks"] if s["StackName"] ==
-                names.stack_name], "nothing half-done"  # fmt: skip
+    assert not [
+        s for s in aws("cloudformation", region).describe_stacks()["Stacks"] if s["StackName"] == names.stack_name
+    ], "nothing half-done"
 
     code, out, err = cli("deploy-product", "-c", config, "--force")
     assert code == 0, err
@@ -63,8 +65,13 @@ def test_delete_product_then_deploy_product_brings_the_product_back_with_its_dat
     assert f"imported 6 retained resource(s) into {names.stack_name}" in out
     assert f"stack {names.stack_name}: updated" in out
     after = _physical(aws, names.stack_name, region)
-    retained_types = ("AWS::S3::Bucket", "AWS::KMS::Key", "AWS::Logs::LogGroup", "AWS::CodeCommit::Repository",
-                      "AWS::SageMaker::ModelPackageGroup")  # fmt: skip
+    retained_types = (
+        "AWS::S3::Bucket",
+        "AWS::KMS::Key",
+        "AWS::Logs::LogGroup",
+        "AWS::CodeCommit::Repository",
+        "AWS::SageMaker::ModelPackageGroup",
+    )
     for resource_type in retained_types:
         assert _by_type(after, resource_type) == _by_type(before, resource_type), f"the same {resource_type}"
     assert len(after) == len(before), "and everything else is back too"
@@ -113,8 +120,9 @@ def test_a_resource_with_the_products_name_that_is_not_the_products_is_refused(a
     config, data = product("techcorp codecommit", aws)
     region = data["environment"]["region"]
     names = load_config(f"ml/configs/{config}").names()
-    aws("s3", region).create_bucket(Bucket=names.artifacts_bucket,
-                                    CreateBucketConfiguration={"LocationConstraint": region})  # fmt: skip
+    aws("s3", region).create_bucket(
+        Bucket=names.artifacts_bucket, CreateBucketConfiguration={"LocationConstraint": region}
+    )
     codecommit = aws("codecommit", region)
     arn = codecommit.create_repository(repositoryName=names.repository("build"))["repositoryMetadata"]["Arn"]
     codecommit.tag_resource(resourceArn=arn, tags={OWNER_TAG: "someone-else"})

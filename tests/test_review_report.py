@@ -22,8 +22,15 @@ from ml_provisioner.report.page import SECTIONS
 from tests.conftest import example
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 GENERATED_AT = dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 TIERS = {
     "starter": example("techcorp codecommit"),
@@ -31,11 +38,23 @@ TIERS = {
     "enterprise": example("globalbank codecommit standalone ssm"),
 }
 PREVIEW = [
-    {"action": "Modify", "logical_id": "StarterCorePipelineRole", "physical_id": "<script>alert(1)</script>",
-     "resource_type": "AWS::IAM::Role", "replacement": "False", "iam_widening": ["Allow <b>s3:GetObject</b> on *"]},
-    {"action": "Add", "logical_id": "NewTopic", "physical_id": "", "resource_type": "AWS::SNS::Topic",
-     "replacement": "", "iam_widening": []},
-]  # fmt: skip
+    {
+        "action": "Modify",
+        "logical_id": "StarterCorePipelineRole",
+        "physical_id": "<script>alert(1)</script>",
+        "resource_type": "AWS::IAM::Role",
+        "replacement": "False",
+        "iam_widening": ["Allow <b>s3:GetObject</b> on *"],
+    },
+    {
+        "action": "Add",
+        "logical_id": "NewTopic",
+        "physical_id": "",
+        "resource_type": "AWS::SNS::Topic",
+        "replacement": "",
+        "iam_widening": [],
+    },
+]
 
 
 def review_of(synthesized, path: Path, preview=None) -> ReviewInput:
@@ -179,8 +198,10 @@ def test_every_resource_of_the_template_is_listed_with_its_purpose_and_physical_
     assert "(not in the catalog)" not in section
     roles = re.findall(r"<td>([^<]*role)</td><td><code>[^<]*</code></td><td><code>(\w+)</code>", section)
     assert {purpose: logical_id.rstrip("0123456789ABCDEF") for purpose, logical_id in roles} == {
-        "CodeBuild role": "StarterCoreCodeBuildRole", "SageMaker execution role": "StarterCoreSageMakerExecutionRole",
-        "pipeline role": "StarterCorePipelineRole"}  # fmt: skip
+        "CodeBuild role": "StarterCoreCodeBuildRole",
+        "SageMaker execution role": "StarterCoreSageMakerExecutionRole",
+        "pipeline role": "StarterCorePipelineRole",
+    }
 
 
 def test_config_tier_outputs_policy_and_findings_come_from_the_synthesized_product(reports, synthesized):
@@ -189,8 +210,9 @@ def test_config_tier_outputs_policy_and_findings_come_from_the_synthesized_produ
     assert "<code>client.company_name</code></td><td>GlobalBank</td>" in html
     assert "yaml-language-server" not in html, "rendered from the config model, not the raw file"
     assert "What the enterprise tier adds over professional" in html
-    for parameter in (r["Properties"]["Name"] for r in result.template["Resources"].values()
-                      if r["Type"] == "AWS::SSM::Parameter"):  # fmt: skip
+    for parameter in (
+        r["Properties"]["Name"] for r in result.template["Resources"].values() if r["Type"] == "AWS::SSM::Parameter"
+    ):
         assert f"<code>{parameter}</code>" in html
     for name in generate_policy(result).file_names():
         assert f"<code>{name}</code>" in html
@@ -284,8 +306,9 @@ def test_a_failed_preview_is_reported_in_the_page_not_fatal(workspace, unlinted,
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     stem = TIERS["starter"].stem
-    result = CliRunner().invoke(app, ["create-review-report", "--config", f"{stem}.yaml", "--preview",
-                                      "--endpoint-url", "http://127.0.0.1:9"])  # fmt: skip
+    result = CliRunner().invoke(
+        app, ["create-review-report", "--config", f"{stem}.yaml", "--preview", "--endpoint-url", "http://127.0.0.1:9"]
+    )
     assert result.exit_code == 0, "the rest of the report stands on its own"
     assert "change-set preview failed" in result.stderr
     html = (workspace / "reports" / f"{stem}-review.html").read_text()

@@ -45,8 +45,11 @@ def test_the_same_calls_on_another_products_resources_are_denied(products, stem)
     product = products[stem]
     samples = [(call, other) for call in product.calls() if call.role for other in others(product, call)]
     assert len(samples) > 40
-    reached = [f"{call} reaches {other}" for call, other in samples
-               if product.decide(Call(call.who, call.role, call.action, other, call.doc, call.context))]  # fmt: skip
+    reached = [
+        f"{call} reaches {other}"
+        for call, other in samples
+        if product.decide(Call(call.who, call.role, call.action, other, call.doc, call.context))
+    ]
     assert not reached, "\n".join(reached)
 
 
@@ -75,7 +78,11 @@ def test_sagemaker_pipelines_can_run_their_steps_as_the_execution_role(products)
     """Issue: the SageMaker execution role could not create the steps' jobs, models or model versions."""
     product = products[STEMS[0]]
     pipeline_calls = [c for c in product.calls() if c.who == "a SageMaker pipeline execution"]
-    assert {c.action for c in pipeline_calls} >= {"sagemaker:CreateTrainingJob", "sagemaker:CreateProcessingJob",
-                                                  "sagemaker:CreateModelPackage", "sagemaker:CreateModel",
-                                                  "iam:PassRole"}  # fmt: skip
+    assert {c.action for c in pipeline_calls} >= {
+        "sagemaker:CreateTrainingJob",
+        "sagemaker:CreateProcessingJob",
+        "sagemaker:CreateModelPackage",
+        "sagemaker:CreateModel",
+        "iam:PassRole",
+    }
     assert all(product.decide(c) for c in pipeline_calls)

@@ -43,16 +43,21 @@ def test_the_schema_is_a_valid_2020_12_schema_with_an_id_and_title():
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["$id"] and schema["title"] and schema["description"]
     assert {ref["$ref"] for ref in schema["oneOf"]} == {
-        "#/$defs/StarterConfig", "#/$defs/ProfessionalConfig", "#/$defs/EnterpriseConfig",
-    }  # fmt: skip
+        "#/$defs/StarterConfig",
+        "#/$defs/ProfessionalConfig",
+        "#/$defs/EnterpriseConfig",
+    }
 
 
 def test_config_schema_starts_no_cdk():
     """-X importtime lists every module the command imported: no aws_cdk, no jsii kernel."""
     run = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "ml_provisioner", "config-schema"],
-        capture_output=True, text=True, timeout=60, cwd=PROJECT,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=PROJECT,
+    )
     assert run.returncode == 0, run.stderr
     imported = {line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")}
     assert "ml_provisioner.schema" in imported

@@ -30,8 +30,9 @@ def test_deploy_test_deploy_drift_and_delete_run_with_the_execution_role(aws):  
     assert code == 0 and out.strip().splitlines()[-1].startswith(f"{names.stack_name}: IN_SYNC"), out + err
 
     for stack_name in (test_stack, names.stack_name):
-        code, out, err = cli("delete-product", "-c", config, "--stack-name", stack_name, "--force", "--json",
-                             "--service-role")  # fmt: skip
+        code, out, err = cli(
+            "delete-product", "-c", config, "--stack-name", stack_name, "--force", "--json", "--service-role"
+        )
         assert code == 0, err
         assert json.loads(out)["deleted"]
     remaining = [s["StackName"] for s in aws("cloudformation", region).describe_stacks()["Stacks"]]

@@ -24,8 +24,11 @@ def no_stack(aws, name: str, region: str) -> bool:
     return not [s for s in aws("cloudformation", region).describe_stacks()["Stacks"] if s["StackName"] == name]
 
 
-@pytest.mark.parametrize("fragment", ["edge codeconnections", "globalbank codeconnections standalone direct"],
-                         ids=["codestar-connections-prefix", "enterprise"])  # fmt: skip
+@pytest.mark.parametrize(
+    "fragment",
+    ["edge codeconnections", "globalbank codeconnections standalone direct"],
+    ids=["codestar-connections-prefix", "enterprise"],
+)
 def test_a_codeconnections_product_deploys_with_connection_sources_and_the_s3_inventory(aws, fragment):
     config, data = product(fragment, aws)
     region, source = data["environment"]["region"], data["ml_product"]
@@ -37,11 +40,19 @@ def test_a_codeconnections_product_deploys_with_connection_sources_and_the_s3_in
     for kind in ("build", "deploy"):
         pipeline = aws("codepipeline", region).get_pipeline(name=names.pipeline(kind))["pipeline"]
         [action] = pipeline["stages"][0]["actions"]
-        assert action["actionTypeId"] == {"category": "Source", "owner": "AWS",
-                                          "provider": "CodeStarSourceConnection", "version": "1"}  # fmt: skip
+        assert action["actionTypeId"] == {
+            "category": "Source",
+            "owner": "AWS",
+            "provider": "CodeStarSourceConnection",
+            "version": "1",
+        }
         assert action["configuration"] == {
-            "ConnectionArn": source["connection_arn"], "FullRepositoryId": source[f"{kind}_repository"],
-            "BranchName": source["branch"], "OutputArtifactFormat": "CODE_ZIP", "DetectChanges": "true"}  # fmt: skip
+            "ConnectionArn": source["connection_arn"],
+            "FullRepositoryId": source[f"{kind}_repository"],
+            "BranchName": source["branch"],
+            "OutputArtifactFormat": "CODE_ZIP",
+            "DetectChanges": "true",
+        }
     resources = aws("cloudformation", region).describe_stack_resources(StackName=names.stack_name)["StackResources"]
     s3_twin = load_config(example(fragment.replace("codeconnections", "s3"))).config
     assert len(resources) == len(catalog.resources_for(s3_twin)), "the s3 source's inventory"
@@ -52,8 +63,7 @@ def test_a_codeconnections_product_deploys_with_connection_sources_and_the_s3_in
 
 def test_codecommit_closed_to_the_account_is_refused_before_any_change_set(aws, monkeypatch):
     monkeypatch.setenv(CODECOMMIT_SWITCH, "closed")
-    config, data = product("techcorp codecommit", aws, provision_source=False,
-                           environment__region=NEW_CUSTOMER_REGION)  # fmt: skip
+    config, data = product("techcorp codecommit", aws, provision_source=False, environment__region=NEW_CUSTOMER_REGION)
     names = load_config(f"ml/configs/{config}").names()
     # What CloudFormation would run into half-way: CreateRepository refused for a new customer.
     with pytest.raises(ClientError, match="OperationNotAllowedException"):
@@ -87,8 +97,8 @@ def test_a_missing_connection_is_refused_before_any_change_set(aws):
 def test_a_connection_whose_handshake_is_pending_is_refused(aws):
     region = "us-west-2"
     pending = aws("codeconnections", region).create_connection(
-        ProviderType="GitHub", ConnectionName="not-yet-authorized",
-        Tags=[{"Key": "sandbox:status", "Value": "PENDING"}])["ConnectionArn"]  # fmt: skip
+        ProviderType="GitHub", ConnectionName="not-yet-authorized", Tags=[{"Key": "sandbox:status", "Value": "PENDING"}]
+    )["ConnectionArn"]
     config, _ = product("techcorp codeconnections", aws, provision_source=False, ml_product__connection_arn=pending)
     code, _, err = cli("deploy-product", "-c", config, "--force")
     assert code == 2

@@ -67,8 +67,14 @@ def test_ssm_outputs_are_exactly_those_of_the_tier(synthesized, stem):
     if config.tier != "starter":
         expected += ["BucketName", "DashboardName"]
     if isinstance(config, EnterpriseConfig):
-        expected += ["KmsKeyArn", "LogGroupName", "VpcEndpointIdSagemakerApi", "VpcEndpointIdSagemakerRuntime",
-                     "VpcEndpointIdS3", "VpcEndpointIdSts"]  # fmt: skip
+        expected += [
+            "KmsKeyArn",
+            "LogGroupName",
+            "VpcEndpointIdSagemakerApi",
+            "VpcEndpointIdSagemakerRuntime",
+            "VpcEndpointIdS3",
+            "VpcEndpointIdSts",
+        ]
         if config.vpc_integration.security_group_mode is SecurityGroupMode.STANDALONE:
             expected.append("SecurityGroupId")
     published = {p["Properties"]["Name"] for p in resources(result, "AWS::SSM::Parameter")}
@@ -132,21 +138,33 @@ def test_artifacts_bucket_is_private_encrypted_versioned_tls_only_and_retained(s
             "Properties": {
                 "BucketName": result.names.artifacts_bucket,
                 "VersioningConfiguration": {"Status": "Enabled"},
-                "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
-                                                   "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
-                "BucketEncryption": {"ServerSideEncryptionConfiguration": [
-                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "IgnorePublicAcls": True,
+                    "RestrictPublicBuckets": True,
+                },
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                },
                 "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
             },
             "DeletionPolicy": "Retain",
             "UpdateReplacePolicy": "Retain",
         },
-    )  # fmt: skip
+    )
     template.has_resource_properties(
         TLS_POLICY,
-        {"PolicyDocument": {"Statement": [Match.object_like({
-            "Effect": "Deny", "Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]}},
-    )  # fmt: skip
+        {
+            "PolicyDocument": {
+                "Statement": [
+                    Match.object_like(
+                        {"Effect": "Deny", "Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+                    )
+                ]
+            }
+        },
+    )
 
 
 def test_starter_has_registry_repositories_projects_pipelines_and_three_roles(synthesized):
@@ -162,16 +180,33 @@ def test_starter_has_registry_repositories_projects_pipelines_and_three_roles(sy
             {"Properties": {"RepositoryName": names.repository(kind)}, "DeletionPolicy": "Retain"},
         )
         template.has_resource_properties("AWS::CodeBuild::Project", {"Name": names.codebuild_project(kind)})
-        template.has_resource_properties("AWS::CodePipeline::Pipeline", {
-            "Name": names.pipeline(kind), "PipelineType": "V2",
-            "Stages": [
-                {"Name": "Source", "Actions": [Match.object_like({
-                    "ActionTypeId": Match.object_like({"Provider": "CodeCommit"}),
-                    "Configuration": Match.object_like({"RepositoryName": names.repository(kind)})})]},
-                Match.object_like({"Actions": [Match.object_like({
-                    "Configuration": {"ProjectName": names.codebuild_project(kind)}})]}),
-            ],
-        })  # fmt: skip
+        template.has_resource_properties(
+            "AWS::CodePipeline::Pipeline",
+            {
+                "Name": names.pipeline(kind),
+                "PipelineType": "V2",
+                "Stages": [
+                    {
+                        "Name": "Source",
+                        "Actions": [
+                            Match.object_like(
+                                {
+                                    "ActionTypeId": Match.object_like({"Provider": "CodeCommit"}),
+                                    "Configuration": Match.object_like({"RepositoryName": names.repository(kind)}),
+                                }
+                            )
+                        ],
+                    },
+                    Match.object_like(
+                        {
+                            "Actions": [
+                                Match.object_like({"Configuration": {"ProjectName": names.codebuild_project(kind)}})
+                            ]
+                        }
+                    ),
+                ],
+            },
+        )
     template.resource_count_is("AWS::IAM::Role", 3)
     template.resource_count_is("AWS::IAM::ManagedPolicy", 0)
 
@@ -180,15 +215,35 @@ def test_s3_source_reads_archives_from_the_artifacts_bucket(synthesized):
     result = synthesized[example("techcorp s3").stem]
     template = Template.from_json(result.template)
     template.resource_count_is("AWS::CodeCommit::Repository", 0)
-    template.has_resource_properties("AWS::CodePipeline::Pipeline", {
-        "Stages": Match.array_with([{"Name": "Source", "Actions": [Match.object_like({
-            "ActionTypeId": Match.object_like({"Provider": "S3"}),
-            "Configuration": {"S3Bucket": result.names.artifacts_bucket, "S3ObjectKey": "source/model-build.zip",
-                              "PollForSourceChanges": "true"}})]}])})  # fmt: skip
+    template.has_resource_properties(
+        "AWS::CodePipeline::Pipeline",
+        {
+            "Stages": Match.array_with(
+                [
+                    {
+                        "Name": "Source",
+                        "Actions": [
+                            Match.object_like(
+                                {
+                                    "ActionTypeId": Match.object_like({"Provider": "S3"}),
+                                    "Configuration": {
+                                        "S3Bucket": result.names.artifacts_bucket,
+                                        "S3ObjectKey": "source/model-build.zip",
+                                        "PollForSourceChanges": "true",
+                                    },
+                                }
+                            )
+                        ],
+                    }
+                ]
+            )
+        },
+    )
 
 
-@pytest.mark.parametrize("fragment", ["techcorp codeconnections", "edge codeconnections",
-                                      "globalbank codeconnections standalone direct"])  # fmt: skip
+@pytest.mark.parametrize(
+    "fragment", ["techcorp codeconnections", "edge codeconnections", "globalbank codeconnections standalone direct"]
+)
 def test_codeconnections_source_reads_the_repositories_through_the_one_connection(synthesized, fragment):
     """Both pipelines read their own repository and branch through the configured connection; only
     the pipeline role may use it, only that connection, under its ARN's prefix (and the enterprise
@@ -198,28 +253,64 @@ def test_codeconnections_source_reads_the_repositories_through_the_one_connectio
     template = Template.from_json(result.template)
     template.resource_count_is("AWS::CodeCommit::Repository", 0)
     for kind in ("build", "deploy"):
-        template.has_resource_properties("AWS::CodePipeline::Pipeline", {
-            "Name": result.names.pipeline(kind),
-            "Stages": Match.array_with([{"Name": "Source", "Actions": [Match.object_like({
-                "ActionTypeId": {"Category": "Source", "Owner": "AWS", "Provider": "CodeStarSourceConnection",
-                                 "Version": "1"},
-                "Configuration": {"ConnectionArn": source.connection_arn, "FullRepositoryId": source.repository(kind),
-                                  "BranchName": source.branch, "OutputArtifactFormat": "CODE_ZIP",
-                                  "DetectChanges": "true"}})]}])})  # fmt: skip
+        template.has_resource_properties(
+            "AWS::CodePipeline::Pipeline",
+            {
+                "Name": result.names.pipeline(kind),
+                "Stages": Match.array_with(
+                    [
+                        {
+                            "Name": "Source",
+                            "Actions": [
+                                Match.object_like(
+                                    {
+                                        "ActionTypeId": {
+                                            "Category": "Source",
+                                            "Owner": "AWS",
+                                            "Provider": "CodeStarSourceConnection",
+                                            "Version": "1",
+                                        },
+                                        "Configuration": {
+                                            "ConnectionArn": source.connection_arn,
+                                            "FullRepositoryId": source.repository(kind),
+                                            "BranchName": source.branch,
+                                            "OutputArtifactFormat": "CODE_ZIP",
+                                            "DetectChanges": "true",
+                                        },
+                                    }
+                                )
+                            ],
+                        }
+                    ]
+                ),
+            },
+        )
     items = result.template["Resources"].items()
-    documents = [(logical_id, p["PolicyDocument"]) for logical_id, r in items
-                 if r["Type"] == "AWS::IAM::Role" for p in r["Properties"].get("Policies", [])]  # fmt: skip
-    documents += [(logical_id, r["Properties"]["PolicyDocument"]) for logical_id, r in items
-                  if r["Type"] == "AWS::IAM::ManagedPolicy"]  # fmt: skip
-    connection_statements = {logical_id: s for logical_id, d in documents for s in d["Statement"]
-                             if "Connection" in json.dumps(s["Action"])}  # fmt: skip
-    holders = ["StarterCorePipelineRole"] + (["EnterpriseSecurityPermissionBoundary"]
-                                             if result.loaded.config.tier == "enterprise" else [])  # fmt: skip
-    assert sorted(connection_statements) == [next(i for i in connection_statements if i.startswith(h))
-                                             for h in sorted(holders)]  # fmt: skip
+    documents = [
+        (logical_id, p["PolicyDocument"])
+        for logical_id, r in items
+        if r["Type"] == "AWS::IAM::Role"
+        for p in r["Properties"].get("Policies", [])
+    ]
+    documents += [
+        (logical_id, r["Properties"]["PolicyDocument"])
+        for logical_id, r in items
+        if r["Type"] == "AWS::IAM::ManagedPolicy"
+    ]
+    connection_statements = {
+        logical_id: s for logical_id, d in documents for s in d["Statement"] if "Connection" in json.dumps(s["Action"])
+    }
+    holders = ["StarterCorePipelineRole"] + (
+        ["EnterpriseSecurityPermissionBoundary"] if result.loaded.config.tier == "enterprise" else []
+    )
+    assert sorted(connection_statements) == [
+        next(i for i in connection_statements if i.startswith(h)) for h in sorted(holders)
+    ]
     for statement in connection_statements.values():
-        assert statement["Action"] in ([f"{source.connection_service}:UseConnection"],
-                                       f"{source.connection_service}:UseConnection")  # fmt: skip
+        assert statement["Action"] in (
+            [f"{source.connection_service}:UseConnection"],
+            f"{source.connection_service}:UseConnection",
+        )
         assert statement["Resource"] in ([source.connection_arn], source.connection_arn)
 
 
@@ -262,16 +353,23 @@ def test_role_policies_name_only_product_resources(synthesized):
 def test_model_approval_in_the_registry_triggers_the_deploy_pipeline(synthesized):
     result = synthesized[example("edge codecommit").stem]
     names = result.names
-    Template.from_json(result.template).has_resource_properties("AWS::Events::Rule", {
-        "Name": names.approval_rule,
-        "State": "ENABLED",
-        "EventPattern": {
-            "source": ["aws.sagemaker"], "detail-type": ["SageMaker Model Package State Change"],
-            "detail": {"ModelPackageGroupName": [names.model_package_group], "ModelApprovalStatus": ["Approved"]},
+    Template.from_json(result.template).has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "Name": names.approval_rule,
+            "State": "ENABLED",
+            "EventPattern": {
+                "source": ["aws.sagemaker"],
+                "detail-type": ["SageMaker Model Package State Change"],
+                "detail": {"ModelPackageGroupName": [names.model_package_group], "ModelApprovalStatus": ["Approved"]},
+            },
+            "Targets": [
+                Match.object_like(
+                    {"Arn": names.arn("codepipeline", names.pipeline("deploy")), "RoleArn": Match.any_value()}
+                )
+            ],
         },
-        "Targets": [Match.object_like({"Arn": names.arn("codepipeline", names.pipeline("deploy")),
-                                       "RoleArn": Match.any_value()})],
-    })  # fmt: skip
+    )
     [pipeline_role] = [
         r
         for r in resources(result, "AWS::IAM::Role")
@@ -280,8 +378,12 @@ def test_model_approval_in_the_registry_triggers_the_deploy_pipeline(synthesized
     trust = pipeline_role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     events = [s for s in trust if s["Principal"] == {"Service": "events.amazonaws.com"}]
     assert events[0]["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(f":rule/{names.approval_rule}")
-    starts = [s for p in pipeline_role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]
-              if "codepipeline:StartPipelineExecution" in s["Action"]]  # fmt: skip
+    starts = [
+        s
+        for p in pipeline_role["Properties"]["Policies"]
+        for s in p["PolicyDocument"]["Statement"]
+        if "codepipeline:StartPipelineExecution" in s["Action"]
+    ]
     assert starts[0]["Resource"] == names.arn("codepipeline", names.pipeline("deploy"))
 
 
@@ -300,11 +402,19 @@ def test_build_and_deploy_permissions_are_managed_policies_on_the_codebuild_role
     result = synthesized[example("edge codecommit").stem]
     template = Template.from_json(result.template)
     template.resource_count_is("AWS::IAM::ManagedPolicy", 2)
-    template.has_resource_properties("AWS::IAM::ManagedPolicy", {
-        "Description": Match.string_like_regexp("model-build"), "Path": result.names.iam_path,
-        "Roles": [Match.any_value()]})  # fmt: skip
-    codebuild_role = [r for r in resources(result, "AWS::IAM::Role")
-                      if "codebuild" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])][0]  # fmt: skip
+    template.has_resource_properties(
+        "AWS::IAM::ManagedPolicy",
+        {
+            "Description": Match.string_like_regexp("model-build"),
+            "Path": result.names.iam_path,
+            "Roles": [Match.any_value()],
+        },
+    )
+    codebuild_role = [
+        r
+        for r in resources(result, "AWS::IAM::Role")
+        if "codebuild" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])
+    ][0]
     assert "Policies" not in codebuild_role["Properties"]
 
 
@@ -357,17 +467,33 @@ def test_kms_key_rotates_and_encrypts_bucket_builds_pipelines_logs_and_topic(syn
     assert key["Properties"]["EnableKeyRotation"] is True
     assert key["DeletionPolicy"] == "Retain"
     template.has_resource_properties("AWS::KMS::Alias", {"AliasName": result.names.kms_alias})
-    template.has_resource_properties("AWS::S3::Bucket", {"BucketEncryption": {"ServerSideEncryptionConfiguration": [
-        {"BucketKeyEnabled": True,
-         "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}}]}})  # fmt: skip
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {
+                        "BucketKeyEnabled": True,
+                        "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn},
+                    }
+                ]
+            }
+        },
+    )
     template.has_resource_properties("AWS::CodeBuild::Project", {"EncryptionKey": key_arn})
     template.has_resource_properties(
         "AWS::CodePipeline::Pipeline",
         {"ArtifactStore": Match.object_like({"EncryptionKey": {"Id": key_arn, "Type": "KMS"}})},
     )
-    template.has_resource("AWS::Logs::LogGroup", {"Properties": Match.object_like({
-        "KmsKeyId": key_arn, "RetentionInDays": 365, "LogGroupName": result.names.compliance_log_group}),
-        "DeletionPolicy": "Retain"})  # fmt: skip
+    template.has_resource(
+        "AWS::Logs::LogGroup",
+        {
+            "Properties": Match.object_like(
+                {"KmsKeyId": key_arn, "RetentionInDays": 365, "LogGroupName": result.names.compliance_log_group}
+            ),
+            "DeletionPolicy": "Retain",
+        },
+    )
     template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": key_arn})
 
 
@@ -375,8 +501,9 @@ def test_vpc_endpoints_for_sagemaker_api_runtime_s3_and_sts_in_the_configured_su
     result = synthesized[example("globalbank codecommit standalone direct").stem]
     vpc = result.loaded.config.vpc_integration
     endpoints = {e["Properties"]["ServiceName"]: e["Properties"] for e in resources(result, "AWS::EC2::VPCEndpoint")}
-    assert set(endpoints) == {f"com.amazonaws.eu-west-1.{s}" for s in ("sagemaker.api", "sagemaker.runtime", "s3",
-                                                                       "sts")}  # fmt: skip
+    assert set(endpoints) == {
+        f"com.amazonaws.eu-west-1.{s}" for s in ("sagemaker.api", "sagemaker.runtime", "s3", "sts")
+    }
     for endpoint in endpoints.values():
         assert endpoint["VpcId"] == vpc.vpc_id
         assert endpoint["SubnetIds"] == vpc.subnet_ids  # standalone without route tables: all interface
@@ -410,9 +537,13 @@ def test_compliance_alarms_notify_the_encrypted_topic_and_email_subscription(syn
     names = result.names
     template = Template.from_json(result.template)
     template.resource_count_is("AWS::Logs::MetricFilter", 2)
-    template.has_resource_properties("AWS::Logs::MetricFilter", {
-        "FilterPattern": Match.string_like_regexp("AccessDenied"),
-        "MetricTransformations": [Match.object_like({"MetricNamespace": names.metric_namespace})]})  # fmt: skip
+    template.has_resource_properties(
+        "AWS::Logs::MetricFilter",
+        {
+            "FilterPattern": Match.string_like_regexp("AccessDenied"),
+            "MetricTransformations": [Match.object_like({"MetricNamespace": names.metric_namespace})],
+        },
+    )
     [(topic_id, _)] = [(i, r) for i, r in result.template["Resources"].items() if r["Type"] == "AWS::SNS::Topic"]
     for alarm in resources(result, "AWS::CloudWatch::Alarm"):
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
@@ -423,7 +554,8 @@ def test_compliance_alarms_notify_the_encrypted_topic_and_email_subscription(syn
     )
     [log_group] = resources(result, "AWS::Logs::LogGroup")
     assert log_group["Properties"]["DataProtectionPolicy"]["Statement"][1]["Operation"] == {
-        "Deidentify": {"MaskConfig": {}}}, "secrets printed by builds are masked"  # fmt: skip
+        "Deidentify": {"MaskConfig": {}}
+    }, "secrets printed by builds are masked"
     [log_group_id] = [i for i, r in result.template["Resources"].items() if r["Type"] == "AWS::Logs::LogGroup"]
     for project in resources(result, "AWS::CodeBuild::Project"):
         assert project["Properties"]["LogsConfig"]["CloudWatchLogs"]["GroupName"] == {"Ref": log_group_id}
@@ -439,8 +571,15 @@ def test_test_deploy_suffixes_every_name_and_destroys_data(loaded_examples):
     real = loaded.names()
     assert names.stack_name == f"t1a2b--{real.stack_name}"
     text = result.template_yaml()
-    for name in (real.artifacts_bucket, real.model_package_group, real.repository("build"), real.pipeline("build"),
-                 real.ssm_prefix + "/", real.compliance_log_group, real.alerts_topic):  # fmt: skip
+    for name in (
+        real.artifacts_bucket,
+        real.model_package_group,
+        real.repository("build"),
+        real.pipeline("build"),
+        real.ssm_prefix + "/",
+        real.compliance_log_group,
+        real.alerts_topic,
+    ):
         # a whole name, not the tail of the test deployment's own t1a2b--<name>
         assert not re.search(rf"(?<![-\w]){re.escape(name)}", text), f"{name} would collide with the real product"
     assert names.artifacts_bucket in text and names.ssm_prefix in text

@@ -31,10 +31,13 @@ def endpoints():
     configs["standalone-no-private-dns"] = _without_private_dns(CASES["standalone"])
     results = synthesize(list(configs.values()), nag=False)
     return {
-        case: {_service(r["Properties"]["ServiceName"]): r["Properties"]
-               for r in result.template["Resources"].values() if r["Type"] == "AWS::EC2::VPCEndpoint"}
+        case: {
+            _service(r["Properties"]["ServiceName"]): r["Properties"]
+            for r in result.template["Resources"].values()
+            if r["Type"] == "AWS::EC2::VPCEndpoint"
+        }
         for case, result in zip(configs, results, strict=True)
-    }  # fmt: skip
+    }
 
 
 def _service(name) -> str:
@@ -80,9 +83,11 @@ def test_sts_endpoint_lets_federated_callers_assume_this_accounts_roles(endpoint
     statements = endpoints["standalone"]["sts"]["PolicyDocument"]["Statement"]
     [federation] = [s for s in statements if "Condition" not in s]
     assert federation == {
-        "Sid": "FederationIntoThisAccount", "Effect": "Allow", "Principal": "*",
+        "Sid": "FederationIntoThisAccount",
+        "Effect": "Allow",
+        "Principal": "*",
         "Action": ["sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity"],
         "Resource": f"arn:aws:iam::{account}:role/*",
-    }  # fmt: skip
+    }
     for service in ("sagemaker.api", "sagemaker.runtime", "s3"):
         assert len(endpoints["standalone"][service]["PolicyDocument"]["Statement"]) == 1

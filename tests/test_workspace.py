@@ -58,8 +58,9 @@ def test_a_write_that_fails_part_way_leaves_the_old_file_and_no_temporary_file(t
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write(2) fails with EFBIG instead of a signal
         resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
 
-    run = subprocess.run([sys.executable, "-c", script], preexec_fn=small_files, capture_output=True, text=True,
-                         timeout=60)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-c", script], preexec_fn=small_files, capture_output=True, text=True, timeout=60
+    )
     assert run.returncode == EXIT_BAD_INPUT, run.stderr
     kind, message, hint = run.stdout.strip().split("|")
     assert kind == "FolderNotWritable"
@@ -98,10 +99,21 @@ def as_outsider(args: list[str], workspace: Path, unwritable: list[str], **env: 
     if os.getuid() == 0:
         prefix = ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--"]
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ML_PROVISIONER_", "JSII_"))}
-    environment = {**base, "HOME": str(workspace / "home"), "ML_PROVISIONER_WORKSPACE": str(workspace),
-                   "NO_COLOR": "1", **env}  # fmt: skip
-    return subprocess.run([*prefix, sys.executable, "-m", "ml_provisioner", *args], cwd=workspace, env=environment,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    environment = {
+        **base,
+        "HOME": str(workspace / "home"),
+        "ML_PROVISIONER_WORKSPACE": str(workspace),
+        "NO_COLOR": "1",
+        **env,
+    }
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "ml_provisioner", *args],
+        cwd=workspace,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.synth
@@ -121,9 +133,14 @@ def test_deploy_product_on_a_read_only_templates_folder_deploys_and_warns(shared
     from ml_provisioner.sandbox import start_sandbox
 
     with start_sandbox(port=0) as sandbox:
-        run = as_outsider(["-con", STARTER.name, "-act", "deploy-product", "--force"], shared_workspace,
-                          ["templates"], AWS_ENDPOINT_URL=sandbox.url, AWS_ACCESS_KEY_ID="sandbox",
-                          AWS_SECRET_ACCESS_KEY="sandbox")  # fmt: skip
+        run = as_outsider(
+            ["-con", STARTER.name, "-act", "deploy-product", "--force"],
+            shared_workspace,
+            ["templates"],
+            AWS_ENDPOINT_URL=sandbox.url,
+            AWS_ACCESS_KEY_ID="sandbox",
+            AWS_SECRET_ACCESS_KEY="sandbox",
+        )
     assert run.returncode == 0, run.stderr
     folder = shared_workspace / "templates"
     assert f"warning: cannot write to {folder}: Permission denied: the deployed template is not kept there" in (
@@ -144,8 +161,10 @@ def test_a_killed_run_has_left_its_started_line(tmp_path):
     """SIGKILL gives no chance to log an outcome: the line written when the run began remains."""
     process = subprocess.Popen(
         [sys.executable, "-m", "ml_provisioner", "--workspace", str(tmp_path), "sandbox", "--port", "0"],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "NO_COLOR": "1"},
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
     try:
         assert process.stdout is not None
         assert process.stdout.readline().startswith("Local AWS endpoint running")
@@ -159,8 +178,21 @@ def test_a_killed_run_has_left_its_started_line(tmp_path):
 
 def test_a_run_logs_started_then_its_outcome_under_one_run_id(tmp_path):
     shutil.copy(STARTER, tmp_path / STARTER.name)
-    run = subprocess.run([sys.executable, "-m", "ml_provisioner", "--workspace", str(tmp_path), "validate-config",
-                          "-c", str(tmp_path / STARTER.name)], capture_output=True, text=True, timeout=60)  # fmt: skip
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ml_provisioner",
+            "--workspace",
+            str(tmp_path),
+            "validate-config",
+            "-c",
+            str(tmp_path / STARTER.name),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stderr
     started, outcome = (tmp_path / "reports" / "execution.log").read_text().splitlines()
     run_id = re.search(r" (run=\d+) ", started).group(1)

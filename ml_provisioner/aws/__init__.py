@@ -20,8 +20,9 @@ __all__ = [
 ]
 
 
-def preview_changes(names: Names, template: dict[str, Any], template_text: str,
-                    endpoint_url: str | None = None) -> list[dict[str, Any]] | None:  # fmt: skip
+def preview_changes(
+    names: Names, template: dict[str, Any], template_text: str, endpoint_url: str | None = None
+) -> list[dict[str, Any]] | None:
     """The change-set preview of a deployed stack (created, described, deleted: never executed),
     or None when the stack is not deployed."""
     from ml_provisioner.aws.lifecycle import preview

@@ -32,8 +32,15 @@ POLICY_PROPERTIES = {
     "AWS::EC2::VPCEndpoint": ("PolicyDocument",),
 }
 # Where a product's data lives: removing or replacing one of these orphans or loses that data.
-DATA_TYPES = frozenset({"AWS::S3::Bucket", "AWS::CodeCommit::Repository", "AWS::SageMaker::ModelPackageGroup",
-                        "AWS::KMS::Key", "AWS::Logs::LogGroup"})  # fmt: skip
+DATA_TYPES = frozenset(
+    {
+        "AWS::S3::Bucket",
+        "AWS::CodeCommit::Repository",
+        "AWS::SageMaker::ModelPackageGroup",
+        "AWS::KMS::Key",
+        "AWS::Logs::LogGroup",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -103,11 +110,14 @@ def refuse_unsafe_changes(change_set: ChangeSet, *, allow_data_loss: bool = Fals
         for c in refused
     )
     if any(c.name_clash for c in refused):
-        raise BadInput(f"the change set would {what}: a replacement cannot take the name the resource holds",
-                       "keep the property as deployed, or delete the resource first (its data too); "
-                       "show-changes flags FIXED NAME")  # fmt: skip
-    raise BadInput(f"the change set would {what}: data would be orphaned or lost",
-                   "review with show-changes; deploy with --allow-destructive if you mean it")  # fmt: skip
+        raise BadInput(
+            f"the change set would {what}: a replacement cannot take the name the resource holds",
+            "keep the property as deployed, or delete the resource first (its data too); show-changes flags FIXED NAME",
+        )
+    raise BadInput(
+        f"the change set would {what}: data would be orphaned or lost",
+        "review with show-changes; deploy with --allow-destructive if you mean it",
+    )
 
 
 def create_change_set(
@@ -190,7 +200,7 @@ def _describe(
                             if d.get("Target", {}).get("RequiresRecreation") in ("Always", "Conditionally")
                             and d["Target"].get("Name")
                         }
-                    ),  # fmt: skip
+                    ),
                 )
             )
         token = page.get("NextToken")

@@ -16,20 +16,22 @@ from ml_provisioner.naming import Names
 PIPELINE = "AWS::CodePipeline::Pipeline"
 
 # botocore ships no waiter for drift detection: this one polls DescribeStackDriftDetectionStatus.
-_DRIFT_WAITER = WaiterModel({
-    "version": 2,
-    "waiters": {
-        "StackDriftDetectionComplete": {
-            "operation": "DescribeStackDriftDetectionStatus",
-            "delay": 3,
-            "maxAttempts": 200,
-            "acceptors": [
-                {"state": state, "matcher": "path", "argument": "DetectionStatus", "expected": status}
-                for state, status in (("success", "DETECTION_COMPLETE"), ("failure", "DETECTION_FAILED"))
-            ],
-        }
-    },
-})  # fmt: skip
+_DRIFT_WAITER = WaiterModel(
+    {
+        "version": 2,
+        "waiters": {
+            "StackDriftDetectionComplete": {
+                "operation": "DescribeStackDriftDetectionStatus",
+                "delay": 3,
+                "maxAttempts": 200,
+                "acceptors": [
+                    {"state": state, "matcher": "path", "argument": "DetectionStatus", "expected": status}
+                    for state, status in (("success", "DETECTION_COMPLETE"), ("failure", "DETECTION_FAILED"))
+                ],
+            }
+        },
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ def check_drift(aws: AwsSession, names: Names) -> DriftReport:
                     differences=[
                         PropertyDifference(
                             d["PropertyPath"], d.get("ExpectedValue", ""), d.get("ActualValue", ""), d["DifferenceType"]
-                        )  # fmt: skip
+                        )
                         for d in drift.get("PropertyDifferences", [])
                     ],
                 )
@@ -132,8 +134,14 @@ def check_drift(aws: AwsSession, names: Names) -> DriftReport:
         for output, value in sorted(state.outputs.items())
         if published.get(output) != value
     ]
-    return DriftReport(names.stack_name, status.get("StackDriftStatus", ""), resources, mismatches,
-                       sorted(not_checked, key=lambda r: r.logical_id), polling_disabled(aws, names))  # fmt: skip
+    return DriftReport(
+        names.stack_name,
+        status.get("StackDriftStatus", ""),
+        resources,
+        mismatches,
+        sorted(not_checked, key=lambda r: r.logical_id),
+        polling_disabled(aws, names),
+    )
 
 
 def polling_disabled(aws: AwsSession, names: Names) -> list[PollingDisabled]:
@@ -143,6 +151,11 @@ def polling_disabled(aws: AwsSession, names: Names) -> list[PollingDisabled]:
     for pipeline in [r.physical_name for r in resources_for(names.config, names) if r.type == PIPELINE]:
         since = codepipeline.get_pipeline(name=pipeline).get("metadata", {}).get("pollingDisabledAt")
         if since:
-            found.append(PollingDisabled(pipeline, str(since), f"aws codepipeline start-pipeline-execution --name "
-                                         f"{pipeline} --region {names.region}"))  # fmt: skip
+            found.append(
+                PollingDisabled(
+                    pipeline,
+                    str(since),
+                    f"aws codepipeline start-pipeline-execution --name {pipeline} --region {names.region}",
+                )
+            )
     return found

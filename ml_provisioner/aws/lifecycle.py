@@ -38,8 +38,13 @@ from ml_provisioner.naming import Names, config_file_name
 WAIT = {"Delay": 5, "MaxAttempts": 720}  # up to an hour for a stack to settle
 WATCH_RESUMES = 3  # a watch that lost the endpoint resumes this often while the stack is still busy
 FAILED_STATUSES = ("CREATE_FAILED", "UPDATE_FAILED", "DELETE_FAILED", "IMPORT_FAILED")
-STABLE_STATUSES = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
-                   "IMPORT_ROLLBACK_COMPLETE")  # fmt: skip
+STABLE_STATUSES = (
+    "CREATE_COMPLETE",
+    "UPDATE_COMPLETE",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "IMPORT_COMPLETE",
+    "IMPORT_ROLLBACK_COMPLETE",
+)
 _AWS_FAULTS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
 
@@ -126,11 +131,22 @@ class DeployResult:
         return "no changes" if self.change_set.empty else f"{self.change_set.change_type.lower()}d"
 
 
-def deploy(aws: AwsSession, names: Names, template: dict[str, Any], template_text: str, *,
-           expected_outputs: list[str], force: bool, review: Callable[[ChangeSet], None],
-           confirm: Callable[[str], None], on_event: Callable[[dict], None],
-           say: Callable[[str], None] = lambda _: None, notify: Callable[[str], None] = lambda _: None,
-           staging_bucket: str | None = None, allow_destructive: bool = False) -> DeployResult:  # fmt: skip
+def deploy(
+    aws: AwsSession,
+    names: Names,
+    template: dict[str, Any],
+    template_text: str,
+    *,
+    expected_outputs: list[str],
+    force: bool,
+    review: Callable[[ChangeSet], None],
+    confirm: Callable[[str], None],
+    on_event: Callable[[dict], None],
+    say: Callable[[str], None] = lambda _: None,
+    notify: Callable[[str], None] = lambda _: None,
+    staging_bucket: str | None = None,
+    allow_destructive: bool = False,
+) -> DeployResult:
     """Deploy through a change set: bring back what an earlier stack of the product retained (an
     IMPORT, after ``confirm``), plan the change set, let ``review`` show it (it raises to stop,
     and the change set is discarded then), execute it, watch the stack settle, read the outputs back.
@@ -143,12 +159,14 @@ def deploy(aws: AwsSession, names: Names, template: dict[str, Any], template_tex
         # read-only checks: a source or a VPC that cannot work fails here, not halfway through a stack
         check_source(aws, names)
         check_network(aws, names)
-        change_type = prepare_stack(aws, names, force=force, on_event=on_event, notify=notify,
-                                    allow_destructive=allow_destructive)  # fmt: skip
+        change_type = prepare_stack(
+            aws, names, force=force, on_event=on_event, notify=notify, allow_destructive=allow_destructive
+        )
         if change_type == "CREATE":  # what an earlier stack retained comes back first, with its data
             change_type = restore.bring_back(aws, names, template, say=say, confirm=confirm, on_event=on_event)
-        change_set = plan_deploy(aws, names, template, template_text, change_type=change_type,
-                                 staging_bucket=staging_bucket)  # fmt: skip
+        change_set = plan_deploy(
+            aws, names, template, template_text, change_type=change_type, staging_bucket=staging_bucket
+        )
         if not change_set.empty:
             try:
                 refuse_unsafe_changes(change_set, allow_data_loss=allow_destructive)
@@ -177,9 +195,11 @@ def _interrupted(names: Names, state: StackState | None, removed: list[str], exe
     if executing:
         if state is not None and state.busy:
             where += "; CloudFormation carries on with it"
-        return Interrupted(f"interrupted: {where}",
-                           f"when it has settled, run deploy-product --config {config_file_name(names.config)} "
-                           "again: it reads the outputs back and checks termination protection")  # fmt: skip
+        return Interrupted(
+            f"interrupted: {where}",
+            f"when it has settled, run deploy-product --config {config_file_name(names.config)} "
+            "again: it reads the outputs back and checks termination protection",
+        )
     if removed:
         where += "; removed what this run had made: " + ", ".join(removed)
     return Interrupted(
@@ -188,8 +208,15 @@ def _interrupted(names: Names, state: StackState | None, removed: list[str], exe
     )
 
 
-def prepare_stack(aws: AwsSession, names: Names, *, force: bool, on_event: Callable[[dict], None],
-                  notify: Callable[[str], None] = lambda _: None, allow_destructive: bool = False) -> str:  # fmt: skip
+def prepare_stack(
+    aws: AwsSession,
+    names: Names,
+    *,
+    force: bool,
+    on_event: Callable[[dict], None],
+    notify: Callable[[str], None] = lambda _: None,
+    allow_destructive: bool = False,
+) -> str:
     """Decide CREATE or UPDATE: refuse another's stack, remove what an interrupted run left, clear
     a ROLLBACK_COMPLETE stack (with force), refuse a busy one, a test deployment's existing one (a
     new marker must name a new stack) and an unasked-for source_control switch, and protect a
@@ -237,13 +264,25 @@ def protect(aws: AwsSession, names: Names, state: StackState | None = None) -> N
         )
 
 
-def plan_deploy(aws: AwsSession, names: Names, template: dict[str, Any], template_text: str, *,
-                change_type: str, staging_bucket: str | None = None) -> ChangeSet:  # fmt: skip
+def plan_deploy(
+    aws: AwsSession,
+    names: Names,
+    template: dict[str, Any],
+    template_text: str,
+    *,
+    change_type: str,
+    staging_bucket: str | None = None,
+) -> ChangeSet:
     source = _template_source(aws, names, template_text, staging_bucket)
     change_set = create_change_set(
-        aws, stack_name=names.stack_name, change_type=change_type, template=source,
-        tags=names.tags, new_template=template, fixed_name_types=catalog.fixed_name_types(names.config),
-    )  # fmt: skip
+        aws,
+        stack_name=names.stack_name,
+        change_type=change_type,
+        template=source,
+        tags=names.tags,
+        new_template=template,
+        fixed_name_types=catalog.fixed_name_types(names.config),
+    )
     if change_type == "CREATE":
         # The new stack exists now (REVIEW_IN_PROGRESS): protect it before anything runs in it, so
         # that no interruption after ExecuteChangeSet can leave it unprotected.
@@ -252,8 +291,13 @@ def plan_deploy(aws: AwsSession, names: Names, template: dict[str, Any], templat
     return change_set
 
 
-def preview(aws: AwsSession, names: Names, template: dict[str, Any], template_text: str,
-            notify: Callable[[str], None] = lambda _: None) -> ChangeSet | None:  # fmt: skip
+def preview(
+    aws: AwsSession,
+    names: Names,
+    template: dict[str, Any],
+    template_text: str,
+    notify: Callable[[str], None] = lambda _: None,
+) -> ChangeSet | None:
     """What deploying the template would change: a change set created, described and deleted,
     never executed. None when the stack is not deployed."""
     owned_stack_state(aws, names)
@@ -287,8 +331,10 @@ def stack_not_ready(names: Names, state: StackState, purpose: str) -> OperationF
             f"`ml-provisioner deploy-product --config {config} --force` deletes it and creates it anew",
         )
     if state.busy:
-        return OperationFailed(f"stack {names.stack_name} is {state.status}; cannot {purpose} now",
-                               "wait until the running operation finishes, then try again")  # fmt: skip
+        return OperationFailed(
+            f"stack {names.stack_name} is {state.status}; cannot {purpose} now",
+            "wait until the running operation finishes, then try again",
+        )
     return OperationFailed(
         f"stack {names.stack_name} is {state.status}; cannot {purpose}",
         f"see why: aws cloudformation describe-stack-events --stack-name {names.stack_name}",
@@ -309,8 +355,11 @@ def remove_leftovers(aws: AwsSession, stack_name: str) -> list[str]:
     what was removed, for the user."""
     cfn = aws.client("cloudformation")
     try:
-        summaries = [summary for page in cfn.get_paginator("list_change_sets").paginate(StackName=stack_name)
-                     for summary in page.get("Summaries", [])]  # fmt: skip
+        summaries = [
+            summary
+            for page in cfn.get_paginator("list_change_sets").paginate(StackName=stack_name)
+            for summary in page.get("Summaries", [])
+        ]
     except botocore.exceptions.ClientError as error:
         if "does not exist" in error.response.get("Error", {}).get("Message", ""):
             return []
@@ -363,9 +412,14 @@ def execute(aws: AwsSession, names: Names, change_set: ChangeSet, *, on_event: C
         if state.status != f"{change_set.change_type}_COMPLETE":
             tail.flush()
             cause = _first_failure(aws, state, tail.before)
-            hint = ("a resource of that name already exists: if it is the product's, deploy-product --force "
-                    "brings it back into the stack; if not, remove or rename it") if re.search(
-                "already exists?|AlreadyExists", cause) else None  # fmt: skip
+            hint = (
+                (
+                    "a resource of that name already exists: if it is the product's, deploy-product --force "
+                    "brings it back into the stack; if not, remove or rename it"
+                )
+                if re.search("already exists?|AlreadyExists", cause)
+                else None
+            )
             raise OperationFailed(cause, hint)
     protect(aws, names, state)
 
@@ -406,11 +460,16 @@ def read_back_outputs(aws: AwsSession, names: Names, expected: list[str]) -> dic
         if output in found and state.outputs.get(output) in (None, found[output]):
             continue
         parameter = names.ssm_parameter(output)
-        problems.append(f"{parameter} is missing" if output not in found else
-                        f"{parameter} holds {found[output]!r}, the stack says {state.outputs[output]!r}")  # fmt: skip
+        problems.append(
+            f"{parameter} is missing"
+            if output not in found
+            else f"{parameter} holds {found[output]!r}, the stack says {state.outputs[output]!r}"
+        )
         if output in state.outputs:
-            repairs.append(f"aws ssm put-parameter --region {names.region} --name {parameter} --type String "
-                           f"--overwrite --value '{state.outputs[output]}'")  # fmt: skip
+            repairs.append(
+                f"aws ssm put-parameter --region {names.region} --name {parameter} --type String "
+                f"--overwrite --value '{state.outputs[output]}'"
+            )
     if problems:
         # A deploy does not rewrite a parameter whose template did not change: put the stack's value back.
         hint = "run check-drift for what changed; a deploy rewrites a parameter only when its template changes"
@@ -471,9 +530,19 @@ def _ensure_staging_bucket(aws: AwsSession, bucket: str, region: str) -> None:
             "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
         },
     )
-    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [{
-        "ID": "expire-staged-templates", "Status": "Enabled", "Filter": {"Prefix": "templates/"},
-        "Expiration": {"Days": 7}}]})  # fmt: skip
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "expire-staged-templates",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": "templates/"},
+                    "Expiration": {"Days": 7},
+                }
+            ]
+        },
+    )
 
 
 # -- delete --------------------------------------------------------------------------------------
@@ -515,16 +584,28 @@ def retained_resources(aws: AwsSession, stack_name: str) -> list[RetainedResourc
         for r in aws.client("cloudformation").describe_stack_resources(StackName=stack_name)["StackResources"]
     }
     return [
-        RetainedResource(logical_id, resource["Type"], str(
-            resource.get("Properties", {}).get(_NAME_PROPERTIES.get(resource["Type"], ""), physical.get(logical_id, ""))
-        ))
+        RetainedResource(
+            logical_id,
+            resource["Type"],
+            str(
+                resource.get("Properties", {}).get(
+                    _NAME_PROPERTIES.get(resource["Type"], ""), physical.get(logical_id, "")
+                )
+            ),
+        )
         for logical_id, resource in template.get("Resources", {}).items()
         if resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate")
-    ]  # fmt: skip
+    ]
 
 
-def delete_stack(aws: AwsSession, stack_name: str, *, on_event: Callable[[dict], None],
-                 disable_protection: bool = False, empty_buckets: bool = False) -> None:  # fmt: skip
+def delete_stack(
+    aws: AwsSession,
+    stack_name: str,
+    *,
+    on_event: Callable[[dict], None],
+    disable_protection: bool = False,
+    empty_buckets: bool = False,
+) -> None:
     cfn = aws.client("cloudformation")
     try:
         if disable_protection:
@@ -532,8 +613,11 @@ def delete_stack(aws: AwsSession, stack_name: str, *, on_event: Callable[[dict],
         if empty_buckets:  # a test deployment's bucket is destroyed with it, so it must be emptied
             for resource in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]:
                 # a retried delete lists the bucket it already removed as DELETE_COMPLETE
-                if (resource["ResourceType"] == "AWS::S3::Bucket" and resource.get("PhysicalResourceId")
-                        and resource.get("ResourceStatus") != "DELETE_COMPLETE"):  # fmt: skip
+                if (
+                    resource["ResourceType"] == "AWS::S3::Bucket"
+                    and resource.get("PhysicalResourceId")
+                    and resource.get("ResourceStatus") != "DELETE_COMPLETE"
+                ):
                     _empty_bucket(aws, resource["PhysicalResourceId"])
         with _EventTail(aws, stack_name, on_event) as tail:
             cfn.delete_stack(StackName=stack_name, **aws.stack_role())
@@ -555,8 +639,10 @@ def delete_stack(aws: AwsSession, stack_name: str, *, on_event: Callable[[dict],
 def _empty_bucket(aws: AwsSession, bucket: str) -> None:
     s3 = aws.client("s3")
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-        objects = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                   for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]  # fmt: skip
+        objects = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
         if objects:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
 
@@ -567,12 +653,17 @@ def _empty_bucket(aws: AwsSession, bucket: str) -> None:
 def _first_failure(aws: AwsSession, state: StackState, before: set[str]) -> str:
     """The first resource that failed in this operation, and why."""
     events = _events(aws, state.name)
-    failures = [e for e in reversed(events) if e["EventId"] not in before and e["ResourceStatus"] in FAILED_STATUSES
-                and e.get("ResourceStatusReason")]  # fmt: skip
+    failures = [
+        e
+        for e in reversed(events)
+        if e["EventId"] not in before and e["ResourceStatus"] in FAILED_STATUSES and e.get("ResourceStatusReason")
+    ]
     if failures:
         first = failures[0]
-        return (f"{state.describe()}: {first['LogicalResourceId']} ({first['ResourceType']}) "
-                f"failed: {first['ResourceStatusReason']}")  # fmt: skip
+        return (
+            f"{state.describe()}: {first['LogicalResourceId']} ({first['ResourceType']}) "
+            f"failed: {first['ResourceStatusReason']}"
+        )
     return state.describe()
 
 

@@ -73,8 +73,10 @@ def _subnet_problems(ec2: Any, vpc: VpcIntegration, vpc_id: str) -> list[str]:
         zones.setdefault(subnet["AvailabilityZone"], []).append(subnet_id)
     for zone, subnet_ids in zones.items():
         if len(subnet_ids) > 1:
-            problems.append(f"vpc_integration.subnet_ids: {' and '.join(subnet_ids)} are both in {zone}; an "
-                            "endpoint takes one subnet per Availability Zone")  # fmt: skip
+            problems.append(
+                f"vpc_integration.subnet_ids: {' and '.join(subnet_ids)} are both in {zone}; an "
+                "endpoint takes one subnet per Availability Zone"
+            )
     return problems
 
 
@@ -83,14 +85,18 @@ def _dns_problems(ec2: Any, vpc_id: str, names: Names, endpoints: list[dict]) ->
     for attribute in ("enableDnsSupport", "enableDnsHostnames"):
         key = attribute[0].upper() + attribute[1:]
         if not ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=attribute)[key]["Value"]:
-            problems.append(f"vpc_integration.private_dns: {vpc_id} has {attribute} off, which private DNS "
-                            "needs; turn it on, or set private_dns: false")  # fmt: skip
+            problems.append(
+                f"vpc_integration.private_dns: {vpc_id} has {attribute} off, which private DNS "
+                "needs; turn it on, or set private_dns: false"
+            )
     for endpoint in endpoints:
         service = _our_service(endpoint, names)
         if endpoint["VpcEndpointType"] == "Interface" and service and endpoint.get("PrivateDnsEnabled"):
-            problems.append(f"vpc_integration.private_dns: {vpc_id} already has {endpoint['VpcEndpointId']} "
-                            f"with private DNS for {endpoint['ServiceName']} (AWS allows one); set private_dns: "
-                            "false")  # fmt: skip
+            problems.append(
+                f"vpc_integration.private_dns: {vpc_id} already has {endpoint['VpcEndpointId']} "
+                f"with private DNS for {endpoint['ServiceName']} (AWS allows one); set private_dns: "
+                "false"
+            )
     return problems
 
 
@@ -106,8 +112,10 @@ def _route_table_problems(ec2: Any, vpc: VpcIntegration, names: Names, endpoints
     for endpoint in endpoints:
         if endpoint["VpcEndpointType"] == "Gateway" and _our_service(endpoint, names) == "s3":
             for table_id in sorted(wanted & set(endpoint.get("RouteTableIds", []))):
-                problems.append(f"vpc_integration.route_table_ids: {table_id} already has the S3 gateway "
-                                f"endpoint {endpoint['VpcEndpointId']} (one per table); leave it out")  # fmt: skip
+                problems.append(
+                    f"vpc_integration.route_table_ids: {table_id} already has the S3 gateway "
+                    f"endpoint {endpoint['VpcEndpointId']} (one per table); leave it out"
+                )
     return problems
 
 
@@ -122,8 +130,11 @@ def _own_endpoints(aws: Any, names: Names) -> set[str]:
         resources = aws.client("cloudformation").describe_stack_resources(StackName=names.stack_name)
     except botocore.exceptions.ClientError:
         return set()  # not deployed yet
-    return {r.get("PhysicalResourceId", "") for r in resources["StackResources"]
-            if r["ResourceType"] == "AWS::EC2::VPCEndpoint"}  # fmt: skip
+    return {
+        r.get("PhysicalResourceId", "")
+        for r in resources["StackResources"]
+        if r["ResourceType"] == "AWS::EC2::VPCEndpoint"
+    }
 
 
 def _our_service(endpoint: dict, names: Names) -> str | None:

@@ -233,21 +233,30 @@ def _references(value: Any) -> set[str]:
     return _references(list(value.values()))
 
 
-def import_retained(aws: AwsSession, names: Names, template: dict[str, Any], retained: Retained, *,
-                    on_event: Callable[[dict], None]) -> None:  # fmt: skip
+def import_retained(
+    aws: AwsSession, names: Names, template: dict[str, Any], retained: Retained, *, on_event: Callable[[dict], None]
+) -> None:
     """Create the stack from the retained resources: an IMPORT change set, executed and watched."""
     body = import_template(template, {r.logical_id for r in retained.resources})
     to_import = [
-        {"ResourceType": r.resource_type, "LogicalResourceId": r.logical_id,
-         "ResourceIdentifier": {IDENTIFIERS[r.resource_type]: r.identifier}}
+        {
+            "ResourceType": r.resource_type,
+            "LogicalResourceId": r.logical_id,
+            "ResourceIdentifier": {IDENTIFIERS[r.resource_type]: r.identifier},
+        }
         for r in retained.resources
-    ]  # fmt: skip
+    ]
     change_set = None
     try:
         change_set = create_change_set(
-            aws, stack_name=names.stack_name, change_type="IMPORT", template={"TemplateBody": json.dumps(body)},
-            tags=names.tags, new_template=body, resources_to_import=to_import,
-        )  # fmt: skip
+            aws,
+            stack_name=names.stack_name,
+            change_type="IMPORT",
+            template={"TemplateBody": json.dumps(body)},
+            tags=names.tags,
+            new_template=body,
+            resources_to_import=to_import,
+        )
     except BaseException:
         _remove_empty_stack(aws, names, change_set)
         raise
@@ -262,16 +271,25 @@ def _remove_empty_stack(aws: AwsSession, names: Names, change_set: Any) -> None:
         aws.client("cloudformation").delete_stack(StackName=names.stack_name, **aws.stack_role())
 
 
-def bring_back(aws: AwsSession, names: Names, template: dict[str, Any], *, say: Callable[[str], None],
-               confirm: Callable[[str], None], on_event: Callable[[dict], None]) -> str:  # fmt: skip
+def bring_back(
+    aws: AwsSession,
+    names: Names,
+    template: dict[str, Any],
+    *,
+    say: Callable[[str], None],
+    confirm: Callable[[str], None],
+    on_event: Callable[[dict], None],
+) -> str:
     """Before creating the product's stack: import what an earlier one retained. Returns the change
     type the deploy goes on with: UPDATE after an import, CREATE when nothing was retained."""
     retained = find_retained(aws, names, template)
     retained.require_ours()
     if not retained.resources:
         return "CREATE"
-    say(f"{len(retained.resources)} resource(s) of {names.product_id} outlived an earlier stack; "
-        f"{names.stack_name} is created from them, with their data:\n{retained.listing()}")  # fmt: skip
+    say(
+        f"{len(retained.resources)} resource(s) of {names.product_id} outlived an earlier stack; "
+        f"{names.stack_name} is created from them, with their data:\n{retained.listing()}"
+    )
     confirm(f"Import these {len(retained.resources)} resource(s) into a new stack {names.stack_name}?")
     import_retained(aws, names, template, retained, on_event=on_event)
     say(f"imported {len(retained.resources)} retained resource(s) into {names.stack_name}")
@@ -298,6 +316,8 @@ def left_behind_reported(aws: AwsSession, names: Names, template: dict[str, Any]
         message = f"{failure.message}; it left behind {len(left)} retained resource(s): " + ", ".join(
             f"{r.resource_type} {r.name}" for r in left
         )
-        hint = ("run deploy-product again with --force: it deletes the failed stack and imports these with "
-                "their data. Or remove them:\n" + "\n".join(f"  {r.removal_hint}" for r in left))  # fmt: skip
+        hint = (
+            "run deploy-product again with --force: it deletes the failed stack and imports these with "
+            "their data. Or remove them:\n" + "\n".join(f"  {r.removal_hint}" for r in left)
+        )
         raise OperationFailed(message, hint) from None

@@ -38,8 +38,10 @@ def _setting(name: str) -> float:
     except ValueError:
         number = 0
     if number <= 0:
-        raise BadInput(f"{name}={value!r} is not a positive number", f"unset it or set a number; the default is "
-                       f"{TIMEOUT_SETTINGS[name]:g}")  # fmt: skip
+        raise BadInput(
+            f"{name}={value!r} is not a positive number",
+            f"unset it or set a number; the default is {TIMEOUT_SETTINGS[name]:g}",
+        )
     return number
 
 
@@ -116,8 +118,9 @@ def aws_errors(what: str) -> Iterator[None]:
         ) from None
     except (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError) as error:
         config = botocore_config()
-        waited = config.read_timeout if isinstance(error, botocore.exceptions.ReadTimeoutError) else (
-            config.connect_timeout)  # fmt: skip
+        waited = (
+            config.read_timeout if isinstance(error, botocore.exceptions.ReadTimeoutError) else (config.connect_timeout)
+        )
         raise OperationFailed(
             f"{what}: the AWS endpoint {error.kwargs.get('endpoint_url', '').rstrip('/')} did not answer "
             f"(waited {waited:g} s for each of its attempts)",

@@ -19,16 +19,35 @@ def list_products(ctx: typer.Context, config: ConfigOption = "", as_json: JsonOp
     with action(ctx, "list-products") as s:
         current = s.load(config).config.tier if config else None
         rows: list[dict[str, Any]] = [
-            {"tier": info.tier.value, "example_prefix": info.token, "use": info.use, "network": info.network,
-             "iam": info.iam, "resources_codecommit_s3": info.counts, "selected": info.tier == current}
+            {
+                "tier": info.tier.value,
+                "example_prefix": info.token,
+                "use": info.use,
+                "network": info.network,
+                "iam": info.iam,
+                "resources_codecommit_s3": info.counts,
+                "selected": info.tier == current,
+            }
             for info in catalog.TIERS.values()
-        ]  # fmt: skip
+        ]
         if as_json:
             s.json(rows)
             return
-        s.out(table([[("* " if r["selected"] else "  ") + r["tier"], r["use"], r["network"], r["iam"],
-                      r["resources_codecommit_s3"]] for r in rows],
-                    ["  tier", "use", "network", "IAM", "resources (codecommit / s3, codeconnections)"]))  # fmt: skip
+        s.out(
+            table(
+                [
+                    [
+                        ("* " if r["selected"] else "  ") + r["tier"],
+                        r["use"],
+                        r["network"],
+                        r["iam"],
+                        r["resources_codecommit_s3"],
+                    ]
+                    for r in rows
+                ],
+                ["  tier", "use", "network", "IAM", "resources (codecommit / s3, codeconnections)"],
+            )
+        )
         if current:
             s.out(f"\n* the tier of {config}")
 
@@ -41,15 +60,27 @@ def show_product(ctx: typer.Context, config: ConfigOption, as_json: JsonOption =
         names = loaded.names()
         resources = catalog.resources_for(loaded.config, names)
         if as_json:
-            s.json({"stack": names.stack_name, "tier": loaded.config.tier.value,
-                    "resource_count": catalog.counted(resources), "ssm_prefix": names.ssm_prefix,
-                    "resources": [r.__dict__ for r in resources]})  # fmt: skip
+            s.json(
+                {
+                    "stack": names.stack_name,
+                    "tier": loaded.config.tier.value,
+                    "resource_count": catalog.counted(resources),
+                    "ssm_prefix": names.ssm_prefix,
+                    "resources": [r.__dict__ for r in resources],
+                }
+            )
             return
         s.out(f"{names.stack_name}  ({loaded.config.tier.value} tier, region {names.region})\n")
-        s.out(table([[r.construct, r.type, r.purpose, r.physical_name] for r in resources],
-                    ["construct", "type", "purpose", "physical name"]))  # fmt: skip
-        s.result(f"\n{catalog.counted(resources)} resources (+1 TLS-only bucket policy); "
-                 f"SSM outputs under {names.ssm_prefix}/")  # fmt: skip
+        s.out(
+            table(
+                [[r.construct, r.type, r.purpose, r.physical_name] for r in resources],
+                ["construct", "type", "purpose", "physical name"],
+            )
+        )
+        s.result(
+            f"\n{catalog.counted(resources)} resources (+1 TLS-only bucket policy); "
+            f"SSM outputs under {names.ssm_prefix}/"
+        )
 
 
 @app.command("validate-config")
@@ -58,8 +89,12 @@ def validate_config(ctx: typer.Context, config: ConfigsOption, as_json: JsonOpti
     with action(ctx, "validate-config") as s:
         checked = [s.load(given, strict_file_name=True) for given in config]
         if as_json:
-            s.json([{"config": str(c.path), "valid": True, "tier": c.config.tier.value,
-                     "stack": c.names().stack_name} for c in checked])  # fmt: skip
+            s.json(
+                [
+                    {"config": str(c.path), "valid": True, "tier": c.config.tier.value, "stack": c.names().stack_name}
+                    for c in checked
+                ]
+            )
             return
         for loaded in checked:
             s.result(f"{loaded.path}: valid {loaded.config.tier.value} config (stack {loaded.names().stack_name})")
@@ -75,11 +110,16 @@ def create_prov_template(ctx: typer.Context, config: ConfigsOption, as_json: Jso
         results = synthesize(loaded)  # all or nothing: no file is written unless every config synthesizes
         written = [s.workspace.write(s.workspace.template_for(r.loaded.stem), r.template_yaml()) for r in results]
         rows = [
-            {"config": r.loaded.stem, "stack": r.names.stack_name, "template": str(path),
-             "resources": len(r.template["Resources"]), "nag_errors": len(r.errors),
-             "nag_acknowledged": len(r.acknowledged)}
+            {
+                "config": r.loaded.stem,
+                "stack": r.names.stack_name,
+                "template": str(path),
+                "resources": len(r.template["Resources"]),
+                "nag_errors": len(r.errors),
+                "nag_acknowledged": len(r.acknowledged),
+            }
             for r, path in zip(results, written, strict=True)
-        ]  # fmt: skip
+        ]
         s.summary = f"{len(written)} template(s) written"
         if as_json:
             s.json(rows)
@@ -108,11 +148,22 @@ def validate_prov_template(ctx: typer.Context, config: ConfigsOption, as_json: J
                 )
         checks = [check_template(s.workspace.template_for(r.loaded.stem), r) for r in synthesize(loaded)]
         if as_json:
-            s.json([{"template": str(c.template_path), "errors": c.errors, "warnings": c.warnings,
-                     "stale": c.stale, "cfn_lint": [f.__dict__ for f in c.lint],
-                     "cdk_nag": [f.__dict__ for f in c.nag],
-                     "acknowledged": [{"rule": f.rule, "resource": f.construct_path, "reason": f.reason}
-                                      for f in c.acknowledged]} for c in checks])  # fmt: skip
+            s.json(
+                [
+                    {
+                        "template": str(c.template_path),
+                        "errors": c.errors,
+                        "warnings": c.warnings,
+                        "stale": c.stale,
+                        "cfn_lint": [f.__dict__ for f in c.lint],
+                        "cdk_nag": [f.__dict__ for f in c.nag],
+                        "acknowledged": [
+                            {"rule": f.rule, "resource": f.construct_path, "reason": f.reason} for f in c.acknowledged
+                        ],
+                    }
+                    for c in checks
+                ]
+            )
         else:
             for c in checks:
                 findings = [["cfn-lint", f.severity, f.rule, f"line {f.line}", f.message] for f in c.lint]
@@ -129,8 +180,10 @@ def validate_prov_template(ctx: typer.Context, config: ConfigsOption, as_json: J
                     )
                 if findings:
                     s.out(table(findings, ["check", "severity", "rule", "where", "message"]))
-                s.result(f"{c.template_path}: {c.errors} error(s), {c.warnings} warning(s), "
-                         f"{len(c.acknowledged)} acknowledged cdk-nag finding(s)")  # fmt: skip
+                s.result(
+                    f"{c.template_path}: {c.errors} error(s), {c.warnings} warning(s), "
+                    f"{len(c.acknowledged)} acknowledged cdk-nag finding(s)"
+                )
         s.summary = f"{sum(c.errors for c in checks)} error(s)"
         if any(c.errors for c in checks):
             raise OperationFailed(f"{sum(c.errors for c in checks)} error(s) in the template(s)")

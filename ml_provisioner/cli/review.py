@@ -60,20 +60,32 @@ def create_policy(
 
 def _print_policy(s: Session, policy: DeployerPolicy) -> None:
     summary = policy.summary()
-    s.out(table([[str(s.workspace.policies / d["file"]), d["statements"], f"{d['characters']:,} of {d['limit']:,}"]
-                 for d in summary["documents"]],
-                ["document", "statements", "characters"]))  # fmt: skip
+    s.out(
+        table(
+            [
+                [str(s.workspace.policies / d["file"]), d["statements"], f"{d['characters']:,} of {d['limit']:,}"]
+                for d in summary["documents"]
+            ],
+            ["document", "statements", "characters"],
+        )
+    )
     if summary["unscoped_actions"]:
         s.out(f'actions without resource-level scoping (Resource "*"): {", ".join(summary["unscoped_actions"])}')
     if summary["omitted"]:
-        s.out(f"{len(summary['omitted'])} handler permission(s) left out: features the template does not use "
-              "(--json lists them)")  # fmt: skip
+        s.out(
+            f"{len(summary['omitted'])} handler permission(s) left out: features the template does not use "
+            "(--json lists them)"
+        )
     if policy.execution_role:
-        s.out(f"execution role {policy.execution_role.arn}: create it with "
-              + ", ".join(str(s.workspace.policies / f) for f in policy.execution_file_names()))  # fmt: skip
+        s.out(
+            f"execution role {policy.execution_role.arn}: create it with "
+            + ", ".join(str(s.workspace.policies / f) for f in policy.execution_file_names())
+        )
     s.out(policy.holder_can_and_cannot)
-    s.result(f"{policy.config_stem}: {summary['statements']} statements, {summary['actions']} actions, "
-             f"{len(summary['services'])} services, {len(policy.documents)} document(s)\n")  # fmt: skip
+    s.result(
+        f"{policy.config_stem}: {summary['statements']} statements, {summary['actions']} actions, "
+        f"{len(summary['services'])} services, {len(policy.documents)} document(s)\n"
+    )
 
 
 @app.command("create-review-report")
@@ -105,16 +117,19 @@ def create_review_report(
                 preview=changes,
                 preview_note=why_not,
             )
-            path = s.workspace.write(s.workspace.reports / f"{result.loaded.stem}-review.html",
-                                     build_report(review, generated_at))  # fmt: skip
+            path = s.workspace.write(
+                s.workspace.reports / f"{result.loaded.stem}-review.html", build_report(review, generated_at)
+            )
             rows.append({"config": result.loaded.stem, "report": str(path), **review.counts()})
         s.summary = f"{len(rows)} review report(s) written"
         if as_json:
             s.json(rows)
             return
         for row in rows:
-            s.result(f"{row['report']}: {row['resources']} resources, {row['nag_findings']} cdk-nag and "
-                     f"{row['lint_findings']} cfn-lint finding(s), preview: {row['preview']}")  # fmt: skip
+            s.result(
+                f"{row['report']}: {row['resources']} resources, {row['nag_findings']} cdk-nag and "
+                f"{row['lint_findings']} cfn-lint finding(s), preview: {row['preview']}"
+            )
 
 
 def _lint(result: Synthesized) -> list[LintFinding]:

@@ -71,10 +71,13 @@ def load_config(path: Path | str, *, strict_file_name: bool = False) -> LoadedCo
         raise ConfigError(path, _problems_from(error, data, lines)) from None
 
     problems = [
-        Problem("ml_product.use_case", f"{msg}; shorten the company_prefix, environment name, tenant_id, "
-                "use_case or workload", lines.get(("ml_product", "use_case")))
+        Problem(
+            "ml_product.use_case",
+            f"{msg}; shorten the company_prefix, environment name, tenant_id, use_case or workload",
+            lines.get(("ml_product", "use_case")),
+        )
         for msg in Names(config, test_suffix=LONGEST_TEST_MARKER).name_problems()
-    ]  # fmt: skip
+    ]
     problems += _region_problems(config, lines)
     expected = config_file_name(config)
     if path.name != expected:
@@ -92,9 +95,15 @@ def _region_problems(config: ProductConfig, lines: dict[tuple[str, ...], int]) -
     missing = unavailable_types(region, (r.type for r in resources_for(config)))
     if not missing:
         return []
-    return [Problem("environment.region", f"{region} does not offer {', '.join(missing)} (needed by the "
-                    f"{config.tier.value} tier with {config.ml_product.source_control.value} source); choose "
-                    "another region or source_control", lines.get(("environment", "region")))]  # fmt: skip
+    return [
+        Problem(
+            "environment.region",
+            f"{region} does not offer {', '.join(missing)} (needed by the "
+            f"{config.tier.value} tier with {config.ml_product.source_control.value} source); choose "
+            "another region or source_control",
+            lines.get(("environment", "region")),
+        )
+    ]
 
 
 def _raise_or(path: Path, problems: list[Problem], result: LoadedConfig) -> LoadedConfig:

@@ -33,13 +33,23 @@ THROUGH_CLOUDFORMATION = {"ForAnyValue:StringEquals": {"aws:CalledVia": ["cloudf
 POLICY: tuple[str, str] = ("iam", "policy")
 
 # What a role may do or who may assume it (all of them accept iam:PermissionsBoundary).
-ROLE_CHANGES = ("iam:CreateRole", "iam:DeleteRolePolicy", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy",
-                "iam:UpdateAssumeRolePolicy")  # fmt: skip
+ROLE_CHANGES = (
+    "iam:CreateRole",
+    "iam:DeleteRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy",
+    "iam:UpdateAssumeRolePolicy",
+)
 ATTACHMENTS = ("iam:AttachRolePolicy", "iam:DetachRolePolicy")
 # A managed policy's document (the boundary is one): a new version, or the policy deleted and
 # created again under its name.
-POLICY_VERSIONS = ("iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
-                   "iam:SetDefaultPolicyVersion")  # fmt: skip
+POLICY_VERSIONS = (
+    "iam:CreatePolicy",
+    "iam:CreatePolicyVersion",
+    "iam:DeletePolicy",
+    "iam:DeletePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+)
 # Never granted: removing a boundary frees the role from it.
 NEVER = ("iam:DeleteRolePermissionsBoundary",)
 GUARDED = (*ROLE_CHANGES, *ATTACHMENTS, *POLICY_VERSIONS, *NEVER)
@@ -68,17 +78,31 @@ def guard(statements: list[dict[str, Any]], names: Names) -> list[dict[str, Any]
     policies = scopes.product_arns(POLICY, names)
     boundary = {"iam:PermissionsBoundary": boundary_arns(names)} if bounded(names) else {}
     guarded = [
-        _allow("IamChangeProductRolesThroughStack", found & set(ROLE_CHANGES), roles,
-               {**THROUGH_CLOUDFORMATION, **({"ArnLike": boundary} if boundary else {})}),
-        _allow("IamAttachProductPoliciesThroughStack", found & set(ATTACHMENTS), roles,
-               {**THROUGH_CLOUDFORMATION, "ArnLike": {**boundary, "iam:PolicyARN": policies}}),
+        _allow(
+            "IamChangeProductRolesThroughStack",
+            found & set(ROLE_CHANGES),
+            roles,
+            {**THROUGH_CLOUDFORMATION, **({"ArnLike": boundary} if boundary else {})},
+        ),
+        _allow(
+            "IamAttachProductPoliciesThroughStack",
+            found & set(ATTACHMENTS),
+            roles,
+            {**THROUGH_CLOUDFORMATION, "ArnLike": {**boundary, "iam:PolicyARN": policies}},
+        ),
         _allow("IamChangeProductPoliciesThroughStack", found & set(POLICY_VERSIONS), policies, THROUGH_CLOUDFORMATION),
         {"Sid": "IamNeverRemoveBoundaries", "Effect": "Deny", "Action": list(NEVER), "Resource": roles},
-    ]  # fmt: skip
+    ]
     if bounded(names):
-        guarded.append({"Sid": "IamNeverAttachTheBoundaryAsPermissions", "Effect": "Deny",
-                        "Action": list(ATTACHMENTS[:1]), "Resource": roles,
-                        "Condition": {"ArnLike": {"iam:PolicyARN": boundary_arns(names)}}})  # fmt: skip
+        guarded.append(
+            {
+                "Sid": "IamNeverAttachTheBoundaryAsPermissions",
+                "Effect": "Deny",
+                "Action": list(ATTACHMENTS[:1]),
+                "Resource": roles,
+                "Condition": {"ArnLike": {"iam:PolicyARN": boundary_arns(names)}},
+            }
+        )
     return kept + [s for s in guarded if s["Action"]]
 
 

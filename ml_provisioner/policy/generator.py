@@ -94,8 +94,10 @@ class DeployerPolicy:
         if not self.execution_role:
             return []
         count = len(self.execution_role.documents)
-        return [f"{self.config_stem}-cfn-execution-trust.json",
-                *(f"{self.config_stem}-cfn-execution-{n}.json" for n in range(1, count + 1))]  # fmt: skip
+        return [
+            f"{self.config_stem}-cfn-execution-trust.json",
+            *(f"{self.config_stem}-cfn-execution-{n}.json" for n in range(1, count + 1)),
+        ]
 
     @property
     def holder_can_and_cannot(self) -> str:
@@ -132,7 +134,8 @@ class DeployerPolicy:
             "stack": self.stack_name,
             "mode": self.mode,
             "holder_can_and_cannot": self.holder_can_and_cannot,
-            "execution_role": self.execution_role and {
+            "execution_role": self.execution_role
+            and {
                 "arn": self.execution_role.arn,
                 "files": self.execution_file_names(),
                 "actions": len(_actions(self.execution_role.statements)),
@@ -141,15 +144,20 @@ class DeployerPolicy:
             "actions": len(self.actions),
             "services": self.services,
             "documents": [
-                {"file": name, "statements": len(doc["Statement"]), "characters": policy_size(doc),
-                 "limit": MANAGED_POLICY_LIMIT}
+                {
+                    "file": name,
+                    "statements": len(doc["Statement"]),
+                    "characters": policy_size(doc),
+                    "limit": MANAGED_POLICY_LIMIT,
+                }
                 for name, doc in zip(self.file_names(), self.documents, strict=True)
             ],
-            "unscoped_actions": sorted({a for s in self.statements if s["Resource"] == [ANY_RESOURCE]
-                                        for a in s["Action"]}),
+            "unscoped_actions": sorted(
+                {a for s in self.statements if s["Resource"] == [ANY_RESOURCE] for a in s["Action"]}
+            ),
             "omitted": [o.__dict__ for o in self.omitted],
             "staging_bucket": self.staged,
-        }  # fmt: skip
+        }
 
 
 # -- statements ---------------------------------------------------------------------------------
@@ -162,8 +170,12 @@ class _Statement:
     condition: dict[str, Any] | None = None
 
     def render(self, sid: str) -> dict[str, Any]:
-        statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": sorted(self.actions),
-                                     "Resource": self.resources}  # fmt: skip
+        statement: dict[str, Any] = {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Action": sorted(self.actions),
+            "Resource": self.resources,
+        }
         if self.condition:
             statement["Condition"] = self.condition
         return statement
@@ -246,8 +258,9 @@ def generate_policy(synthesized: Synthesized, *, service_role: bool = False) -> 
     if service_role:
         _allow_template_parameters(caller, template)  # CloudFormation resolves them as the caller too
         execution = delegation.guard(resources.render(), names)
-        execution_role = ExecutionRole(names.execution_role_arn, EXECUTION_ROLE_TRUST, execution,
-                                       split_documents(execution))  # fmt: skip
+        execution_role = ExecutionRole(
+            names.execution_role_arn, EXECUTION_ROLE_TRUST, execution, split_documents(execution)
+        )
     statements = delegation.guard(caller.render(), names)
     return DeployerPolicy(
         config_stem=synthesized.loaded.stem,
@@ -268,9 +281,10 @@ def _actions(statements: list[dict[str, Any]]) -> list[str]:
 # CloudFormation assumes the execution role; only the product's deployer may pass it (its policy).
 EXECUTION_ROLE_TRUST = {
     "Version": POLICY_VERSION,
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"},
-                   "Action": "sts:AssumeRole"}],
-}  # fmt: skip
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
 
 
 def _resources(template: dict[str, Any]) -> list[dict[str, Any]]:
@@ -307,8 +321,11 @@ def _resource_actions(
 
 def _unused_feature(rtype: str, action: str, properties: dict[str, Any]) -> tables.FeatureGate | None:
     for gate in tables.FEATURE_GATES:
-        if (gate.resource_type == rtype and any(fnmatch.fnmatchcase(action, p) for p in gate.actions)
-                and not gate.used(properties)):  # fmt: skip
+        if (
+            gate.resource_type == rtype
+            and any(fnmatch.fnmatchcase(action, p) for p in gate.actions)
+            and not gate.used(properties)
+        ):
             return gate
     return None
 
@@ -330,19 +347,26 @@ def _allow_passing_connections(grants: _Grants, template: dict[str, Any]) -> Non
     for prefix in tables.CONNECTION_PREFIXES:
         connections = [arn for arn in source_connections(template) if arn.split(":")[2] == prefix]
         if connections:
-            grants.allow(f"{_title(prefix)}PassSourceConnection", [f"{prefix}:PassConnection"], connections,
-                         {"StringEquals": {f"{prefix}:PassedToService": "codepipeline.amazonaws.com"}})  # fmt: skip
+            grants.allow(
+                f"{_title(prefix)}PassSourceConnection",
+                [f"{prefix}:PassConnection"],
+                connections,
+                {"StringEquals": {f"{prefix}:PassedToService": "codepipeline.amazonaws.com"}},
+            )
 
 
 def source_connections(template: dict[str, Any]) -> list[str]:
     """The ConnectionArn of every CodeStarSourceConnection action of the template's pipelines."""
-    return sorted({
-        action["Configuration"]["ConnectionArn"]
-        for resource in template.get("Resources", {}).values() if resource["Type"] == "AWS::CodePipeline::Pipeline"
-        for stage in resource.get("Properties", {}).get("Stages", [])
-        for action in stage.get("Actions", [])
-        if action.get("ActionTypeId", {}).get("Provider") == tables.CONNECTION_SOURCE_PROVIDER
-    })  # fmt: skip
+    return sorted(
+        {
+            action["Configuration"]["ConnectionArn"]
+            for resource in template.get("Resources", {}).values()
+            if resource["Type"] == "AWS::CodePipeline::Pipeline"
+            for stage in resource.get("Properties", {}).get("Stages", [])
+            for action in stage.get("Actions", [])
+            if action.get("ActionTypeId", {}).get("Provider") == tables.CONNECTION_SOURCE_PROVIDER
+        }
+    )
 
 
 def _allow_source_preflight(grants: _Grants) -> None:
@@ -353,20 +377,32 @@ def _allow_source_preflight(grants: _Grants) -> None:
     match = CONNECTION_ARN.match(source.connection_arn or "")
     if match:
         prefix = match.group("service")
-        grants.allow(f"{_title(prefix)}SourceConnection", [f"{prefix}:{tables.CONNECTION_PREFLIGHT_ACTION}"],
-                     [match.group(0)])  # fmt: skip
+        grants.allow(
+            f"{_title(prefix)}SourceConnection", [f"{prefix}:{tables.CONNECTION_PREFLIGHT_ACTION}"], [match.group(0)]
+        )
 
 
 # Read-only calls the CLI itself makes before any change set: the VPC preflight (enterprise) and
 # the search for retained data to bring back. In service-role mode the caller holds no resource
 # permissions, so they are granted to it on their own.
-NETWORK_PREFLIGHT_ACTIONS = ("ec2:DescribeSubnets", "ec2:DescribeVpcAttribute", "ec2:DescribeVpcEndpoints",
-                             "ec2:DescribeRouteTables")  # fmt: skip
+NETWORK_PREFLIGHT_ACTIONS = (
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcAttribute",
+    "ec2:DescribeVpcEndpoints",
+    "ec2:DescribeRouteTables",
+)
 RETAINED_LOOKUP_ACTIONS = (
-    "s3:GetBucketTagging", "s3:GetEncryptionConfiguration", "codecommit:GetRepository",
-    "codecommit:ListTagsForResource", "sagemaker:DescribeModelPackageGroup", "sagemaker:ListTags",
-    "logs:DescribeLogGroups", "logs:ListTagsForResource", "kms:DescribeKey", "kms:ListResourceTags",
-)  # fmt: skip
+    "s3:GetBucketTagging",
+    "s3:GetEncryptionConfiguration",
+    "codecommit:GetRepository",
+    "codecommit:ListTagsForResource",
+    "sagemaker:DescribeModelPackageGroup",
+    "sagemaker:ListTags",
+    "logs:DescribeLogGroups",
+    "logs:ListTagsForResource",
+    "kms:DescribeKey",
+    "kms:ListResourceTags",
+)
 RETAINED_KEY_SEARCH = "kms:ListKeys"
 
 
@@ -423,11 +459,18 @@ def _allow_lifecycle(grants: _Grants, template: dict[str, Any], *, service_role:
     if service_role:
         # Creating change sets and deleting the stack only with the execution role: CloudFormation
         # then acts with that role, never with the caller's credentials.
-        grants.allow("CloudformationStackWithExecutionRole", tables.STACK_ACTIONS_WITH_ROLE,
-                     scopes.product_arns(STACK, names),
-                     {"StringEquals": {"cloudformation:RoleArn": names.execution_role_arn}})  # fmt: skip
-        grants.allow("IamPassExecutionRole", [PASS_ROLE], [names.execution_role_arn],
-                     {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}})  # fmt: skip
+        grants.allow(
+            "CloudformationStackWithExecutionRole",
+            tables.STACK_ACTIONS_WITH_ROLE,
+            scopes.product_arns(STACK, names),
+            {"StringEquals": {"cloudformation:RoleArn": names.execution_role_arn}},
+        )
+        grants.allow(
+            "IamPassExecutionRole",
+            [PASS_ROLE],
+            [names.execution_role_arn],
+            {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
+        )
     for action in tables.SSM_READ_ACTIONS:
         grants.allow_scoped(action, (SSM_PARAMETER,), "SSM read-back")
 
@@ -493,10 +536,13 @@ def _fitting_pieces(statement: dict[str, Any], limit: int) -> list[dict[str, Any
     for parts in range(1, len(actions) + 1):
         size = -(-len(actions) // parts)
         pieces = [
-            {**statement, "Sid": statement["Sid"] + (str(i + 1) if parts > 1 else ""),
-             "Action": actions[i * size:(i + 1) * size]}
+            {
+                **statement,
+                "Sid": statement["Sid"] + (str(i + 1) if parts > 1 else ""),
+                "Action": actions[i * size : (i + 1) * size],
+            }
             for i in range(parts)
-        ]  # fmt: skip
+        ]
         if all(policy_size(_document([p])) <= limit for p in pieces):
             return pieces
     raise PolicyGap(f"statement {statement['Sid']} does not fit in a managed policy even with one action")

@@ -45,25 +45,33 @@ def _configured(kind: str, ids: Callable[[EnterpriseConfig], list[str]]) -> Call
 BUILDERS: dict[Scope, Callable[[Names], list[str]]] = {
     ("s3", "bucket"): lambda n: [artifacts_bucket_arn(n)],
     ("s3", "object"): lambda n: [f"{artifacts_bucket_arn(n)}/*"],
-    ("sagemaker", "model-package-group"): lambda n: [n.arn("sagemaker",
-                                                           f"model-package-group/{n.model_package_group}")],
-    ("codecommit", "repository"): lambda n: [n.arn("codecommit", r)
-                                             for r in _physical_names(n, "AWS::CodeCommit::Repository")],
-    ("codebuild", "project"): lambda n: [n.arn("codebuild", f"project/{p}")
-                                         for p in _physical_names(n, "AWS::CodeBuild::Project")],
-    ("codepipeline", "pipeline"): lambda n: [n.arn("codepipeline", p)
-                                             for p in _physical_names(n, "AWS::CodePipeline::Pipeline")],
-    ("codepipeline", "stage"): lambda n: [n.arn("codepipeline", f"{p}/*")
-                                          for p in _physical_names(n, "AWS::CodePipeline::Pipeline")],
+    ("sagemaker", "model-package-group"): lambda n: [
+        n.arn("sagemaker", f"model-package-group/{n.model_package_group}")
+    ],
+    ("codecommit", "repository"): lambda n: [
+        n.arn("codecommit", r) for r in _physical_names(n, "AWS::CodeCommit::Repository")
+    ],
+    ("codebuild", "project"): lambda n: [
+        n.arn("codebuild", f"project/{p}") for p in _physical_names(n, "AWS::CodeBuild::Project")
+    ],
+    ("codepipeline", "pipeline"): lambda n: [
+        n.arn("codepipeline", p) for p in _physical_names(n, "AWS::CodePipeline::Pipeline")
+    ],
+    ("codepipeline", "stage"): lambda n: [
+        n.arn("codepipeline", f"{p}/*") for p in _physical_names(n, "AWS::CodePipeline::Pipeline")
+    ],
     ("iam", "role"): lambda n: [n.arn("iam", f"role{n.iam_path}*", region=False)],
     ("iam", "policy"): lambda n: [n.arn("iam", f"policy{n.iam_path}*", region=False)],
     # The path itself (GetParametersByPath) and every parameter under it.
-    ("ssm", "parameter"): lambda n: [n.arn("ssm", f"parameter{n.ssm_prefix}"),
-                                     n.arn("ssm", f"parameter{n.ssm_prefix}/*")],
+    ("ssm", "parameter"): lambda n: [
+        n.arn("ssm", f"parameter{n.ssm_prefix}"),
+        n.arn("ssm", f"parameter{n.ssm_prefix}/*"),
+    ],
     ("events", "rule-on-default-event-bus"): lambda n: [n.arn("events", f"rule/{n.approval_rule}")],
     ("cloudwatch", "dashboard"): lambda n: [n.arn("cloudwatch", f"dashboard/{n.dashboard}", region=False)],
-    ("cloudwatch", "alarm"): lambda n: [n.arn("cloudwatch", f"alarm:{a}")
-                                        for a in _physical_names(n, "AWS::CloudWatch::Alarm")],
+    ("cloudwatch", "alarm"): lambda n: [
+        n.arn("cloudwatch", f"alarm:{a}") for a in _physical_names(n, "AWS::CloudWatch::Alarm")
+    ],
     ("kms", "key"): lambda n: [n.arn("kms", "key/*")],
     ("kms", "alias"): lambda n: [n.arn("kms", n.kms_alias)],
     ("ec2", "vpc-endpoint"): lambda n: [n.arn("ec2", "vpc-endpoint/*")],
@@ -73,11 +81,13 @@ BUILDERS: dict[Scope, Callable[[Names], list[str]]] = {
     ("ec2", "subnet"): _configured("subnet", lambda c: c.vpc_integration.subnet_ids),
     ("ec2", "route-table"): _configured("route-table", lambda c: c.vpc_integration.route_table_ids),
     # CloudWatch Logs authorizes log group actions on the group's ARN with and without ":*".
-    ("logs", "log-group"): lambda n: [n.arn("logs", f"log-group:{n.compliance_log_group}"),
-                                      n.arn("logs", f"log-group:{n.compliance_log_group}:*")],
+    ("logs", "log-group"): lambda n: [
+        n.arn("logs", f"log-group:{n.compliance_log_group}"),
+        n.arn("logs", f"log-group:{n.compliance_log_group}:*"),
+    ],
     ("sns", "topic"): lambda n: [n.arn("sns", n.alerts_topic)],
     ("cloudformation", "stack"): lambda n: [n.stack_arn_pattern],
-}  # fmt: skip
+}
 
 
 def product_arns(scope: Scope, names: Names) -> list[str]:

@@ -77,33 +77,73 @@ def _audits_to_a_destination(props: dict[str, Any]) -> bool:
 
 
 FEATURE_GATES = (
-    FeatureGate("AWS::S3::Bucket", ("s3tables:*", "s3:CreateBucketMetadataTableConfiguration",
-                                    "s3:DeleteBucketMetadataTableConfiguration", "s3:UpdateBucketMetadata*"),
-                "S3 Metadata tables", _has("MetadataConfiguration", "MetadataTableConfiguration")),
+    FeatureGate(
+        "AWS::S3::Bucket",
+        (
+            "s3tables:*",
+            "s3:CreateBucketMetadataTableConfiguration",
+            "s3:DeleteBucketMetadataTableConfiguration",
+            "s3:UpdateBucketMetadata*",
+        ),
+        "S3 Metadata tables",
+        _has("MetadataConfiguration", "MetadataTableConfiguration"),
+    ),
     FeatureGate("AWS::S3::Bucket", ("iam:PassRole",), "replication", _has("ReplicationConfiguration")),
-    FeatureGate("AWS::CodeCommit::Repository", ("s3:GetObject", "s3:GetObjectVersion"),
-                "initial commit from S3 (Code)", _has("Code")),
-    FeatureGate("AWS::CodePipeline::Pipeline", ("codestar-connections:PassConnection",),
-                "CodeStar connection sources", _uses_connections),
-    FeatureGate("AWS::EC2::VPCEndpoint", ("vpc-lattice:*",), "VPC Lattice service networks and resources",
-                _has("ServiceNetworkArn", "ResourceConfigurationArn")),
-    FeatureGate("AWS::EC2::VPCEndpoint", ("vpce:AllowMultiRegion",), "endpoints to a service in another region",
-                _has("ServiceRegion")),
-    FeatureGate("AWS::IAM::ManagedPolicy", ("iam:AttachGroupPolicy", "iam:DetachGroupPolicy"), "IAM groups",
-                _has("Groups")),
-    FeatureGate("AWS::IAM::ManagedPolicy", ("iam:AttachUserPolicy", "iam:DetachUserPolicy"), "IAM users",
-                _has("Users")),
-    FeatureGate("AWS::Logs::LogGroup", ("logs:CreateLogDelivery", "firehose:TagDeliveryStream", "s3:REST.PUT.OBJECT"),
-                "data protection audit findings sent to a destination", _audits_to_a_destination),
-    FeatureGate("AWS::Logs::LogGroup", ("logs:PutResourcePolicy", "logs:DeleteResourcePolicy"),
-                "log group resource policy", _has("ResourcePolicyDocument")),
-    FeatureGate("AWS::Logs::LogGroup", ("logs:PutIndexPolicy", "logs:DeleteIndexPolicy"), "field index policies",
-                _has("FieldIndexPolicies")),
-    FeatureGate("AWS::SNS::Topic", ("iam:GetRole", "iam:PassRole"), "delivery status logging",
-                _has("DeliveryStatusLogging")),
-    FeatureGate("AWS::SNS::Subscription", ("iam:GetRole", "iam:PassRole"), "Firehose subscriptions",
-                _has("SubscriptionRoleArn")),
-)  # fmt: skip
+    FeatureGate(
+        "AWS::CodeCommit::Repository",
+        ("s3:GetObject", "s3:GetObjectVersion"),
+        "initial commit from S3 (Code)",
+        _has("Code"),
+    ),
+    FeatureGate(
+        "AWS::CodePipeline::Pipeline",
+        ("codestar-connections:PassConnection",),
+        "CodeStar connection sources",
+        _uses_connections,
+    ),
+    FeatureGate(
+        "AWS::EC2::VPCEndpoint",
+        ("vpc-lattice:*",),
+        "VPC Lattice service networks and resources",
+        _has("ServiceNetworkArn", "ResourceConfigurationArn"),
+    ),
+    FeatureGate(
+        "AWS::EC2::VPCEndpoint",
+        ("vpce:AllowMultiRegion",),
+        "endpoints to a service in another region",
+        _has("ServiceRegion"),
+    ),
+    FeatureGate(
+        "AWS::IAM::ManagedPolicy", ("iam:AttachGroupPolicy", "iam:DetachGroupPolicy"), "IAM groups", _has("Groups")
+    ),
+    FeatureGate(
+        "AWS::IAM::ManagedPolicy", ("iam:AttachUserPolicy", "iam:DetachUserPolicy"), "IAM users", _has("Users")
+    ),
+    FeatureGate(
+        "AWS::Logs::LogGroup",
+        ("logs:CreateLogDelivery", "firehose:TagDeliveryStream", "s3:REST.PUT.OBJECT"),
+        "data protection audit findings sent to a destination",
+        _audits_to_a_destination,
+    ),
+    FeatureGate(
+        "AWS::Logs::LogGroup",
+        ("logs:PutResourcePolicy", "logs:DeleteResourcePolicy"),
+        "log group resource policy",
+        _has("ResourcePolicyDocument"),
+    ),
+    FeatureGate(
+        "AWS::Logs::LogGroup",
+        ("logs:PutIndexPolicy", "logs:DeleteIndexPolicy"),
+        "field index policies",
+        _has("FieldIndexPolicies"),
+    ),
+    FeatureGate(
+        "AWS::SNS::Topic", ("iam:GetRole", "iam:PassRole"), "delivery status logging", _has("DeliveryStatusLogging")
+    ),
+    FeatureGate(
+        "AWS::SNS::Subscription", ("iam:GetRole", "iam:PassRole"), "Firehose subscriptions", _has("SubscriptionRoleArn")
+    ),
+)
 
 # -- what each resource type's permissions are scoped to ----------------------------------------------
 
@@ -126,8 +166,9 @@ TYPE_SCOPES = {
     "AWS::SageMaker::ModelPackageGroup": TypeScope(own=(("sagemaker", "model-package-group"),)),
     "AWS::CodeCommit::Repository": TypeScope(own=(("codecommit", "repository"),)),
     "AWS::CodeBuild::Project": TypeScope(own=(("codebuild", "project"),), uses=(ROLE,)),
-    "AWS::CodePipeline::Pipeline": TypeScope(own=(("codepipeline", "pipeline"), ("codepipeline", "stage")),
-                                             uses=(ROLE,)),
+    "AWS::CodePipeline::Pipeline": TypeScope(
+        own=(("codepipeline", "pipeline"), ("codepipeline", "stage")), uses=(ROLE,)
+    ),
     "AWS::IAM::Role": TypeScope(own=(ROLE,)),
     "AWS::IAM::ManagedPolicy": TypeScope(own=(("iam", "policy"),), uses=(ROLE,)),
     "AWS::SSM::Parameter": TypeScope(own=(("ssm", "parameter"),)),
@@ -136,28 +177,48 @@ TYPE_SCOPES = {
     "AWS::CloudWatch::Alarm": TypeScope(own=(("cloudwatch", "alarm"),)),
     "AWS::KMS::Key": TypeScope(own=(("kms", "key"),)),
     "AWS::KMS::Alias": TypeScope(own=(("kms", "alias"),), uses=(("kms", "key"),)),
-    "AWS::EC2::VPCEndpoint": TypeScope(own=(("ec2", "vpc-endpoint"),),
-                                       uses=(("ec2", "vpc"), ("ec2", "subnet"), ("ec2", "route-table"),
-                                             ("ec2", "security-group"))),
-    "AWS::EC2::SecurityGroup": TypeScope(own=(("ec2", "security-group"), ("ec2", "security-group-rule")),
-                                         uses=(("ec2", "vpc"),)),
+    "AWS::EC2::VPCEndpoint": TypeScope(
+        own=(("ec2", "vpc-endpoint"),),
+        uses=(("ec2", "vpc"), ("ec2", "subnet"), ("ec2", "route-table"), ("ec2", "security-group")),
+    ),
+    "AWS::EC2::SecurityGroup": TypeScope(
+        own=(("ec2", "security-group"), ("ec2", "security-group-rule")), uses=(("ec2", "vpc"),)
+    ),
     "AWS::Logs::LogGroup": TypeScope(own=(("logs", "log-group"),)),
     "AWS::Logs::MetricFilter": TypeScope(own=(("logs", "log-group"),)),
     "AWS::SNS::Topic": TypeScope(own=(("sns", "topic"),)),
     "AWS::SNS::Subscription": TypeScope(own=(("sns", "topic"),)),
-}  # fmt: skip
+}
 
 # -- the lifecycle commands' own calls ------------------------------------------------------------------
 
 # deploy (change sets), test-deploy, show-changes, check-drift, delete: all on the product's stack.
-STACK_ACTIONS = tuple(f"cloudformation:{name}" for name in (
-    "CreateChangeSet", "DescribeChangeSet", "ExecuteChangeSet", "DeleteChangeSet", "ListChangeSets",
-    "DescribeStacks", "DescribeStackEvents", "DescribeStackResource", "DescribeStackResources",
-    "ListStackResources", "GetTemplate", "GetTemplateSummary", "ValidateTemplate",
-    "DetectStackDrift", "DetectStackResourceDrift", "DescribeStackDriftDetectionStatus",
-    "DescribeStackResourceDrifts", "UpdateTerminationProtection", "DeleteStack",
-    "TagResource", "UntagResource",
-))  # fmt: skip
+STACK_ACTIONS = tuple(
+    f"cloudformation:{name}"
+    for name in (
+        "CreateChangeSet",
+        "DescribeChangeSet",
+        "ExecuteChangeSet",
+        "DeleteChangeSet",
+        "ListChangeSets",
+        "DescribeStacks",
+        "DescribeStackEvents",
+        "DescribeStackResource",
+        "DescribeStackResources",
+        "ListStackResources",
+        "GetTemplate",
+        "GetTemplateSummary",
+        "ValidateTemplate",
+        "DetectStackDrift",
+        "DetectStackResourceDrift",
+        "DescribeStackDriftDetectionStatus",
+        "DescribeStackResourceDrifts",
+        "UpdateTerminationProtection",
+        "DeleteStack",
+        "TagResource",
+        "UntagResource",
+    )
+)
 
 # In service-role mode these carry the execution role (cloudformation:RoleArn): the only calls
 # with which the caller could otherwise make CloudFormation act with the caller's own credentials.
@@ -174,8 +235,13 @@ SSM_RESOLVE_ACTIONS = ("ssm:GetParameters",)
 # bucket (staging.py): the lifecycle creates it on first use (private, encrypted, staged
 # templates expire) and writes under the stack's prefix; CloudFormation reads the template
 # with the caller's credentials.
-STAGING_BUCKET_ACTIONS = ("s3:CreateBucket", "s3:ListBucket", "s3:PutBucketPublicAccessBlock",
-                          "s3:PutEncryptionConfiguration", "s3:PutLifecycleConfiguration")  # fmt: skip
+STAGING_BUCKET_ACTIONS = (
+    "s3:CreateBucket",
+    "s3:ListBucket",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutLifecycleConfiguration",
+)
 STAGING_OBJECT_ACTIONS = ("s3:PutObject", "s3:GetObject")
 
 # Creating a pipeline whose source action uses a connection passes that connection to

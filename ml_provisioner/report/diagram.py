@@ -49,9 +49,11 @@ def pipelines_svg(pipelines: list[PipelineView], registry: str | None) -> str:
         f'width="100%" role="img" aria-labelledby="diagram-title" font-family="{_FONT}" font-size="11">',
         '<title id="diagram-title">Pipelines, their sources and triggers</title>',
         _DEFS,
-        *(_column_heading(x, w, text) for (x, w), text in ((SOURCE, "Source"), (PIPELINE, "Pipeline"),
-                                                           (RIGHT, "Registry and triggers"))),
-    ]  # fmt: skip
+        *(
+            _column_heading(x, w, text)
+            for (x, w), text in ((SOURCE, "Source"), (PIPELINE, "Pipeline"), (RIGHT, "Registry and triggers"))
+        ),
+    ]
     registry_box = None
     for row, pipeline in enumerate(pipelines):
         y = TOP + row * ROW
@@ -63,14 +65,24 @@ def pipelines_svg(pipelines: list[PipelineView], registry: str | None) -> str:
         right = _Box(RIGHT[0], y + 6, RIGHT[1], BOX_HEIGHT - 12)
         if registry and any(s.name == "Build" for s in pipeline.stages[1:]) and registry_box is None:
             registry_box = right
-            parts += [_card(right, "registry", "SageMaker model registry", registry),
-                      _arrow(box.right, right.left, "registers versions")]  # fmt: skip
+            parts += [
+                _card(right, "registry", "SageMaker model registry", registry),
+                _arrow(box.right, right.left, "registers versions"),
+            ]
         for trigger in (t for t in pipeline.triggers if t.kind == "eventbridge"):
-            parts += [_card(right, "rule", "EventBridge rule", trigger.name, trigger.detail),
-                      _arrow(right.left, box.right, "starts pipeline")]  # fmt: skip
+            parts += [
+                _card(right, "rule", "EventBridge rule", trigger.name, trigger.detail),
+                _arrow(right.left, box.right, "starts pipeline"),
+            ]
             if registry_box:
-                parts.append(_arrow((registry_box.x + registry_box.width // 2, registry_box.y + registry_box.height),
-                                    (right.x + right.width // 2, right.y), "approval event", dashed=True))  # fmt: skip
+                parts.append(
+                    _arrow(
+                        (registry_box.x + registry_box.width // 2, registry_box.y + registry_box.height),
+                        (right.x + right.width // 2, right.y),
+                        "approval event",
+                        dashed=True,
+                    )
+                )
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -83,8 +95,10 @@ _DEFS = (
 
 
 def _column_heading(x: int, width: int, text: str) -> str:
-    return (f'<text x="{x + width // 2}" y="18" text-anchor="middle" font-size="12" font-weight="600" '
-            f'fill="#44546a">{escape(text)}</text>')  # fmt: skip
+    return (
+        f'<text x="{x + width // 2}" y="18" text-anchor="middle" font-size="12" font-weight="600" '
+        f'fill="#44546a">{escape(text)}</text>'
+    )
 
 
 def _source(box: _Box, pipeline: PipelineView) -> str:
@@ -102,9 +116,11 @@ def _pipeline(box: _Box, pipeline: PipelineView) -> str:
         f'stroke="{stroke}" stroke-width="1.5"/>',
         f'<rect x="{box.x}" y="{box.y}" width="{box.width}" height="34" rx="8" fill="{stroke}"/>',
         f'<rect x="{box.x}" y="{box.y + 26}" width="{box.width}" height="8" fill="{stroke}"/>',
-        *(f'<text x="{box.x + 10}" y="{box.y + 14 + 12 * i}" fill="#ffffff" font-weight="600">{escape(line)}</text>'
-          for i, line in enumerate(lines)),
-    ]  # fmt: skip
+        *(
+            f'<text x="{box.x + 10}" y="{box.y + 14 + 12 * i}" fill="#ffffff" font-weight="600">{escape(line)}</text>'
+            for i, line in enumerate(lines)
+        ),
+    ]
     chip_width = (box.width - 20 - 24 * (len(pipeline.stages) - 1)) // max(len(pipeline.stages), 1)
     for i, stage in enumerate(pipeline.stages):
         x = box.x + 10 + i * (chip_width + 24)
@@ -147,15 +163,19 @@ def _card(box: _Box, kind: str, title: str, name: str, detail: str = "") -> str:
 def _arrow(start: tuple[int, int], end: tuple[int, int], label: str = "", *, dashed: bool = False) -> str:
     (x1, y1), (x2, y2) = start, end
     dash = ' stroke-dasharray="5 4"' if dashed else ""
-    line = (f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="#44546a" stroke-width="1.4"{dash} '
-            f'marker-end="url(#arrow)"/>')  # fmt: skip
+    line = (
+        f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="#44546a" stroke-width="1.4"{dash} '
+        f'marker-end="url(#arrow)"/>'
+    )
     if not label:
         return line
     lx, ly = (x1 + x2) // 2, (y1 + y2) // 2 - 6
     anchor = "middle" if y1 == y2 else "start"
     offset = 0 if y1 == y2 else 8
-    return (line + f'<text x="{lx + offset}" y="{ly}" text-anchor="{anchor}" font-size="10" fill="#44546a">'
-            f"{escape(label)}</text>")  # fmt: skip
+    return (
+        line + f'<text x="{lx + offset}" y="{ly}" text-anchor="{anchor}" font-size="10" fill="#44546a">'
+        f"{escape(label)}</text>"
+    )
 
 
 def _wrap(text: str, width: int) -> list[str]:

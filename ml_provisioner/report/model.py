@@ -186,11 +186,16 @@ class SsmOutput:
 
 def ssm_outputs(synthesized: Synthesized) -> list[SsmOutput]:
     return sorted(
-        (SsmOutput(p["Name"], template_value(p["Value"]), p.get("Description", ""))
-         for p in (r["Properties"] for r in synthesized.template.get("Resources", {}).values()
-                   if r["Type"] == "AWS::SSM::Parameter")),
+        (
+            SsmOutput(p["Name"], template_value(p["Value"]), p.get("Description", ""))
+            for p in (
+                r["Properties"]
+                for r in synthesized.template.get("Resources", {}).values()
+                if r["Type"] == "AWS::SSM::Parameter"
+            )
+        ),
         key=lambda o: o.name,
-    )  # fmt: skip
+    )
 
 
 def template_value(value: Any) -> str:

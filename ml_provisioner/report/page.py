@@ -64,22 +64,24 @@ def build_report(review: ReviewInput, generated_at: dt.datetime) -> str:
     s = review.synthesized
     names = s.names
     stamp = generated_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    body = "\n".join([
-        _header(review, stamp),
-        _nav(),
-        "<main>",
-        _summary(review),
-        _config(s),
-        _tier(s),
-        _resources(s),
-        _pipelines(s),
-        _ssm_outputs(s),
-        _policy(review.policy),
-        _findings(review),
-        _preview(review.preview, review.preview_note),
-        "</main>",
-        _footer(s, stamp),
-    ])  # fmt: skip
+    body = "\n".join(
+        [
+            _header(review, stamp),
+            _nav(),
+            "<main>",
+            _summary(review),
+            _config(s),
+            _tier(s),
+            _resources(s),
+            _pipelines(s),
+            _ssm_outputs(s),
+            _policy(review.policy),
+            _findings(review),
+            _preview(review.preview, review.preview_note),
+            "</main>",
+            _footer(s, stamp),
+        ]
+    )
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -111,8 +113,11 @@ def _code(text: str) -> Markup:
 
 def _section(section_id: str, intro: str, *content: str) -> str:
     title = dict(SECTIONS)[section_id]
-    return (f'<section id="{section_id}"><h2>{escape(title)}</h2><p class="intro">{escape(intro)}</p>'
-            + "".join(content) + "</section>")  # fmt: skip
+    return (
+        f'<section id="{section_id}"><h2>{escape(title)}</h2><p class="intro">{escape(intro)}</p>'
+        + "".join(content)
+        + "</section>"
+    )
 
 
 def _empty(text: str) -> Markup:
@@ -129,11 +134,19 @@ def _details(summary: str, content: str) -> Markup:
 def _header(review: ReviewInput, stamp: str) -> str:
     s = review.synthesized
     n = s.names
-    facts = [("Product", n.product_id), ("Tier", s.loaded.config.tier.value), ("Region", n.region),
-             ("Account", n.account), ("Config", s.loaded.path.name), ("Generated", stamp)]  # fmt: skip
+    facts = [
+        ("Product", n.product_id),
+        ("Tier", s.loaded.config.tier.value),
+        ("Region", n.region),
+        ("Account", n.account),
+        ("Config", s.loaded.path.name),
+        ("Generated", stamp),
+    ]
     items = "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(v)}</dd></div>" for k, v in facts)
-    return (f'<header><p class="kicker">ML Provisioner · deployment review</p>'
-            f"<h1>{escape(n.stack_name)}</h1><dl class=\"facts\">{items}</dl></header>")  # fmt: skip
+    return (
+        f'<header><p class="kicker">ML Provisioner · deployment review</p>'
+        f'<h1>{escape(n.stack_name)}</h1><dl class="facts">{items}</dl></header>'
+    )
 
 
 def _nav() -> str:
@@ -147,21 +160,34 @@ def _summary(review: ReviewInput) -> str:
     lint_errors = [f for f in review.lint if f.severity == "error"]
     cards = [
         ("Resources", str(len(s.template.get("Resources", {}))), f"{s.loaded.config.tier.value} tier", "neutral"),
-        ("cdk-nag", f"{len(s.findings)} open", f"{len(s.acknowledged)} acknowledged with a reason",
-         "bad" if errors else "warn" if s.findings else "good"),
-        ("cfn-lint", f"{len(review.lint)} finding(s)", "on the rendered template",
-         "bad" if lint_errors else "warn" if review.lint else "good"),
-        ("Deployer policy", f"{len(review.policy.documents)} document(s)",
-         f"{len(review.policy.actions)} actions, {len(review.policy.statements)} statements", "neutral"),
+        (
+            "cdk-nag",
+            f"{len(s.findings)} open",
+            f"{len(s.acknowledged)} acknowledged with a reason",
+            "bad" if errors else "warn" if s.findings else "good",
+        ),
+        (
+            "cfn-lint",
+            f"{len(review.lint)} finding(s)",
+            "on the rendered template",
+            "bad" if lint_errors else "warn" if review.lint else "good",
+        ),
+        (
+            "Deployer policy",
+            f"{len(review.policy.documents)} document(s)",
+            f"{len(review.policy.actions)} actions, {len(review.policy.statements)} statements",
+            "neutral",
+        ),
         ("Change preview", *_preview_headline(review.preview, review.preview_note)),
-    ]  # fmt: skip
+    ]
     html = "".join(
         f'<div class="card {kind}"><div class="label">{escape(label)}</div><div class="value">{escape(value)}</div>'
         f'<div class="note">{escape(note)}</div></div>'
         for label, value, note, kind in cards
     )
-    return _section("summary", "What this deployment creates and what the checks found.",
-                    f'<div class="cards">{html}</div>')  # fmt: skip
+    return _section(
+        "summary", "What this deployment creates and what the checks found.", f'<div class="cards">{html}</div>'
+    )
 
 
 def _preview_headline(preview: list[dict[str, Any]] | None, note: str) -> tuple[str, str, str]:
@@ -178,23 +204,38 @@ def _preview_headline(preview: list[dict[str, Any]] | None, note: str) -> tuple[
 
 def _config(s: Synthesized) -> str:
     rows = [(_code(field), value) for field, value in model.config_rows(s)]
-    return _section("config", "The validated configuration, rendered from the config model (not the raw file).",
-                    _table(["Field", "Value"], rows, "kv"))  # fmt: skip
+    return _section(
+        "config",
+        "The validated configuration, rendered from the config model (not the raw file).",
+        _table(["Field", "Value"], rows, "kv"),
+    )
 
 
 def _tier(s: Synthesized) -> str:
     view = model.tier_view(s)
     info, below = view.info, view.below
-    rows = [("Use", info.use, below.use if below else "-"), ("Network", info.network, below.network if below else "-"),
-            ("IAM", info.iam, below.iam if below else "-"),
-            ("Resources (codecommit / s3, codeconnections)", info.counts, below.counts if below else "-")]  # fmt: skip
+    rows = [
+        ("Use", info.use, below.use if below else "-"),
+        ("Network", info.network, below.network if below else "-"),
+        ("IAM", info.iam, below.iam if below else "-"),
+        ("Resources (codecommit / s3, codeconnections)", info.counts, below.counts if below else "-"),
+    ]
     compare = _table(["", f"{info.tier.value} (this product)", below.tier.value if below else "(none)"], rows)
-    added_title = (f"What the {info.tier.value} tier adds over {below.tier.value}" if below
-                   else "What the starter tier provides")  # fmt: skip
-    added = _table(["Type", "Purpose", "Physical name"],
-                   [(_code(r.type), r.purpose, _code(r.physical_name)) for r in view.added], "typed")  # fmt: skip
-    return _section("tier", "The tier decides which constructs are composed into the stack.",
-                    compare, f"<h3>{escape(added_title)}</h3>", added)  # fmt: skip
+    added_title = (
+        f"What the {info.tier.value} tier adds over {below.tier.value}" if below else "What the starter tier provides"
+    )
+    added = _table(
+        ["Type", "Purpose", "Physical name"],
+        [(_code(r.type), r.purpose, _code(r.physical_name)) for r in view.added],
+        "typed",
+    )
+    return _section(
+        "tier",
+        "The tier decides which constructs are composed into the stack.",
+        compare,
+        f"<h3>{escape(added_title)}</h3>",
+        added,
+    )
 
 
 def _resources(s: Synthesized) -> str:
@@ -205,15 +246,22 @@ def _resources(s: Synthesized) -> str:
         body = ""
         for rtype, of_type in groupby(members, key=lambda r: r.type):
             typed = list(of_type)
-            body += (f'<tr class="group"><th colspan="3">{escape(rtype)} <span class="count">{len(typed)}</span>'
-                     "</th></tr>")  # fmt: skip
-            body += "".join(f"<tr><td>{escape(r.purpose)}</td><td>{_code(r.physical_name)}</td>"
-                            f"<td>{_code(r.logical_id)}</td></tr>" for r in typed)  # fmt: skip
-        groups.append(f'<h3>{escape(construct)} <span class="count">{len(members)}</span></h3>'
-                      '<table class="resources"><thead><tr><th>Purpose</th><th>Physical name</th>'
-                      f"<th>Logical id</th></tr></thead><tbody>{body}</tbody></table>")  # fmt: skip
-    intro = (f"All {len(rows)} resources of the template, grouped by the construct (tier) that adds them and "
-             "by type, with the names they will have in the account.")  # fmt: skip
+            body += (
+                f'<tr class="group"><th colspan="3">{escape(rtype)} <span class="count">{len(typed)}</span></th></tr>'
+            )
+            body += "".join(
+                f"<tr><td>{escape(r.purpose)}</td><td>{_code(r.physical_name)}</td><td>{_code(r.logical_id)}</td></tr>"
+                for r in typed
+            )
+        groups.append(
+            f'<h3>{escape(construct)} <span class="count">{len(members)}</span></h3>'
+            '<table class="resources"><thead><tr><th>Purpose</th><th>Physical name</th>'
+            f"<th>Logical id</th></tr></thead><tbody>{body}</tbody></table>"
+        )
+    intro = (
+        f"All {len(rows)} resources of the template, grouped by the construct (tier) that adds them and "
+        "by type, with the names they will have in the account."
+    )
     return _section("resources", intro, *groups)
 
 
@@ -224,10 +272,17 @@ def _construct_rank(construct: str) -> int:
 
 def _pipelines(s: Synthesized) -> str:
     views = model.pipelines(s)
-    rows = [(_code(p.name), p.source.provider, _code(p.source.target),
-             "; ".join(f"EventBridge rule {t.name}, {t.detail}" if t.kind == "eventbridge" else t.detail
-                       for t in p.triggers))
-            for p in views]  # fmt: skip
+    rows = [
+        (
+            _code(p.name),
+            p.source.provider,
+            _code(p.source.target),
+            "; ".join(
+                f"EventBridge rule {t.name}, {t.detail}" if t.kind == "eventbridge" else t.detail for t in p.triggers
+            ),
+        )
+        for p in views
+    ]
     return _section(
         "pipelines",
         "How code and approved models flow: each pipeline's source, its stages and what starts it.",
@@ -238,60 +293,96 @@ def _pipelines(s: Synthesized) -> str:
 
 def _ssm_outputs(s: Synthesized) -> str:
     rows = [(_code(o.name), _code(o.value), o.description) for o in model.ssm_outputs(s)]
-    return _section("ssm-outputs", f"Published under {s.names.ssm_prefix}/ for downstream applications.",
-                    _table(["Parameter", "Value (resolved at deploy time)", "Description"], rows))  # fmt: skip
+    return _section(
+        "ssm-outputs",
+        f"Published under {s.names.ssm_prefix}/ for downstream applications.",
+        _table(["Parameter", "Value (resolved at deploy time)", "Description"], rows),
+    )
 
 
 def _policy(policy: DeployerPolicy) -> str:
     summary = policy.summary()
-    documents = _table(["Document", "Statements", f"Characters (limit {MANAGED_POLICY_LIMIT:,})"],
-                       [(_code(d["file"]), d["statements"], f"{d['characters']:,}")
-                        for d in summary["documents"]])  # fmt: skip
-    statements = _table(["Sid", "Effect", "Actions", "Resources"], [
-        (_code(st["Sid"]), st["Effect"], Markup("<br>".join(escape(a) for a in st["Action"])),
-         Markup("<br>".join(escape(r) for r in st["Resource"])))
-        for st in policy.statements
-    ], "policy")  # fmt: skip
-    omitted = _table(["Resource type", "Action", "Why it is not granted"],
-                     [(_code(o.resource_type), _code(o.action), o.reason) for o in policy.omitted])  # fmt: skip
+    documents = _table(
+        ["Document", "Statements", f"Characters (limit {MANAGED_POLICY_LIMIT:,})"],
+        [(_code(d["file"]), d["statements"], f"{d['characters']:,}") for d in summary["documents"]],
+    )
+    statements = _table(
+        ["Sid", "Effect", "Actions", "Resources"],
+        [
+            (
+                _code(st["Sid"]),
+                st["Effect"],
+                Markup("<br>".join(escape(a) for a in st["Action"])),
+                Markup("<br>".join(escape(r) for r in st["Resource"])),
+            )
+            for st in policy.statements
+        ],
+        "policy",
+    )
+    omitted = _table(
+        ["Resource type", "Action", "Why it is not granted"],
+        [(_code(o.resource_type), _code(o.action), o.reason) for o in policy.omitted],
+    )
     unscoped = ", ".join(summary["unscoped_actions"]) or "none"
-    facts = _table([], [
-        ("Mode", summary["mode"]), ("What its holder could and could not do", policy.holder_can_and_cannot),
-        ("Statements", summary["statements"]), ("Actions", summary["actions"]),
-        ("Services", ", ".join(summary["services"])),
-        ("Actions on \"*\" (no resource-level scoping exists)", unscoped),
-        ("Staging bucket (template over 51,200 bytes)", "yes" if summary["staging_bucket"] else "no"),
-    ], "kv")  # fmt: skip
+    facts = _table(
+        [],
+        [
+            ("Mode", summary["mode"]),
+            ("What its holder could and could not do", policy.holder_can_and_cannot),
+            ("Statements", summary["statements"]),
+            ("Actions", summary["actions"]),
+            ("Services", ", ".join(summary["services"])),
+            ('Actions on "*" (no resource-level scoping exists)', unscoped),
+            ("Staging bucket (template over 51,200 bytes)", "yes" if summary["staging_bucket"] else "no"),
+        ],
+        "kv",
+    )
     return _section(
         "deployer-policy",
         "What the principal running ML Provisioner needs for this product (create-policy), derived "
         "from the template's resource types and scoped to the product's names.",
-        facts, documents,
+        facts,
+        documents,
         _details(f"All {len(policy.statements)} statements", statements),
         _details(f"{len(policy.omitted)} handler permissions left out (features not used)", omitted),
-    )  # fmt: skip
+    )
 
 
 def _findings(review: ReviewInput) -> str:
     s = review.synthesized
-    nag = (_table(["Rule", "Severity", "Where", "Description"],
-                  [(_code(f.rule), _badge(f.severity, f.severity), _code(f.construct_path), f.description)
-                   for f in s.findings])
-           if s.findings else _empty("No open cdk-nag findings."))  # fmt: skip
-    acknowledged = _table(["Rule", "Resource", "Reason"],
-                          [(_code(f.rule), _code(f.construct_path), f.reason) for f in s.acknowledged])  # fmt: skip
-    lint = (_table(["Rule", "Severity", "Line", "Message"],
-                   [(_code(f.rule), _badge(f.severity, f.severity), f.line or "-", f.message) for f in review.lint])
-            if review.lint else _empty("No cfn-lint findings."))  # fmt: skip
+    nag = (
+        _table(
+            ["Rule", "Severity", "Where", "Description"],
+            [
+                (_code(f.rule), _badge(f.severity, f.severity), _code(f.construct_path), f.description)
+                for f in s.findings
+            ],
+        )
+        if s.findings
+        else _empty("No open cdk-nag findings.")
+    )
+    acknowledged = _table(
+        ["Rule", "Resource", "Reason"], [(_code(f.rule), _code(f.construct_path), f.reason) for f in s.acknowledged]
+    )
+    lint = (
+        _table(
+            ["Rule", "Severity", "Line", "Message"],
+            [(_code(f.rule), _badge(f.severity, f.severity), f.line or "-", f.message) for f in review.lint],
+        )
+        if review.lint
+        else _empty("No cfn-lint findings.")
+    )
     return _section(
         "findings",
         "cdk-nag (AwsSolutions) on the synthesized app and cfn-lint on the rendered template. Every "
         "suppression carries the reason it was accepted.",
-        "<h3>cdk-nag: open findings</h3>", nag,
+        "<h3>cdk-nag: open findings</h3>",
+        nag,
         f'<h3>cdk-nag: acknowledged <span class="count">{len(s.acknowledged)}</span></h3>',
         acknowledged if s.acknowledged else _empty("None."),
-        "<h3>cfn-lint</h3>", lint,
-    )  # fmt: skip
+        "<h3>cfn-lint</h3>",
+        lint,
+    )
 
 
 def _preview(preview: list[dict[str, Any]] | None, note: str) -> str:
@@ -307,10 +398,17 @@ def _preview(preview: list[dict[str, Any]] | None, note: str) -> str:
         return _section("change-preview", intro, _empty("No changes: the deployed stack matches this template."))
     counts = Counter(str(c.get("action", "")) for c in preview)
     tally = " ".join(_badge(f"{n} {action}", action.lower()) for action, n in sorted(counts.items()))
-    rows = [(_badge(str(c.get("action", "")), str(c.get("action", "")).lower()), _code(c.get("logical_id", "")),
-             _code(c.get("physical_id", "") or "-"), _code(c.get("resource_type", "")),
-             _replacement(c.get("replacement")), _widening(c.get("iam_widening")))
-            for c in preview]  # fmt: skip
+    rows = [
+        (
+            _badge(str(c.get("action", "")), str(c.get("action", "")).lower()),
+            _code(c.get("logical_id", "")),
+            _code(c.get("physical_id", "") or "-"),
+            _code(c.get("resource_type", "")),
+            _replacement(c.get("replacement")),
+            _widening(c.get("iam_widening")),
+        )
+        for c in preview
+    ]
     return _section(
         "change-preview",
         intro,
@@ -333,9 +431,11 @@ def _widening(value: Any) -> Markup | str:
 
 def _footer(s: Synthesized, stamp: str) -> str:
     digest = hashlib.sha256(s.template_yaml().encode("utf-8")).hexdigest()
-    return (f"<footer>Generated {escape(stamp)} by ml-provisioner {escape(__version__)} from "
-            f"{escape(s.loaded.path.name)}. Template SHA-256 {_code(digest)} "
-            f"(templates/{escape(s.loaded.stem)}.yaml as create-prov-template writes it).</footer>")  # fmt: skip
+    return (
+        f"<footer>Generated {escape(stamp)} by ml-provisioner {escape(__version__)} from "
+        f"{escape(s.loaded.path.name)}. Template SHA-256 {_code(digest)} "
+        f"(templates/{escape(s.loaded.stem)}.yaml as create-prov-template writes it).</footer>"
+    )
 
 
 _CSS = """

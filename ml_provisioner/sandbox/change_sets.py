@@ -232,8 +232,9 @@ def _build_resource_diff(
 # --- backend -----------------------------------------------------------------------------------
 
 
-def review_in_progress_stack(backend: CloudFormationBackend, stack_name: str, parameters: Any, tags: Any,
-                             **options: Any) -> Stack:  # fmt: skip
+def review_in_progress_stack(
+    backend: CloudFormationBackend, stack_name: str, parameters: Any, tags: Any, **options: Any
+) -> Stack:
     """The empty stack a first change set (CREATE or IMPORT) makes: it waits in REVIEW_IN_PROGRESS."""
     stack = Stack(
         stack_id=generate_stack_id(stack_name, backend.region_name, backend.account_id),
@@ -278,8 +279,9 @@ def _create_change_set(
             f"with the changeSet [{change_set_name}]."
         )
     if stack is None:  # CREATE: an empty stack waits in REVIEW_IN_PROGRESS, as in AWS
-        stack = review_in_progress_stack(self, stack_name, parameters, tags,
-                                         notification_arns=notification_arns, role_arn=role_arn)  # fmt: skip
+        stack = review_in_progress_stack(
+            self, stack_name, parameters, tags, notification_arns=notification_arns, role_arn=role_arn
+        )
     change_set = SandboxChangeSet(
         change_set_type=change_set_type,
         change_set_id=generate_changeset_id(change_set_name, self.region_name, self.account_id),

@@ -35,16 +35,22 @@ class ResourceNotFoundException(JsonRESTError):
 
 
 class Connection(BaseModel):
-    def __init__(self, prefix: str, account_id: str, region: str, name: str, provider: str,
-                 tags: list[dict[str, str]]) -> None:  # fmt: skip
+    def __init__(
+        self, prefix: str, account_id: str, region: str, name: str, provider: str, tags: list[dict[str, str]]
+    ) -> None:
         self.arn = f"arn:{get_partition(region)}:{prefix}:{region}:{account_id}:connection/{uuid.uuid4()}"
         self.name, self.provider, self.account_id = name, provider, account_id
         status = next((t["Value"] for t in tags if t["Key"] == STATUS_TAG), "AVAILABLE")
         self.status = status if status in STATUSES else "AVAILABLE"
 
     def to_dict(self) -> dict[str, str]:
-        return {"ConnectionName": self.name, "ConnectionArn": self.arn, "ProviderType": self.provider,
-                "OwnerAccountId": self.account_id, "ConnectionStatus": self.status}  # fmt: skip
+        return {
+            "ConnectionName": self.name,
+            "ConnectionArn": self.arn,
+            "ProviderType": self.provider,
+            "OwnerAccountId": self.account_id,
+            "ConnectionStatus": self.status,
+        }
 
 
 class ConnectionsBackend(BaseBackend):
@@ -104,8 +110,9 @@ class _ConnectionsResponse(BaseResponse):
 
     def create_connection(self) -> str:
         p = self._params()
-        connection = self.backend.create_connection(p["ConnectionName"], p.get("ProviderType", "GitHub"),
-                                                    p.get("Tags", []))  # fmt: skip
+        connection = self.backend.create_connection(
+            p["ConnectionName"], p.get("ProviderType", "GitHub"), p.get("Tags", [])
+        )
         return json.dumps({"ConnectionArn": connection.arn, "Tags": p.get("Tags", [])})
 
     def get_connection(self) -> str:
@@ -133,14 +140,19 @@ _RESPONSES: dict[str, type[_ConnectionsResponse]] = {
 }
 # botocore's endpoint data lists no regions for these services: take CodePipeline's, which they serve.
 _REGIONS = sorted(
-    {region for partition in ("aws", "aws-cn", "aws-us-gov")
-     for region in Session().get_available_regions("codepipeline", partition_name=partition)}
-)  # fmt: skip
+    {
+        region
+        for partition in ("aws", "aws-cn", "aws-us-gov")
+        for region in Session().get_available_regions("codepipeline", partition_name=partition)
+    }
+)
 BACKENDS: dict[str, BackendDict] = {
     prefix: BackendDict(backend, prefix, use_boto3_regions=False, additional_regions=_REGIONS)
-    for prefix, backend in (("codeconnections", CodeConnectionsBackend),
-                            ("codestar-connections", CodeStarConnectionsBackend))
-}  # fmt: skip
+    for prefix, backend in (
+        ("codeconnections", CodeConnectionsBackend),
+        ("codestar-connections", CodeStarConnectionsBackend),
+    )
+}
 
 
 def install() -> None:

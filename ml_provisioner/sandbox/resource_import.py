@@ -168,8 +168,9 @@ def _validate(
     importing = {r["LogicalResourceId"] for r in to_import}
     if not to_import:
         raise ValidationError(message="ResourcesToImport must name at least one resource")
-    changed = sorted(n for n in resources.keys() | current.keys() if n not in importing and
-                     resources.get(n) != current.get(n))  # fmt: skip
+    changed = sorted(
+        n for n in resources.keys() | current.keys() if n not in importing and resources.get(n) != current.get(n)
+    )
     if changed:
         raise ValidationError(
             message=f"As part of the import operation, you cannot modify or add [{', '.join(changed)}]"
@@ -255,8 +256,9 @@ def _execute_import(backend: CloudFormationBackend, change_set: ImportChangeSet)
         resource = find(backend.account_id, backend.region_name, value, properties)
         if resource is None or _owning_stack(backend, request["ResourceType"], value) is not None:
             reason = f"Resource {value} of type {request['ResourceType']} no longer exists or belongs to another stack"
-            stack_lifecycle.add_event(stack, "IMPORT_FAILED", reason, request["LogicalResourceId"], value,
-                                      request["ResourceType"])  # fmt: skip
+            stack_lifecycle.add_event(
+                stack, "IMPORT_FAILED", reason, request["LogicalResourceId"], value, request["ResourceType"]
+            )
             stack.status = "IMPORT_ROLLBACK_COMPLETE"
             stack.status_reason = reason
             stack_lifecycle.add_event(stack, stack.status, reason)

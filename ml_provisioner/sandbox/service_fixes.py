@@ -96,10 +96,14 @@ def _closed_to_new_customers(create_repository: Callable[..., Any]) -> Callable[
 def _list_repositories(self: CodeCommitResponse) -> str:
     """ListRepositories, which moto lacks (one page, by name)."""
     backend = self.codecommit_backend
-    return json.dumps({"repositories": [
-        {"repositoryName": name, "repositoryId": repository.repository_metadata["repositoryId"]}
-        for name, repository in sorted(backend.repositories.items())
-    ]})  # fmt: skip
+    return json.dumps(
+        {
+            "repositories": [
+                {"repositoryName": name, "repositoryId": repository.repository_metadata["repositoryId"]}
+                for name, repository in sorted(backend.repositories.items())
+            ]
+        }
+    )
 
 
 def _skip_unknowable_denies(is_action_permitted: Callable[..., Any]) -> Callable[..., Any]:

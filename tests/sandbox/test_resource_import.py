@@ -30,14 +30,23 @@ def existing(aws: Callable[..., Any]) -> dict[str, Any]:
     aws("logs", REGION).create_log_group(logGroupName=f"/logs/{suffix}")
     return {
         "Bucket": ("AWS::S3::Bucket", {"BucketName": bucket}, {"BucketName": bucket}),
-        "Repository": ("AWS::CodeCommit::Repository", {"RepositoryName": repository["repositoryName"]},
-                       {"RepositoryId": repository["repositoryId"]}),
-        "Registry": ("AWS::SageMaker::ModelPackageGroup", {"ModelPackageGroupName": f"models-{suffix}"},
-                     {"ModelPackageGroupArn": group["ModelPackageGroupArn"]}),
+        "Repository": (
+            "AWS::CodeCommit::Repository",
+            {"RepositoryName": repository["repositoryName"]},
+            {"RepositoryId": repository["repositoryId"]},
+        ),
+        "Registry": (
+            "AWS::SageMaker::ModelPackageGroup",
+            {"ModelPackageGroupName": f"models-{suffix}"},
+            {"ModelPackageGroupArn": group["ModelPackageGroupArn"]},
+        ),
         "Key": ("AWS::KMS::Key", {"Description": "data key"}, {"KeyId": key}),
-        "Logs": ("AWS::Logs::LogGroup", {"LogGroupName": f"/logs/{suffix}", "RetentionInDays": 30},
-                 {"LogGroupName": f"/logs/{suffix}"}),
-    }  # fmt: skip
+        "Logs": (
+            "AWS::Logs::LogGroup",
+            {"LogGroupName": f"/logs/{suffix}", "RetentionInDays": 30},
+            {"LogGroupName": f"/logs/{suffix}"},
+        ),
+    }
 
 
 def _template(resources: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -68,20 +77,24 @@ def _import(cfn: Any, stack: str, template: dict[str, Any], resources: dict[str,
 def test_import_creates_a_stack_that_owns_the_existing_resources(aws, existing):
     cfn, stack = aws("cloudformation", REGION), f"import-{uuid.uuid4().hex[:8]}"
     change_set = _import(cfn, stack, _template(existing), existing)
-    assert {(c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"]) for c in change_set["Changes"]} \
-        == {("Import", logical_id) for logical_id in existing}  # fmt: skip
+    assert {
+        (c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"]) for c in change_set["Changes"]
+    } == {("Import", logical_id) for logical_id in existing}
     assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "REVIEW_IN_PROGRESS"
 
     cfn.execute_change_set(ChangeSetName=change_set["ChangeSetId"])
     cfn.get_waiter("stack_import_complete").wait(StackName=stack, WaiterConfig=FAST)
-    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"]
-                for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]}  # fmt: skip
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]
+    }
     assert physical["Bucket"] == existing["Bucket"][2]["BucketName"]
     assert physical["Key"] == existing["Key"][2]["KeyId"]
     assert physical["Repository"] == existing["Repository"][2]["RepositoryId"]
     assert physical["Registry"] == existing["Registry"][2]["ModelPackageGroupArn"]
-    events = {(e["LogicalResourceId"], e["ResourceStatus"]) for e in cfn.describe_stack_events(StackName=stack)[
-        "StackEvents"]}  # fmt: skip
+    events = {
+        (e["LogicalResourceId"], e["ResourceStatus"]) for e in cfn.describe_stack_events(StackName=stack)["StackEvents"]
+    }
     assert {("Bucket", "IMPORT_COMPLETE"), (stack, "IMPORT_COMPLETE")} <= events
 
     # nothing was created anew: the object is still in the bucket
@@ -91,8 +104,9 @@ def test_import_creates_a_stack_that_owns_the_existing_resources(aws, existing):
     # drift compares the template with the adopted resources (the log group's retention was never set)
     detection = cfn.detect_stack_drift(StackName=stack)["StackDriftDetectionId"]
     assert cfn.describe_stack_drift_detection_status(StackDriftDetectionId=detection)["StackDriftStatus"] == "DRIFTED"
-    drifts = {d["LogicalResourceId"]: d for d in cfn.describe_stack_resource_drifts(StackName=stack)[
-        "StackResourceDrifts"]}  # fmt: skip
+    drifts = {
+        d["LogicalResourceId"]: d for d in cfn.describe_stack_resource_drifts(StackName=stack)["StackResourceDrifts"]
+    }
     assert drifts["Logs"]["StackResourceDriftStatus"] == "MODIFIED"
     assert drifts["Bucket"]["StackResourceDriftStatus"] == "IN_SYNC"
 
@@ -103,12 +117,15 @@ def test_import_creates_a_stack_that_owns_the_existing_resources(aws, existing):
         "Type": "AWS::KMS::Alias",
         "Properties": {"AliasName": f"alias/{stack}", "TargetKeyId": {"Ref": "Key"}},
     }
-    template["Outputs"] = {"Bucket": {"Value": {"Ref": "Bucket"}}}  # fmt: skip
-    created = cfn.create_change_set(StackName=stack, ChangeSetName="update", ChangeSetType="UPDATE",
-                                    TemplateBody=json.dumps(template))  # fmt: skip
+    template["Outputs"] = {"Bucket": {"Value": {"Ref": "Bucket"}}}
+    created = cfn.create_change_set(
+        StackName=stack, ChangeSetName="update", ChangeSetType="UPDATE", TemplateBody=json.dumps(template)
+    )
     cfn.get_waiter("change_set_create_complete").wait(ChangeSetName=created["Id"], WaiterConfig=FAST)
-    actions = {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"]["Action"]
-               for c in cfn.describe_change_set(ChangeSetName=created["Id"])["Changes"]}  # fmt: skip
+    actions = {
+        c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"]["Action"]
+        for c in cfn.describe_change_set(ChangeSetName=created["Id"])["Changes"]
+    }
     assert actions == {"Alias": "Add", "Logs": "Modify"}
     cfn.execute_change_set(ChangeSetName=created["Id"])
     cfn.get_waiter("stack_update_complete").wait(StackName=stack, WaiterConfig=FAST)
