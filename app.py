@@ -19,6 +19,6 @@ try:
     configs = [load_config(path.strip()) for path in str(given).split(",")]
 except ConfigError as error:
     raise SystemExit(f"error: invalid config\n{error}") from None
-test_suffix = app.node.try_get_context("test_suffix")
-populate_app(app, configs, test_suffix=test_suffix)
+test_marker = app.node.try_get_context("test_marker")
+populate_app(app, configs, test_marker=test_marker)
 app.synth()

@@ -81,7 +81,7 @@ class EnterpriseSecurity(Construct):
             self,
             "SecurityAlertsTopic",
             topic_name=self.names.alerts_topic,
-            display_name=f"Security alerts of {self.names.product_id}",
+            display_name=f"Security alerts of {self.names.deployment_id}",
             kms_master_key_id=self.key.attr_arn,
         )
         acknowledge(
@@ -112,7 +112,7 @@ class EnterpriseSecurity(Construct):
         key = kms.CfnKey(
             self,
             "Key",
-            description=f"Encrypts the data of ML product {n.product_id}",
+            description=f"Encrypts the data of ML product {n.deployment_id}",
             enable_key_rotation=True,
             pending_window_in_days=30,
             key_policy={
@@ -187,7 +187,7 @@ class EnterpriseSecurity(Construct):
             self,
             "EndpointSecurityGroup",
             group_name=self.names.endpoint_security_group,
-            group_description=f"HTTPS to the VPC endpoints of ML product {self.names.product_id}",
+            group_description=f"HTTPS to the VPC endpoints of ML product {self.names.deployment_id}",
             vpc_id=self.vpc_id,
             security_group_ingress=[
                 ec2.CfnSecurityGroup.IngressProperty(
@@ -326,7 +326,7 @@ class EnterpriseSecurity(Construct):
                 self,
                 f"{construct_id}Alarm",
                 alarm_name=n.alarm(name),
-                alarm_description=f"Raised when {meaning} in ML product {n.product_id}",
+                alarm_description=f"Raised when {meaning} in ML product {n.deployment_id}",
                 namespace=n.metric_namespace,
                 metric_name=metric_name,
                 statistic="Sum",
@@ -402,7 +402,7 @@ class EnterpriseSecurity(Construct):
             "PermissionBoundary",
             path=n.iam_path,
             managed_policy_name=n.permission_boundary,
-            description=f"Permission boundary of every role of ML product {n.product_id}",
+            description=f"Permission boundary of every role of ML product {n.deployment_id}",
             policy_document=boundary.lazy(),
         )
         boundary.reported_on(policy)

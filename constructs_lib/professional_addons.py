@@ -49,7 +49,7 @@ class ProfessionalAddons(Construct):
             self,
             construct_id,
             path=self.names.iam_path,
-            description=f"{purpose} of ML product {self.names.product_id}",
+            description=f"{purpose} of ML product {self.names.deployment_id}",
             roles=[self.core.codebuild_role.ref],
             policy_document=document.lazy(),
         )
@@ -64,7 +64,7 @@ class ProfessionalAddons(Construct):
             self,
             "ModelApprovedRule",
             name=n.approval_rule,
-            description=f"Deploys an approved model version of ML product {n.product_id}",
+            description=f"Deploys an approved model version of ML product {n.deployment_id}",
             state="ENABLED",
             event_pattern={
                 "source": ["aws.sagemaker"],
@@ -109,7 +109,7 @@ class ProfessionalAddons(Construct):
             for kind in KINDS
         )
         header = (
-            f"# ML product {n.product_id}\n"
+            f"# ML product {n.deployment_id}\n"
             f"Pipelines: {pipeline_links} · Model registry: `{n.model_package_group}` · "
             f"Alerts contact: {self.props.alerts_email}"
         )

@@ -95,7 +95,7 @@ class StarterCore(Construct):
             name=self.names.ssm_parameter(output),
             type="String",
             value=value,
-            description=f"{output} of ML product {self.names.product_id}",
+            description=f"{output} of ML product {self.names.deployment_id}",
         )
         self.outputs[output] = parameter
         return parameter
@@ -187,7 +187,7 @@ class StarterCore(Construct):
             self,
             "ModelPackageGroup",
             model_package_group_name=self.names.model_package_group,
-            model_package_group_description=f"Model registry of ML product {self.names.product_id}",
+            model_package_group_description=f"Model registry of ML product {self.names.deployment_id}",
         )
         group.apply_removal_policy(self._removal)  # registered model versions are data
         return group
@@ -199,7 +199,7 @@ class StarterCore(Construct):
                 self,
                 f"Model{kind.title()}Repository",
                 repository_name=self.names.repository(kind),
-                repository_description=f"Model {kind} code of ML product {self.names.product_id}",
+                repository_description=f"Model {kind} code of ML product {self.names.deployment_id}",
             )
             repository.apply_removal_policy(self._removal)  # source code is data
             repositories[kind] = repository
@@ -211,7 +211,7 @@ class StarterCore(Construct):
             self,
             construct_id,
             path=self.names.iam_path,
-            description=f"{purpose} of ML product {self.names.product_id}",
+            description=f"{purpose} of ML product {self.names.deployment_id}",
             assume_role_policy_document=trust,
             max_session_duration=3600,
         )
@@ -480,7 +480,7 @@ class StarterCore(Construct):
             for name, value in (
                 ("ARTIFACTS_BUCKET", n.artifacts_bucket),
                 ("MODEL_PACKAGE_GROUP_NAME", n.model_package_group),
-                ("PRODUCT_ID", n.product_id),
+                ("PRODUCT_ID", n.deployment_id),
                 # SageMaker pipelines, models and endpoints the build code creates must start with
                 # this prefix: the roles may only touch names that do.
                 ("RESOURCE_NAME_PREFIX", n.name("")),
@@ -499,7 +499,7 @@ class StarterCore(Construct):
             self,
             f"{kind.title()}Project",
             name=n.codebuild_project(kind),
-            description=f"Model {kind} of ML product {n.product_id} (buildspec.yml in the {kind} source)",
+            description=f"Model {kind} of ML product {n.deployment_id} (buildspec.yml in the {kind} source)",
             service_role=self.codebuild_role.attr_arn,
             source=codebuild.CfnProject.SourceProperty(type="CODEPIPELINE"),
             artifacts=codebuild.CfnProject.ArtifactsProperty(type="CODEPIPELINE"),

@@ -71,7 +71,7 @@ class Names:
     """All names of one product deployment (the real one, or a test deployment with a suffix)."""
 
     config: ProductConfig
-    test_suffix: str | None = None  # the test-deployment marker, t<4 hex>
+    test_marker: str | None = None  # the test-deployment marker, t<4 hex>
 
     # -- identity ---------------------------------------------------------------------------
     @property
@@ -84,13 +84,13 @@ class Names:
         return "-".join(parts)
 
     @property
-    def product_id(self) -> str:
+    def deployment_id(self) -> str:
         """This deployment's id: the product id, or ``t<4 hex>--<product id>`` for a test deployment."""
-        return deployment_id(self.product, self.test_suffix)
+        return deployment_id(self.product, self.test_marker)
 
     def name(self, what: str) -> str:
         """A physical name of this deployment; ``name("*")`` is the pattern matching all of them."""
-        return f"{self.product_id}{DELIMITER}{what}"
+        return f"{self.deployment_id}{DELIMITER}{what}"
 
     @property
     def global_id(self) -> str:
@@ -105,7 +105,7 @@ class Names:
 
     @property
     def is_test(self) -> bool:
-        return self.test_suffix is not None
+        return self.test_marker is not None
 
     @property
     def region(self) -> str:
@@ -152,14 +152,14 @@ class Names:
             f"{TOOL}:tier": self.config.tier.value,
             f"{TOOL}:source-control": self.config.ml_product.source_control.value,
         }
-        if self.test_suffix:
-            tags[f"{TOOL}:test-deployment"] = self.test_suffix
+        if self.test_marker:
+            tags[f"{TOOL}:test-deployment"] = self.test_marker
         return tags
 
     # -- SSM outputs ------------------------------------------------------------------------
     @property
     def ssm_prefix(self) -> str:
-        return f"/{TOOL}/{self.product_id}"
+        return f"/{TOOL}/{self.deployment_id}"
 
     def ssm_parameter(self, output: str) -> str:
         return f"{self.ssm_prefix}/{output}"
@@ -208,7 +208,7 @@ class Names:
     # -- enterprise -------------------------------------------------------------------------
     @property
     def kms_alias(self) -> str:
-        return f"alias/{TOOL}/{self.product_id}"
+        return f"alias/{TOOL}/{self.deployment_id}"
 
     @property
     def permission_boundary(self) -> str:
@@ -230,7 +230,7 @@ class Names:
 
     @property
     def compliance_log_group(self) -> str:
-        return f"/{TOOL}/{self.product_id}/compliance"
+        return f"/{TOOL}/{self.deployment_id}/compliance"
 
     @property
     def alerts_topic(self) -> str:
@@ -242,7 +242,7 @@ class Names:
 
     @property
     def metric_namespace(self) -> str:
-        return f"MLProvisioner/{self.product_id}"
+        return f"MLProvisioner/{self.deployment_id}"
 
     def alarm(self, kind: str) -> str:
         return self.name(kind)

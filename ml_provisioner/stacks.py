@@ -24,7 +24,7 @@ class ProductStack(Stack):
             construct_id,
             stack_name=names.stack_name,
             env=Environment(account=names.account, region=names.region),
-            description=f"ML Provisioner {self.tier_title} tier: ML product {names.product_id}"
+            description=f"ML Provisioner {self.tier_title} tier: ML product {names.deployment_id}"
             + (" (test deployment)" if names.is_test else ""),
             # Asset-free stacks deploy with the caller's credentials: no CDK bootstrap needed.
             synthesizer=LegacyStackSynthesizer(),
@@ -101,6 +101,6 @@ STACK_CLASSES: dict[str, type[ProductStack]] = {
 
 
 def build_stack(
-    scope: Construct, construct_id: str, config: ProductConfig, test_suffix: str | None = None
+    scope: Construct, construct_id: str, config: ProductConfig, test_marker: str | None = None
 ) -> ProductStack:
-    return STACK_CLASSES[config.tier.value](scope, construct_id, Names(config, test_suffix))
+    return STACK_CLASSES[config.tier.value](scope, construct_id, Names(config, test_marker))

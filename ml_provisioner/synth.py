@@ -91,7 +91,7 @@ def _node_major(node: str) -> int:
 # -- the app ---------------------------------------------------------------------------------------
 
 
-def populate_app(app: Any, configs: list[LoadedConfig], *, test_suffix: str | None = None, nag: bool = True):
+def populate_app(app: Any, configs: list[LoadedConfig], *, test_marker: str | None = None, nag: bool = True):
     """Add one stack per config to app (also used by app.py under the CDK CLI)."""
     from aws_cdk import Validations
     from cdk_nag import AwsSolutionsChecks
@@ -100,21 +100,21 @@ def populate_app(app: Any, configs: list[LoadedConfig], *, test_suffix: str | No
 
     # The construct id is the config's file stem: alternative configs of one product (the example
     # matrix has several) synthesize side by side; the CloudFormation stack name is the product's.
-    stacks = [build_stack(app, loaded.stem, loaded.config, test_suffix) for loaded in configs]
+    stacks = [build_stack(app, loaded.stem, loaded.config, test_marker) for loaded in configs]
     if nag:
         # Suppressions are copied into each resource's Metadata: the template carries its audit trail.
         Validations.of(app).add_plugins(AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True))
     return stacks
 
 
-def synthesize(configs: list[LoadedConfig], *, test_suffix: str | None = None, nag: bool = True) -> list[Synthesized]:
+def synthesize(configs: list[LoadedConfig], *, test_marker: str | None = None, nag: bool = True) -> list[Synthesized]:
     """Synthesize every config in one app; findings are returned, never raised."""
     ensure_node()
     import aws_cdk as cdk
 
     with tempfile.TemporaryDirectory(prefix="ml-provisioner-synth-") as outdir:
         app = cdk.App(outdir=outdir, analytics_reporting=False, context=APP_CONTEXT)
-        stacks = populate_app(app, configs, test_suffix=test_suffix, nag=nag)
+        stacks = populate_app(app, configs, test_marker=test_marker, nag=nag)
         try:
             app.synth()
         except RuntimeError as error:  # jsii surfaces ValidationFailed as RuntimeError

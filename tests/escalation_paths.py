@@ -241,7 +241,7 @@ def targets(names: Names) -> dict[str, str]:
     return {
         "product_role": product_role,
         "new_role": f"{account}:role{n.iam_path}{n.stack_name}-NewRole-0Z9Y8X7W6V5U",
-        "other_product_role": product_role.replace(n.product_id, f"{n.product_id}-batch"),
+        "other_product_role": product_role.replace(n.deployment_id, f"{n.deployment_id}-batch"),
         "other_role": f"{account}:role/ops/administrator",
         "execution_role": n.execution_role_arn,
         "product_policy": f"{account}:policy{n.iam_path}{n.stack_name}-ProfessionalAddonsBuildPolicy-1A2B3C4D5E6F",

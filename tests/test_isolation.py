@@ -94,7 +94,7 @@ def owned_arns(names: Names) -> set[str]:
         for kind in ("pipeline", "endpoint", "endpoint-config", "model")
     }
     arns |= {names.arn("codebuild", f"report-group/{names.codebuild_project('build')}-unit")}
-    return arns | {names.stack_name, names.product_id}
+    return arns | {names.stack_name, names.deployment_id}
 
 
 def _built(build, names: Names) -> list[str]:
@@ -172,7 +172,7 @@ _SYNTHESIZED: dict[tuple[str, str | None], Any] = {}
 def _synthesized(loaded: LoadedConfig, marker: str | None = None):
     key = (loaded.config.model_dump_json(), marker)
     if key not in _SYNTHESIZED:
-        [_SYNTHESIZED[key]] = synthesize([loaded], test_suffix=marker, nag=False)
+        [_SYNTHESIZED[key]] = synthesize([loaded], test_marker=marker, nag=False)
     return _SYNTHESIZED[key]
 
 
@@ -197,7 +197,7 @@ def test_a_test_deployment_id_cannot_come_out_of_a_valid_config():
     test = base.names(new_test_marker())
     for adversary in ADVERSARIAL.values():
         other = variant(base, **adversary[1]).names()
-        assert other.product_id != test.product_id and other.stack_name != test.stack_name
+        assert other.deployment_id != test.deployment_id and other.stack_name != test.stack_name
     assert base.names().test_deployment(test.stack_name) == test
     assert base.names().test_deployment(base.names().stack_name) is None
 
@@ -206,7 +206,7 @@ def test_a_test_deployment_id_cannot_come_out_of_a_valid_config():
 def test_adversarial_products_do_not_reach_each_other(pair):
     first, second = (variant(_starter(), **fields) for fields in ADVERSARIAL[pair])
     a, b = documents_and_names(first), documents_and_names(second)
-    assert a[1].product_id != b[1].product_id
+    assert a[1].deployment_id != b[1].deployment_id
     assert not reaches(a, b) and not reaches(b, a)
 
 
@@ -236,7 +236,7 @@ def test_example_products_in_one_account_and_region_do_not_reach_each_other(synt
     by_product = {}
     for result in synthesized.values():
         documents = template_documents(result.template) + generate_policy(result).documents
-        by_product.setdefault(result.names.product_id, (patterns(documents, result.names), result.names))
+        by_product.setdefault(result.names.deployment_id, (patterns(documents, result.names), result.names))
     pairs = [
         (a, b)
         for a, b in itertools.permutations(by_product.values(), 2)
@@ -244,4 +244,4 @@ def test_example_products_in_one_account_and_region_do_not_reach_each_other(synt
     ]
     assert pairs, "the examples have products sharing an account and region"
     for a, b in pairs:
-        assert not reaches(a, b), f"{a[1].product_id} reaches {b[1].product_id}"
+        assert not reaches(a, b), f"{a[1].deployment_id} reaches {b[1].deployment_id}"

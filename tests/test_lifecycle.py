@@ -141,7 +141,7 @@ def test_whole_lifecycle(aws, fragment):
     config, data = product(fragment, aws)
     region = data["environment"]["region"]
     names = load_config(f"ml/configs/{config}").names()
-    product_id, stack_name, ssm = names.product_id, names.stack_name, aws("ssm", region)
+    product_id, stack_name, ssm = names.deployment_id, names.stack_name, aws("ssm", region)
 
     # deploy, and every SSM output is read back and equals the stack's output
     code, out, err = cli("deploy-product", "-c", config, "--force")

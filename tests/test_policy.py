@@ -209,7 +209,7 @@ class RealArns:
 
 def as_test_deploy(arn: str, names: Names) -> str:
     """The same resource in a test deployment: every name derived from the product id has the marker."""
-    return arn.replace(names.product_id, f"{TEST_SUFFIX}--{names.product_id}")
+    return arn.replace(names.deployment_id, f"{TEST_SUFFIX}--{names.deployment_id}")
 
 
 def handler_permissions(result: Synthesized, resource: dict) -> list[tuple[str, bool]]:
@@ -370,14 +370,14 @@ def test_every_resource_is_the_products_own_or_an_explained_exception(synthesize
         exceptions.add(config.ml_product.connection_arn)
     for statement in policies[stem].statements:
         for resource in statement["Resource"]:
-            assert resource == "*" or names.product_id in resource or resource in exceptions, resource
+            assert resource == "*" or names.deployment_id in resource or resource in exceptions, resource
 
 
 def test_the_test_deploy_wildcard_reaches_no_other_product(synthesized, policies):
     """customer-churn's policy must not reach customer-churn-batch (same account), and so on."""
     by_product = defaultdict(list)
     for stem, result in synthesized.items():
-        by_product[(result.names.account, result.names.product_id)].append(stem)
+        by_product[(result.names.account, result.names.deployment_id)].append(stem)
     checked = 0
     for (account, product), stems in by_product.items():
         # the product-named part of one policy: resources that name this product

@@ -61,7 +61,7 @@ def test_delete_product_then_deploy_product_brings_the_product_back_with_its_dat
 
     code, out, err = cli("deploy-product", "-c", config, "--force")
     assert code == 0, err
-    assert "6 resource(s) of " + names.product_id + " outlived an earlier stack" in out
+    assert "6 resource(s) of " + names.deployment_id + " outlived an earlier stack" in out
     assert f"imported 6 retained resource(s) into {names.stack_name}" in out
     assert f"stack {names.stack_name}: updated" in out
     after = _physical(aws, names.stack_name, region)
@@ -79,7 +79,7 @@ def test_delete_product_then_deploy_product_brings_the_product_back_with_its_dat
     assert body == b"weights"
     packages = aws("sagemaker", region).list_model_packages(ModelPackageGroupName=names.model_package_group)
     assert [p["ModelPackageDescription"] for p in packages["ModelPackageSummaryList"]] == ["version 1"]
-    assert _product_keys(aws, region, names.product_id) == _by_type(before, "AWS::KMS::Key"), "no second key"
+    assert _product_keys(aws, region, names.deployment_id) == _by_type(before, "AWS::KMS::Key"), "no second key"
     assert stack(aws, names.stack_name, region)["EnableTerminationProtection"] is True
     _, out, _ = cli("check-drift", "-c", config, "--json")
     drifted = {r["resource_type"] for r in json.loads(out)["resources"]}
@@ -100,7 +100,7 @@ def test_a_failed_first_creation_lists_what_it_left_behind_and_a_rerun_imports_i
     assert code == 1
     assert f"stack {names.stack_name} is ROLLBACK_COMPLETE" in err
     left = err.split("it left behind ")[1].split("\n")[0]
-    [key] = _product_keys(aws, region, names.product_id)
+    [key] = _product_keys(aws, region, names.deployment_id)
     assert f"AWS::KMS::Key {key}" in left
     assert f"AWS::Logs::LogGroup {names.compliance_log_group}" in left
     assert "hint: run deploy-product again with --force: it deletes the failed stack and imports these" in err
@@ -112,7 +112,7 @@ def test_a_failed_first_creation_lists_what_it_left_behind_and_a_rerun_imports_i
     assert code == 0, err
     assert json.loads(out)["outcome"] == "updated"
     assert stack(aws, names.stack_name, region)["StackStatus"] == "UPDATE_COMPLETE"
-    assert _product_keys(aws, region, names.product_id) == [key], "the retry reuses the key instead of adding one"
+    assert _product_keys(aws, region, names.deployment_id) == [key], "the retry reuses the key instead of adding one"
     assert _by_type(_physical(aws, names.stack_name, region), "AWS::KMS::Key") == [key]
 
 
@@ -129,10 +129,10 @@ def test_a_resource_with_the_products_name_that_is_not_the_products_is_refused(a
 
     code, out, err = cli("deploy-product", "-c", config, "--force")
     assert code == 2, out + err
-    assert f"resources with this product's names exist but are not {names.product_id}'s" in err
+    assert f"resources with this product's names exist but are not {names.deployment_id}'s" in err
     assert f"the AWS::S3::Bucket {names.artifacts_bucket} has no {OWNER_TAG} tag" in err
     assert f"the AWS::CodeCommit::Repository {names.repository('build')} belongs to someone-else" in err
-    assert f"adopts only resources tagged {OWNER_TAG}={names.product_id}" in err
+    assert f"adopts only resources tagged {OWNER_TAG}={names.deployment_id}" in err
     stacks = aws("cloudformation", region).describe_stacks()["Stacks"]
     assert not [s for s in stacks if s["StackName"] == names.stack_name], "nothing half-done"
     assert codecommit.list_tags_for_resource(resourceArn=arn)["tags"] == {OWNER_TAG: "someone-else"}, "untouched"

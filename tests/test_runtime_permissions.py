@@ -25,9 +25,12 @@ def others(product: Product, call: Call) -> list[str]:
     """The call's resource as another product would name it: one whose id extends this one's, and
     this product's test deployment (its roles are apart from the product's)."""
     n = product.names
-    if n.product_id not in call.resource:
+    if n.deployment_id not in call.resource:
         return []
-    return [call.resource.replace(n.product_id, other) for other in (f"{n.product_id}-batch", f"t1a2b--{n.product_id}")]
+    return [
+        call.resource.replace(n.deployment_id, other)
+        for other in (f"{n.deployment_id}-batch", f"t1a2b--{n.deployment_id}")
+    ]
 
 
 @pytest.mark.parametrize("stem", STEMS)

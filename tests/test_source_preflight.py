@@ -67,7 +67,7 @@ def test_codecommit_closed_to_the_account_is_refused_before_any_change_set(aws, 
     names = load_config(f"ml/configs/{config}").names()
     # What CloudFormation would run into half-way: CreateRepository refused for a new customer.
     with pytest.raises(ClientError, match="OperationNotAllowedException"):
-        aws("codecommit", NEW_CUSTOMER_REGION).create_repository(repositoryName=f"{names.product_id}--probe")
+        aws("codecommit", NEW_CUSTOMER_REGION).create_repository(repositoryName=f"{names.deployment_id}--probe")
 
     code, out, err = cli("deploy-product", "-c", config, "--force")
     assert code == 2, out + err

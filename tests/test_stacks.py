@@ -343,7 +343,10 @@ def test_role_policies_name_only_product_resources(synthesized):
                     # only the SageMaker execution role, which only SageMaker can assume, gets them.
                     pipeline_step = ":sagemaker:" in target and "/pipelines-*" in target
                     assert (
-                        pipeline_step or names.product_id in target or names.global_id in target or ("/aws/" in target)
+                        pipeline_step
+                        or names.deployment_id in target
+                        or names.global_id in target
+                        or ("/aws/" in target)
                     ), target
 
 
@@ -566,7 +569,7 @@ def test_compliance_alarms_notify_the_encrypted_topic_and_email_subscription(syn
 
 def test_test_deploy_suffixes_every_name_and_destroys_data(loaded_examples):
     loaded = loaded_examples[example("globalbank codecommit standalone ssm").stem]
-    [result] = synthesize([loaded], test_suffix="t1a2b", nag=False)
+    [result] = synthesize([loaded], test_marker="t1a2b", nag=False)
     names = result.names
     real = loaded.names()
     assert names.stack_name == f"t1a2b--{real.stack_name}"

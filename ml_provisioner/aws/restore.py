@@ -51,7 +51,7 @@ class FoundResource(RetainedResource):
 class Retained:
     """What exists of a product's retained resources outside any stack."""
 
-    product_id: str
+    deployment_id: str
     resources: list[FoundResource] = field(default_factory=list)  # this product's, one per logical id
     others: list[FoundResource] = field(default_factory=list)  # further keys of earlier attempts: not imported
     foreign: list[FoundResource] = field(default_factory=list)  # the product's names, someone else's resource
@@ -63,8 +63,8 @@ class Retained:
                 for r in self.foreign
             )
             raise BadInput(
-                f"resources with this product's names exist but are not {self.product_id}'s: {whose}",
-                f"deploy-product adopts only resources tagged {OWNER_TAG}={self.product_id}; remove or rename "
+                f"resources with this product's names exist but are not {self.deployment_id}'s: {whose}",
+                f"deploy-product adopts only resources tagged {OWNER_TAG}={self.deployment_id}; remove or rename "
                 "them, or give the product another name (use_case, workload or tenant_id)",
             )
 
@@ -79,7 +79,7 @@ class Retained:
 
 def find_retained(aws: AwsSession, names: Names, template: dict[str, Any]) -> Retained:
     """The template's retained resources that already exist (call when the stack does not)."""
-    found = Retained(names.product_id)
+    found = Retained(names.deployment_id)
     retained = {
         logical_id: resource
         for logical_id, resource in template.get("Resources", {}).items()
@@ -93,10 +93,12 @@ def find_retained(aws: AwsSession, names: Names, template: dict[str, Any]) -> Re
         hit = lookup(aws, names, name) if isinstance(name, str) else None
         if hit:
             item = FoundResource(logical_id, resource["Type"], name, *hit)
-            (found.resources if item.owner == names.product_id else found.foreign).append(item)
+            (found.resources if item.owner == names.deployment_id else found.foreign).append(item)
     key = next((lid for lid, r in retained.items() if r["Type"] == "AWS::KMS::Key"), None)
     if key is not None:
-        keys = [FoundResource(key, "AWS::KMS::Key", k, k, names.product_id) for k in _product_keys(aws, names, found)]
+        keys = [
+            FoundResource(key, "AWS::KMS::Key", k, k, names.deployment_id) for k in _product_keys(aws, names, found)
+        ]
         found.resources += keys[:1]
         found.others += keys[1:]
     return found
@@ -182,7 +184,7 @@ def _product_keys(aws: AwsSession, names: Names, found: Retained) -> list[str]:
             if metadata.get("KeyManager") != "CUSTOMER" or metadata["KeyState"] not in ("Enabled", "Disabled"):
                 continue
             tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=entry["KeyId"]).get("Tags", [])}
-            if tags.get(OWNER_TAG) == names.product_id:
+            if tags.get(OWNER_TAG) == names.deployment_id:
                 keys.append(metadata)
     in_use = _bucket_key(aws, found)
     keys.sort(key=lambda k: (in_use in (k["KeyId"], k["Arn"]), k["CreationDate"]), reverse=True)
@@ -287,7 +289,7 @@ def bring_back(
     if not retained.resources:
         return "CREATE"
     say(
-        f"{len(retained.resources)} resource(s) of {names.product_id} outlived an earlier stack; "
+        f"{len(retained.resources)} resource(s) of {names.deployment_id} outlived an earlier stack; "
         f"{names.stack_name} is created from them, with their data:\n{retained.listing()}"
     )
     confirm(f"Import these {len(retained.resources)} resource(s) into a new stack {names.stack_name}?")

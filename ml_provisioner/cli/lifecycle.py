@@ -276,7 +276,7 @@ def _report_retained(s: Session, retained: list, as_json: bool) -> None:
 def _deploy(
     s: Session,
     loaded: LoadedConfig,
-    test_suffix: str | None,
+    test_marker: str | None,
     *,
     force: bool,
     endpoint_url: str | None,
@@ -289,16 +289,16 @@ def _deploy(
     from ml_provisioner.aws.lifecycle import deploy
     from ml_provisioner.synth import synthesize
 
-    what = "test-deploy" if test_suffix else "deploy-product"
+    what = "test-deploy" if test_marker else "deploy-product"
     _, aws = _connect(s, loaded, None, endpoint_url, what, service_role=service_role)
-    [result] = synthesize([loaded], test_suffix=test_suffix)
+    [result] = synthesize([loaded], test_marker=test_marker)
     names = result.names
     if result.errors:
         raise OperationFailed(
             f"cdk-nag reports {len(result.errors)} unacknowledged error(s)",
             "run validate-prov-template for the findings",
         )
-    if not test_suffix:  # the deployed template is kept where create-prov-template puts it
+    if not test_marker:  # the deployed template is kept where create-prov-template puts it
         try:
             s.workspace.write(s.workspace.template_for(loaded.stem), result.template_yaml())
         except FolderNotWritable as error:  # a copy for the user: not a reason to stop the deploy

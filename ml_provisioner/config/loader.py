@@ -53,8 +53,8 @@ class LoadedConfig:
     def stem(self) -> str:
         return self.path.stem
 
-    def names(self, test_suffix: str | None = None) -> Names:
-        return Names(self.config, test_suffix)
+    def names(self, test_marker: str | None = None) -> Names:
+        return Names(self.config, test_marker)
 
 
 def load_config(path: Path | str, *, strict_file_name: bool = False) -> LoadedConfig:
@@ -76,7 +76,7 @@ def load_config(path: Path | str, *, strict_file_name: bool = False) -> LoadedCo
             f"{msg}; shorten the company_prefix, environment name, tenant_id, use_case or workload",
             lines.get(("ml_product", "use_case")),
         )
-        for msg in Names(config, test_suffix=LONGEST_TEST_MARKER).name_problems()
+        for msg in Names(config, test_marker=LONGEST_TEST_MARKER).name_problems()
     ]
     problems += _region_problems(config, lines)
     expected = config_file_name(config)

@@ -135,7 +135,7 @@ def _header(review: ReviewInput, stamp: str) -> str:
     s = review.synthesized
     n = s.names
     facts = [
-        ("Product", n.product_id),
+        ("Product", n.deployment_id),
         ("Tier", s.loaded.config.tier.value),
         ("Region", n.region),
         ("Account", n.account),
