@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import errno
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +109,17 @@ class Workspace:
                 raise FolderNotWritable(path.parent, error) from None
             raise
         return path
+
+    def write_policies(self, config_stem: str, files: dict[str, str]) -> list[Path]:
+        """Write a config's policies/ files; remove deployer documents numbered beyond this run's
+        (left by an earlier, larger policy)."""
+        written = [self.write(self.policies / name, text) for name, text in files.items()]
+        numbered = re.compile(re.escape(config_stem) + r"-deployer-(\d+)\.json")
+        for path in self.policies.glob(f"{config_stem}-deployer-*.json"):
+            match = numbered.fullmatch(path.name)
+            if match and path.name not in files:
+                path.unlink()
+        return written
 
     # -- reports/execution.log: one "started" line when an action begins, one outcome line when it ends,
     # so a run that was killed still left a trace. Names and outcomes only, never secrets.

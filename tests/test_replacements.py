@@ -9,9 +9,10 @@ import json
 
 import pytest
 
-from ml_provisioner.aws.changes import ResourceChange, delete_change_set
+from ml_provisioner.aws.changes import delete_change_set
 from ml_provisioner.aws.lifecycle import deploy, plan_deploy
 from ml_provisioner.aws.session import AwsSession
+from ml_provisioner.changes import ResourceChange
 from ml_provisioner.config.loader import load_config
 from ml_provisioner.errors import BadInput
 from tests.test_lifecycle import aws, cli, endpoint, product  # noqa: F401 (fixtures)

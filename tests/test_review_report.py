@@ -10,11 +10,14 @@ import datetime as dt
 import html
 import json
 import re
+import uuid
 from pathlib import Path
 
+import boto3
 import pytest
 from typer.testing import CliRunner
 
+from ml_provisioner.changes import ResourceChange
 from ml_provisioner.cli import app
 from ml_provisioner.policy import generate_policy
 from ml_provisioner.report import ReviewInput, build_report
@@ -38,22 +41,22 @@ TIERS = {
     "enterprise": example("globalbank codecommit standalone ssm"),
 }
 PREVIEW = [
-    {
-        "action": "Modify",
-        "logical_id": "StarterCorePipelineRole",
-        "physical_id": "<script>alert(1)</script>",
-        "resource_type": "AWS::IAM::Role",
-        "replacement": "False",
-        "iam_widening": ["Allow <b>s3:GetObject</b> on *"],
-    },
-    {
-        "action": "Add",
-        "logical_id": "NewTopic",
-        "physical_id": "",
-        "resource_type": "AWS::SNS::Topic",
-        "replacement": "",
-        "iam_widening": [],
-    },
+    ResourceChange(
+        action="Modify",
+        logical_id="StarterCorePipelineRole",
+        physical_id="<script>alert(1)</script>",
+        resource_type="AWS::IAM::Role",
+        replacement="False",
+        iam_widening=["Allow <b>s3:GetObject</b> on *"],
+    ),
+    ResourceChange(
+        action="Add",
+        logical_id="NewTopic",
+        physical_id="",
+        resource_type="AWS::SNS::Topic",
+        replacement="",
+        iam_widening=[],
+    ),
 ]
 
 
@@ -287,7 +290,12 @@ def test_preview_shows_the_change_set_of_the_deployed_stack(endpoint, tmp_path, 
     assert "Not deployed / not checked (stack techcorp-prod-r001-customer-churn--ml is not deployed)" in (
         report.read_text()
     )
-    assert CliRunner().invoke(app, ["deploy-product", "-c", config, "--force"]).exit_code == 0
+    # An existing CodeCommit customer (CodeCommit creates no first repository in an account).
+    boto3.client("codecommit", region_name="us-west-2", endpoint_url=endpoint).create_repository(
+        repositoryName=f"existing-{uuid.uuid4().hex[:8]}"
+    )
+    deployed = CliRunner().invoke(app, ["deploy-product", "-c", config, "--force"])
+    assert deployed.exit_code == 0, deployed.output
     path = tmp_path / "ml" / "configs" / config
     text = path.read_text().replace("owner: ml-platform@techcorp.example", "owner: mlops@techcorp.example")
     path.write_text(text.replace("company_name: TechCorp", "company_name: <script>x</script>"))

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ml_provisioner.aws.changes import ChangeSet, ResourceChange, create_change_set, delete_change_set
+from ml_provisioner.aws.changes import create_change_set, delete_change_set
 from ml_provisioner.aws.session import AwsSession, aws_errors
+from ml_provisioner.changes import ChangeSet, ResourceChange
 from ml_provisioner.naming import Names
 
 __all__ = [
@@ -22,7 +23,7 @@ __all__ = [
 
 def preview_changes(
     names: Names, template: dict[str, Any], template_text: str, endpoint_url: str | None = None
-) -> list[dict[str, Any]] | None:
+) -> list[ResourceChange] | None:
     """The change-set preview of a deployed stack (created, described, deleted: never executed),
     or None when the stack is not deployed."""
     from ml_provisioner.aws.lifecycle import preview
@@ -31,4 +32,4 @@ def preview_changes(
     with aws_errors("change-set preview"):
         aws.require_account(names.account)
         change_set = preview(aws, names, template, template_text)
-    return None if change_set is None else [change.to_json() for change in change_set.changes]
+    return None if change_set is None else change_set.changes

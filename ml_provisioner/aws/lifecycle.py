@@ -20,18 +20,12 @@ from typing import Any
 import botocore.exceptions
 
 from ml_provisioner import catalog, staging
-from ml_provisioner.aws.changes import (
-    CHANGE_SET_PREFIX,
-    ChangeSet,
-    create_change_set,
-    delete_change_set,
-    deployed_template,
-    refuse_unsafe_changes,
-)
+from ml_provisioner.aws.changes import CHANGE_SET_PREFIX, create_change_set, delete_change_set, deployed_template
 from ml_provisioner.aws.ownership import SOURCE_TAG, require_ours
 from ml_provisioner.aws.preflight import check_network
 from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.aws.source_preflight import check_source
+from ml_provisioner.changes import ChangeSet, refuse_unsafe_changes
 from ml_provisioner.errors import BadInput, Interrupted, OperationFailed
 from ml_provisioner.naming import Names, config_file_name
 

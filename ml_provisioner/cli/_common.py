@@ -1,4 +1,4 @@
-"""What every command shares: the session (workspace, verbosity), output, errors -> exit codes."""
+"""What every command shares: its run (workspace, verbosity, output), errors -> exit codes."""
 
 from __future__ import annotations
 
@@ -33,7 +33,9 @@ EndpointOption = Annotated[
 
 
 @dataclass
-class Session:
+class Run:
+    """One command's run: where it works, how much it prints, what it logs when it ends."""
+
     workspace: Workspace
     verbose: bool = False
     quiet: bool = False
@@ -65,58 +67,58 @@ class Session:
         return loaded
 
 
-def session(ctx: typer.Context) -> Session:
+def current_run(ctx: typer.Context) -> Run:
     return ctx.find_root().obj
 
 
 @contextmanager
-def action(ctx: typer.Context, name: str) -> Iterator[Session]:
+def action(ctx: typer.Context, name: str) -> Iterator[Run]:
     """Run one action: map every failure to an exit code with a one-line cause and a hint,
     print a traceback only with --verbose, and log the outcome to reports/execution.log."""
-    current = session(ctx)
+    run = current_run(ctx)
     code = 0
-    unlogged = current.workspace.log_started(name)  # a "started" line first: a killed run leaves a trace
+    unlogged = run.workspace.log_started(name)  # a "started" line first: a killed run leaves a trace
     if unlogged:
-        current.warn(unlogged)
+        run.warn(unlogged)
     try:
-        yield current
+        yield run
     except typer.Exit as exit_:
         code = exit_.exit_code
         raise
     except ConfigError as error:
         code = EXIT_BAD_INPUT
-        current.summary = f"invalid config ({len(error.problems)} problem(s))"
+        run.summary = f"invalid config ({len(error.problems)} problem(s))"
         for problem in error.problems:
             _error(problem.render(error.path))
         _hint("fix the fields above; `ml-provisioner config-schema` lists every field and its allowed values")
         raise typer.Exit(code) from None
     except ProvisionerError as error:
         code = error.exit_code
-        current.summary = error.message
+        run.summary = error.message
         _error(error.message)
         if error.hint:
             _hint(error.hint)
-        if current.verbose:
+        if run.verbose:
             traceback.print_exc()
         raise typer.Exit(code) from None
     except KeyboardInterrupt:
         code = 130
-        current.summary = "interrupted"
+        run.summary = "interrupted"
         _error("interrupted")
         raise typer.Exit(code) from None
     except Exception as error:  # noqa: BLE001 - the last line of defence: never a bare traceback
         code = EXIT_FAILED
-        current.summary = f"{type(error).__name__}: {error}"
+        run.summary = f"{type(error).__name__}: {error}"
         _error(f"{name} failed: {type(error).__name__}: {error}")
-        if current.verbose:
+        if run.verbose:
             traceback.print_exc()
         else:
             _hint("run again with --verbose for the traceback")
         raise typer.Exit(code) from None
     finally:
-        unlogged_outcome = current.workspace.log_execution(name, current.configs, code, current.summary)
+        unlogged_outcome = run.workspace.log_execution(name, run.configs, code, run.summary)
         if unlogged_outcome and not unlogged:
-            current.warn(unlogged_outcome)
+            run.warn(unlogged_outcome)
 
 
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from ml_provisioner.cli import app
-from ml_provisioner.cli._common import JsonOption
 
-
-@app.command("config-schema")
-def config_schema(as_json: JsonOption = False) -> None:
+def print_config_schema() -> None:
     """Print the JSON Schema of a config file (for editors: every field, type and allowed value).
 
     Save it as schema/ml-provisioner-config.schema.json beside configs/: the example configs
@@ -17,5 +13,4 @@ def config_schema(as_json: JsonOption = False) -> None:
     """
     from ml_provisioner.schema import config_schema, render
 
-    # The schema is JSON either way; --json is accepted as on every read command.
     typer.echo(render(config_schema()), nl=False)

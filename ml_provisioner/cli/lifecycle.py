@@ -11,8 +11,7 @@ from typing import Annotated
 import typer
 
 from ml_provisioner import catalog
-from ml_provisioner.cli import app
-from ml_provisioner.cli._common import ConfigOption, EndpointOption, JsonOption, Session, action, table
+from ml_provisioner.cli._common import ConfigOption, EndpointOption, JsonOption, Run, action, table
 from ml_provisioner.config.loader import LoadedConfig
 from ml_provisioner.errors import EXIT_DRIFT, BadInput, Interrupted, OperationFailed
 from ml_provisioner.identity import new_test_marker
@@ -48,7 +47,6 @@ AllowDestructiveOption = Annotated[
 ]
 
 
-@app.command("deploy-product")
 def deploy_product(
     ctx: typer.Context,
     config: ConfigOption,
@@ -60,10 +58,10 @@ def deploy_product(
     service_role: ServiceRoleOption = False,
 ) -> None:
     """Deploy the product's stack through a change set, then read its SSM outputs back."""
-    with action(ctx, "deploy-product") as s:
+    with action(ctx, "deploy-product") as run:
         _deploy(
-            s,
-            s.load(config),
+            run,
+            run.load(config),
             None,
             force=force,
             endpoint_url=endpoint_url,
@@ -74,7 +72,6 @@ def deploy_product(
         )
 
 
-@app.command("test-deploy")
 def test_deploy(
     ctx: typer.Context,
     config: ConfigOption,
@@ -84,10 +81,10 @@ def test_deploy(
     service_role: ServiceRoleOption = False,
 ) -> None:
     """Deploy an isolated copy (random suffix on every name) beside the real product."""
-    with action(ctx, "test-deploy") as s:
+    with action(ctx, "test-deploy") as run:
         _deploy(
-            s,
-            s.load(config),
+            run,
+            run.load(config),
             new_test_marker(),
             force=True,
             endpoint_url=endpoint_url,
@@ -97,7 +94,6 @@ def test_deploy(
         )
 
 
-@app.command("show-changes")
 def show_changes(
     ctx: typer.Context,
     config: ConfigOption,
@@ -110,23 +106,22 @@ def show_changes(
     from ml_provisioner.aws.lifecycle import preview
     from ml_provisioner.synth import synthesize
 
-    with action(ctx, "show-changes") as s:
-        loaded = s.load(config)
-        names, aws = _connect(s, loaded, None, endpoint_url, "show-changes", service_role=service_role)
+    with action(ctx, "show-changes") as run:
+        loaded = run.load(config)
+        names, aws = _connect(run, loaded, None, endpoint_url, "show-changes", service_role=service_role)
         [result] = synthesize([loaded])
         with aws_errors("show-changes"):
-            change_set = preview(aws, names, result.template, result.template_yaml(), notify=s.warn)
+            change_set = preview(aws, names, result.template, result.template_yaml(), notify=run.warn)
         if change_set is None:
             raise OperationFailed(
                 f"stack {names.stack_name} is not deployed", "show-product lists what deploy-product would create"
             )
         if as_json:
-            s.json({"stack": names.stack_name, "changes": [c.to_json() for c in change_set.changes]})
+            run.json({"stack": names.stack_name, "changes": [c.to_json() for c in change_set.changes]})
             return
-        _render_changes(s, names, change_set.changes)
+        _render_changes(run, names, change_set.changes)
 
 
-@app.command("check-drift")
 def check_drift(
     ctx: typer.Context,
     config: ConfigOption,
@@ -141,13 +136,13 @@ def check_drift(
     from ml_provisioner.aws import aws_errors
     from ml_provisioner.aws.drift import check_drift as detect
 
-    with action(ctx, "check-drift") as s:
-        names, aws = _connect(s, config, stack_name, endpoint_url, "check-drift", service_role=service_role)
+    with action(ctx, "check-drift") as run:
+        names, aws = _connect(run, config, stack_name, endpoint_url, "check-drift", service_role=service_role)
         with aws_errors("check-drift"):
             report = detect(aws, names)
-        s.summary = "drifted" if report.drifted else "in sync"
+        run.summary = "drifted" if report.drifted else "in sync"
         if as_json:
-            s.json(report.to_json())
+            run.json(report.to_json())
         else:
             rows = [
                 [
@@ -162,11 +157,11 @@ def check_drift(
                 for d in (r.differences or [None])  # type: ignore[list-item]
             ]
             if rows:
-                s.out(table(rows, ["resource", "type", "drift", "property", "expected", "actual"]))
+                run.out(table(rows, ["resource", "type", "drift", "property", "expected", "actual"]))
             for mismatch in report.ssm_mismatches:
-                s.out(f"SSM output drifted: {mismatch}")
+                run.out(f"SSM output drifted: {mismatch}")
             if report.not_checked:
-                s.out(
+                run.out(
                     table(
                         [[r.logical_id, r.resource_type, r.reason] for r in report.not_checked],
                         ["not checked", "type", "why"],
@@ -174,11 +169,11 @@ def check_drift(
                 )
             unchecked = f"; {len(report.not_checked)} resource(s) not checked" if report.not_checked else ""
             for stopped in report.polling_disabled:
-                s.out(
+                run.out(
                     f"Polling disabled by AWS since {stopped.since} (30 days idle) on {stopped.pipeline}: "
                     f"a push starts nothing; re-enable: {stopped.reenable}"
                 )
-            s.result(
+            run.result(
                 f"{names.stack_name}: "
                 + (
                     f"DRIFTED ({len(report.resources)} resource(s), "
@@ -191,7 +186,6 @@ def check_drift(
             raise typer.Exit(EXIT_DRIFT)
 
 
-@app.command("delete-product")
 def delete_product(
     ctx: typer.Context,
     config: ConfigOption,
@@ -207,16 +201,16 @@ def delete_product(
     from ml_provisioner.aws import aws_errors
     from ml_provisioner.aws.lifecycle import delete_stack, owned_stack_state, remove_leftovers, retained_resources
 
-    with action(ctx, "delete-product") as s:
-        names, aws = _connect(s, config, stack_name, endpoint_url, "delete-product", service_role=service_role)
+    with action(ctx, "delete-product") as run:
+        names, aws = _connect(run, config, stack_name, endpoint_url, "delete-product", service_role=service_role)
         with aws_errors("delete-product"):
             owned_stack_state(aws, names)
             leftovers = remove_leftovers(aws, names.stack_name)
             state = owned_stack_state(aws, names)
             if not state.exists:
                 if leftovers:  # an interrupted first deploy: nothing was ever created
-                    s.summary = f"{names.stack_name} was never created; removed {len(leftovers)} leftover(s)"
-                    _report_deleted(s, names.stack_name, [], as_json, leftovers)
+                    run.summary = f"{names.stack_name} was never created; removed {len(leftovers)} leftover(s)"
+                    _report_deleted(run, names.stack_name, [], as_json, leftovers)
                     return
                 raise OperationFailed(f"stack {names.stack_name} does not exist")
             if state.termination_protection and not force:
@@ -224,26 +218,26 @@ def delete_product(
                     f"stack {names.stack_name} has termination protection",
                     "run again with --force to turn it off and delete the stack",
                 )
-            _confirm(s, f"Delete stack {names.stack_name}?", force)
+            _confirm(run, f"Delete stack {names.stack_name}?", force)
             retained = retained_resources(aws, names.stack_name)
             try:
                 delete_stack(
                     aws,
                     names.stack_name,
-                    on_event=_event_printer(s, as_json),
+                    on_event=_event_printer(run, as_json),
                     disable_protection=state.termination_protection,
                     empty_buckets=names.is_test,
                 )
             except Interrupted:
-                _report_retained(s, retained, as_json)  # whatever happens next, this is what survives
+                _report_retained(run, retained, as_json)  # whatever happens next, this is what survives
                 raise
-        s.summary = f"deleted {names.stack_name}; {len(retained)} resource(s) retained"
-        _report_deleted(s, names.stack_name, retained, as_json, leftovers)
+        run.summary = f"deleted {names.stack_name}; {len(retained)} resource(s) retained"
+        _report_deleted(run, names.stack_name, retained, as_json, leftovers)
 
 
-def _report_deleted(s: Session, stack_name: str, retained: list, as_json: bool, leftovers: list[str]) -> None:
+def _report_deleted(run: Run, stack_name: str, retained: list, as_json: bool, leftovers: list[str]) -> None:
     if as_json:
-        s.json(
+        run.json(
             {
                 "stack": stack_name,
                 "deleted": True,
@@ -253,28 +247,28 @@ def _report_deleted(s: Session, stack_name: str, retained: list, as_json: bool, 
         )
         return
     for leftover in leftovers:
-        s.out(f"removed {leftover}, left by an interrupted run")
-    s.result(
+        run.out(f"removed {leftover}, left by an interrupted run")
+    run.result(
         f"deleted stack {stack_name}"
         if not leftovers or retained
         else f"stack {stack_name} was never created; removed what an interrupted deploy left"
     )
-    _report_retained(s, retained, as_json)
+    _report_retained(run, retained, as_json)
 
 
-def _report_retained(s: Session, retained: list, as_json: bool) -> None:
+def _report_retained(run: Run, retained: list, as_json: bool) -> None:
     if retained and not as_json:
-        s.out("\nRetained (data outlives the stack); to remove them by hand:")
-        s.out(table([[r.resource_type, r.name, r.removal_hint] for r in retained], ["type", "name", "how to remove"]))
+        run.out("\nRetained (data outlives the stack); to remove them by hand:")
+        run.out(table([[r.resource_type, r.name, r.removal_hint] for r in retained], ["type", "name", "how to remove"]))
     elif retained:
-        s.json({"retained": [r.__dict__ | {"removal": r.removal_hint} for r in retained]})
+        run.json({"retained": [r.__dict__ | {"removal": r.removal_hint} for r in retained]})
 
 
 # -- shared steps ---------------------------------------------------------------------------------
 
 
 def _deploy(
-    s: Session,
+    run: Run,
     loaded: LoadedConfig,
     test_marker: str | None,
     *,
@@ -290,7 +284,7 @@ def _deploy(
     from ml_provisioner.synth import synthesize
 
     what = "test-deploy" if test_marker else "deploy-product"
-    _, aws = _connect(s, loaded, None, endpoint_url, what, service_role=service_role)
+    _, aws = _connect(run, loaded, None, endpoint_url, what, service_role=service_role)
     [result] = synthesize([loaded], test_marker=test_marker)
     names = result.names
     if result.errors:
@@ -300,14 +294,14 @@ def _deploy(
         )
     if not test_marker:  # the deployed template is kept where create-prov-template puts it
         try:
-            s.workspace.write(s.workspace.template_for(loaded.stem), result.template_yaml())
+            run.workspace.write(run.workspace.template_for(loaded.stem), result.template_yaml())
         except FolderNotWritable as error:  # a copy for the user: not a reason to stop the deploy
-            s.warn(f"{error.message}: the deployed template is not kept there; {error.hint}")
+            run.warn(f"{error.message}: the deployed template is not kept there; {error.hint}")
 
     def review(change_set) -> None:
         if not as_json:
-            _render_changes(s, names, change_set.changes)
-        _confirm(s, f"Execute these {len(change_set.changes)} change(s) on {names.stack_name}?", force)
+            _render_changes(run, names, change_set.changes)
+        _confirm(run, f"Execute these {len(change_set.changes)} change(s) on {names.stack_name}?", force)
 
     with aws_errors(what):
         deployed = deploy(
@@ -317,23 +311,23 @@ def _deploy(
             result.template_yaml(),
             force=force,
             review=review,
-            confirm=lambda question: _confirm(s, question, force),
+            confirm=lambda question: _confirm(run, question, force),
             expected_outputs=catalog.ssm_outputs(loaded.config),
-            on_event=_event_printer(s, as_json),
-            say=(lambda _: None) if as_json else s.out,
-            notify=s.warn,
+            on_event=_event_printer(run, as_json),
+            say=(lambda _: None) if as_json else run.out,
+            notify=run.warn,
             staging_bucket=staging_bucket,
             allow_destructive=allow_destructive,
         )
-    s.summary = f"{names.stack_name}: {deployed.outcome}"
-    _report_outputs(s, loaded, names, deployed.outputs, as_json, deployed.outcome)
+    run.summary = f"{names.stack_name}: {deployed.outcome}"
+    _report_outputs(run, loaded, names, deployed.outputs, as_json, deployed.outcome)
 
 
 def _report_outputs(
-    s: Session, loaded: LoadedConfig, names: Names, outputs: dict[str, str], as_json: bool, outcome: str
+    run: Run, loaded: LoadedConfig, names: Names, outputs: dict[str, str], as_json: bool, outcome: str
 ) -> None:
     if as_json:
-        s.json(
+        run.json(
             {
                 "stack": names.stack_name,
                 "test_deployment": names.is_test,
@@ -343,22 +337,22 @@ def _report_outputs(
             }
         )
         return
-    s.out(table([[names.ssm_parameter(k), v] for k, v in outputs.items()], ["SSM parameter", "value"]))
-    s.result(f"stack {names.stack_name}: {outcome}; {len(outputs)} SSM output(s) read back and checked")
+    run.out(table([[names.ssm_parameter(k), v] for k, v in outputs.items()], ["SSM parameter", "value"]))
+    run.result(f"stack {names.stack_name}: {outcome}; {len(outputs)} SSM output(s) read back and checked")
     if names.is_test:
-        s.result(f"test stack name: {names.stack_name}")
-        s.out(
+        run.result(f"test stack name: {names.stack_name}")
+        run.out(
             f"remove it with: ml-provisioner delete-product --config {loaded.path.name} "
             f"--stack-name {names.stack_name} --force\n"
             f"           or: aws cloudformation delete-stack --stack-name {names.stack_name}"
         )
 
 
-def _render_changes(s: Session, names: Names, changes: list) -> None:
+def _render_changes(run: Run, names: Names, changes: list) -> None:
     if not changes:
-        s.result(f"{names.stack_name}: no changes")
+        run.result(f"{names.stack_name}: no changes")
         return
-    s.out(
+    run.out(
         table(
             [[c.action, c.logical_id, c.resource_type, c.physical_id, c.flags] for c in changes],
             ["action", "resource", "type", "physical id", "flags"],
@@ -366,20 +360,20 @@ def _render_changes(s: Session, names: Names, changes: list) -> None:
     )
     for change in changes:
         for grant in change.iam_widening[:WIDENING_SHOWN]:
-            s.out(f"IAM widening in {change.logical_id}: {grant}")
+            run.out(f"IAM widening in {change.logical_id}: {grant}")
         if len(change.iam_widening) > WIDENING_SHOWN:
-            s.out(
+            run.out(
                 f"IAM widening in {change.logical_id}: ... and {len(change.iam_widening) - WIDENING_SHOWN} more "
                 "(--json lists all)"
             )
-    s.result(
+    run.result(
         f"{names.stack_name}: {len(changes)} change(s), "
         f"{sum(1 for c in changes if c.replacement == 'True')} replacement(s), "
         f"{sum(1 for c in changes if c.iam_widening)} IAM-widening"
     )
 
 
-def _confirm(s: Session, question: str, force: bool) -> None:
+def _confirm(run: Run, question: str, force: bool) -> None:
     if force:
         return
     if not sys.stdin.isatty():
@@ -393,7 +387,7 @@ def _confirm(s: Session, question: str, force: bool) -> None:
 
 
 def _connect(
-    s: Session,
+    run: Run,
     config: str | LoadedConfig,
     stack_name: str | None,
     endpoint_url: str | None,
@@ -404,7 +398,7 @@ def _connect(
     """The product's (or a test deployment's) names and an AWS session in the config's account."""
     from ml_provisioner.aws import AwsSession, aws_errors
 
-    names = _target(s.load(config) if isinstance(config, str) else config, stack_name)
+    names = _target(run.load(config) if isinstance(config, str) else config, stack_name)
     aws = AwsSession(
         names.region, endpoint_url, cloudformation_role_arn=names.execution_role_arn if service_role else None
     )
@@ -427,12 +421,12 @@ def _target(loaded: LoadedConfig, stack_name: str | None) -> Names:
     return test
 
 
-def _event_printer(s: Session, as_json: bool):
+def _event_printer(run: Run, as_json: bool):
     def show(event: dict) -> None:
         if as_json:
             return
         when = event["Timestamp"].strftime("%H:%M:%S") if hasattr(event["Timestamp"], "strftime") else ""
         reason = event.get("ResourceStatusReason") or ""
-        s.out(f"{when}  {event['ResourceStatus']:<28} {event['LogicalResourceId']:<40} {reason}".rstrip())
+        run.out(f"{when}  {event['ResourceStatus']:<28} {event['LogicalResourceId']:<40} {reason}".rstrip())
 
     return show

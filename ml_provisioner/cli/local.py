@@ -8,16 +8,14 @@ from typing import Any
 import typer
 
 from ml_provisioner import catalog
-from ml_provisioner.cli import app
 from ml_provisioner.cli._common import ConfigOption, ConfigsOption, JsonOption, action, table
 from ml_provisioner.errors import BadInput, OperationFailed
 
 
-@app.command("list-products")
 def list_products(ctx: typer.Context, config: ConfigOption = "", as_json: JsonOption = False) -> None:
     """List the tiers (products) and what each one provisions."""
-    with action(ctx, "list-products") as s:
-        current = s.load(config).config.tier if config else None
+    with action(ctx, "list-products") as run:
+        current = run.load(config).config.tier if config else None
         rows: list[dict[str, Any]] = [
             {
                 "tier": info.tier.value,
@@ -31,9 +29,9 @@ def list_products(ctx: typer.Context, config: ConfigOption = "", as_json: JsonOp
             for info in catalog.TIERS.values()
         ]
         if as_json:
-            s.json(rows)
+            run.json(rows)
             return
-        s.out(
+        run.out(
             table(
                 [
                     [
@@ -49,18 +47,17 @@ def list_products(ctx: typer.Context, config: ConfigOption = "", as_json: JsonOp
             )
         )
         if current:
-            s.out(f"\n* the tier of {config}")
+            run.out(f"\n* the tier of {config}")
 
 
-@app.command("show-product")
 def show_product(ctx: typer.Context, config: ConfigOption, as_json: JsonOption = False) -> None:
     """Show every resource the config's tier creates, with its physical name."""
-    with action(ctx, "show-product") as s:
-        loaded = s.load(config)
+    with action(ctx, "show-product") as run:
+        loaded = run.load(config)
         names = loaded.names()
         resources = catalog.resources_for(loaded.config, names)
         if as_json:
-            s.json(
+            run.json(
                 {
                     "stack": names.stack_name,
                     "tier": loaded.config.tier.value,
@@ -70,26 +67,25 @@ def show_product(ctx: typer.Context, config: ConfigOption, as_json: JsonOption =
                 }
             )
             return
-        s.out(f"{names.stack_name}  ({loaded.config.tier.value} tier, region {names.region})\n")
-        s.out(
+        run.out(f"{names.stack_name}  ({loaded.config.tier.value} tier, region {names.region})\n")
+        run.out(
             table(
                 [[r.construct, r.type, r.purpose, r.physical_name] for r in resources],
                 ["construct", "type", "purpose", "physical name"],
             )
         )
-        s.result(
+        run.result(
             f"\n{catalog.counted(resources)} resources (+1 TLS-only bucket policy); "
             f"SSM outputs under {names.ssm_prefix}/"
         )
 
 
-@app.command("validate-config")
 def validate_config(ctx: typer.Context, config: ConfigsOption, as_json: JsonOption = False) -> None:
     """Check config file(s) against the tier schema, AWS naming limits and the file-name scheme."""
-    with action(ctx, "validate-config") as s:
-        checked = [s.load(given, strict_file_name=True) for given in config]
+    with action(ctx, "validate-config") as run:
+        checked = [run.load(given, strict_file_name=True) for given in config]
         if as_json:
-            s.json(
+            run.json(
                 [
                     {"config": str(c.path), "valid": True, "tier": c.config.tier.value, "stack": c.names().stack_name}
                     for c in checked
@@ -97,18 +93,17 @@ def validate_config(ctx: typer.Context, config: ConfigsOption, as_json: JsonOpti
             )
             return
         for loaded in checked:
-            s.result(f"{loaded.path}: valid {loaded.config.tier.value} config (stack {loaded.names().stack_name})")
+            run.result(f"{loaded.path}: valid {loaded.config.tier.value} config (stack {loaded.names().stack_name})")
 
 
-@app.command("create-prov-template")
 def create_prov_template(ctx: typer.Context, config: ConfigsOption, as_json: JsonOption = False) -> None:
     """Synthesize CloudFormation templates into templates/<config>.yaml (several configs: one process)."""
     from ml_provisioner.synth import synthesize
 
-    with action(ctx, "create-prov-template") as s:
-        loaded = [s.load(given) for given in config]
+    with action(ctx, "create-prov-template") as run:
+        loaded = [run.load(given) for given in config]
         results = synthesize(loaded)  # all or nothing: no file is written unless every config synthesizes
-        written = [s.workspace.write(s.workspace.template_for(r.loaded.stem), r.template_yaml()) for r in results]
+        written = [run.workspace.write(run.workspace.template_for(r.loaded.stem), r.template_yaml()) for r in results]
         rows = [
             {
                 "config": r.loaded.stem,
@@ -120,35 +115,34 @@ def create_prov_template(ctx: typer.Context, config: ConfigsOption, as_json: Jso
             }
             for r, path in zip(results, written, strict=True)
         ]
-        s.summary = f"{len(written)} template(s) written"
+        run.summary = f"{len(written)} template(s) written"
         if as_json:
-            s.json(rows)
+            run.json(rows)
         else:
             for row in rows:
-                s.result(f"{row['template']}: {row['resources']} resources, stack {row['stack']}")
+                run.result(f"{row['template']}: {row['resources']} resources, stack {row['stack']}")
         if any(r.errors for r in results):
             raise OperationFailed(
                 "cdk-nag reported unacknowledged errors", "run validate-prov-template for the findings"
             )
 
 
-@app.command("validate-prov-template")
 def validate_prov_template(ctx: typer.Context, config: ConfigsOption, as_json: JsonOption = False) -> None:
     """cfn-lint the written template and report cdk-nag AwsSolutions findings; exit 1 on any error."""
     from ml_provisioner.checks import check_template
     from ml_provisioner.synth import synthesize
 
-    with action(ctx, "validate-prov-template") as s:
-        loaded = [s.load(given) for given in config]
+    with action(ctx, "validate-prov-template") as run:
+        loaded = [run.load(given) for given in config]
         for item in loaded:
-            if not s.workspace.template_for(item.stem).is_file():
+            if not run.workspace.template_for(item.stem).is_file():
                 raise BadInput(
-                    f"template not found: {s.workspace.template_for(item.stem)}",
+                    f"template not found: {run.workspace.template_for(item.stem)}",
                     f"run `ml-provisioner create-prov-template --config {item.path.name}` first",
                 )
-        checks = [check_template(s.workspace.template_for(r.loaded.stem), r) for r in synthesize(loaded)]
+        checks = [check_template(run.workspace.template_for(r.loaded.stem), r) for r in synthesize(loaded)]
         if as_json:
-            s.json(
+            run.json(
                 [
                     {
                         "template": str(c.template_path),
@@ -179,11 +173,11 @@ def validate_prov_template(ctx: typer.Context, config: ConfigsOption, as_json: J
                         ]
                     )
                 if findings:
-                    s.out(table(findings, ["check", "severity", "rule", "where", "message"]))
-                s.result(
+                    run.out(table(findings, ["check", "severity", "rule", "where", "message"]))
+                run.result(
                     f"{c.template_path}: {c.errors} error(s), {c.warnings} warning(s), "
                     f"{len(c.acknowledged)} acknowledged cdk-nag finding(s)"
                 )
-        s.summary = f"{sum(c.errors for c in checks)} error(s)"
+        run.summary = f"{sum(c.errors for c in checks)} error(s)"
         if any(c.errors for c in checks):
             raise OperationFailed(f"{sum(c.errors for c in checks)} error(s) in the template(s)")

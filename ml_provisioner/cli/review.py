@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ml_provisioner.cli import app
-from ml_provisioner.cli._common import ConfigsOption, EndpointOption, JsonOption, Session, action, table
+from ml_provisioner.cli._common import ConfigsOption, EndpointOption, JsonOption, Run, action, table
 from ml_provisioner.errors import ProvisionerError
 
 if TYPE_CHECKING:  # the policy and report modules load cfn-lint: imported when a command runs
@@ -35,60 +34,58 @@ ServiceRoleOption = Annotated[
 ]
 
 
-@app.command("create-policy")
 def create_policy(
     ctx: typer.Context, config: ConfigsOption, as_json: JsonOption = False, service_role: ServiceRoleOption = False
 ) -> None:
     """Write the least-privilege IAM policy for deploying, testing, checking and deleting the product
     into policies/<config>-deployer-<n>.json (each document within IAM's managed-policy limit)."""
-    from ml_provisioner.policy import generate_policy, write_policy
+    from ml_provisioner.policy import generate_policy
     from ml_provisioner.synth import synthesize
 
-    with action(ctx, "create-policy") as s:
-        loaded = [s.load(given) for given in config]
+    with action(ctx, "create-policy") as run:
+        loaded = [run.load(given) for given in config]
         # all derived before any is written
         policies = [generate_policy(result, service_role=service_role) for result in synthesize(loaded)]
         for policy in policies:
-            write_policy(s.workspace, policy)
-        s.summary = f"{sum(len(p.documents) for p in policies)} policy document(s) written"
+            run.workspace.write_policies(policy.config_stem, policy.files())
+        run.summary = f"{sum(len(p.documents) for p in policies)} policy document(s) written"
         if as_json:
-            s.json([{**p.summary(), "directory": str(s.workspace.policies)} for p in policies])
+            run.json([{**p.summary(), "directory": str(run.workspace.policies)} for p in policies])
             return
         for policy in policies:
-            _print_policy(s, policy)
+            _print_policy(run, policy)
 
 
-def _print_policy(s: Session, policy: DeployerPolicy) -> None:
+def _print_policy(run: Run, policy: DeployerPolicy) -> None:
     summary = policy.summary()
-    s.out(
+    run.out(
         table(
             [
-                [str(s.workspace.policies / d["file"]), d["statements"], f"{d['characters']:,} of {d['limit']:,}"]
+                [str(run.workspace.policies / d["file"]), d["statements"], f"{d['characters']:,} of {d['limit']:,}"]
                 for d in summary["documents"]
             ],
             ["document", "statements", "characters"],
         )
     )
     if summary["unscoped_actions"]:
-        s.out(f'actions without resource-level scoping (Resource "*"): {", ".join(summary["unscoped_actions"])}')
+        run.out(f'actions without resource-level scoping (Resource "*"): {", ".join(summary["unscoped_actions"])}')
     if summary["omitted"]:
-        s.out(
+        run.out(
             f"{len(summary['omitted'])} handler permission(s) left out: features the template does not use "
             "(--json lists them)"
         )
     if policy.execution_role:
-        s.out(
+        run.out(
             f"execution role {policy.execution_role.arn}: create it with "
-            + ", ".join(str(s.workspace.policies / f) for f in policy.execution_file_names())
+            + ", ".join(str(run.workspace.policies / f) for f in policy.execution_file_names())
         )
-    s.out(policy.holder_can_and_cannot)
-    s.result(
+    run.out(policy.holder_can_and_cannot)
+    run.result(
         f"{policy.config_stem}: {summary['statements']} statements, {summary['actions']} actions, "
         f"{len(summary['services'])} services, {len(policy.documents)} document(s)\n"
     )
 
 
-@app.command("create-review-report")
 def create_review_report(
     ctx: typer.Context,
     config: ConfigsOption,
@@ -103,13 +100,13 @@ def create_review_report(
     from ml_provisioner.report import ReviewInput, build_report
     from ml_provisioner.synth import synthesize
 
-    with action(ctx, "create-review-report") as s:
-        loaded = [s.load(given) for given in config]
+    with action(ctx, "create-review-report") as run:
+        loaded = [run.load(given) for given in config]
         results = synthesize(loaded)
         generated_at = dt.datetime.now(dt.UTC)
         rows = []
         for result in results:
-            changes, why_not = _preview(s, result, endpoint_url) if preview else (None, "--preview not given")
+            changes, why_not = _preview(run, result, endpoint_url) if preview else (None, "--preview not given")
             review = ReviewInput(
                 synthesized=result,
                 lint=_lint(result),
@@ -117,16 +114,16 @@ def create_review_report(
                 preview=changes,
                 preview_note=why_not,
             )
-            path = s.workspace.write(
-                s.workspace.reports / f"{result.loaded.stem}-review.html", build_report(review, generated_at)
+            path = run.workspace.write(
+                run.workspace.reports / f"{result.loaded.stem}-review.html", build_report(review, generated_at)
             )
             rows.append({"config": result.loaded.stem, "report": str(path), **review.counts()})
-        s.summary = f"{len(rows)} review report(s) written"
+        run.summary = f"{len(rows)} review report(s) written"
         if as_json:
-            s.json(rows)
+            run.json(rows)
             return
         for row in rows:
-            s.result(
+            run.result(
                 f"{row['report']}: {row['resources']} resources, {row['nag_findings']} cdk-nag and "
                 f"{row['lint_findings']} cfn-lint finding(s), preview: {row['preview']}"
             )
@@ -139,7 +136,7 @@ def _lint(result: Synthesized) -> list[LintFinding]:
     return cfn_lint(result.template_yaml(), result.names.region)
 
 
-def _preview(s: Session, result: Synthesized, endpoint_url: str | None) -> tuple[list | None, str]:
+def _preview(run: Run, result: Synthesized, endpoint_url: str | None) -> tuple[list | None, str]:
     """(changes, why there are none): a failed preview is reported, not fatal, since the rest
     of the report stands on its own."""
     from ml_provisioner.aws import preview_changes
@@ -147,6 +144,6 @@ def _preview(s: Session, result: Synthesized, endpoint_url: str | None) -> tuple
     try:
         changes = preview_changes(result.names, result.template, result.template_yaml(), endpoint_url)
     except ProvisionerError as error:
-        s.warn(f"{result.loaded.stem}: change-set preview failed: {error.message}")
+        run.warn(f"{result.loaded.stem}: change-set preview failed: {error.message}")
         return None, f"the preview failed: {error.message}"
     return changes, "" if changes is not None else f"stack {result.names.stack_name} is not deployed"

@@ -9,21 +9,19 @@ from typing import Annotated
 
 import typer
 
-from ml_provisioner.cli import app
 from ml_provisioner.cli._common import action
 from ml_provisioner.errors import BadInput
 
 SANDBOX_ACCOUNT = "123456789012"  # the starter examples' account
 
 
-@app.command("sandbox")
 def sandbox(
     ctx: typer.Context,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 4566,
     account_id: Annotated[str, typer.Option(help="The AWS account the endpoint emulates.")] = SANDBOX_ACCOUNT,
 ) -> None:
     """Run a local AWS endpoint on 127.0.0.1 and print the environment to use it."""
-    with action(ctx, "sandbox") as s:
+    with action(ctx, "sandbox") as run:
         os.environ["MOTO_ACCOUNT_ID"] = account_id  # read by moto when it is first imported
         try:
             from ml_provisioner.sandbox import start_sandbox
@@ -41,11 +39,11 @@ def sandbox(
                 "stop what listens there, or choose another port with --port (0: any free port)",
             ) from None
         with endpoint:
-            s.result("Local AWS endpoint running. In another shell:\n")
-            s.result(f"  export AWS_ENDPOINT_URL={endpoint.url}")
-            s.result("  export AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox")
-            s.result(f"\nIt emulates account {account_id}; stop it with Ctrl-C (all state is in memory).")
+            run.result("Local AWS endpoint running. In another shell:\n")
+            run.result(f"  export AWS_ENDPOINT_URL={endpoint.url}")
+            run.result("  export AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox")
+            run.result(f"\nIt emulates account {account_id}; stop it with Ctrl-C (all state is in memory).")
             try:
                 threading.Event().wait()
             except KeyboardInterrupt:
-                s.result("\nsandbox stopped")
+                run.result("\nsandbox stopped")

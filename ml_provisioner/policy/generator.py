@@ -17,7 +17,6 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ml_provisioner import staging
@@ -27,7 +26,6 @@ from ml_provisioner.naming import Names
 from ml_provisioner.policy import delegation, iam_reference, scopes, tables
 from ml_provisioner.policy.schemas import TypePermissions, type_permissions
 from ml_provisioner.synth import Synthesized
-from ml_provisioner.workspace import Workspace
 
 MANAGED_POLICY_LIMIT = 6_144  # characters of a managed policy document, whitespace not counted
 POLICY_VERSION = "2012-10-17"
@@ -88,6 +86,14 @@ class DeployerPolicy:
 
     def file_names(self) -> list[str]:
         return [f"{self.config_stem}-deployer-{n}.json" for n in range(1, len(self.documents) + 1)]
+
+    def files(self) -> dict[str, str]:
+        """policies/ file name -> JSON text, in the order they are written."""
+        documents = dict(zip(self.file_names(), self.documents, strict=True))
+        if self.execution_role:
+            role = self.execution_role
+            documents |= dict(zip(self.execution_file_names(), [role.trust, *role.documents], strict=True))
+        return {name: json.dumps(document, indent=2) + "\n" for name, document in documents.items()}
 
     def execution_file_names(self) -> list[str]:
         """The execution role's trust policy, then its permission documents (service-role mode)."""
@@ -241,9 +247,13 @@ def generate_policy(synthesized: Synthesized, *, service_role: bool = False) -> 
         caller = resources  # one principal does both
     omitted: dict[tuple[str, str], Omitted] = {}
     for resource in _resources(template):
-        permissions = type_permissions(resource["Type"], names.region)
-        for action, reason in _resource_actions(resources, permissions, resource.get("Properties", {})):
-            omitted.setdefault((resource["Type"], action), Omitted(resource["Type"], action, reason))
+        rtype = resource["Type"]
+        granted, left_out = _handler_actions(type_permissions(rtype, names.region), resource.get("Properties", {}))
+        scope = tables.TYPE_SCOPES[rtype]
+        for action, tagging in granted:
+            resources.allow_scoped(action, scope.own if tagging else scope.own + scope.uses, rtype, tagging)
+        for action, reason in left_out:
+            omitted.setdefault((rtype, action), Omitted(rtype, action, reason))
     _allow_passing_roles(resources, template)
     _allow_passing_connections(resources, template)
     _allow_template_parameters(resources, template)
@@ -291,32 +301,31 @@ def _resources(template: dict[str, Any]) -> list[dict[str, Any]]:
     return [template["Resources"][logical_id] for logical_id in sorted(template.get("Resources", {}))]
 
 
-def _resource_actions(
-    grants: _Grants, permissions: TypePermissions, properties: dict[str, Any]
-) -> Iterator[tuple[str, str]]:
-    """Grant one resource's handler permissions; yield (action, reason) for each left out."""
+def _handler_actions(
+    permissions: TypePermissions, properties: dict[str, Any]
+) -> tuple[list[tuple[str, bool]], list[tuple[str, str]]]:
+    """One resource's handler permissions: (granted (action, is tagging), left out (action, reason))."""
     rtype = permissions.resource_type
-    scope = tables.TYPE_SCOPES.get(rtype)
-    if scope is None:
+    if rtype not in tables.TYPE_SCOPES:
         raise PolicyGap(f"{rtype} has no entry in TYPE_SCOPES: what its permissions act on is unknown")
+    granted: list[tuple[str, bool]] = []
+    left_out: list[tuple[str, str]] = []
     for action in permissions.actions:
         gate = _unused_feature(rtype, action, properties)
         if gate:
-            yield action, f"only needed for {gate.feature}, which this resource does not use"
-            continue
-        if action in tables.NOT_IAM_ACTIONS:
-            yield action, tables.NOT_IAM_ACTIONS[action]
-            continue
-        if action in delegation.NEVER:
-            yield action, "never granted: removing a role's permission boundary frees the role from it"
-            continue
-        tagging = action in permissions.tagging
-        action = tables.RENAMED_ACTIONS.get(action, action)
-        if action == PASS_ROLE:
-            continue  # granted once, for the roles the template passes (_allow_passing_roles)
-        if action in tables.PASS_CONNECTION_ACTIONS:
-            continue  # granted once, for the connections the template uses (_allow_passing_connections)
-        grants.allow_scoped(action, scope.own if tagging else scope.own + scope.uses, rtype, tagging)
+            left_out.append((action, f"only needed for {gate.feature}, which this resource does not use"))
+        elif action in tables.NOT_IAM_ACTIONS:
+            left_out.append((action, tables.NOT_IAM_ACTIONS[action]))
+        elif action in delegation.NEVER:
+            left_out.append((action, "never granted: removing a role's permission boundary frees the role from it"))
+        else:
+            tagging = action in permissions.tagging
+            action = tables.RENAMED_ACTIONS.get(action, action)
+            # Passing roles and connections is granted once, for those the template uses
+            # (_allow_passing_roles, _allow_passing_connections).
+            if action != PASS_ROLE and action not in tables.PASS_CONNECTION_ACTIONS:
+                granted.append((action, tagging))
+    return granted, left_out
 
 
 def _unused_feature(rtype: str, action: str, properties: dict[str, Any]) -> tables.FeatureGate | None:
@@ -546,26 +555,3 @@ def _fitting_pieces(statement: dict[str, Any], limit: int) -> list[dict[str, Any
         if all(policy_size(_document([p])) <= limit for p in pieces):
             return pieces
     raise PolicyGap(f"statement {statement['Sid']} does not fit in a managed policy even with one action")
-
-
-# -- output -------------------------------------------------------------------------------------
-
-
-def write_policy(workspace: Workspace, policy: DeployerPolicy) -> list[Path]:
-    """Write policies/<config>-deployer-<n>.json and remove numbers left over from a larger run."""
-    written = [
-        workspace.write(workspace.policies / name, json.dumps(document, indent=2) + "\n")
-        for name, document in zip(policy.file_names(), policy.documents, strict=True)
-    ]
-    if policy.execution_role:
-        role = policy.execution_role
-        written += [
-            workspace.write(workspace.policies / name, json.dumps(document, indent=2) + "\n")
-            for name, document in zip(policy.execution_file_names(), [role.trust, *role.documents], strict=True)
-        ]
-    stale = re.compile(re.escape(policy.config_stem) + r"-deployer-(\d+)\.json")
-    for path in workspace.policies.glob(f"{policy.config_stem}-deployer-*.json"):
-        match = stale.fullmatch(path.name)
-        if match and int(match.group(1)) > len(written):
-            path.unlink()
-    return written

@@ -14,6 +14,7 @@ from itertools import groupby
 from typing import Any
 
 from ml_provisioner import __version__
+from ml_provisioner.changes import ResourceChange
 from ml_provisioner.checks import LintFinding
 from ml_provisioner.policy.generator import MANAGED_POLICY_LIMIT, DeployerPolicy
 from ml_provisioner.report import model
@@ -31,7 +32,6 @@ SECTIONS = (
     ("findings", "Findings"),
     ("change-preview", "Change preview"),
 )
-PREVIEW_KEYS = ("action", "logical_id", "physical_id", "resource_type", "replacement", "iam_widening")
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class ReviewInput:
     synthesized: Synthesized
     lint: list[LintFinding]
     policy: DeployerPolicy
-    preview: list[dict[str, Any]] | None = None  # None: not deployed, or not checked
+    preview: list[ResourceChange] | None = None  # None: not deployed, or not checked
     preview_note: str = ""  # why there is no preview
 
     def counts(self) -> dict[str, Any]:
@@ -190,11 +190,11 @@ def _summary(review: ReviewInput) -> str:
     )
 
 
-def _preview_headline(preview: list[dict[str, Any]] | None, note: str) -> tuple[str, str, str]:
+def _preview_headline(preview: list[ResourceChange] | None, note: str) -> tuple[str, str, str]:
     if preview is None:
         return "not checked", note or "no change-set preview was made", "neutral"
-    replacements = sum(1 for c in preview if str(c.get("replacement")) in ("True", "Conditional"))
-    widening = sum(1 for c in preview if c.get("iam_widening"))
+    replacements = sum(1 for c in preview if c.replaces)
+    widening = sum(1 for c in preview if c.iam_widening)
     risks = f"{replacements} replacement(s), {widening} IAM widening"
     return f"{len(preview)} change(s)", risks, "bad" if widening or replacements else "good"
 
@@ -385,7 +385,7 @@ def _findings(review: ReviewInput) -> str:
     )
 
 
-def _preview(preview: list[dict[str, Any]] | None, note: str) -> str:
+def _preview(preview: list[ResourceChange] | None, note: str) -> str:
     intro = "What CloudFormation would change in the deployed stack (a change set, created and deleted, never run)."
     if preview is None:
         reason = escape(f" ({note})" if note else "")
@@ -396,16 +396,16 @@ def _preview(preview: list[dict[str, Any]] | None, note: str) -> str:
         return _section("change-preview", intro, Markup(callout))
     if not preview:
         return _section("change-preview", intro, _empty("No changes: the deployed stack matches this template."))
-    counts = Counter(str(c.get("action", "")) for c in preview)
+    counts = Counter(c.action for c in preview)
     tally = " ".join(_badge(f"{n} {action}", action.lower()) for action, n in sorted(counts.items()))
     rows = [
         (
-            _badge(str(c.get("action", "")), str(c.get("action", "")).lower()),
-            _code(c.get("logical_id", "")),
-            _code(c.get("physical_id", "") or "-"),
-            _code(c.get("resource_type", "")),
-            _replacement(c.get("replacement")),
-            _widening(c.get("iam_widening")),
+            _badge(c.action, c.action.lower()),
+            _code(c.logical_id),
+            _code(c.physical_id or "-"),
+            _code(c.resource_type),
+            _replacement(c.replacement),
+            _widening(c.iam_widening),
         )
         for c in preview
     ]
@@ -417,16 +417,14 @@ def _preview(preview: list[dict[str, Any]] | None, note: str) -> str:
     )
 
 
-def _replacement(value: Any) -> Markup | str:
-    text = str(value) if value not in (None, "") else "-"
-    return {"True": _badge("replaces", "bad"), "Conditional": _badge("may replace", "warn")}.get(text, text)
+def _replacement(value: str) -> Markup | str:
+    return {"True": _badge("replaces", "bad"), "Conditional": _badge("may replace", "warn")}.get(value, value or "-")
 
 
-def _widening(value: Any) -> Markup | str:
-    if not value:
+def _widening(grants: list[str]) -> Markup | str:
+    if not grants:
         return "-"
-    details = value if isinstance(value, list) else []
-    return Markup(_badge("widens IAM", "bad") + "".join(f"<div>{escape(str(d))}</div>" for d in details))
+    return Markup(_badge("widens IAM", "bad") + "".join(f"<div>{escape(g)}</div>" for g in grants))
 
 
 def _footer(s: Synthesized, stamp: str) -> str:

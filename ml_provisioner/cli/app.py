@@ -1,0 +1,100 @@
+"""The ml-provisioner application: global options, every command registered by name (in the
+order `--help` lists them), and the spec's `-con FILE -act ACTION` form."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ml_provisioner import __version__
+from ml_provisioner.cli import ecosystem, lifecycle, local, review, sandbox
+from ml_provisioner.cli._common import Run, workspace_root
+from ml_provisioner.workspace import ENV_VAR, Workspace
+
+app = typer.Typer(
+    name="ml-provisioner",
+    help="Provision tiered, audited ML product infrastructure on AWS from a YAML config.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ml-provisioner {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            envvar=ENV_VAR,
+            help="Folder holding configs/ policies/ templates/ reports/.",
+            show_default="./ml",
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and more detail.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only results and errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    ctx.obj = Run(Workspace(workspace_root(workspace)), verbose=verbose, quiet=quiet)
+
+
+COMMANDS: dict[str, Callable[..., None]] = {
+    "config-schema": ecosystem.print_config_schema,
+    "deploy-product": lifecycle.deploy_product,
+    "test-deploy": lifecycle.test_deploy,
+    "show-changes": lifecycle.show_changes,
+    "check-drift": lifecycle.check_drift,
+    "delete-product": lifecycle.delete_product,
+    "list-products": local.list_products,
+    "show-product": local.show_product,
+    "validate-config": local.validate_config,
+    "create-prov-template": local.create_prov_template,
+    "validate-prov-template": local.validate_prov_template,
+    "create-policy": review.create_policy,
+    "create-review-report": review.create_review_report,
+    "sandbox": sandbox.sandbox,
+}
+for _name, _command in COMMANDS.items():
+    app.command(_name)(_command)
+
+_GLOBAL_FLAGS = {"--verbose", "-v", "--quiet", "-q"}
+_GLOBAL_WITH_VALUE = {"--workspace", "-w"}
+
+
+def spec_argv(argv: list[str]) -> list[str]:
+    """Accept the spec's `-con FILE -act ACTION` form and global options anywhere on the line:
+    rewrite to `[global options] ACTION --config FILE [options]`."""
+    globals_, rest, act = [], [], None
+    args = iter(argv)
+    for arg in args:
+        if arg == "-act":
+            act = next(args, None)
+        elif arg == "-con":
+            rest += ["--config", next(args, "")]
+        elif arg in _GLOBAL_FLAGS:
+            globals_.append(arg)
+        elif arg in _GLOBAL_WITH_VALUE:
+            globals_ += [arg, next(args, "")]
+        elif arg.startswith("--workspace="):
+            globals_.append(arg)
+        else:
+            rest.append(arg)
+    return globals_ + ([act] if act else []) + rest
+
+
+def main(argv: list[str] | None = None) -> None:
+    app(args=spec_argv(list(sys.argv[1:] if argv is None else argv)), prog_name="ml-provisioner")
