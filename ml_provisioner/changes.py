@@ -149,7 +149,7 @@ def refuse_unsafe_changes(change_set: ChangeSet, *, allow_data_loss: bool = Fals
 # -- IAM widening --------------------------------------------------------------------------------
 
 
-def iam_widening(resource_type: str, old: dict | None, new: dict | None) -> list[str]:
+def iam_widening(resource_type: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[str]:
     """What the new resource's policy documents allow that the old ones did not."""
     if resource_type not in POLICY_PROPERTIES or not new:
         return []
@@ -157,7 +157,7 @@ def iam_widening(resource_type: str, old: dict | None, new: dict | None) -> list
     return sorted(_describe_grant(g) for g in _grants(resource_type, new) - before)
 
 
-def _grants(resource_type: str, resource: dict) -> set[tuple[str, str, str]]:
+def _grants(resource_type: str, resource: dict[str, Any]) -> set[tuple[str, str, str]]:
     """Allow statements flattened to (principal, action, resource) triples."""
     properties = resource.get("Properties", {})
     documents = []
@@ -192,7 +192,7 @@ def _describe_grant(grant: tuple[str, str, str]) -> str:
     return f"{principal} may {action} on {target}"
 
 
-def _as_list(value: Any) -> list:
+def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return value if isinstance(value, list) else [value]

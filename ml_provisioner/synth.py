@@ -59,7 +59,8 @@ class Synthesized:
 
 
 def render_yaml(template: dict[str, Any]) -> str:
-    return yaml.safe_dump(template, sort_keys=False, default_flow_style=False, width=120, allow_unicode=True)
+    text: str = yaml.safe_dump(template, sort_keys=False, default_flow_style=False, width=120, allow_unicode=True)
+    return text
 
 
 # -- Node.js for jsii ----------------------------------------------------------------------------
@@ -91,7 +92,9 @@ def _node_major(node: str) -> int:
 # -- the app ---------------------------------------------------------------------------------------
 
 
-def populate_app(app: Any, configs: list[LoadedConfig], *, test_marker: str | None = None, nag: bool = True):
+def populate_app(
+    app: Any, configs: list[LoadedConfig], *, test_marker: str | None = None, nag: bool = True
+) -> list[Any]:
     """Add one stack per config to app (also used by app.py under the CDK CLI)."""
     from aws_cdk import Validations
     from cdk_nag import AwsSolutionsChecks
@@ -131,7 +134,7 @@ def synthesize(configs: list[LoadedConfig], *, test_marker: str | None = None, n
         return results
 
 
-def _findings(report: dict, stack_path: str) -> list[Finding]:
+def _findings(report: dict[str, Any], stack_path: str) -> list[Finding]:
     findings = []
     for plugin in report.get("pluginReports", []):
         for violation in plugin.get("violations", []):
@@ -150,7 +153,7 @@ def _findings(report: dict, stack_path: str) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.severity, f.rule, f.construct_path))
 
 
-def _acknowledged(template: dict) -> list[Finding]:
+def _acknowledged(template: dict[str, Any]) -> list[Finding]:
     """The suppressions cdk-nag wrote into each resource's Metadata, with their reasons."""
     found = []
     for logical_id, resource in template.get("Resources", {}).items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,31 @@ def faults(endpoint):
 
     with FaultProxy(endpoint) as proxy:
         yield proxy
+
+
+# -- the `synth` marker: `pytest -m "not synth"` runs without ever starting the jsii kernel ------
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "synthesized" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.synth)
+
+
+_JSII_BEFORE = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    item.stash[_JSII_BEFORE] = "jsii" in sys.modules
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A test that starts the jsii kernel in this process (its fixtures included) must carry the
+    `synth` marker: seen whenever no earlier test of the worker started it, so a `-m "not synth"`
+    run checks every test."""
+    result = yield
+    if not item.stash[_JSII_BEFORE] and "jsii" in sys.modules and item.get_closest_marker("synth") is None:
+        pytest.fail(f"{item.nodeid} synthesizes (the jsii kernel started) but is not marked synth", pytrace=False)
+    return result

@@ -20,6 +20,8 @@ from ml_provisioner.config.loader import load_config
 from tests.fault_proxy import SIGINT, SIGKILL
 from tests.test_lifecycle import aws, cli, endpoint, product, stack  # noqa: F401 - fixtures
 
+pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
+
 # Short timeouts and a small retry budget, so that faults show within seconds (not too short for
 # a sandbox on a busy machine).
 FAST = {

@@ -24,6 +24,8 @@ from ml_provisioner.policy import generate_policy, scopes
 from ml_provisioner.synth import synthesize
 from tests.conftest import example
 
+pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
+
 MARKER = "t1a2b"
 UNRESOLVED = "\x00"  # a value CloudFormation fills in at deploy time: one of this product's own ids
 

@@ -23,6 +23,8 @@ from ml_provisioner.config.loader import load_config
 from ml_provisioner.sandbox import start_sandbox
 from tests.conftest import example
 
+pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
+
 ACCOUNT = "123456789012"  # the account the endpoint emulates
 _tenants = itertools.count(1)
 

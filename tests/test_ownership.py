@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from ml_provisioner.config.loader import load_config
 from tests.test_lifecycle import aws, cli, endpoint, product, stack  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
 
 MINIMAL_TEMPLATE = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
 

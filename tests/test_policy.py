@@ -39,6 +39,8 @@ from ml_provisioner.policy.schemas import type_permissions
 from ml_provisioner.synth import Synthesized
 from tests.conftest import EXAMPLES, example
 
+pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
+
 STEMS = [p.stem for p in EXAMPLES]
 TEST_SUFFIX = "t1a2b"  # a real test-deploy marker: identity.new_test_marker() makes these
 

@@ -13,6 +13,8 @@ from ml_provisioner.errors import EXIT_DRIFT
 from ml_provisioner.sandbox import start_sandbox
 from tests.test_lifecycle import aws, cli, product  # noqa: F401 (fixtures)
 
+pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
+
 
 @pytest.fixture(scope="module")
 def sandbox():

@@ -17,6 +17,8 @@ from tests.conftest import EXAMPLES
 from tests.escalation_paths import CATALOGUE, OUTSIDE, REVIEWED, UNBOUNDED, Path, bind, targets
 from tests.iam_eval import Request, evaluate
 
+pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
+
 STEMS = [p.stem for p in EXAMPLES]
 MODES = ("direct", "service-role")
 VIA_CLOUDFORMATION = {"aws:CalledVia": ["cloudformation.amazonaws.com"], "aws:ViaAWSService": "true"}

@@ -17,6 +17,8 @@ from ml_provisioner.config.loader import load_config
 from ml_provisioner.errors import BadInput
 from tests.test_lifecycle import aws, cli, endpoint, product  # noqa: F401 (fixtures)
 
+pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
+
 
 def _replaced(**fields) -> ResourceChange:
     return ResourceChange(action="Modify", logical_id="Thing", physical_id="thing", replacement="True", **fields)

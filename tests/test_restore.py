@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from ml_provisioner.config.loader import load_config
 from tests import test_lifecycle
 from tests.test_lifecycle import cli, product, stack
+
+pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
 
 # The lifecycle tests' fixtures: a sandbox per module, and the CLI's environment pointing at it.
 endpoint, aws = test_lifecycle.endpoint, test_lifecycle.aws

@@ -24,6 +24,8 @@ from ml_provisioner.report import ReviewInput, build_report
 from ml_provisioner.report.page import SECTIONS
 from tests.conftest import example
 
+pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",

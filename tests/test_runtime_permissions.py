@@ -13,6 +13,8 @@ import pytest
 from tests.conftest import EXAMPLES
 from tests.runtime_contracts import Call, Product
 
+pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
+
 STEMS = [p.stem for p in EXAMPLES]
 
 

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from ml_provisioner.config.loader import load_config
 from tests.test_lifecycle import aws, cli, endpoint, product, stack  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
 
 
 def test_deploy_test_deploy_drift_and_delete_run_with_the_execution_role(aws):  # noqa: F811

@@ -16,6 +16,8 @@ from ml_provisioner.sandbox.service_fixes import CODECOMMIT_SWITCH
 from tests.conftest import example
 from tests.test_lifecycle import ACCOUNT, aws, cli, endpoint, product, stack  # noqa: F401  (fixtures)
 
+pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
+
 # A region no other sandbox test deploys to: its account has never had a CodeCommit repository.
 NEW_CUSTOMER_REGION = "eu-north-1"
 

@@ -4,6 +4,7 @@ SSM output still holds the stack's value (SSM parameters are a product's public 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from botocore.waiter import WaiterModel, create_waiter_with_client
 
@@ -84,7 +85,7 @@ class DriftReport:
     def drifted(self) -> bool:
         return bool(self.resources or self.ssm_mismatches or self.polling_disabled)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self) | {"drifted": self.drifted}
 
 

@@ -135,7 +135,7 @@ def deploy(
     force: bool,
     review: Callable[[ChangeSet], None],
     confirm: Callable[[str], None],
-    on_event: Callable[[dict], None],
+    on_event: Callable[[dict[str, Any]], None],
     say: Callable[[str], None] = lambda _: None,
     notify: Callable[[str], None] = lambda _: None,
     staging_bucket: str | None = None,
@@ -207,7 +207,7 @@ def prepare_stack(
     names: Names,
     *,
     force: bool,
-    on_event: Callable[[dict], None],
+    on_event: Callable[[dict[str, Any]], None],
     notify: Callable[[str], None] = lambda _: None,
     allow_destructive: bool = False,
 ) -> str:
@@ -392,7 +392,9 @@ def _delete_review_stack(aws: AwsSession, stack_name: str, state: StackState | N
     cfn.delete_stack(StackName=stack_name, **aws.stack_role())
 
 
-def execute(aws: AwsSession, names: Names, change_set: ChangeSet, *, on_event: Callable[[dict], None]) -> None:
+def execute(
+    aws: AwsSession, names: Names, change_set: ChangeSet, *, on_event: Callable[[dict[str, Any]], None]
+) -> None:
     """Execute the change set and wait for the stack to settle, showing its events meanwhile."""
     cfn = aws.client("cloudformation")
     waiter = {"CREATE": "stack_create_complete", "IMPORT": "stack_import_complete"}.get(
@@ -596,7 +598,7 @@ def delete_stack(
     aws: AwsSession,
     stack_name: str,
     *,
-    on_event: Callable[[dict], None],
+    on_event: Callable[[dict[str, Any]], None],
     disable_protection: bool = False,
     empty_buckets: bool = False,
 ) -> None:
@@ -661,11 +663,14 @@ def _first_failure(aws: AwsSession, state: StackState, before: set[str]) -> str:
     return state.describe()
 
 
-def _events(aws: AwsSession, stack_name: str) -> list[dict]:
+def _events(aws: AwsSession, stack_name: str) -> list[dict[str, Any]]:
     """The stack's events, newest first; none when the stack is gone or the endpoint fails us
     (events are shown and quoted, never relied on: the stack's status decides)."""
     try:
-        return aws.client("cloudformation").describe_stack_events(StackName=stack_name)["StackEvents"]
+        events: list[dict[str, Any]] = aws.client("cloudformation").describe_stack_events(StackName=stack_name)[
+            "StackEvents"
+        ]
+        return events
     except _AWS_FAULTS:
         return []
 
@@ -673,7 +678,9 @@ def _events(aws: AwsSession, stack_name: str) -> list[dict]:
 class _EventTail:
     """Shows a stack's new events while a waiter waits (display only; the waiter decides)."""
 
-    def __init__(self, aws: AwsSession, stack_name: str, on_event: Callable[[dict], None], interval: float = 3.0):
+    def __init__(
+        self, aws: AwsSession, stack_name: str, on_event: Callable[[dict[str, Any]], None], interval: float = 3.0
+    ):
         self.aws, self.stack_name, self.on_event, self.interval = aws, stack_name, on_event, interval
         self.before = {e["EventId"] for e in _events(aws, stack_name)}  # events of earlier operations
         self.since = set(self.before)  # ... and those already shown

@@ -49,7 +49,7 @@ def _vpc_id(aws: Any, vpc: VpcIntegration, problems: list[str]) -> str | None:
     if vpc.vpc_source is VpcSource.DIRECT:
         return vpc.vpc_id
     try:
-        return aws.client("ssm").get_parameter(Name=vpc.vpc_id_ssm_parameter)["Parameter"]["Value"]
+        return str(aws.client("ssm").get_parameter(Name=vpc.vpc_id_ssm_parameter)["Parameter"]["Value"])
     except botocore.exceptions.ClientError as error:
         if error.response.get("Error", {}).get("Code") != "ParameterNotFound":
             raise
@@ -80,7 +80,7 @@ def _subnet_problems(ec2: Any, vpc: VpcIntegration, vpc_id: str) -> list[str]:
     return problems
 
 
-def _dns_problems(ec2: Any, vpc_id: str, names: Names, endpoints: list[dict]) -> list[str]:
+def _dns_problems(ec2: Any, vpc_id: str, names: Names, endpoints: list[dict[str, Any]]) -> list[str]:
     problems = []
     for attribute in ("enableDnsSupport", "enableDnsHostnames"):
         key = attribute[0].upper() + attribute[1:]
@@ -100,7 +100,7 @@ def _dns_problems(ec2: Any, vpc_id: str, names: Names, endpoints: list[dict]) ->
     return problems
 
 
-def _route_table_problems(ec2: Any, vpc: VpcIntegration, names: Names, endpoints: list[dict]) -> list[str]:
+def _route_table_problems(ec2: Any, vpc: VpcIntegration, names: Names, endpoints: list[dict[str, Any]]) -> list[str]:
     problems, wanted = [], set(vpc.route_table_ids)
     for table_id in vpc.route_table_ids:
         try:
@@ -119,7 +119,7 @@ def _route_table_problems(ec2: Any, vpc: VpcIntegration, names: Names, endpoints
     return problems
 
 
-def _endpoints(ec2: Any, vpc_id: str) -> list[dict]:
+def _endpoints(ec2: Any, vpc_id: str) -> list[dict[str, Any]]:
     pages = ec2.get_paginator("describe_vpc_endpoints").paginate(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
     return [e for page in pages for e in page["VpcEndpoints"] if e.get("State", "available") in _LIVE]
 
@@ -137,6 +137,6 @@ def _own_endpoints(aws: Any, names: Names) -> set[str]:
     }
 
 
-def _our_service(endpoint: dict, names: Names) -> str | None:
+def _our_service(endpoint: dict[str, Any], names: Names) -> str | None:
     """Which of our services the endpoint serves (service names end in <region>.<service>)."""
     return next((s for s in INTERFACE_SERVICES if endpoint["ServiceName"].endswith(f".{names.region}.{s}")), None)

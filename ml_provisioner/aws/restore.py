@@ -236,7 +236,12 @@ def _references(value: Any) -> set[str]:
 
 
 def import_retained(
-    aws: AwsSession, names: Names, template: dict[str, Any], retained: Retained, *, on_event: Callable[[dict], None]
+    aws: AwsSession,
+    names: Names,
+    template: dict[str, Any],
+    retained: Retained,
+    *,
+    on_event: Callable[[dict[str, Any]], None],
 ) -> None:
     """Create the stack from the retained resources: an IMPORT change set, executed and watched."""
     body = import_template(template, {r.logical_id for r in retained.resources})
@@ -280,7 +285,7 @@ def bring_back(
     *,
     say: Callable[[str], None],
     confirm: Callable[[str], None],
-    on_event: Callable[[dict], None],
+    on_event: Callable[[dict[str, Any]], None],
 ) -> str:
     """Before creating the product's stack: import what an earlier one retained. Returns the change
     type the deploy goes on with: UPDATE after an import, CREATE when nothing was retained."""

@@ -86,7 +86,7 @@ class AwsSession:
     def caller_account(self) -> str:
         """Who we are: fails early, with a clear message, without credentials or an endpoint."""
         sts = self._boto.client("sts", endpoint_url=self.endpoint, config=botocore_config(preflight=True))
-        return sts.get_caller_identity()["Account"]
+        return str(sts.get_caller_identity()["Account"])
 
     def require_account(self, expected: str) -> None:
         """Refuse to touch an account other than the one the config names."""

@@ -68,7 +68,8 @@ class Run:
 
 
 def current_run(ctx: typer.Context) -> Run:
-    return ctx.find_root().obj
+    run: Run = ctx.find_root().obj
+    return run
 
 
 @contextmanager

@@ -6,7 +6,8 @@ create/update). boto3 is imported only when one of these runs."""
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,6 +18,11 @@ from ml_provisioner.errors import EXIT_DRIFT, BadInput, Interrupted, OperationFa
 from ml_provisioner.identity import new_test_marker
 from ml_provisioner.naming import Names
 from ml_provisioner.workspace import FolderNotWritable
+
+if TYPE_CHECKING:
+    from ml_provisioner.aws.lifecycle import RetainedResource
+    from ml_provisioner.aws.session import AwsSession
+    from ml_provisioner.changes import ChangeSet, ResourceChange
 
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Do not ask for confirmation (required without a terminal).")
@@ -235,7 +241,9 @@ def delete_product(
         _report_deleted(run, names.stack_name, retained, as_json, leftovers)
 
 
-def _report_deleted(run: Run, stack_name: str, retained: list, as_json: bool, leftovers: list[str]) -> None:
+def _report_deleted(
+    run: Run, stack_name: str, retained: list[RetainedResource], as_json: bool, leftovers: list[str]
+) -> None:
     if as_json:
         run.json(
             {
@@ -256,7 +264,7 @@ def _report_deleted(run: Run, stack_name: str, retained: list, as_json: bool, le
     _report_retained(run, retained, as_json)
 
 
-def _report_retained(run: Run, retained: list, as_json: bool) -> None:
+def _report_retained(run: Run, retained: list[RetainedResource], as_json: bool) -> None:
     if retained and not as_json:
         run.out("\nRetained (data outlives the stack); to remove them by hand:")
         run.out(table([[r.resource_type, r.name, r.removal_hint] for r in retained], ["type", "name", "how to remove"]))
@@ -298,7 +306,7 @@ def _deploy(
         except FolderNotWritable as error:  # a copy for the user: not a reason to stop the deploy
             run.warn(f"{error.message}: the deployed template is not kept there; {error.hint}")
 
-    def review(change_set) -> None:
+    def review(change_set: ChangeSet) -> None:
         if not as_json:
             _render_changes(run, names, change_set.changes)
         _confirm(run, f"Execute these {len(change_set.changes)} change(s) on {names.stack_name}?", force)
@@ -348,7 +356,7 @@ def _report_outputs(
         )
 
 
-def _render_changes(run: Run, names: Names, changes: list) -> None:
+def _render_changes(run: Run, names: Names, changes: list[ResourceChange]) -> None:
     if not changes:
         run.result(f"{names.stack_name}: no changes")
         return
@@ -394,7 +402,7 @@ def _connect(
     what: str,
     *,
     service_role: bool = False,
-):
+) -> tuple[Names, AwsSession]:
     """The product's (or a test deployment's) names and an AWS session in the config's account."""
     from ml_provisioner.aws import AwsSession, aws_errors
 
@@ -421,8 +429,8 @@ def _target(loaded: LoadedConfig, stack_name: str | None) -> Names:
     return test
 
 
-def _event_printer(run: Run, as_json: bool):
-    def show(event: dict) -> None:
+def _event_printer(run: Run, as_json: bool) -> Callable[[dict[str, Any]], None]:
+    def show(event: dict[str, Any]) -> None:
         if as_json:
             return
         when = event["Timestamp"].strftime("%H:%M:%S") if hasattr(event["Timestamp"], "strftime") else ""

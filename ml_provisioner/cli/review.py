@@ -5,14 +5,16 @@ Both synthesize in-process and call no AWS API, except create-review-report --pr
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ml_provisioner.cli._common import ConfigsOption, EndpointOption, JsonOption, Run, action, table
-from ml_provisioner.errors import ProvisionerError
+from ml_provisioner.errors import BadInput, ProvisionerError
 
 if TYPE_CHECKING:  # the policy and report modules load cfn-lint: imported when a command runs
+    from ml_provisioner.changes import ResourceChange
     from ml_provisioner.checks import LintFinding
     from ml_provisioner.policy import DeployerPolicy
     from ml_provisioner.synth import Synthesized
@@ -103,7 +105,7 @@ def create_review_report(
     with action(ctx, "create-review-report") as run:
         loaded = [run.load(given) for given in config]
         results = synthesize(loaded)
-        generated_at = dt.datetime.now(dt.UTC)
+        generated_at = report_time()
         rows = []
         for result in results:
             changes, why_not = _preview(run, result, endpoint_url) if preview else (None, "--preview not given")
@@ -136,7 +138,7 @@ def _lint(result: Synthesized) -> list[LintFinding]:
     return cfn_lint(result.template_yaml(), result.names.region)
 
 
-def _preview(run: Run, result: Synthesized, endpoint_url: str | None) -> tuple[list | None, str]:
+def _preview(run: Run, result: Synthesized, endpoint_url: str | None) -> tuple[list[ResourceChange] | None, str]:
     """(changes, why there are none): a failed preview is reported, not fatal, since the rest
     of the report stands on its own."""
     from ml_provisioner.aws import preview_changes
@@ -147,3 +149,14 @@ def _preview(run: Run, result: Synthesized, endpoint_url: str | None) -> tuple[l
         run.warn(f"{result.loaded.stem}: change-set preview failed: {error.message}")
         return None, f"the preview failed: {error.message}"
     return changes, "" if changes is not None else f"stack {result.names.stack_name} is not deployed"
+
+
+def report_time() -> dt.datetime:
+    """Now, or SOURCE_DATE_EPOCH when set (reproducible-builds.org): the same inputs then give
+    byte-identical reports."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if not epoch:
+        return dt.datetime.now(dt.UTC)
+    if not epoch.isdigit():
+        raise BadInput(f"SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds", "unset it, or give e.g. 1767225600")
+    return dt.datetime.fromtimestamp(int(epoch), dt.UTC)

@@ -173,7 +173,7 @@ class _Refused(Exception):
         self.problem = Problem("", message, mark.line + 1 if mark else None)
 
 
-class _ConfigLoader(yaml.SafeLoader):
+class _ConfigLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no type stubs here
     """SafeLoader that refuses what a config never needs, before it costs memory or recursion:
     deep nesting, alias expansion beyond MAX_VALUES (billion laughs), recursive aliases, other tags."""
 
@@ -249,7 +249,9 @@ def _parse_yaml(path: Path, text: str) -> tuple[Any, dict[tuple[str, ...], int]]
     return data, lines
 
 
-def _index_lines(node: yaml.Node, loc: tuple[str, ...], lines: dict, duplicates: list[Problem]) -> None:
+def _index_lines(
+    node: yaml.Node, loc: tuple[str, ...], lines: dict[tuple[str, ...], int], duplicates: list[Problem]
+) -> None:
     lines[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
@@ -269,7 +271,7 @@ def _index_lines(node: yaml.Node, loc: tuple[str, ...], lines: dict, duplicates:
 _TIER_TAGS = {tier.value for tier in Tier}
 
 
-def _problems_from(error: ValidationError, data: dict, lines: dict[tuple[str, ...], int]) -> list[Problem]:
+def _problems_from(error: ValidationError, data: dict[str, Any], lines: dict[tuple[str, ...], int]) -> list[Problem]:
     problems = []
     tier = data.get("tier")
     for item in error.errors(include_url=False):

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from functools import cache
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 import botocore
 
@@ -21,7 +22,7 @@ CONSOLE_HOSTS = {
 
 
 @cache
-def _partitions() -> list[dict]:
+def _partitions() -> list[dict[str, Any]]:
     data = json.loads((Path(botocore.__file__).parent / "data" / "endpoints.json").read_text())
     return [partition for partition in data["partitions"] if partition["partition"] in SUPPORTED_PARTITIONS]
 
@@ -39,7 +40,7 @@ def partition_of(region: str) -> str:
 def url_suffix(region: str) -> str:
     """The partition's domain (amazonaws.com, amazonaws.com.cn): service principals and endpoints."""
     partition = partition_of(region)
-    return next(p["dnsSuffix"] for p in _partitions() if p["partition"] == partition)
+    return next(str(p["dnsSuffix"]) for p in _partitions() if p["partition"] == partition)
 
 
 def console_url(region: str) -> str:

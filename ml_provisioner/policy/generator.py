@@ -194,7 +194,9 @@ class _Grants:
         self.names = names
         self.statements: dict[str, _Statement] = {}
 
-    def allow(self, sid: str, actions: Iterable[str], resources: list[str], condition: dict | None = None) -> None:
+    def allow(
+        self, sid: str, actions: Iterable[str], resources: list[str], condition: dict[str, Any] | None = None
+    ) -> None:
         statement = self.statements.setdefault(sid, _Statement(resources, condition=condition))
         if (statement.resources, statement.condition) != (resources, condition):
             raise ValueError(f"statement {sid} is built twice with different resources or conditions")

