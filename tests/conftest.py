@@ -9,6 +9,8 @@ import pytest
 
 from ml_provisioner.config.loader import LoadedConfig, load_config
 
+pytest_plugins = ["tests.support.sandbox"]  # the endpoint and aws fixtures
+
 PROJECT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((PROJECT / "configs").glob("*.yaml"))
 

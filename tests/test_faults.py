@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the fixtures of tests/test_lifecycle.py, imported under their names
 """What the lifecycle commands report and leave behind when the run is interrupted or the endpoint
 misbehaves: the real CLI runs as a subprocess, through a fault-injecting proxy (tests/fault_proxy.py)
 in front of the sandbox on 127.0.0.1, and each test checks the exit code, the message and the
@@ -18,7 +17,7 @@ import yaml
 
 from ml_provisioner.config.loader import load_config
 from tests.fault_proxy import SIGINT, SIGKILL
-from tests.test_lifecycle import aws, cli, endpoint, product, stack  # noqa: F401 - fixtures
+from tests.support.sandbox import cli, product, stack
 
 pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
 

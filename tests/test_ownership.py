@@ -4,7 +4,6 @@ never mistaken for a test deployment; test-deploy never updates an existing stac
 source_control switch is refused unless asked for.
 """
 
-# ruff: noqa: F811  (pytest passes the fixtures imported from test_lifecycle by parameter name)
 from __future__ import annotations
 
 import json
@@ -14,7 +13,7 @@ import pytest
 import yaml
 
 from ml_provisioner.config.loader import load_config
-from tests.test_lifecycle import aws, cli, endpoint, product, stack  # noqa: F401  (fixtures)
+from tests.support.sandbox import cli, product, stack
 
 pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
 

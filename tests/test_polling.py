@@ -11,7 +11,7 @@ import pytest
 from ml_provisioner.config.loader import load_config
 from ml_provisioner.errors import EXIT_DRIFT
 from ml_provisioner.sandbox import start_sandbox
-from tests.test_lifecycle import aws, cli, product  # noqa: F401 (fixtures)
+from tests.support.sandbox import cli, product
 
 pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
 
@@ -27,7 +27,7 @@ def endpoint(sandbox):
     return sandbox.url
 
 
-def test_check_drift_reports_a_pipeline_whose_polling_aws_disabled(aws, sandbox):  # noqa: F811
+def test_check_drift_reports_a_pipeline_whose_polling_aws_disabled(aws, sandbox):
     config, data = product("techcorp codecommit", aws)
     names = load_config(f"ml/configs/{config}").names()
     assert cli("deploy-product", "-c", config, "--force")[0] == 0

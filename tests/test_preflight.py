@@ -16,7 +16,6 @@ from ml_provisioner.cli import app
 from ml_provisioner.config.loader import load_config
 from ml_provisioner.errors import BadInput
 from ml_provisioner.naming import Names
-from ml_provisioner.sandbox import start_sandbox
 from tests.conftest import example
 
 ACCOUNT = "123456789012"
@@ -24,19 +23,9 @@ REGION = "eu-west-1"  # the enterprise examples' region
 _cidrs = itertools.count(1)
 
 
-@pytest.fixture(scope="module")
-def endpoint():
-    with start_sandbox(port=0) as sandbox:
-        yield sandbox.url
-
-
 @pytest.fixture
-def aws(endpoint, monkeypatch, tmp_path):
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "sandbox")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "sandbox")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+def session(aws, endpoint) -> AwsSession:
+    """The product's AWS session on the endpoint (the shared ``aws`` fixture sets the environment)."""
     return AwsSession(REGION, endpoint)
 
 
@@ -77,13 +66,13 @@ def _write(data: dict, name: str):
 
 
 @pytest.fixture
-def network(aws) -> Network:
-    return Network(aws.client("ec2"))
+def network(session) -> Network:
+    return Network(session.client("ec2"))
 
 
-def problems(aws, names: Names) -> list[str]:
+def problems(session, names: Names) -> list[str]:
     with pytest.raises(BadInput) as refused:
-        check_network(aws, names)
+        check_network(session, names)
     return [line.strip() for line in refused.value.message.splitlines()[1:]]
 
 
@@ -91,24 +80,24 @@ STANDALONE = "globalbank s3 standalone direct"
 SGPROV = "globalbank codecommit sgprov direct"
 
 
-def test_a_ready_vpc_passes(aws, network):
-    check_network(aws, network.names(STANDALONE))
-    check_network(aws, network.names(SGPROV))
+def test_a_ready_vpc_passes(session, network):
+    check_network(session, network.names(STANDALONE))
+    check_network(session, network.names(SGPROV))
 
 
-def test_missing_subnet_and_a_subnet_of_another_vpc(aws, network):
-    other = Network(aws.client("ec2"))
+def test_missing_subnet_and_a_subnet_of_another_vpc(session, network):
+    other = Network(session.client("ec2"))
     missing = "subnet-0123456789abcdef0"
-    found = problems(aws, network.names(STANDALONE, subnet_ids=[network.subnets[0], missing, other.subnets[1]]))
+    found = problems(session, network.names(STANDALONE, subnet_ids=[network.subnets[0], missing, other.subnets[1]]))
     assert found == [
         f"vpc_integration.subnet_ids: subnet {missing} does not exist",
         f"vpc_integration.subnet_ids: subnet {other.subnets[1]} is in {other.vpc_id}, not {network.vpc_id}",
     ]
 
 
-def test_two_subnets_in_one_availability_zone(aws, network):
+def test_two_subnets_in_one_availability_zone(session, network):
     subnets = [network.subnets[0], network.subnet(_cidr_in(network), f"{REGION}a")]
-    [found] = problems(aws, network.names(STANDALONE, subnet_ids=subnets))
+    [found] = problems(session, network.names(STANDALONE, subnet_ids=subnets))
     assert found.startswith(f"vpc_integration.subnet_ids: {subnets[0]} and {subnets[1]} are both in {REGION}a")
 
 
@@ -117,15 +106,15 @@ def _cidr_in(network: Network) -> str:
     return vpc.replace(".0.0/16", ".9.0/24")
 
 
-def test_private_dns_needs_dns_support_and_hostnames(aws, network):
+def test_private_dns_needs_dns_support_and_hostnames(session, network):
     network.ec2.modify_vpc_attribute(VpcId=network.vpc_id, EnableDnsHostnames={"Value": False})
-    [found] = problems(aws, network.names(STANDALONE))
+    [found] = problems(session, network.names(STANDALONE))
     assert found.startswith(f"vpc_integration.private_dns: {network.vpc_id} has enableDnsHostnames off")
     assert "set private_dns: false" in found
-    check_network(aws, network.names(STANDALONE, private_dns=False))
+    check_network(session, network.names(STANDALONE, private_dns=False))
 
 
-def test_an_existing_endpoint_with_private_dns_for_our_service(aws, network):
+def test_an_existing_endpoint_with_private_dns_for_our_service(session, network):
     existing = network.ec2.create_vpc_endpoint(
         VpcId=network.vpc_id,
         ServiceName=f"com.amazonaws.{REGION}.sts",
@@ -133,28 +122,28 @@ def test_an_existing_endpoint_with_private_dns_for_our_service(aws, network):
         SubnetIds=network.subnets,
         PrivateDnsEnabled=True,
     )["VpcEndpoint"]["VpcEndpointId"]
-    [found] = problems(aws, network.names(STANDALONE))
+    [found] = problems(session, network.names(STANDALONE))
     assert found == (
         f"vpc_integration.private_dns: {network.vpc_id} already has {existing} with private DNS for "
         f"com.amazonaws.{REGION}.sts (AWS allows one); set private_dns: false"
     )
-    check_network(aws, network.names(STANDALONE, private_dns=False))
+    check_network(session, network.names(STANDALONE, private_dns=False))
 
 
-def test_a_route_table_that_already_has_an_s3_gateway_endpoint(aws, network):
+def test_a_route_table_that_already_has_an_s3_gateway_endpoint(session, network):
     existing = network.ec2.create_vpc_endpoint(
         VpcId=network.vpc_id,
         ServiceName=f"com.amazonaws.{REGION}.s3",
         VpcEndpointType="Gateway",
         RouteTableIds=[network.tables[1]],
     )["VpcEndpoint"]["VpcEndpointId"]
-    [found] = problems(aws, network.names(SGPROV))
+    [found] = problems(session, network.names(SGPROV))
     assert found.startswith(
         f"vpc_integration.route_table_ids: {network.tables[1]} already has the S3 gateway endpoint {existing}"
     )
 
 
-def test_deploy_product_refuses_before_any_change_set(aws, network, endpoint, monkeypatch, tmp_path):
+def test_deploy_product_refuses_before_any_change_set(session, network, endpoint, monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     monkeypatch.chdir(tmp_path)
     network.ec2.modify_vpc_attribute(VpcId=network.vpc_id, EnableDnsHostnames={"Value": False})

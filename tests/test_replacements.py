@@ -15,7 +15,7 @@ from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.changes import ResourceChange
 from ml_provisioner.config.loader import load_config
 from ml_provisioner.errors import BadInput
-from tests.test_lifecycle import aws, cli, endpoint, product  # noqa: F401 (fixtures)
+from tests.support.sandbox import cli, product
 
 pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
 
@@ -32,7 +32,7 @@ def test_a_replacement_is_a_clash_only_for_a_fixed_name_that_stays():
     assert not _replaced(resource_type="AWS::IAM::Role", recreated_by=["Path"]).name_clash, "generated name"
 
 
-def test_deploy_refuses_replacing_a_fixed_name_resource_naming_the_property(aws):  # noqa: F811
+def test_deploy_refuses_replacing_a_fixed_name_resource_naming_the_property(aws):
     config, data = product("techcorp s3", aws)
     assert cli("deploy-product", "-c", config, "--force")[0] == 0
     names = load_config(f"ml/configs/{config}").names()

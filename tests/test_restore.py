@@ -11,7 +11,7 @@ import pytest
 
 from ml_provisioner.config.loader import load_config
 from tests import test_lifecycle
-from tests.test_lifecycle import cli, product, stack
+from tests.support.sandbox import cli, product, stack
 
 pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
 

@@ -9,12 +9,12 @@ import json
 import pytest
 
 from ml_provisioner.config.loader import load_config
-from tests.test_lifecycle import aws, cli, endpoint, product, stack  # noqa: F401  (fixtures)
+from tests.support.sandbox import cli, product, stack
 
 pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
 
 
-def test_deploy_test_deploy_drift_and_delete_run_with_the_execution_role(aws):  # noqa: F811
+def test_deploy_test_deploy_drift_and_delete_run_with_the_execution_role(aws):
     config, data = product("techcorp s3", aws)
     region = data["environment"]["region"]
     names = load_config(f"ml/configs/{config}").names()

@@ -4,7 +4,6 @@ pipelines that read GitHub through its connection; a source that cannot work in 
 change set, exit 2, pointing to what to change.
 """
 
-# ruff: noqa: F811  (pytest passes the fixtures imported from test_lifecycle by parameter name)
 from __future__ import annotations
 
 import pytest
@@ -14,7 +13,7 @@ from ml_provisioner import catalog
 from ml_provisioner.config.loader import load_config
 from ml_provisioner.sandbox.service_fixes import CODECOMMIT_SWITCH
 from tests.conftest import example
-from tests.test_lifecycle import ACCOUNT, aws, cli, endpoint, product, stack  # noqa: F401  (fixtures)
+from tests.support.sandbox import ACCOUNT, cli, product, stack
 
 pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
 

@@ -1,0 +1,1 @@
+"""What several test modules share: fixtures and helpers (see each module)."""
