@@ -15,15 +15,10 @@ them for policies without spending IAM's 64-character name budget.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 
-from ml_provisioner.config.models import (
-    EnterpriseConfig,
-    ProductConfig,
-    SecurityGroupMode,
-    SourceControl,
-)
+from constructs_lib.names import AlarmKind, Kind
+from ml_provisioner.config.models import EnterpriseConfig, ProductConfig
 from ml_provisioner.config.regions import partition_of, url_suffix
 from ml_provisioner.identity import DELIMITER, deployment_id, split_deployment_id
 
@@ -169,18 +164,18 @@ class Names:
     def model_package_group(self) -> str:
         return self.name("models")
 
-    def repository(self, kind: str) -> str:
+    def repository(self, kind: Kind) -> str:
         """kind is "build" or "deploy": the model-build and model-deploy repositories."""
         return self.name(f"model-{kind}")
 
-    def codebuild_project(self, kind: str) -> str:
+    def codebuild_project(self, kind: Kind) -> str:
         return self.name(kind)
 
-    def pipeline(self, kind: str) -> str:
+    def pipeline(self, kind: Kind) -> str:
         return self.name(f"{kind}-pipeline")
 
     @staticmethod
-    def source_object_key(kind: str) -> str:
+    def source_object_key(kind: Kind) -> str:
         """Where an S3-sourced pipeline reads its source archive, inside the artifacts bucket."""
         return f"source/model-{kind}.zip"
 
@@ -244,7 +239,7 @@ class Names:
     def metric_namespace(self) -> str:
         return f"MLProvisioner/{self.deployment_id}"
 
-    def alarm(self, kind: str) -> str:
+    def alarm(self, kind: AlarmKind) -> str:
         return self.name(kind)
 
     # -- ARNs (for policies and read-back) --------------------------------------------------
@@ -259,45 +254,3 @@ class Names:
                 resource,
             ]
         )
-
-    # -- everything with an AWS length or character limit, for validation --------------------
-    def limited_names(self) -> list[tuple[str, str, int, str]]:
-        """(what, name, max length, pattern) for every length-limited name this product creates."""
-        alnum_dash = r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$"
-        names = [
-            ("CloudFormation stack name", self.stack_name, 128, r"^[a-zA-Z][-a-zA-Z0-9]*$"),
-            ("S3 bucket name", self.artifacts_bucket, 63, r"^[a-z0-9][a-z0-9-]*[a-z0-9]$"),
-            ("SageMaker model package group name", self.model_package_group, 63, alnum_dash),
-            ("CodeBuild project name", self.codebuild_project("deploy"), 150, r"^[A-Za-z0-9][A-Za-z0-9\-_]*$"),
-            ("CodePipeline name", self.pipeline("deploy"), 100, r"^[A-Za-z0-9.@\-_]+$"),
-            ("IAM path", self.iam_path, 512, r"^/[\x21-\x7e]*/$"),
-            ("SSM parameter name", self.ssm_parameter("VpcEndpointIdSagemakerRuntime"), 1011, r"^/[\w.\-/]+$"),
-        ]
-        if self.config.ml_product.source_control is SourceControl.CODECOMMIT:
-            names.append(("CodeCommit repository name", self.repository("deploy"), 100, r"^[\w.-]+$"))
-        if self.config.tier != "starter":
-            names += [
-                ("EventBridge rule name", self.approval_rule, 64, r"^[.\-_A-Za-z0-9]+$"),
-                ("CloudWatch dashboard name", self.dashboard, 255, r"^[A-Za-z0-9\-_]+$"),
-            ]
-        if isinstance(self.config, EnterpriseConfig):
-            names += [
-                ("KMS alias name", self.kms_alias, 256, r"^alias/[a-zA-Z0-9/_-]+$"),
-                ("CloudWatch log group name", self.compliance_log_group, 512, r"^[\.\-_/#A-Za-z0-9]+$"),
-                ("SNS topic name", self.alerts_topic, 256, r"^[A-Za-z0-9_-]+$"),
-                ("CloudWatch alarm name", self.alarm("access-denied"), 255, r"^[\x20-\x7e]+$"),
-                ("IAM managed policy name", self.permission_boundary, 128, r"^[\w+=,.@-]+$"),
-            ]
-            if self.config.vpc_integration.security_group_mode is SecurityGroupMode.STANDALONE:
-                names.append(("EC2 security group name", self.endpoint_security_group, 255, r"^[\x20-\x7e]+$"))
-        return names
-
-    def name_problems(self) -> list[str]:
-        """Why CloudFormation would reject a name this product derives (empty when all fit)."""
-        problems = []
-        for what, name, limit, pattern in self.limited_names():
-            if len(name) > limit:
-                problems.append(f"the {what} {name!r} is {len(name)} characters; AWS allows {limit}")
-            elif not re.match(pattern, name):
-                problems.append(f"the {what} {name!r} has characters AWS does not allow")
-        return problems

@@ -1,24 +1,49 @@
-"""One CloudFormation stack class per tier, composed from the constructs_lib L3 constructs."""
+"""One CloudFormation stack class per tier, composed from the constructs_lib L3 constructs.
+
+Each stack builds StarterCore first (the template lists it first) with everything the tiers
+above add to it in its props, then the tiers' constructs. What StarterCore gets from a construct
+built after it (the key, the log group, the outputs) is a value resolved when the template is
+rendered (constructs_lib._iam.resolved_later).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from typing import ClassVar
 
 from aws_cdk import CfnOutput, Environment, LegacyStackSynthesizer, Stack, Tags
 from constructs import Construct
 
-from constructs_lib.enterprise_security import EnterpriseSecurity, EnterpriseSecurityProps
-from constructs_lib.professional_addons import ProfessionalAddons, ProfessionalAddonsProps
-from constructs_lib.starter_core import StarterCore, StarterCoreProps
-from ml_provisioner.config.models import EnterpriseConfig, ProductConfig, ProfessionalConfig, StarterConfig
+from constructs_lib._iam import resolved_later
+from constructs_lib.enterprise_security import EndpointNetwork, EnterpriseSecurity, EnterpriseSecurityProps
+from constructs_lib.enterprise_security import policies as enterprise
+from constructs_lib.professional_addons import policies as professional
+from constructs_lib.professional_addons.construct import ProfessionalAddons, ProfessionalAddonsProps
+from constructs_lib.starter_core import Connection, LogDestination, Source, StarterCore, StarterCoreProps
+from constructs_lib.starter_core.props import SourceControl as SourceControlName
+from ml_provisioner.config.models import (
+    EnterpriseConfig,
+    MlProduct,
+    ProductConfig,
+    ProfessionalConfig,
+    SecurityGroupMode,
+    SourceControl,
+    StarterConfig,
+    Tier,
+    VpcIntegration,
+)
+from ml_provisioner.config.regions import console_url
 from ml_provisioner.naming import Names
 
 
 class ProductStack(Stack):
-    """What every tier's stack shares: environment, tags, description, outputs."""
+    """What every tier's stack shares: environment, tags, description, StarterCore, outputs."""
 
-    tier_title = ""
+    tier_title: ClassVar[str] = ""
+    config: ProductConfig  # each tier's stack takes its own tier's config
 
-    def __init__(self, scope: Construct, construct_id: str, names: Names) -> None:
-        config = names.config
+    def __init__(self, scope: Construct, construct_id: str, config: ProductConfig, names: Names) -> None:
         super().__init__(
             scope,
             construct_id,
@@ -31,25 +56,19 @@ class ProductStack(Stack):
             termination_protection=config.environment.is_production and not names.is_test,
             analytics_reporting=False,
         )
-        self.names = names
+        self.config, self.names = config, names
         for key, value in names.tags.items():
             Tags.of(self).add(key, value)
-        self.core = StarterCore(
-            self,
-            "StarterCore",
-            props=StarterCoreProps(
-                names=names,
-                source=config.ml_product,
-                codebuild_policies_managed=not isinstance(config, StarterConfig),
-                build_log_retention_days=getattr(getattr(config, "monitoring", None), "log_retention_days", None),
-            ),
-        )
-
+        self.core = StarterCore(self, "StarterCore", props=self.core_props())
         self.compose()
         self.export_outputs()
 
+    def core_props(self) -> StarterCoreProps:
+        """StarterCore's props, with what this tier adds to it."""
+        return StarterCoreProps(names=self.names, source=source_of(self.config.ml_product))
+
     def compose(self) -> None:
-        """The tier's constructs on top of StarterCore (each tier adds to the one below)."""
+        """The tier's constructs, after StarterCore (each tier adds to the one below)."""
 
     def export_outputs(self) -> None:
         """Mirror every SSM output as a stack output, so deploy can read them back and compare."""
@@ -60,47 +79,132 @@ class ProductStack(Stack):
 class StarterStack(ProductStack):
     tier_title = "Starter"
 
+    def __init__(self, scope: Construct, construct_id: str, config: StarterConfig, names: Names) -> None:
+        super().__init__(scope, construct_id, config, names)
+
 
 class ProfessionalStack(ProductStack):
     tier_title = "Professional"
+    config: ProfessionalConfig | EnterpriseConfig
+
+    def __init__(
+        self, scope: Construct, construct_id: str, config: ProfessionalConfig | EnterpriseConfig, names: Names
+    ) -> None:
+        super().__init__(scope, construct_id, config, names)
+
+    def core_props(self) -> StarterCoreProps:
+        n = self.names
+        return replace(
+            super().core_props(),
+            codebuild_policies_managed=True,
+            build_log_retention_days=self.config.monitoring.log_retention_days,
+            pipeline_trust=(professional.approval_trigger_trust(n),),
+            pipeline_grants=(professional.deploy_on_approval(n),),
+            outputs=outputs_resolved_later(professional.OUTPUT_NAMES, lambda: self.addons.outputs),
+        )
 
     def compose(self) -> None:
-        config: ProfessionalConfig = self.names.config  # type: ignore[assignment]
         self.addons = ProfessionalAddons(
             self,
             "ProfessionalAddons",
             core=self.core,
-            props=ProfessionalAddonsProps(names=self.names, alerts_email=config.monitoring.alerts_email),
+            props=ProfessionalAddonsProps(
+                names=self.names,
+                alerts_email=self.config.monitoring.alerts_email,
+                console_url=console_url(self.names.region),
+            ),
         )
 
 
 class EnterpriseStack(ProfessionalStack):
     tier_title = "Enterprise"
+    config: EnterpriseConfig
+
+    def __init__(self, scope: Construct, construct_id: str, config: EnterpriseConfig, names: Names) -> None:
+        super().__init__(scope, construct_id, config, names)
+
+    def core_props(self) -> StarterCoreProps:
+        props = super().core_props()
+        outputs = enterprise.output_names(
+            creates_security_group=self.config.vpc_integration.security_group_mode is SecurityGroupMode.STANDALONE
+        )
+        return replace(
+            props,
+            kms_key_arn=resolved_later(lambda: self.security.key.attr_arn),
+            build_logs=LogDestination(
+                group_ref=resolved_later(lambda: self.security.log_group.ref),
+                group_name=self.names.compliance_log_group,
+            ),
+            outputs={**props.outputs, **outputs_resolved_later(outputs, lambda: self.security.outputs)},
+        )
 
     def compose(self) -> None:
         super().compose()
-        config: EnterpriseConfig = self.names.config  # type: ignore[assignment]
+        monitoring = self.config.monitoring
         self.security = EnterpriseSecurity(
             self,
             "EnterpriseSecurity",
-            core=self.core,
             props=EnterpriseSecurityProps(
                 names=self.names,
-                vpc=config.vpc_integration,
-                alerts_email=config.monitoring.alerts_email,
-                log_retention_days=config.monitoring.log_retention_days,
+                network=endpoint_network(self.config.vpc_integration),
+                alerts_email=monitoring.alerts_email,
+                log_retention_days=monitoring.log_retention_days,
+                source_connection=source_of(self.config.ml_product).connection,
             ),
         )
 
 
-STACK_CLASSES: dict[str, type[ProductStack]] = {
-    "starter": StarterStack,
-    "professional": ProfessionalStack,
-    "enterprise": EnterpriseStack,
+STACK_CLASSES: dict[Tier, type[ProductStack]] = {
+    Tier.STARTER: StarterStack,
+    Tier.PROFESSIONAL: ProfessionalStack,
+    Tier.ENTERPRISE: EnterpriseStack,
 }
 
 
 def build_stack(
     scope: Construct, construct_id: str, config: ProductConfig, test_marker: str | None = None
 ) -> ProductStack:
-    return STACK_CLASSES[config.tier.value](scope, construct_id, Names(config, test_marker))
+    return STACK_CLASSES[config.tier](scope, construct_id, config, Names(config, test_marker))
+
+
+def outputs_resolved_later(names: Iterable[str], outputs: Callable[[], Mapping[str, str]]) -> dict[str, str]:
+    """SSM outputs StarterCore publishes for a construct built after it."""
+
+    def later(name: str) -> str:
+        return resolved_later(lambda: outputs()[name])
+
+    return {name: later(name) for name in names}
+
+
+# -- from the config to the constructs' props -------------------------------------------------------
+_SOURCE_CONTROL: dict[SourceControl, SourceControlName] = {
+    SourceControl.CODECOMMIT: "codecommit",
+    SourceControl.S3: "s3",
+    SourceControl.CODECONNECTIONS: "codeconnections",
+}
+
+
+def source_of(product: MlProduct) -> Source:
+    connection = None
+    if product.source_control is SourceControl.CODECONNECTIONS:
+        # The model requires every connection field for a codeconnections source.
+        assert product.connection_arn and product.connection_service and product.branch
+        connection = Connection(
+            arn=product.connection_arn,
+            service=product.connection_service,
+            repositories={"build": product.repository("build"), "deploy": product.repository("deploy")},
+            branch=product.branch,
+        )
+    return Source(control=_SOURCE_CONTROL[product.source_control], connection=connection)
+
+
+def endpoint_network(vpc: VpcIntegration) -> EndpointNetwork:
+    return EndpointNetwork(
+        subnet_ids=tuple(vpc.subnet_ids),
+        vpc_id=vpc.vpc_id,
+        vpc_id_ssm_parameter=vpc.vpc_id_ssm_parameter,
+        security_group_id_ssm_parameter=vpc.security_group_id_ssm_parameter,
+        endpoint_client_cidrs=tuple(vpc.endpoint_client_cidrs),
+        route_table_ids=tuple(vpc.route_table_ids),
+        private_dns=vpc.private_dns,
+    )

@@ -146,7 +146,7 @@ def test_the_site_ships_the_committed_json_schema(site):
 
 def test_security_page_names_every_masked_secret_type(site):
     """The data protection policy's identifiers, read from the construct's source (no CDK import)."""
-    tree = ast.parse((PROJECT / "constructs_lib" / "enterprise_security.py").read_text(encoding="utf-8"))
+    tree = ast.parse((PROJECT / "constructs_lib" / "enterprise_security" / "policies.py").read_text(encoding="utf-8"))
     [masked] = [
         ast.literal_eval(node.value)
         for node in tree.body

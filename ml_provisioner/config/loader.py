@@ -15,6 +15,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from ml_provisioner.catalog import resources_for
+from ml_provisioner.config.limits import name_problems
 from ml_provisioner.config.models import ConfigRuleError, ProductConfig, Tier
 from ml_provisioner.config.regions import unavailable_types
 from ml_provisioner.identity import LONGEST_TEST_MARKER
@@ -76,7 +77,7 @@ def load_config(path: Path | str, *, strict_file_name: bool = False) -> LoadedCo
             f"{msg}; shorten the company_prefix, environment name, tenant_id, use_case or workload",
             lines.get(("ml_product", "use_case")),
         )
-        for msg in Names(config, test_marker=LONGEST_TEST_MARKER).name_problems()
+        for msg in name_problems(Names(config, test_marker=LONGEST_TEST_MARKER))
     ]
     problems += _region_problems(config, lines)
     expected = config_file_name(config)

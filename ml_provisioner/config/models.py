@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from constructs_lib.names import Kind
 from ml_provisioner.config.regions import partition_of, region_partitions
 from ml_provisioner.identity import DELIMITER
 
@@ -202,7 +203,7 @@ class MlProduct(Frozen):
         match = CONNECTION_ARN.match(self.connection_arn or "")
         return match.group("service") if match else None
 
-    def repository(self, kind: str) -> str:
+    def repository(self, kind: Kind) -> str:
         """The build or deploy repository of a codeconnections source (owner/repo)."""
         repository = self.build_repository if kind == "build" else self.deploy_repository
         assert repository, "only a codeconnections source has repositories of its own"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ml_provisioner import catalog
-from ml_provisioner.config.models import EnterpriseConfig, VpcSource
+from ml_provisioner.config.models import EnterpriseConfig, VpcIntegration, VpcSource
 from ml_provisioner.identity import TEST_MARKER_WILDCARD
 from ml_provisioner.naming import Names
 from ml_provisioner.policy.tables import Scope
@@ -32,14 +32,25 @@ def artifacts_bucket_arn(n: Names) -> str:
     return n.arn("s3", n.artifacts_bucket, region=False, account=False)
 
 
+def _vpc_integration(n: Names) -> VpcIntegration | None:
+    """The VPC the endpoints go into: only enterprise stacks have one."""
+    return n.config.vpc_integration if isinstance(n.config, EnterpriseConfig) else None
+
+
 def _vpc(n: Names) -> list[str]:
     """The config's VPC, or any VPC of the region when CloudFormation reads its id from SSM."""
-    vpc = n.config.vpc_integration  # type: ignore[union-attr]  # only enterprise stacks have endpoints
+    vpc = _vpc_integration(n)
+    if vpc is None:
+        return []
     return [n.arn("ec2", f"vpc/{vpc.vpc_id if vpc.vpc_source is VpcSource.DIRECT else '*'}")]
 
 
-def _configured(kind: str, ids: Callable[[EnterpriseConfig], list[str]]) -> Callable[[Names], list[str]]:
-    return lambda n: [n.arn("ec2", f"{kind}/{i}") for i in ids(n.config)]  # type: ignore[arg-type]
+def _configured(kind: str, ids: Callable[[VpcIntegration], list[str]]) -> Callable[[Names], list[str]]:
+    def arns(n: Names) -> list[str]:
+        vpc = _vpc_integration(n)
+        return [n.arn("ec2", f"{kind}/{i}") for i in ids(vpc)] if vpc else []
+
+    return arns
 
 
 BUILDERS: dict[Scope, Callable[[Names], list[str]]] = {
@@ -78,8 +89,8 @@ BUILDERS: dict[Scope, Callable[[Names], list[str]]] = {
     ("ec2", "security-group"): lambda n: [n.arn("ec2", "security-group/*")],
     ("ec2", "security-group-rule"): lambda n: [n.arn("ec2", "security-group-rule/*")],
     ("ec2", "vpc"): _vpc,
-    ("ec2", "subnet"): _configured("subnet", lambda c: c.vpc_integration.subnet_ids),
-    ("ec2", "route-table"): _configured("route-table", lambda c: c.vpc_integration.route_table_ids),
+    ("ec2", "subnet"): _configured("subnet", lambda vpc: vpc.subnet_ids),
+    ("ec2", "route-table"): _configured("route-table", lambda vpc: vpc.route_table_ids),
     # CloudWatch Logs authorizes log group actions on the group's ARN with and without ":*".
     ("logs", "log-group"): lambda n: [
         n.arn("logs", f"log-group:{n.compliance_log_group}"),

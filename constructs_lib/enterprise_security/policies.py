@@ -1,0 +1,181 @@
+"""The enterprise tier's documents as pure functions of the names: the key policy, the endpoint
+policies, the permission boundary, the compliance log group's data protection policy."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from constructs_lib.names import AlarmKind, ProductNames
+from constructs_lib.policy_document import Json, PolicyDocument
+from constructs_lib.starter_core.props import Connection
+
+# Interface endpoints (and S3, gateway or interface) by SSM output name.
+ENDPOINT_SERVICES = {
+    "VpcEndpointIdSagemakerApi": "sagemaker.api",
+    "VpcEndpointIdSagemakerRuntime": "sagemaker.runtime",
+    "VpcEndpointIdS3": "s3",
+    "VpcEndpointIdSts": "sts",
+}
+
+# Patterns on the builds' log lines: (metric and alarm name, CloudWatch Logs filter pattern, meaning)
+COMPLIANCE_FILTERS: Final[tuple[tuple[AlarmKind, str, str], ...]] = (
+    (
+        "access-denied",
+        '?AccessDenied ?AccessDeniedException ?UnauthorizedOperation ?"not authorized to perform"',
+        "an AWS call of the product was denied (possible privilege probing or a boundary violation)",
+    ),
+    ("build-failures", '"Phase complete: BUILD State: FAILED"', "a model build or deploy failed"),
+)
+
+# CloudWatch Logs managed data identifiers masked in the compliance log group.
+MASKED_SECRETS = ("AwsSecretKey", "OpenSshPrivateKey", "PgpPrivateKey", "PkcsPrivateKey", "PuttyPrivateKey")
+
+# The services a role of the product may ever call (the permission boundary's cap).
+BOUNDARY_SERVICES = ("codebuild", "codecommit", "codepipeline", "ecr", "kms", "logs", "s3", "sagemaker", "cloudwatch")
+
+
+def key_policy(names: ProductNames) -> Json:
+    """Account administrators manage the key through IAM (roles get use via their own policies);
+    CloudWatch Logs may use it for the compliance log group, CloudWatch for the alerts topic."""
+    n = names
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministration",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{n.partition}:iam::{n.account}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "ComplianceLogGroup",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{n.region}.{n.url_suffix}"},
+                "Action": [
+                    "kms:Decrypt",
+                    "kms:Describe*",
+                    "kms:Encrypt",
+                    "kms:GenerateDataKey*",
+                    "kms:ReEncrypt*",
+                ],
+                "Resource": "*",
+                "Condition": {
+                    "ArnEquals": {
+                        "kms:EncryptionContext:aws:logs:arn": n.arn("logs", f"log-group:{n.compliance_log_group}")
+                    }
+                },
+            },
+            {
+                "Sid": "AlarmsPublishToEncryptedTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": n.account}},
+            },
+        ],
+    }
+
+
+def endpoint_policy(names: ProductNames, service: str) -> Json:
+    """Only principals of this account may use the endpoint; on STS also federated sign-in
+    (AssumeRoleWithSAML/WithWebIdentity carry no principal account: IAM's "STS VPC endpoint
+    policies"), limited to this account's roles, so every workload of the VPC can still federate."""
+    n = names
+    statements: list[Json] = [
+        {
+            "Sid": "OnlyThisAccount",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:PrincipalAccount": n.account}},
+        }
+    ]
+    if service == "sts":
+        statements.append(
+            {
+                "Sid": "FederationIntoThisAccount",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": ["sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity"],
+                "Resource": n.arn("iam", "role/*", region=False),
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def permission_boundary(names: ProductNames, connection: Connection | None = None) -> PolicyDocument:
+    """The most any role of this product may ever do, whatever its own policies grant."""
+    n = names
+    boundary = PolicyDocument()
+    boundary.allow(
+        "ProductServicesInThisRegion",
+        [f"{service}:*" for service in BOUNDARY_SERVICES],
+        ["*"],
+        why_wildcard="A permission boundary caps, it never grants: each role's own policy is scoped "
+        "to the product's resources, the boundary fixes the services and the region.",
+        condition={"StringEquals": {"aws:RequestedRegion": n.region}},
+    )
+    boundary.allow(
+        "PassOnlyProductRoles",
+        ["iam:PassRole"],
+        [n.arn("iam", f"role{n.iam_path}*", region=False)],
+        why_wildcard="Roles of the product get CloudFormation-generated names under its IAM path.",
+    )
+    if connection:  # a codeconnections source: the pipelines' one connection
+        boundary.allow("UseOnlyTheSourceConnection", [connection.use_action], [connection.arn])
+    boundary.deny(
+        "NoIdentityOrBoundaryChanges",
+        [
+            "iam:AttachRolePolicy",
+            "iam:CreateAccessKey",
+            "iam:CreateRole",
+            "iam:CreateUser",
+            "iam:DeleteRolePermissionsBoundary",
+            "iam:PutRolePermissionsBoundary",
+            "iam:PutRolePolicy",
+            "iam:UpdateAssumeRolePolicy",
+        ],
+        ["*"],
+    )
+    boundary.deny(
+        "NoKeyDestructionOrLogTampering",
+        [
+            "kms:DisableKey",
+            "kms:PutKeyPolicy",
+            "kms:ScheduleKeyDeletion",
+            "logs:DeleteDataProtectionPolicy",
+            "logs:DeleteLogGroup",
+            "logs:DeleteRetentionPolicy",
+            "s3:DeleteBucket",
+            "s3:PutBucketPolicy",
+        ],
+        ["*"],
+    )
+    return boundary
+
+
+def data_protection_policy(names: ProductNames) -> Json:
+    """Secrets a build prints are masked in the compliance log group (and audited)."""
+    identifiers = [f"arn:{names.partition}:dataprotection::aws:data-identifier/{name}" for name in MASKED_SECRETS]
+    return {
+        "Name": "mask-secrets",
+        "Description": "Secrets printed by a build are masked before anyone can read them",
+        "Version": "2021-06-01",
+        "Statement": [
+            {
+                "Sid": "audit",
+                "DataIdentifier": identifiers,
+                "Operation": {"Audit": {"FindingsDestination": {}}},
+            },
+            {"Sid": "redact", "DataIdentifier": identifiers, "Operation": {"Deidentify": {"MaskConfig": {}}}},
+        ],
+    }
+
+
+def output_names(*, creates_security_group: bool) -> tuple[str, ...]:
+    """The tier's SSM outputs, in the order StarterCore publishes them."""
+    security_group = ("SecurityGroupId",) if creates_security_group else ()
+    return ("KmsKeyArn", "LogGroupName", *ENDPOINT_SERVICES, *security_group)

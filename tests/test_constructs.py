@@ -1,0 +1,251 @@
+"""Each L3 construct on its own, on a bare Stack: what it creates, and what its props change.
+
+The tier stacks (test_stacks.py) check the composed products; here each construct is built with
+only its props, so a construct's contract is seen without the others.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from constructs_lib.enterprise_security.props import EndpointNetwork, EnterpriseSecurityProps
+from constructs_lib.policy_document import Grant
+from constructs_lib.starter_core.policies import codebuild_policies
+from constructs_lib.starter_core.props import LogDestination, Source, StarterCoreProps
+from ml_provisioner.config.loader import load_config
+from ml_provisioner.naming import Names
+from tests.conftest import example
+
+pytestmark = pytest.mark.synth
+
+KEY = "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+TRUSTED = {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}
+
+
+@pytest.fixture(scope="module")
+def cdk() -> Any:
+    from ml_provisioner.synth import ensure_node
+
+    ensure_node()  # a supported Node.js before the jsii kernel starts
+    import aws_cdk
+
+    return aws_cdk
+
+
+@pytest.fixture(scope="module")
+def names() -> Names:
+    return Names(load_config(example("techcorp codecommit")).config)
+
+
+def template_of(stack: Any) -> Any:
+    from aws_cdk.assertions import Template
+
+    return Template.from_stack(stack)
+
+
+def core_on_a_bare_stack(cdk: Any, props: StarterCoreProps) -> tuple[Any, Any]:
+    from constructs_lib.starter_core import StarterCore
+
+    stack = cdk.Stack(cdk.App(), "Bare")
+    return stack, StarterCore(stack, "StarterCore", props=props)
+
+
+def test_starter_core_creates_bucket_registry_repositories_roles_projects_pipelines_and_outputs(cdk, names):
+    stack, _ = core_on_a_bare_stack(cdk, StarterCoreProps(names=names, source=Source(control="codecommit")))
+    template = template_of(stack)
+    for resource_type, count in {
+        "AWS::S3::Bucket": 1,
+        "AWS::S3::BucketPolicy": 1,
+        "AWS::SageMaker::ModelPackageGroup": 1,
+        "AWS::CodeCommit::Repository": 2,
+        "AWS::IAM::Role": 3,
+        "AWS::CodeBuild::Project": 2,
+        "AWS::CodePipeline::Pipeline": 2,
+        "AWS::SSM::Parameter": 2,
+    }.items():
+        template.resource_count_is(resource_type, count)
+    assert len(template.to_json()["Resources"]) == 14
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketName": names.artifacts_bucket,
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {"BucketKeyEnabled": False, "ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                ]
+            },
+        },
+    )
+    template.has_resource("AWS::S3::Bucket", {"DeletionPolicy": "Retain"})
+    template.has_resource_properties("AWS::SSM::Parameter", {"Name": names.ssm_parameter("RepositoryUrl")})
+
+
+def test_starter_core_carries_its_codebuild_policies_inline_exactly_as_the_pure_documents(cdk, names):
+    stack, _ = core_on_a_bare_stack(cdk, StarterCoreProps(names=names, source=Source(control="s3")))
+    build, deploy = codebuild_policies(names)
+    template_of(stack).has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "Policies": [
+                {"PolicyName": "build", "PolicyDocument": build.to_json()},
+                {"PolicyName": "deploy", "PolicyDocument": deploy.to_json()},
+            ]
+        },
+    )
+
+
+def test_what_a_higher_tier_adds_comes_in_through_starter_cores_props(cdk, names):
+    from aws_cdk.assertions import Match
+
+    props = StarterCoreProps(
+        names=names,
+        source=Source(control="s3"),
+        codebuild_policies_managed=True,
+        build_log_retention_days=90,
+        kms_key_arn=KEY,
+        build_logs=LogDestination(group_ref="compliance-group", group_name="/compliance"),
+        pipeline_trust=(TRUSTED,),
+        pipeline_grants=(Grant(sid="Extra", actions=("codepipeline:StartPipelineExecution",), resources=("arn",)),),
+        outputs={"Extra": "value"},
+    )
+    stack, core = core_on_a_bare_stack(cdk, props)
+    template = template_of(stack)
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {
+                        "BucketKeyEnabled": True,
+                        "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KEY},
+                    }
+                ]
+            }
+        },
+    )
+    for kind in ("build", "deploy"):
+        template.has_resource_properties(
+            "AWS::CodeBuild::Project",
+            {
+                "Name": names.codebuild_project(kind),
+                "EncryptionKey": KEY,
+                "LogsConfig": {
+                    "CloudWatchLogs": {"Status": "ENABLED", "GroupName": "compliance-group", "StreamName": kind},
+                    "S3Logs": Match.object_like({"Location": f"{names.artifacts_bucket}/build-logs/{kind}"}),
+                },
+            },
+        )
+        template.has_resource_properties(
+            "AWS::CodePipeline::Pipeline",
+            {
+                "Name": names.pipeline(kind),
+                "ArtifactStore": Match.object_like({"EncryptionKey": {"Id": KEY, "Type": "KMS"}}),
+            },
+        )
+    template.has_resource_properties(
+        "AWS::IAM::Role",
+        {"AssumeRolePolicyDocument": {"Statement": Match.array_with([TRUSTED]), "Version": "2012-10-17"}},
+    )
+    # Managed elsewhere: the CodeBuild role has no inline policies; every document may use the key.
+    codebuild_role = template.to_json()["Resources"][stack.get_logical_id(core.codebuild_role)]
+    assert "Policies" not in codebuild_role["Properties"]
+    assert all(doc.statements[-1]["Sid"] == "UseProductKey" for doc in core.codebuild_policies.values())
+    assert [s["Sid"] for s in core.pipeline_policy.statements][-2:] == ["Extra", "UseProductKey"]
+    assert list(core.outputs) == ["ModelPackageGroupArn", "Extra"]
+
+
+def test_professional_addons_add_managed_policies_the_approval_rule_and_the_dashboard(cdk, names):
+    from constructs_lib.professional_addons.construct import ProfessionalAddons, ProfessionalAddonsProps
+
+    stack, core = core_on_a_bare_stack(
+        cdk, StarterCoreProps(names=names, source=Source(control="s3"), codebuild_policies_managed=True)
+    )
+    addons = ProfessionalAddons(
+        stack,
+        "ProfessionalAddons",
+        core=core,
+        props=ProfessionalAddonsProps(names=names, alerts_email="ml@example.com", console_url="https://console"),
+    )
+    template = template_of(stack)
+    template.resource_count_is("AWS::IAM::ManagedPolicy", 2)
+    template.resource_count_is("AWS::Events::Rule", 1)
+    template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+    codebuild_role = {"Ref": stack.get_logical_id(core.codebuild_role)}
+    for document in core.codebuild_policies.values():
+        template.has_resource_properties(
+            "AWS::IAM::ManagedPolicy", {"Roles": [codebuild_role], "PolicyDocument": document.to_json()}
+        )
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "Name": names.approval_rule,
+            "Targets": [
+                {
+                    "Id": "deploy-pipeline",
+                    "Arn": names.arn("codepipeline", names.pipeline("deploy")),
+                    "RoleArn": {"Fn::GetAtt": [stack.get_logical_id(core.pipeline_role), "Arn"]},
+                }
+            ],
+        },
+    )
+    template.has_resource_properties("AWS::CloudWatch::Dashboard", {"DashboardName": names.dashboard})
+    assert list(addons.outputs) == ["BucketName", "DashboardName"]
+
+
+def test_enterprise_security_stands_alone_with_key_endpoints_compliance_logging_and_boundary(cdk):
+    from aws_cdk import aws_iam as iam
+
+    from constructs_lib.enterprise_security import EnterpriseSecurity
+
+    names = Names(load_config(example("globalbank s3 standalone direct")).config)
+    stack = cdk.Stack(cdk.App(), "Bare")
+    security = EnterpriseSecurity(
+        stack,
+        "EnterpriseSecurity",
+        props=EnterpriseSecurityProps(
+            names=names,
+            network=EndpointNetwork(
+                vpc_id="vpc-0123456789abcdef0",
+                subnet_ids=("subnet-0123456789abcdef0", "subnet-0123456789abcdef1"),
+                endpoint_client_cidrs=("10.0.0.0/16",),
+            ),
+            alerts_email="security@example.com",
+            log_retention_days=365,
+        ),
+    )
+    iam.CfnRole(stack, "AnyRole", assume_role_policy_document={"Version": "2012-10-17", "Statement": []})
+    template = template_of(stack)
+    for resource_type, count in {
+        "AWS::KMS::Key": 1,
+        "AWS::KMS::Alias": 1,
+        "AWS::EC2::SecurityGroup": 1,
+        "AWS::EC2::VPCEndpoint": 4,
+        "AWS::Logs::LogGroup": 1,
+        "AWS::SNS::Topic": 1,
+        "AWS::SNS::Subscription": 1,
+        "AWS::Logs::MetricFilter": 2,
+        "AWS::CloudWatch::Alarm": 2,
+        "AWS::IAM::ManagedPolicy": 1,
+    }.items():
+        template.resource_count_is(resource_type, count)
+    key_arn = {"Fn::GetAtt": [stack.get_logical_id(security.key), "Arn"]}
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    template.has_resource_properties(
+        "AWS::Logs::LogGroup",
+        {"LogGroupName": names.compliance_log_group, "KmsKeyId": key_arn, "RetentionInDays": 365},
+    )
+    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": key_arn})
+    template.has_resource_properties(
+        "AWS::IAM::Role", {"PermissionsBoundary": {"Ref": stack.get_logical_id(security.boundary)}}
+    )
+    assert list(security.outputs) == [
+        "KmsKeyArn",
+        "LogGroupName",
+        "VpcEndpointIdSagemakerApi",
+        "VpcEndpointIdSagemakerRuntime",
+        "VpcEndpointIdS3",
+        "VpcEndpointIdSts",
+        "SecurityGroupId",
+    ]
