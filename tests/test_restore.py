@@ -10,13 +10,9 @@ import json
 import pytest
 
 from ml_provisioner.config.loader import load_config
-from tests import test_lifecycle
 from tests.support.sandbox import cli, product, stack
 
 pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
-
-# The lifecycle tests' fixtures: a sandbox per module, and the CLI's environment pointing at it.
-endpoint, aws = test_lifecycle.endpoint, test_lifecycle.aws
 
 ENTERPRISE = "globalbank codecommit sgprov ssm"
 OWNER_TAG = "ml-provisioner:product"

@@ -11,12 +11,14 @@ import re
 from collections import Counter
 
 import pytest
-from aws_cdk.assertions import Match, Template
 
 from ml_provisioner import catalog
 from ml_provisioner.config.models import EnterpriseConfig, SecurityGroupMode, SourceControl, VpcSource
 from ml_provisioner.synth import synthesize
 from tests.conftest import EXAMPLES, example
+from tests.support.cdk import Match, Template
+
+pytestmark = pytest.mark.synth
 
 STEMS = [p.stem for p in EXAMPLES]
 TLS_POLICY = "AWS::S3::BucketPolicy"
