@@ -143,6 +143,7 @@ def test_a_route_table_that_already_has_an_s3_gateway_endpoint(session, network)
     )
 
 
+@pytest.mark.synth
 def test_deploy_product_refuses_before_any_change_set(session, network, endpoint, monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     monkeypatch.chdir(tmp_path)
