@@ -23,12 +23,12 @@ def sandbox(
     """Run a local AWS endpoint on 127.0.0.1 and print the environment to use it."""
     with action(ctx, "sandbox") as run:
         os.environ["MOTO_ACCOUNT_ID"] = account_id  # read by moto when it is first imported
-        try:
-            from ml_provisioner.sandbox import start_sandbox
-        except ModuleNotFoundError as error:  # the sandbox is an extra: `pip install -e .` leaves it out
+        try:  # a distribution of its own (./sandbox, with moto's server): `pip install -e .` leaves it out
+            from ml_provisioner_sandbox import start_sandbox
+        except ModuleNotFoundError as error:
             raise BadInput(
-                f"the sandbox needs moto's server, which is not installed ({error})",
-                'install it: pip install -e ".[sandbox]" in the project folder (scripts/test installs it too)',
+                f"the sandbox is not installed ({error})",
+                "install it: pip install -e ./sandbox in the project folder (scripts/test installs it too)",
             ) from None
 
         try:

@@ -86,7 +86,7 @@ class Sandbox:
         from moto.codepipeline.models import codepipeline_backends
         from moto.core.utils import utcnow
 
-        codepipeline_backends[account][region].pipelines[pipeline].polling_disabled_at = utcnow()
+        vars(codepipeline_backends[account][region].pipelines[pipeline])["polling_disabled_at"] = utcnow()
 
     def __enter__(self) -> Sandbox:
         return self
