@@ -36,6 +36,7 @@ def install() -> None:
             resource_import,
             service_fixes,
             stack_lifecycle,
+            stack_sets,
         )
 
         stack_lifecycle.install()
@@ -44,6 +45,7 @@ def install() -> None:
         drift.install()
         service_fixes.install()
         connections.install()
+        stack_sets.install()
         # moto caches its type -> model table; the models above register by subclassing.
         for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
             cached.cache_clear()
