@@ -36,7 +36,7 @@ from moto.cloudformation.exceptions import (
     StackSetNotFoundException,
     ValidationError,
 )
-from moto.cloudformation.models import CloudFormationBackend, Stack, cloudformation_backends
+from moto.cloudformation.models import CloudFormationBackend, Event, Stack, cloudformation_backends
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import utcnow
@@ -191,7 +191,7 @@ class StackSet:
             tags=dict(self.tags),
         )
         instance.stack_id = stack.stack_id
-        self._settle(operation, instance, stack, "CREATE_COMPLETE")
+        self._settle(operation, instance, stack, "CREATE_COMPLETE", since=0)
 
     def update_instance(self, operation: Operation, instance: StackInstance) -> None:
         instance.last_operation = operation.id
@@ -205,10 +205,9 @@ class StackSet:
             del self.instances[(instance.account, instance.region)]
             self.create_instance(operation, instance.account, instance.region, instance.organizational_unit)
             return
+        since = len(stack.events)
         stack.update(self.template, parameters=dict(self.parameters), tags=dict(self.tags))
-        if stack.status.endswith("_COMPLETE") and not stack.status.startswith("UPDATE_ROLLBACK"):
-            stack.status = "UPDATE_COMPLETE"
-        self._settle(operation, instance, stack, "UPDATE_COMPLETE")
+        self._settle(operation, instance, stack, "UPDATE_COMPLETE", since)
 
     def delete_instance(self, operation: Operation, instance: StackInstance) -> None:
         instance.last_operation = operation.id
@@ -225,12 +224,13 @@ class StackSet:
         stacks = cloudformation_backends[instance.account][instance.region].stacks
         return stacks.get(instance.stack_id) if instance.stack_id else None
 
-    def _settle(self, operation: Operation, instance: StackInstance, stack: Stack, success: str) -> None:
+    def _settle(self, operation: Operation, instance: StackInstance, stack: Stack, success: str, since: int) -> None:
+        """The instance's status from what its stack did (the stack's events from `since` on)."""
         if stack.status == success:
             instance.status, instance.reason, instance.detailed = "CURRENT", None, "SUCCEEDED"
             operation.record(instance, "SUCCEEDED", None)
         else:
-            failure = _first_failure(stack) or vars(stack).get("status_reason") or stack.status
+            failure = _first_failure(stack.events[since:]) or vars(stack).get("status_reason") or stack.status
             self._fail(operation, instance, failure)
 
     @staticmethod
@@ -251,10 +251,10 @@ class StackSet:
         )
 
 
-def _first_failure(stack: Stack) -> str | None:
+def _first_failure(events: list[Event]) -> str | None:
     """AWS's instance reason names the first failed resource: "ResourceLogicalId:..., ResourceType:...,
     ResourceStatusReason:..."."""
-    for event in stack.events:
+    for event in events:
         if event.resource_status.endswith("_FAILED") and event.resource_type != "AWS::CloudFormation::Stack":
             return (
                 f"ResourceLogicalId:{event.logical_resource_id}, ResourceType:{event.resource_type}, "

@@ -242,6 +242,40 @@ def test_update_stack_set_updates_every_instances_stack(aws, targets, self_manag
     cfn.delete_stack_instances(StackSetName=self_managed, Accounts=accounts, Regions=["us-west-2"], RetainStacks=False)
 
 
+def test_a_failed_update_leaves_the_instance_outdated_until_an_update_succeeds(aws, targets, self_managed):
+    cfn = aws("cloudformation")
+    account = sorted(targets)[1]
+    cfn.create_stack_instances(StackSetName=self_managed, Accounts=[account], Regions=["eu-central-1"])
+    broken = json.loads(bootstrap_template("2"))
+    broken["Resources"]["Alias"] = {
+        "Type": "AWS::KMS::Alias",
+        "Properties": {"AliasName": "alias/bootstrap", "TargetKeyId": "no-such-key"},
+    }
+    update = {"StackSetName": self_managed, "Capabilities": CAPABILITIES}
+    update["Parameters"] = [{"ParameterKey": "Trusted", "UsePreviousValue": True}]
+
+    failed = cfn.update_stack_set(TemplateBody=json.dumps(broken), **update)["OperationId"]
+
+    assert (
+        cfn.describe_stack_set_operation(StackSetName=self_managed, OperationId=failed)["StackSetOperation"]["Status"]
+        == "FAILED"
+    )
+    instance = instances(cfn, self_managed)[(account, "eu-central-1")]
+    assert (instance["Status"], instance["StackInstanceStatus"]["DetailedStatus"]) == ("OUTDATED", "FAILED")
+    assert instance["StatusReason"].startswith("ResourceLogicalId:Alias, ResourceType:AWS::KMS::Alias")
+    stack = stack_of(targets[account], "eu-central-1", instance["StackId"])
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+
+    cfn.update_stack_set(TemplateBody=bootstrap_template("3"), **update)
+    instance = instances(cfn, self_managed)[(account, "eu-central-1")]
+    assert (instance["Status"], instance.get("StatusReason")) == ("CURRENT", None)
+    stack = stack_of(targets[account], "eu-central-1", instance["StackId"])
+    assert (stack["StackStatus"], stack["Outputs"][0]["OutputValue"]) == ("UPDATE_COMPLETE", "3")
+    cfn.delete_stack_instances(
+        StackSetName=self_managed, Accounts=[account], Regions=["eu-central-1"], RetainStacks=False
+    )
+
+
 def test_delete_stack_instances_deletes_their_stacks_or_retains_them(aws, targets, self_managed):
     cfn = aws("cloudformation")
     kept, removed = sorted(targets)
