@@ -177,7 +177,7 @@ def _property_details(
 
 
 def _recreates(detail: dict[str, Any]) -> bool:
-    return detail["Target"]["RequiresRecreation"] == "Always"
+    return bool(detail["Target"]["RequiresRecreation"] == "Always")
 
 
 def _dependencies_first(modified: dict[str, Any], resources: dict[str, Any]) -> list[str]:

@@ -128,7 +128,8 @@ class CodeCommitRepository(SandboxResource, CloudFormationModel):
 
     @property
     def metadata(self) -> dict[str, str]:
-        return self.backend.get_repository(self.name)
+        metadata: dict[str, str] = self.backend.get_repository(self.name)
+        return metadata
 
     @property
     def physical_resource_id(self) -> str:  # Ref returns the repository id
@@ -169,7 +170,8 @@ class ModelPackageGroup(SandboxResource, CloudFormationModel):
 
     @property
     def physical_resource_id(self) -> str:  # Ref returns the ARN
-        return self.arn
+        arn: str = self.arn
+        return arn
 
     arn = property(lambda self: self.group.arn)
     creation_time = property(lambda self: self.group.creation_time.isoformat())

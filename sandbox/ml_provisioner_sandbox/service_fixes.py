@@ -109,7 +109,9 @@ def _list_repositories(self: CodeCommitResponse) -> str:
     )
 
 
-def _skip_unknowable_denies(is_action_permitted: Callable[..., Any]) -> Callable[..., Any]:
+def _skip_unknowable_denies(
+    is_action_permitted: Callable[..., PermissionResult],
+) -> Callable[..., PermissionResult]:
     """A conditional Deny applies only when moto can evaluate its condition.
 
     moto treats conditions it cannot evaluate (operators like Bool, keys like aws:SecureTransport

@@ -53,7 +53,8 @@ class InsufficientCapabilities(CloudFormationError):
 def install() -> None:
     # Replacing moto's methods: mypy forbids assigning to a method (method-assign) and reads a
     # wrapper's Callable type as another type than the method's (assignment).
-    models.get_stack_from_s3_url = responses.get_stack_from_s3_url = get_stack_from_s3_url
+    # moto's models and responses import get_stack_from_s3_url from its utils: both names are rebound.
+    vars(models)["get_stack_from_s3_url"] = vars(responses)["get_stack_from_s3_url"] = get_stack_from_s3_url
     parsing.parse_and_create_resource = _with_events(parsing.parse_and_create_resource, "CREATE")
     parsing.parse_and_update_resource = _with_events(parsing.parse_and_update_resource, "UPDATE")
     ResourceMap._delete_resource = _delete_resource(ResourceMap._delete_resource)  # type: ignore[method-assign]
