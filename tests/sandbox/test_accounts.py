@@ -4,6 +4,10 @@ what they make there is invisible to the account they came from."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -132,3 +136,40 @@ def test_two_accounts_deploy_the_same_stack_name_side_by_side(sandbox, workload)
     assert in_third["StackId"].split(":")[4] == "333333333333"
     workload("cloudformation").delete_stack(StackName=name)
     assert third("cloudformation").describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_the_sandbox_command_says_assumed_roles_act_in_their_account_and_they_do(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ml_provisioner", "--workspace", str(tmp_path), "sandbox", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        printed = "".join(iter(process.stdout.readline, "Stop it with Ctrl-C (all state is in memory).\n"))
+        assert "an assumed role's credentials act in the role's account" in printed
+        url = re.search(r"export AWS_ENDPOINT_URL=(http://127\.0\.0\.1:\d+)", printed)
+        assert url is not None, printed
+        sts = boto3.client(
+            "sts",
+            endpoint_url=url[1],
+            region_name="us-west-2",
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",
+        )
+        credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{WORKLOAD}:role/deployer", RoleSessionName="cli")[
+            "Credentials"
+        ]
+        as_workload = boto3.client(
+            "sts",
+            endpoint_url=url[1],
+            region_name="us-west-2",
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+        assert as_workload.get_caller_identity()["Account"] == WORKLOAD
+    finally:
+        process.kill()
+        process.wait(timeout=30)
