@@ -139,8 +139,10 @@ def test_two_accounts_deploy_the_same_stack_name_side_by_side(sandbox, workload)
 
 
 def test_the_sandbox_command_says_assumed_roles_act_in_their_account_and_they_do(tmp_path):
+    """--account-id is the account of the printed credentials; an assumed role's credentials act as its own."""
+    command = ["sandbox", "--port", "0", "--account-id", "111111111111"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "ml_provisioner", "--workspace", str(tmp_path), "sandbox", "--port", "0"],
+        [sys.executable, "-m", "ml_provisioner", "--workspace", str(tmp_path), *command],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "NO_COLOR": "1"},
@@ -158,6 +160,7 @@ def test_the_sandbox_command_says_assumed_roles_act_in_their_account_and_they_do
             aws_access_key_id="sandbox",
             aws_secret_access_key="sandbox",
         )
+        assert sts.get_caller_identity()["Account"] == "111111111111"
         credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{WORKLOAD}:role/deployer", RoleSessionName="cli")[
             "Credentials"
         ]
