@@ -24,6 +24,7 @@ failure tolerance: the first failed instance fails the operation, the others sti
 from __future__ import annotations
 
 import functools
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -266,6 +267,17 @@ def _first_failure(events: list[Event]) -> str | None:
 # --- where stack sets live ---------------------------------------------------------------------
 
 _ADMINISTRATORS: set[tuple[str, str]] = set()  # (account, region) of every backend holding stack sets
+# The endpoint serves requests on threads; one operation at a time, as AWS runs one per stack set.
+_OPERATING = threading.RLock()
+
+
+def _one_at_a_time(action: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(action)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _OPERATING:
+            return action(*args, **kwargs)
+
+    return wrapper
 
 
 def stack_sets(backend: CloudFormationBackend) -> dict[str, StackSet]:
@@ -601,6 +613,8 @@ def install() -> None:
         "list_stack_set_operation_results": _list_stack_set_operation_results,
     }
     for name, action in actions.items():
-        setattr(CloudFormationResponse, name, action)
-    OrganizationsBackend.create_account = _after_create_account(OrganizationsBackend.create_account)  # type: ignore[method-assign]
-    OrganizationsBackend.move_account = _after_move_account(OrganizationsBackend.move_account)  # type: ignore[method-assign]
+        setattr(CloudFormationResponse, name, _one_at_a_time(action))
+    create_account = _one_at_a_time(_after_create_account(OrganizationsBackend.create_account))
+    move_account = _one_at_a_time(_after_move_account(OrganizationsBackend.move_account))
+    OrganizationsBackend.create_account = create_account  # type: ignore[method-assign]
+    OrganizationsBackend.move_account = move_account  # type: ignore[method-assign]
