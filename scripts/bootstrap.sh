@@ -8,5 +8,10 @@ PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".${EXTRAS:+[$EXTRAS]}"
+# The sandbox (./sandbox) is a distribution of its own: pip cannot name a local folder from the
+# project's metadata, so EXTRAS that need it (test, dev, or the pseudo-extra sandbox) install it here.
+SANDBOX=()
+case ",${EXTRAS:-}," in *,sandbox,* | *,test,* | *,dev,*) SANDBOX=(-e ./sandbox) ;; esac
+EXTRAS=$(echo ",${EXTRAS:-}," | sed 's/,sandbox,/,/g; s/^,*//; s/,*$//')
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".${EXTRAS:+[$EXTRAS]}" "${SANDBOX[@]}"
 export PATH="$PWD/$VENV/bin:$PATH"

@@ -219,19 +219,20 @@ def test_cdk_json_points_at_app_py():
     assert json.loads((PROJECT / "cdk.json").read_text())["app"] == "python3 app.py"
 
 
-def test_sandbox_without_moto_says_how_to_install_it(tmp_path):
-    """After `scripts/demo` (pip install -e . without extras) moto is missing: exit 2 and the command."""
-    hide_moto = "import sys; sys.modules['moto'] = None; from ml_provisioner.cli import main; main()"
+@pytest.mark.parametrize("missing", ["ml_provisioner_sandbox", "moto"])
+def test_sandbox_not_installed_says_how_to_install_it(tmp_path, missing):
+    """After `scripts/demo` (pip install -e . alone) the sandbox and moto are missing: exit 2 and the command."""
+    hide = f"import sys; sys.modules[{missing!r}] = None; from ml_provisioner.cli import main; main()"
     run = subprocess.run(
-        [sys.executable, "-c", hide_moto, "--workspace", str(tmp_path), "sandbox", "--port", "0"],
+        [sys.executable, "-c", hide, "--workspace", str(tmp_path), "sandbox", "--port", "0"],
         capture_output=True,
         text=True,
         timeout=60,
         env={**os.environ, "NO_COLOR": "1"},
     )
     assert run.returncode == 2, run.stderr
-    assert "error: the sandbox needs moto's server, which is not installed" in run.stderr
-    assert 'hint: install it: pip install -e ".[sandbox]" in the project folder' in run.stderr
+    assert "error: the sandbox is not installed" in run.stderr
+    assert "hint: install it: pip install -e ./sandbox in the project folder" in run.stderr
     assert "Traceback" not in run.stderr
 
 

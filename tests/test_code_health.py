@@ -16,7 +16,7 @@ from tests.conftest import PROJECT
     [
         ["ruff", "check", "--no-cache", "."],
         ["ruff", "format", "--check", "--no-cache", "."],
-        ["mypy", "ml_provisioner", "constructs_lib"],
+        ["mypy", "ml_provisioner", "constructs_lib", "sandbox/ml_provisioner_sandbox"],
     ],
     ids=lambda check: " ".join(check[:2]),
 )

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from ml_provisioner_sandbox import start_sandbox
 
 from ml_provisioner.config.loader import load_config
 from ml_provisioner.errors import EXIT_DRIFT
-from ml_provisioner.sandbox import start_sandbox
 from tests.support.sandbox import cli, product
 
 pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)

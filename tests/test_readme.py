@@ -10,7 +10,8 @@ import sys
 import tomllib
 from pathlib import Path
 
-from ml_provisioner.sandbox import start_sandbox
+from ml_provisioner_sandbox import start_sandbox
+
 from tests.conftest import PROJECT
 
 
@@ -51,11 +52,12 @@ def test_readme_lifecycle_block_runs_against_the_sandbox(tmp_path):
     assert out.rstrip().endswith("--model-package-group-name techcorp-prod-a001-customer-churn--models")
 
 
-def test_readme_installs_the_sandbox_extra_before_starting_the_sandbox():
-    """`scripts/demo` installs the project without extras; the sandbox needs moto's server."""
+def test_readme_installs_the_sandbox_before_starting_it():
+    """`scripts/demo` installs the project alone; the sandbox is a package of its own that brings moto's server."""
     lines = readme_block("### Try the whole lifecycle without an AWS account", 0).splitlines()
-    install = next(i for i, line in enumerate(lines) if line.startswith('pip install -e ".[sandbox]"'))
+    install = next(i for i, line in enumerate(lines) if line.startswith("pip install -e ./sandbox"))
     start = next(i for i, line in enumerate(lines) if line.startswith("ml-provisioner sandbox"))
     assert install < start
-    extras = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    assert any(requirement.startswith("moto[server]") for requirement in extras["sandbox"])
+    sandbox = tomllib.loads((PROJECT / "sandbox" / "pyproject.toml").read_text())["project"]
+    assert sandbox["name"] == "ml-provisioner-sandbox"
+    assert any(requirement.startswith("moto[server]") for requirement in sandbox["dependencies"])

@@ -262,7 +262,7 @@ def unlinted(monkeypatch):
 @pytest.fixture
 def endpoint(monkeypatch, tmp_path):
     """The local AWS endpoint, with the environment the CLI reads (sandbox credentials)."""
-    from ml_provisioner.sandbox import start_sandbox
+    from ml_provisioner_sandbox import start_sandbox
 
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)

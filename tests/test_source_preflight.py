@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
+from ml_provisioner_sandbox.service_fixes import CODECOMMIT_SWITCH
 
 from ml_provisioner import catalog
 from ml_provisioner.config.loader import load_config
-from ml_provisioner.sandbox.service_fixes import CODECOMMIT_SWITCH
 from tests.conftest import example
 from tests.support.sandbox import ACCOUNT, cli, product, stack
 

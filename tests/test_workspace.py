@@ -130,7 +130,7 @@ def test_an_unwritable_output_folder_exits_2_naming_the_folder_and_the_fix(share
 
 @pytest.mark.synth
 def test_deploy_product_on_a_read_only_templates_folder_deploys_and_warns(shared_workspace):
-    from ml_provisioner.sandbox import start_sandbox
+    from ml_provisioner_sandbox import start_sandbox
 
     with start_sandbox(port=0) as sandbox:
         run = as_outsider(

@@ -3,7 +3,6 @@ the whole lifecycle without an AWS account. Runs until interrupted."""
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Annotated
 
@@ -22,17 +21,16 @@ def sandbox(
 ) -> None:
     """Run a local AWS endpoint on 127.0.0.1 and print the environment to use it."""
     with action(ctx, "sandbox") as run:
-        os.environ["MOTO_ACCOUNT_ID"] = account_id  # read by moto when it is first imported
-        try:
-            from ml_provisioner.sandbox import start_sandbox
-        except ModuleNotFoundError as error:  # the sandbox is an extra: `pip install -e .` leaves it out
+        try:  # a distribution of its own (./sandbox, with moto's server): `pip install -e .` leaves it out
+            from ml_provisioner_sandbox import start_sandbox
+        except ModuleNotFoundError as error:
             raise BadInput(
-                f"the sandbox needs moto's server, which is not installed ({error})",
-                'install it: pip install -e ".[sandbox]" in the project folder (scripts/test installs it too)',
+                f"the sandbox is not installed ({error})",
+                "install it: pip install -e ./sandbox in the project folder (scripts/test installs it too)",
             ) from None
 
         try:
-            endpoint = start_sandbox(port=port)
+            endpoint = start_sandbox(port=port, account_id=account_id)
         except OSError as error:  # e.g. "Address already in use"
             raise BadInput(
                 f"cannot listen on 127.0.0.1:{port}: {error.strerror}",
@@ -42,7 +40,8 @@ def sandbox(
             run.result("Local AWS endpoint running. In another shell:\n")
             run.result(f"  export AWS_ENDPOINT_URL={endpoint.url}")
             run.result("  export AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox")
-            run.result(f"\nIt emulates account {account_id}; stop it with Ctrl-C (all state is in memory).")
+            run.result(f"\nIt emulates account {account_id}; an assumed role's credentials act in the role's account.")
+            run.result("Stop it with Ctrl-C (all state is in memory).")
             try:
                 threading.Event().wait()
             except KeyboardInterrupt:

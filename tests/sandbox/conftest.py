@@ -11,8 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-
-from ml_provisioner.sandbox import Sandbox, start_sandbox
+from ml_provisioner_sandbox import Sandbox, start_sandbox
 
 TEMPLATE = json.loads((Path(__file__).parent / "ml_stack.template.json").read_text())
 CAPABILITIES = ["CAPABILITY_NAMED_IAM"]

@@ -12,8 +12,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
-
-from ml_provisioner.sandbox import Sandbox, start_sandbox
+from ml_provisioner_sandbox import Sandbox, start_sandbox
 
 
 def test_start_on_a_free_port_then_stop() -> None:

@@ -14,10 +14,10 @@ from pathlib import Path
 import boto3
 import pytest
 import yaml
+from ml_provisioner_sandbox import start_sandbox
 from typer.testing import CliRunner
 
 from ml_provisioner.cli import app, spec_argv
-from ml_provisioner.sandbox import start_sandbox
 from tests.conftest import example
 
 ACCOUNT = "123456789012"  # the account the endpoint emulates

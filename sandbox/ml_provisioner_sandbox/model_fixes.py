@@ -17,7 +17,7 @@ from moto.core.utils import camelcase_to_underscores
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.security_groups import SecurityGroup
 from moto.ec2.models.vpcs import VPCEndPoint
-from moto.iam.models import ManagedPolicy, Role, iam_backends
+from moto.iam.models import Group, ManagedPolicy, Role, User, iam_backends
 from moto.kms.models import Alias, Key, kms_backends
 from moto.logs.models import LogGroup, logs_backends
 from moto.s3.models import FakeBucket, s3_backends
@@ -30,9 +30,13 @@ from .shapes import json_text, scalar_str, tag_dict, tag_list
 
 
 class Override:
-    """Delegates the type's identity to moto's model (a mixin, listed before CloudFormationModel)."""
+    """Delegates the type's identity to moto's model (a mixin, listed before CloudFormationModel), and
+    does CloudFormation's update: a new resource when a property that cannot change in place changes
+    (`replace_on`), otherwise `update_in_place`."""
 
-    BASE: ClassVar[Any]
+    BASE: ClassVar[type[CloudFormationModel]]
+    # What AWS assumes for an absent property of `replace_on` (otherwise absent keeps the current value).
+    DEFAULTS: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def cloudformation_type(cls) -> str:
@@ -50,19 +54,38 @@ class Override:
         return True
 
     @classmethod
-    def needs_replacement(cls, properties: dict[str, Any], current: dict[str, Any]) -> bool:
-        """A new value for any REPLACE_ON property needs a new resource; an absent one keeps its value."""
-        return any(properties.get(k, current[k]) != current[k] for k in cls.REPLACE_ON)  # type: ignore[attr-defined]
+    def replace_on(cls, resource: Any) -> dict[str, Any]:
+        """The resource's current values of the properties whose change needs a new resource."""
+        raise NotImplementedError
 
     @classmethod
-    def replace(
-        cls, original: Any, name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    def update_in_place(cls, resource: Any, properties: dict[str, Any], account_id: str, region_name: str) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
     ) -> Any:
-        """Create the replacement first, then drop the old resource unless UpdateReplacePolicy keeps it."""
-        new = cls.create_from_cloudformation_json(name, cloudformation_json, account_id, region_name)  # type: ignore[attr-defined]
-        if cloudformation_json.get("UpdateReplacePolicy") != "Retain":
-            cls.delete_resource(original, account_id, region_name)
-        return new
+        raise NotImplementedError
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        properties = cloudformation_json["Properties"]
+        current = cls.replace_on(original_resource)
+        if any(properties.get(k, cls.DEFAULTS.get(k, v)) != v for k, v in current.items()):
+            # The replacement first, then the old resource goes unless UpdateReplacePolicy keeps it.
+            new = cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+            if cloudformation_json.get("UpdateReplacePolicy") != "Retain":
+                cls.delete_resource(original_resource, account_id, region_name)
+            return new
+        return cls.update_in_place(original_resource, properties, account_id, region_name)
 
     @classmethod
     def delete_resource(cls, resource: Any, account_id: str, region_name: str) -> None:
@@ -73,9 +96,10 @@ class KmsKey(Override, CloudFormationModel):
     """KeyPolicy arrives as a JSON object (moto: HTTP 500), tags as [{Key, Value}]; updates in place."""
 
     BASE = Key
+    DEFAULTS = {"KeySpec": "SYMMETRIC_DEFAULT", "KeyUsage": "ENCRYPT_DECRYPT"}
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
     ) -> Key:
         p = cloudformation_json.get("Properties", {})
@@ -91,25 +115,16 @@ class KmsKey(Override, CloudFormationModel):
         return key
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: Key,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> Key:
-        p = cloudformation_json["Properties"]
-        if (
-            p.get("KeySpec", "SYMMETRIC_DEFAULT") != original_resource.key_spec
-            or p.get("KeyUsage", "ENCRYPT_DECRYPT") != original_resource.key_usage
-        ):
-            return cls.replace(original_resource, new_resource_name, cloudformation_json, account_id, region_name)
-        original_resource.description = p.get("Description", "")
-        if "KeyPolicy" in p:
-            original_resource.policy = json_text(p["KeyPolicy"])
-        cls.apply(original_resource, p)
-        return original_resource
+    def replace_on(cls, resource: Key) -> dict[str, Any]:
+        return {"KeySpec": resource.key_spec, "KeyUsage": resource.key_usage}
+
+    @classmethod
+    def update_in_place(cls, resource: Key, properties: dict[str, Any], account_id: str, region_name: str) -> Key:
+        resource.description = properties.get("Description", "")
+        if "KeyPolicy" in properties:
+            resource.policy = json_text(properties["KeyPolicy"])
+        cls.apply(resource, properties)
+        return resource
 
     @staticmethod
     def apply(key: Key, p: dict[str, Any]) -> None:
@@ -127,25 +142,19 @@ class KmsAlias(Override, CloudFormationModel):
     BASE = Alias
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
     ) -> Alias:
         return Alias.create_from_cloudformation_json(resource_name, cloudformation_json, account_id, region_name)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: Alias,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> Alias:
-        if cloudformation_json["Properties"]["AliasName"] != original_resource.alias_name:
-            return cls.replace(original_resource, new_resource_name, cloudformation_json, account_id, region_name)
-        return Alias.update_from_cloudformation_json(
-            original_resource, new_resource_name, cloudformation_json, account_id, region_name
-        )
+    def replace_on(cls, resource: Alias) -> dict[str, Any]:
+        return {"AliasName": resource.alias_name}
+
+    @classmethod
+    def update_in_place(cls, resource: Alias, properties: dict[str, Any], account_id: str, region_name: str) -> Alias:
+        backend = kms_backends[account_id][region_name]
+        return backend.update_alias(target_key_id=properties["TargetKeyId"], alias_name=properties["AliasName"])
 
 
 class S3Bucket(Override, CloudFormationModel):
@@ -154,7 +163,7 @@ class S3Bucket(Override, CloudFormationModel):
     BASE = FakeBucket
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
     ) -> FakeBucket:
         bucket = s3_backends[account_id][get_partition(region_name)].create_bucket(resource_name, region_name)
@@ -162,22 +171,18 @@ class S3Bucket(Override, CloudFormationModel):
         return bucket
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: FakeBucket,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> FakeBucket:
-        p = cloudformation_json["Properties"]
-        if p.get("BucketName", original_resource.name) != original_resource.name:
-            return cls.replace(original_resource, new_resource_name, cloudformation_json, account_id, region_name)
-        cls.apply(original_resource, p)
-        return original_resource
+    def replace_on(cls, resource: FakeBucket) -> dict[str, Any]:
+        return {"BucketName": resource.name}
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
+    def update_in_place(
+        cls, resource: FakeBucket, properties: dict[str, Any], account_id: str, region_name: str
+    ) -> FakeBucket:
+        cls.apply(resource, properties)
+        return resource
+
+    @classmethod
+    def delete_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
     ) -> None:
         backend = s3_backends[account_id][get_partition(region_name)]
@@ -244,9 +249,10 @@ class IamRole(Override, CloudFormationModel):
     """Inline policies stored as JSON text, ManagedPolicyArns attached, full in-place updates and deletes."""
 
     BASE = Role
+    DEFAULTS = {"Path": "/"}
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
     ) -> Role:
         p = cloudformation_json["Properties"]
@@ -263,25 +269,18 @@ class IamRole(Override, CloudFormationModel):
         return role
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: Role,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> Role:
-        p = cloudformation_json["Properties"]
-        role = original_resource
-        if p.get("RoleName", role.name) != role.name or p.get("Path", "/") != role.path:
-            return cls.replace(role, new_resource_name, cloudformation_json, account_id, region_name)
-        role.assume_role_policy_document = json_text(p["AssumeRolePolicyDocument"])
-        role.description = p.get("Description", "")
-        role.max_session_duration = p.get("MaxSessionDuration", 3600)
-        role.permissions_boundary_arn = p.get("PermissionsBoundary")
-        role.tags = p.get("Tags", [])
-        cls.apply(role, p)
-        return role
+    def replace_on(cls, resource: Role) -> dict[str, Any]:
+        return {"RoleName": resource.name, "Path": resource.path}
+
+    @classmethod
+    def update_in_place(cls, resource: Role, properties: dict[str, Any], account_id: str, region_name: str) -> Role:
+        resource.assume_role_policy_document = json_text(properties["AssumeRolePolicyDocument"])
+        resource.description = properties.get("Description", "")
+        resource.max_session_duration = properties.get("MaxSessionDuration", 3600)
+        resource.permissions_boundary_arn = properties.get("PermissionsBoundary")
+        resource.tags = properties.get("Tags", [])
+        cls.apply(resource, properties)
+        return resource
 
     @staticmethod
     def apply(role: Role, p: dict[str, Any]) -> None:
@@ -292,18 +291,19 @@ class IamRole(Override, CloudFormationModel):
         """
         backend = iam_backends[role.account_id][role.partition]
         declared = {policy["PolicyName"]: json_text(policy["PolicyDocument"]) for policy in p.get("Policies", [])}
-        for name in getattr(role, "declared_policies", set()) - declared.keys():
+        bookkeeping = vars(role)  # what these properties declared last time (moto's Role has no such attributes)
+        for name in bookkeeping.get("declared_policies", set()) - declared.keys():
             role.policies.pop(name, None)
         role.policies.update(declared)
         arns = set(p.get("ManagedPolicyArns", []))
-        for arn in (getattr(role, "declared_managed_policies", set()) - arns) & set(role.managed_policies):
+        for arn in (bookkeeping.get("declared_managed_policies", set()) - arns) & set(role.managed_policies):
             backend.detach_role_policy(arn, role.name)
         for arn in arns - set(role.managed_policies):
             backend.attach_role_policy(arn, role.name)
-        role.declared_policies, role.declared_managed_policies = set(declared), arns
+        bookkeeping["declared_policies"], bookkeeping["declared_managed_policies"] = set(declared), arns
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
+    def delete_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
     ) -> None:
         backend = iam_backends[account_id][get_partition(region_name)]
@@ -321,32 +321,36 @@ class IamManagedPolicy(Override, CloudFormationModel):
     """moto cannot update or delete managed policies created by a stack."""
 
     BASE = ManagedPolicy
-    REPLACE_ON = ("ManagedPolicyName", "Path", "Description")
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
     ) -> ManagedPolicy:
         policy = ManagedPolicy.create_from_cloudformation_json(
             resource_name, cloudformation_json, account_id, region_name
         )
-        policy.declared_roles = set(cloudformation_json.get("Properties", {}).get("Roles", []))
+        cls.declare_roles(policy, set(cloudformation_json.get("Properties", {}).get("Roles", [])))
         return policy
 
+    @staticmethod
+    def declared_roles(policy: ManagedPolicy) -> set[str]:
+        """The roles this property attached (moto's ManagedPolicy has no such attribute)."""
+        roles: set[str] = vars(policy).get("declared_roles", set())
+        return roles
+
+    @staticmethod
+    def declare_roles(policy: ManagedPolicy, roles: set[str]) -> None:
+        vars(policy)["declared_roles"] = roles
+
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: ManagedPolicy,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
+    def replace_on(cls, resource: ManagedPolicy) -> dict[str, Any]:
+        return {"ManagedPolicyName": resource.name, "Path": resource.path, "Description": resource.description}
+
+    @classmethod
+    def update_in_place(
+        cls, resource: ManagedPolicy, properties: dict[str, Any], account_id: str, region_name: str
     ) -> ManagedPolicy:
-        p = cloudformation_json["Properties"]
-        policy = original_resource
-        current = {"ManagedPolicyName": policy.name, "Path": policy.path, "Description": policy.description}
-        if cls.needs_replacement(p, current):
-            return cls.replace(policy, new_resource_name, cloudformation_json, account_id, region_name)
+        policy, p = resource, properties
         backend = iam_backends[account_id][get_partition(region_name)]
         document = json_text(p["PolicyDocument"])
         if document != next(v.document for v in policy.versions if v.is_default):
@@ -361,18 +365,23 @@ class IamManagedPolicy(Override, CloudFormationModel):
             attached = policy.arn in role.managed_policies
             if role.name in roles and not attached:
                 policy.attach_to(role)
-            elif role.name in policy.declared_roles - roles and attached:
+            elif role.name in cls.declared_roles(policy) - roles and attached:
                 policy.detach_from(role)
-        policy.declared_roles = roles
+        cls.declare_roles(policy, roles)
         return policy
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
+    def delete_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
     ) -> None:
         backend = iam_backends[account_id][get_partition(region_name)]
         policy = backend.get_policy(resource_name)
-        for entity in [*backend.roles.values(), *backend.users.values(), *backend.groups.values()]:
+        entities: list[Role | Group | User] = [
+            *backend.roles.values(),
+            *backend.users.values(),
+            *backend.groups.values(),
+        ]
+        for entity in entities:
             if policy.arn in entity.managed_policies:
                 policy.detach_from(entity)
         backend.delete_policy(policy.arn)
@@ -388,7 +397,7 @@ class LogsLogGroup(Override, CloudFormationModel):
     BASE = LogGroup
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
     ) -> LogGroup:
         group = logs_backends[account_id][region_name].create_log_group(resource_name, {})
@@ -396,24 +405,21 @@ class LogsLogGroup(Override, CloudFormationModel):
         return group
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: LogGroup,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
+    def replace_on(cls, resource: LogGroup) -> dict[str, Any]:
+        return {"LogGroupName": resource.name}
+
+    @classmethod
+    def update_in_place(
+        cls, resource: LogGroup, properties: dict[str, Any], account_id: str, region_name: str
     ) -> LogGroup:
-        p = cloudformation_json["Properties"]
-        if p.get("LogGroupName", original_resource.name) != original_resource.name:
-            return cls.replace(original_resource, new_resource_name, cloudformation_json, account_id, region_name)
-        cls.apply(original_resource, p)
-        return original_resource
+        cls.apply(resource, properties)
+        return resource
 
     @staticmethod
     def apply(group: LogGroup, p: dict[str, Any]) -> None:
         retention = p.get("RetentionInDays")
-        group.set_retention_policy(int(retention) if retention is not None else None)
+        # moto's signature says str; DescribeLogGroups must answer a number, as AWS does.
+        group.set_retention_policy(int(retention) if retention is not None else None)  # type: ignore[arg-type]
         group.kms_key_id = p.get("KmsKeyId")
         backend = logs_backends[group.account_id][group.region]
         backend.tagger.delete_all_tags_for_resource(group.arn)
@@ -428,7 +434,7 @@ class SnsTopic(Override, CloudFormationModel):
     ATTRIBUTES = ("DisplayName", "KmsMasterKeyId", "DeliveryPolicy")
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
     ) -> Topic:
         topic = Topic.create_from_cloudformation_json(resource_name, cloudformation_json, account_id, region_name)
@@ -436,26 +442,18 @@ class SnsTopic(Override, CloudFormationModel):
         return topic
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: Topic,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> Topic:
-        p = cloudformation_json["Properties"]
-        if p.get("TopicName", original_resource.name) != original_resource.name:
-            return cls.replace(original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+    def replace_on(cls, resource: Topic) -> dict[str, Any]:
+        return {"TopicName": resource.name}
+
+    @classmethod
+    def update_in_place(cls, resource: Topic, properties: dict[str, Any], account_id: str, region_name: str) -> Topic:
         for attribute in cls.ATTRIBUTES:
-            value = p.get(attribute, "")
+            value = properties.get(attribute, "")
             setattr(
-                original_resource,
-                camelcase_to_underscores(attribute),
-                json_text(value) if isinstance(value, dict) else value,
+                resource, camelcase_to_underscores(attribute), json_text(value) if isinstance(value, dict) else value
             )
-        original_resource._tags = tag_dict(p.get("Tags"))
-        return original_resource
+        resource._tags = tag_dict(properties.get("Tags"))
+        return resource
 
 
 class SsmParameter(Override, CloudFormationModel):
@@ -465,38 +463,35 @@ class SsmParameter(Override, CloudFormationModel):
     BASE = Parameter
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
     ) -> Parameter:
         p = cloudformation_json["Properties"]
         return cls.put(p.get("Name", resource_name), p, account_id, region_name, overwrite=False)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: Parameter,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
+    def replace_on(cls, resource: Parameter) -> dict[str, Any]:
+        return {"Name": resource.name}
+
+    @classmethod
+    def update_in_place(
+        cls, resource: Parameter, properties: dict[str, Any], account_id: str, region_name: str
     ) -> Parameter:
-        p = cloudformation_json["Properties"]
-        if p.get("Name", original_resource.name) != original_resource.name:
-            return cls.replace(original_resource, new_resource_name, cloudformation_json, account_id, region_name)
-        return cls.put(original_resource.name, p, account_id, region_name, overwrite=True)
+        return cls.put(resource.name, properties, account_id, region_name, overwrite=True)
 
     @staticmethod
     def put(name: str, p: dict[str, Any], account_id: str, region_name: str, overwrite: bool) -> Parameter:
         backend = ssm_backends[account_id][region_name]
+        # moto's signature makes every argument required; its PutParameter passes None for absent ones too.
         parameter = backend.put_parameter(
             name=name,
-            description=p.get("Description"),
+            description=p.get("Description"),  # type: ignore[arg-type]
             value=p["Value"],
             parameter_type=p["Type"],
-            allowed_pattern=p.get("AllowedPattern"),
-            keyid=None,
+            allowed_pattern=p.get("AllowedPattern"),  # type: ignore[arg-type]
+            keyid=None,  # type: ignore[arg-type]
             overwrite=overwrite,
-            tags=None,
+            tags=None,  # type: ignore[arg-type]
             data_type=p.get("DataType", "text"),
             tier=p.get("Tier"),
             policies=p.get("Policies"),
@@ -506,7 +501,7 @@ class SsmParameter(Override, CloudFormationModel):
         return parameter
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
+    def delete_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
     ) -> None:
         """What a stack's delete or rollback calls (moto's Parameter has no delete of its own)."""
@@ -522,10 +517,9 @@ class Ec2SecurityGroup(Override, CloudFormationModel):
     """Rule and tag changes replaced the whole group (new id); CidrIp rules and egress rules were lost."""
 
     BASE = SecurityGroup
-    REPLACE_ON = ("GroupName", "GroupDescription", "VpcId")
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
     ) -> SecurityGroup:
         p = cloudformation_json["Properties"]
@@ -536,21 +530,15 @@ class Ec2SecurityGroup(Override, CloudFormationModel):
         return group
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: SecurityGroup,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
+    def replace_on(cls, resource: SecurityGroup) -> dict[str, Any]:
+        return {"GroupName": resource.name, "GroupDescription": resource.description, "VpcId": resource.vpc_id}
+
+    @classmethod
+    def update_in_place(
+        cls, resource: SecurityGroup, properties: dict[str, Any], account_id: str, region_name: str
     ) -> SecurityGroup:
-        p = cloudformation_json["Properties"]
-        group = original_resource
-        current = {"GroupName": group.name, "GroupDescription": group.description, "VpcId": group.vpc_id}
-        if cls.needs_replacement(p, current):
-            return cls.replace(group, new_resource_name, cloudformation_json, account_id, region_name)
-        cls.apply(group, p)
-        return group
+        cls.apply(resource, properties)
+        return resource
 
     @staticmethod
     def apply(group: SecurityGroup, p: dict[str, Any]) -> None:
@@ -568,7 +556,7 @@ class Ec2SecurityGroup(Override, CloudFormationModel):
 
 def _sg_rule(rule: dict[str, Any], peer: str) -> dict[str, Any]:
     """A CloudFormation ingress/egress entry -> moto's authorize_security_group_* arguments."""
-    ranges = [{key: rule[key]} for key in ("CidrIp", "CidrIpv6") if key in rule]
+    ranges: list[dict[str, Any]] = [{key: rule[key]} for key in ("CidrIp", "CidrIpv6") if key in rule]
     for ip_range in ranges:
         if "Description" in rule:
             ip_range["Description"] = rule["Description"]
@@ -588,10 +576,9 @@ class Ec2VpcEndpoint(Override, CloudFormationModel):
     """Gateway endpoints without RouteTableIds crashed, policies were stored as objects, and nothing deleted them."""
 
     BASE = VPCEndPoint
-    REPLACE_ON = ("ServiceName", "VpcId", "VpcEndpointType")
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
     ) -> VPCEndPoint:
         p = cloudformation_json["Properties"]
@@ -607,31 +594,25 @@ class Ec2VpcEndpoint(Override, CloudFormationModel):
         )
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: VPCEndPoint,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> VPCEndPoint:
-        p = cloudformation_json["Properties"]
-        endpoint = original_resource
-        current = {
-            "ServiceName": endpoint.service_name,
-            "VpcId": endpoint.vpc_id,
-            "VpcEndpointType": endpoint.vpc_endpoint_type,
+    def replace_on(cls, resource: VPCEndPoint) -> dict[str, Any]:
+        return {
+            "ServiceName": resource.service_name,
+            "VpcId": resource.vpc_id,
+            "VpcEndpointType": resource.vpc_endpoint_type,
         }
-        if cls.needs_replacement(p, current):
-            return cls.replace(endpoint, new_resource_name, cloudformation_json, account_id, region_name)
-        if "PolicyDocument" in p:
-            endpoint.policy_document = json_text(p["PolicyDocument"])
-        endpoint.security_group_ids = p.get("SecurityGroupIds", [])
-        endpoint.private_dns_enabled = scalar_str(p.get("PrivateDnsEnabled", False)) == "true"
-        return endpoint
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
+    def update_in_place(
+        cls, resource: VPCEndPoint, properties: dict[str, Any], account_id: str, region_name: str
+    ) -> VPCEndPoint:
+        if "PolicyDocument" in properties:
+            resource.policy_document = json_text(properties["PolicyDocument"])
+        resource.security_group_ids = properties.get("SecurityGroupIds", [])
+        resource.private_dns_enabled = scalar_str(properties.get("PrivateDnsEnabled", False)) == "true"
+        return resource
+
+    @classmethod
+    def delete_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
     ) -> None:
         ec2_backends[account_id][region_name].delete_vpc_endpoints([resource_name])

@@ -68,6 +68,8 @@ class ResourceChange:
 
 
 class SandboxChangeSet(ChangeSet):
+    capabilities: list[str]  # DescribeChangeSet shows them (moto's ChangeSet drops them)
+
     def diff(self) -> list[ResourceChange]:  # type: ignore[override]
         resource_map = self.stack.resource_map
         self.changed_parameters = changed_parameters(resource_map, self.template_dict, self.parameters)
@@ -175,7 +177,7 @@ def _property_details(
 
 
 def _recreates(detail: dict[str, Any]) -> bool:
-    return detail["Target"]["RequiresRecreation"] == "Always"
+    return bool(detail["Target"]["RequiresRecreation"] == "Always")
 
 
 def _dependencies_first(modified: dict[str, Any], resources: dict[str, Any]) -> list[str]:
@@ -236,7 +238,7 @@ def review_in_progress_stack(
     backend: CloudFormationBackend, stack_name: str, parameters: Any, tags: Any, **options: Any
 ) -> Stack:
     """The empty stack a first change set (CREATE or IMPORT) makes: it waits in REVIEW_IN_PROGRESS."""
-    stack = Stack(
+    stack = Stack(  # type: ignore[abstract]  # moto's Stack misses two CloudFormationModel class methods
         stack_id=generate_stack_id(stack_name, backend.region_name, backend.account_id),
         name=stack_name,
         template={},
@@ -271,7 +273,7 @@ def _create_change_set(
     reviewing = stack is not None and stack.status == "REVIEW_IN_PROGRESS"
     if change_set_type == "UPDATE" and (stack is None or reviewing):
         raise ValidationError(stack_name)
-    if change_set_type == "UPDATE" and stack.status == "ROLLBACK_COMPLETE":
+    if change_set_type == "UPDATE" and stack is not None and stack.status == "ROLLBACK_COMPLETE":
         raise ValidationError(message=f"Stack:{stack.stack_id} is in ROLLBACK_COMPLETE state and can not be updated.")
     if change_set_type == "CREATE" and stack is not None and not reviewing:
         raise ValidationError(
@@ -317,7 +319,7 @@ def _execute_change_set(self: CloudFormationBackend, change_set_name: str, stack
     stack = self.stacks[change_set.stack_id]
     creating = change_set.change_set_type == "CREATE"
     previous = (stack.template, stack.parameters)
-    stack.status_reason = None
+    vars(stack)["status_reason"] = None
     stack.status = "CREATE_IN_PROGRESS" if creating else "UPDATE_IN_PROGRESS"
     stack_lifecycle.add_event(stack, stack.status, "User Initiated")
     try:
@@ -391,7 +393,8 @@ def _create_change_set_action(self: CloudFormationResponse) -> ActionResult:
             parameters[key] = stack.parameters[key]
     capabilities = self._get_param("Capabilities", [])
     stack_lifecycle.require_capabilities(Stack.parse_template(template), capabilities)
-    change_set_id, stack_id = self.cloudformation_backend.create_change_set(
+    # The backend's create_change_set is this module's _create_change_set, which takes capabilities.
+    change_set_id, stack_id = self.cloudformation_backend.create_change_set(  # type: ignore[call-arg]
         stack_name=stack_name,
         change_set_name=self._get_param("ChangeSetName"),
         template=template,

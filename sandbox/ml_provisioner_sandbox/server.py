@@ -11,10 +11,12 @@ import socket
 import threading
 from types import TracebackType
 
+from moto.iam import models as iam_models
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
+DEFAULT_ACCOUNT = "123456789012"  # moto's default: the account of credentials nobody issued
 _install_lock = threading.Lock()
 _installed = False
 
@@ -36,6 +38,7 @@ def install() -> None:
             resource_import,
             service_fixes,
             stack_lifecycle,
+            stack_sets,
         )
 
         stack_lifecycle.install()
@@ -44,6 +47,7 @@ def install() -> None:
         drift.install()
         service_fixes.install()
         connections.install()
+        stack_sets.install()
         # moto caches its type -> model table; the models above register by subclassing.
         for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
             cached.cache_clear()
@@ -80,13 +84,13 @@ class Sandbox:
     def stop(self) -> None:
         self._server.stop()
 
-    def disable_polling(self, pipeline: str, region: str, account: str = "123456789012") -> None:
+    def disable_polling(self, pipeline: str, region: str, account: str = DEFAULT_ACCOUNT) -> None:
         """Do what AWS does to a polling pipeline after 30 days without activity: stop its polling
         (GetPipeline then reports metadata.pollingDisabledAt)."""
         from moto.codepipeline.models import codepipeline_backends
         from moto.core.utils import utcnow
 
-        codepipeline_backends[account][region].pipelines[pipeline].polling_disabled_at = utcnow()
+        vars(codepipeline_backends[account][region].pipelines[pipeline])["polling_disabled_at"] = utcnow()
 
     def __enter__(self) -> Sandbox:
         return self
@@ -97,11 +101,15 @@ class Sandbox:
         self.stop()
 
 
-def start_sandbox(port: int = 0) -> Sandbox:
+def start_sandbox(port: int = 0, account_id: str = DEFAULT_ACCOUNT) -> Sandbox:
     """Start the endpoint on 127.0.0.1 (a free port when `port` is 0) and return once it accepts requests.
 
-    Raises OSError when the port cannot be bound (EADDRINUSE: something else listens there)."""
+    `account_id` is the account of credentials the endpoint has not issued (e.g. `sandbox`); the
+    credentials STS AssumeRole returns act as the role's account. (moto's MOTO_ACCOUNT_ID would put
+    every request into one account.) Raises OSError when the port cannot be bound (EADDRINUSE)."""
     install()
+    # moto resolves an unknown access key to this module global of its IAM models, at each request.
+    vars(iam_models)["DEFAULT_ACCOUNT_ID"] = account_id
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per AWS call otherwise
     server = _Server(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

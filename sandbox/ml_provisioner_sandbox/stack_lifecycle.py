@@ -10,6 +10,9 @@
 - TemplateURL may point at this endpoint (http://127.0.0.1:<port>/bucket/key);
 - IAM resources require CAPABILITY_IAM / CAPABILITY_NAMED_IAM like in AWS;
 - SSM-typed parameters keep their SSM name as ParameterValue (resolved value in ResolvedValue).
+
+What the sandbox records on moto's objects beyond their declared attributes (a stack's
+`status_reason`, which DescribeStacks shows as StackStatusReason) goes through `vars()`.
 """
 
 from __future__ import annotations
@@ -48,15 +51,18 @@ class InsufficientCapabilities(CloudFormationError):
 
 
 def install() -> None:
-    models.get_stack_from_s3_url = responses.get_stack_from_s3_url = get_stack_from_s3_url
+    # Replacing moto's methods: mypy forbids assigning to a method (method-assign) and reads a
+    # wrapper's Callable type as another type than the method's (assignment).
+    # moto's models and responses import get_stack_from_s3_url from its utils: both names are rebound.
+    vars(models)["get_stack_from_s3_url"] = vars(responses)["get_stack_from_s3_url"] = get_stack_from_s3_url
     parsing.parse_and_create_resource = _with_events(parsing.parse_and_create_resource, "CREATE")
     parsing.parse_and_update_resource = _with_events(parsing.parse_and_update_resource, "UPDATE")
-    ResourceMap._delete_resource = _delete_resource(ResourceMap._delete_resource)
-    ResourceMap.delete = _delete_with_retain_events(ResourceMap.delete)
+    ResourceMap._delete_resource = _delete_resource(ResourceMap._delete_resource)  # type: ignore[method-assign]
+    ResourceMap.delete = _delete_with_retain_events(ResourceMap.delete)  # type: ignore[method-assign,assignment]
     ResourceMap.__getitem__ = _nothing_created_after_delete(ResourceMap.__getitem__)  # type: ignore[method-assign]
-    ResourceMap.update = _update(ResourceMap.update)
-    Stack.create_resources = _create_resources(Stack.create_resources)
-    Stack.update = _stack_update(Stack.update)
+    ResourceMap.update = _update(ResourceMap.update)  # type: ignore[method-assign]
+    Stack.create_resources = _create_resources(Stack.create_resources)  # type: ignore[method-assign,assignment]
+    Stack.update = _stack_update(Stack.update)  # type: ignore[method-assign]
     Stack.parameter_list = property(_parameter_list)  # type: ignore[assignment,method-assign]
     Stack.stack_resources = property(_recorded_resources)  # type: ignore[assignment,method-assign]
     CloudFormationBackend.delete_stack = _delete_stack  # type: ignore[method-assign]
@@ -64,8 +70,8 @@ def install() -> None:
     CloudFormationResponse.validate_template = _validate_template  # type: ignore[method-assign]
     CloudFormationResponse.list_stack_resources = _list_stack_resources  # type: ignore[method-assign]
     responses.StackResourceDTO.__init__ = _resource_dto_init(responses.StackResourceDTO.__init__)  # type: ignore[method-assign]
-    CloudFormationResponse.create_stack = _capabilities_checked(CloudFormationResponse.create_stack)  # type: ignore[method-assign]
-    CloudFormationResponse.update_stack = _capabilities_checked(CloudFormationResponse.update_stack)  # type: ignore[method-assign]
+    CloudFormationResponse.create_stack = _capabilities_checked(CloudFormationResponse.create_stack)  # type: ignore[method-assign,assignment]
+    CloudFormationResponse.update_stack = _capabilities_checked(CloudFormationResponse.update_stack)  # type: ignore[method-assign,assignment]
 
 
 # --- events ------------------------------------------------------------------------------------
@@ -90,7 +96,7 @@ def add_event(
         stack_id=stack.stack_id,
         stack_name=stack.name,
         logical_resource_id=logical_id or stack.name,
-        physical_resource_id=physical_id if logical_id else stack.stack_id,
+        physical_resource_id=(physical_id or "") if logical_id else stack.stack_id,
         resource_type=resource_type,
         resource_status=status,
         resource_status_reason=reason,
@@ -236,6 +242,7 @@ def _recorded_resources(self: Stack) -> list[Any]:
 def _list_stack_resources(self: CloudFormationResponse) -> ActionResult:
     stack, resources = self.cloudformation_backend.list_stack_resources(self._get_param("StackName"))
     summaries = []
+    resource: Any  # moto's model objects (its signature says their classes)
     for resource in resources:
         if resource is None:  # a type nothing models
             continue
@@ -264,9 +271,9 @@ def _failure_reason(error: Exception, verb: str) -> str:
 
 
 def roll_back_create(stack: Stack, error: Exception) -> None:
-    stack.status_reason = _failure_reason(error, "create")
+    vars(stack)["status_reason"] = reason = _failure_reason(error, "create")
     stack.status = "ROLLBACK_IN_PROGRESS"
-    add_event(stack, stack.status, stack.status_reason)
+    add_event(stack, stack.status, reason)
     stack.output_map = OutputMap(stack.resource_map, {}, stack.stack_id)  # a rolled-back stack has no outputs
     try:
         stack.resource_map.delete()
@@ -280,9 +287,9 @@ def roll_back_create(stack: Stack, error: Exception) -> None:
 
 def roll_back_update(stack: Stack, template: Any, parameters: dict[str, Any], error: Exception) -> None:
     """CloudFormation's rollback is an update back to the previous template; do the same."""
-    stack.status_reason = _failure_reason(error, "update")
+    vars(stack)["status_reason"] = reason = _failure_reason(error, "update")
     stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
-    add_event(stack, stack.status, stack.status_reason)
+    add_event(stack, stack.status, reason)
     stack.template, stack.parameters = template, parameters
     stack._parse_template()
     try:
@@ -311,7 +318,7 @@ def _stack_update(update: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(update)
     def wrapper(self: Stack, template: str, *args: Any, **kwargs: Any) -> None:
         previous = (self.template, self.parameters)
-        self.status_reason = None
+        vars(self)["status_reason"] = None
         try:
             update(self, template, *args, **kwargs)
         except Exception as error:
@@ -326,7 +333,7 @@ def _delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> None:
         return
     if stack.enable_termination_protection:
         raise ValidationError(message=f"Stack [{stack.name}] cannot be deleted while TerminationProtection is enabled")
-    stack.status_reason = None
+    vars(stack)["status_reason"] = None
     stack.outputs  # noqa: B018 - read while their resources exist: a DELETE_FAILED stack keeps its outputs
     try:
         stack.delete()
@@ -336,8 +343,8 @@ def _delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> None:
             add_event(stack, "DELETE_IN_PROGRESS", None, logical_id, physical_id, resource_type)
             add_event(stack, "DELETE_FAILED", str(error), logical_id, physical_id, resource_type)
         stack.status = "DELETE_FAILED"
-        stack.status_reason = str(error)
-        add_event(stack, stack.status, stack.status_reason)
+        vars(stack)["status_reason"] = str(error)
+        add_event(stack, stack.status, str(error))
         return
     del self.stacks[stack.stack_id]
     self.deleted_stacks[stack.stack_id] = stack
@@ -363,7 +370,12 @@ def get_stack_from_s3_url(template_url: str, account_id: str, partition: str) ->
         bucket, key = host[: host.index(".s3")], path
     else:
         bucket, key = path.split("/", 1)
-    return s3_backends[account_id][partition].get_object(bucket, key).value.decode("utf-8")
+    stored = s3_backends[account_id][partition].get_object(bucket, key)
+    if stored is None:
+        raise ValidationError(
+            message=f"TemplateURL must reference a valid S3 object to which you have access: {template_url}"
+        )
+    return stored.value.decode("utf-8")
 
 
 def required_capabilities(template: dict[str, Any]) -> tuple[str | None, list[str]]:

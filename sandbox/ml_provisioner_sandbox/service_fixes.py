@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from moto.codecommit.exceptions import RepositoryDoesNotExistException
-from moto.codecommit.models import CodeCommit, CodeCommitBackend
+from moto.codecommit.models import CodeCommitBackend
 from moto.codecommit.responses import CodeCommitResponse
 from moto.codepipeline.models import CodePipeline
 from moto.core.exceptions import JsonRESTError
@@ -33,7 +33,8 @@ def install() -> None:
     CodeCommitResponse.list_tags_for_resource = _codecommit_list_tags  # type: ignore[attr-defined]
     CodeCommitResponse.tag_resource = _codecommit_tag  # type: ignore[attr-defined]
     CodeCommitResponse.untag_resource = _codecommit_untag  # type: ignore[attr-defined]
-    CodePipeline.metadata = property(_with_polling_disabled_at(CodePipeline.metadata.fget))
+    metadata: Any = CodePipeline.metadata  # a property, which mypy types as its getter
+    CodePipeline.metadata = property(_with_polling_disabled_at(metadata.fget))  # type: ignore[method-assign,assignment]
     CodeCommitBackend.create_repository = _closed_to_new_customers(  # type: ignore[method-assign]
         CodeCommitBackend.create_repository
     )
@@ -43,39 +44,41 @@ def install() -> None:
 # --- CodeCommit tagging (moto has none; ownership tags are read from repositories) -------------
 
 
-def _tagged_repository(self: CodeCommitResponse) -> CodeCommit:
+def _repository_tags(self: CodeCommitResponse) -> dict[str, str]:
+    """The tags of the request's repository (kept on moto's repository object, which has none)."""
     arn = self._get_param("resourceArn")
     for repository in self.codecommit_backend.repositories.values():
         if repository.repository_metadata["Arn"] == arn:
-            if not hasattr(repository, "tags"):
-                repository.tags = {}
-            return repository
+            tags: dict[str, str] = vars(repository).setdefault("tags", {})
+            return tags
     raise RepositoryDoesNotExistException(arn)
 
 
 def _codecommit_list_tags(self: CodeCommitResponse) -> str:
-    return json.dumps({"tags": _tagged_repository(self).tags})
+    return json.dumps({"tags": _repository_tags(self)})
 
 
 def _codecommit_tag(self: CodeCommitResponse) -> str:
-    _tagged_repository(self).tags.update(self._get_param("tags") or {})
+    _repository_tags(self).update(self._get_param("tags") or {})
     return "{}"
 
 
 def _codecommit_untag(self: CodeCommitResponse) -> str:
-    repository = _tagged_repository(self)
+    tags = _repository_tags(self)
     for key in self._get_param("tagKeys") or []:
-        repository.tags.pop(key, None)
+        tags.pop(key, None)
     return "{}"
 
 
-def _with_polling_disabled_at(metadata: Callable[[CodePipeline], dict]) -> Callable[[CodePipeline], dict]:
+def _with_polling_disabled_at(
+    metadata: Callable[[CodePipeline], dict[str, Any]],
+) -> Callable[[CodePipeline], dict[str, Any]]:
     """GetPipeline's metadata.pollingDisabledAt, which AWS sets on a polling pipeline after 30 idle
     days (moto has no such clock: Sandbox.disable_polling sets it)."""
 
-    def wrapper(self: CodePipeline) -> dict:
+    def wrapper(self: CodePipeline) -> dict[str, Any]:
         data = metadata(self)
-        when = getattr(self, "polling_disabled_at", None)
+        when = vars(self).get("polling_disabled_at")
         if when is not None:
             data["pollingDisabledAt"] = iso_8601_datetime_with_milliseconds(when)
         return data
@@ -106,7 +109,9 @@ def _list_repositories(self: CodeCommitResponse) -> str:
     )
 
 
-def _skip_unknowable_denies(is_action_permitted: Callable[..., Any]) -> Callable[..., Any]:
+def _skip_unknowable_denies(
+    is_action_permitted: Callable[..., PermissionResult],
+) -> Callable[..., PermissionResult]:
     """A conditional Deny applies only when moto can evaluate its condition.
 
     moto treats conditions it cannot evaluate (operators like Bool, keys like aws:SecureTransport

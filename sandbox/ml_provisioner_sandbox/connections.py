@@ -106,7 +106,8 @@ class _ConnectionsResponse(BaseResponse):
         return BACKENDS[self.PREFIX][self.current_account][self.region]
 
     def _params(self) -> dict[str, Any]:
-        return json.loads(self.body or "{}")
+        params: dict[str, Any] = json.loads(self.body or "{}")
+        return params
 
     def create_connection(self) -> str:
         p = self._params()
@@ -146,7 +147,7 @@ _REGIONS = sorted(
         for region in Session().get_available_regions("codepipeline", partition_name=partition)
     }
 )
-BACKENDS: dict[str, BackendDict] = {
+BACKENDS: dict[str, BackendDict[ConnectionsBackend]] = {
     prefix: BackendDict(backend, prefix, use_boto3_regions=False, additional_regions=_REGIONS)
     for prefix, backend in (
         ("codeconnections", CodeConnectionsBackend),

@@ -75,7 +75,7 @@ class SandboxResource:
         return True
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
     ) -> SandboxResource:
         resource = cls(resource_name, cloudformation_json.get("Properties", {}), account_id, region_name)
@@ -83,7 +83,13 @@ class SandboxResource:
         return resource
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        """Not used: a stack deletes these through their delete() (moto's base method is a no-op too)."""
+
+    @classmethod
+    def update_from_cloudformation_json(
         cls,
         original_resource: SandboxResource,
         new_resource_name: str,
@@ -122,7 +128,8 @@ class CodeCommitRepository(SandboxResource, CloudFormationModel):
 
     @property
     def metadata(self) -> dict[str, str]:
-        return self.backend.get_repository(self.name)
+        metadata: dict[str, str] = self.backend.get_repository(self.name)
+        return metadata
 
     @property
     def physical_resource_id(self) -> str:  # Ref returns the repository id
@@ -163,7 +170,8 @@ class ModelPackageGroup(SandboxResource, CloudFormationModel):
 
     @property
     def physical_resource_id(self) -> str:  # Ref returns the ARN
-        return self.arn
+        arn: str = self.arn
+        return arn
 
     arn = property(lambda self: self.group.arn)
     creation_time = property(lambda self: self.group.creation_time.isoformat())
@@ -336,11 +344,12 @@ def _metric_query(query: dict[str, Any]) -> MetricDataQuery:
             stat["Stat"],
             stat.get("Unit"),
         )
+    # moto types Label, Period and ReturnData as str; its own parser passes None for absent ones too.
     return MetricDataQuery(
         query["Id"],
-        query.get("Label"),
-        query.get("Period"),
-        query.get("ReturnData"),
+        query.get("Label"),  # type: ignore[arg-type]
+        query.get("Period"),  # type: ignore[arg-type]
+        query.get("ReturnData"),  # type: ignore[arg-type]
         query.get("Expression"),
         metric_stat,
     )

@@ -164,7 +164,7 @@ READERS: dict[str, Reader] = {
 }
 
 # Defaults AWS fills in when the template leaves a property out.
-DEFAULTS = {
+DEFAULTS: dict[str, dict[str, Any]] = {
     "AWS::KMS::Key": {"EnableKeyRotation": False, "Enabled": True},
     "AWS::IAM::Role": {"Path": "/", "MaxSessionDuration": 3600},
 }
@@ -263,11 +263,15 @@ def resource_drift(stack: Stack, logical_id: str) -> dict[str, Any]:
 # --- API actions -------------------------------------------------------------------------------
 
 
+# What drift detection records on moto's Stack (which has no such attributes).
 def _stack_drifts(stack: Stack) -> dict[str, dict[str, Any]]:
-    if not hasattr(stack, "resource_drifts"):
-        stack.resource_drifts = {}
-        stack.drift_detections = {}
-    return stack.resource_drifts
+    drifts: dict[str, dict[str, Any]] = vars(stack).setdefault("resource_drifts", {})
+    return drifts
+
+
+def _drift_detections(stack: Stack) -> dict[str, dict[str, Any]]:
+    detections: dict[str, dict[str, Any]] = vars(stack).setdefault("drift_detections", {})
+    return detections
 
 
 def _detect_stack_drift(self: CloudFormationResponse) -> ActionResult:
@@ -281,7 +285,7 @@ def _detect_stack_drift(self: CloudFormationResponse) -> ActionResult:
     detection_id = str(uuid.uuid4())
     now = utcnow()
     status = "DRIFTED" if drifted else "IN_SYNC"
-    stack.drift_detections[detection_id] = {
+    _drift_detections(stack)[detection_id] = {
         "StackId": stack.stack_id,
         "StackDriftDetectionId": detection_id,
         "StackDriftStatus": status,
@@ -289,7 +293,10 @@ def _detect_stack_drift(self: CloudFormationResponse) -> ActionResult:
         "DriftedStackResourceCount": len(drifted),
         "Timestamp": now,
     }
-    stack.drift_information = {"StackDriftStatus": status, "LastCheckTimestamp": now}  # shown by DescribeStacks
+    vars(stack)["drift_information"] = {
+        "StackDriftStatus": status,
+        "LastCheckTimestamp": now,
+    }  # DescribeStacks shows it
     return ActionResult({"StackDriftDetectionId": detection_id})
 
 
@@ -306,8 +313,8 @@ def _describe_detection_status(self: CloudFormationResponse) -> ActionResult:
     detection_id = self._get_param("StackDriftDetectionId")
     backend = self.cloudformation_backend
     for stack in [*backend.stacks.values(), *backend.deleted_stacks.values()]:
-        if detection_id in getattr(stack, "drift_detections", {}):
-            return ActionResult(stack.drift_detections[detection_id])
+        if detection_id in _drift_detections(stack):
+            return ActionResult(_drift_detections(stack)[detection_id])
     raise ValidationError(message=f"No drift detection with id {detection_id}")
 
 

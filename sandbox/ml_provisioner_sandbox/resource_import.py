@@ -246,7 +246,7 @@ def _executes_imports(execute_change_set: Callable[..., None]) -> Callable[..., 
 def _execute_import(backend: CloudFormationBackend, change_set: ImportChangeSet) -> None:
     stack = backend.stacks[change_set.stack_id]
     new_stack = stack.status == "REVIEW_IN_PROGRESS"
-    stack.status, stack.status_reason = "IMPORT_IN_PROGRESS", None
+    stack.status, vars(stack)["status_reason"] = "IMPORT_IN_PROGRESS", None
     stack_lifecycle.add_event(stack, stack.status, "User Initiated")
     found = {}
     for request in change_set.resources_to_import:
@@ -260,7 +260,7 @@ def _execute_import(backend: CloudFormationBackend, change_set: ImportChangeSet)
                 stack, "IMPORT_FAILED", reason, request["LogicalResourceId"], value, request["ResourceType"]
             )
             stack.status = "IMPORT_ROLLBACK_COMPLETE"
-            stack.status_reason = reason
+            vars(stack)["status_reason"] = reason
             stack_lifecycle.add_event(stack, stack.status, reason)
             change_set.execution_status = "EXECUTE_FAILED"
             return
