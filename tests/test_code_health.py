@@ -1,5 +1,5 @@
 """The code keeps the project's own rules: ruff's lint and layout, and mypy --strict (pyproject's
-settings) on the packages. The same checks run in the pre-commit hook."""
+settings) on the packages and the sandbox. The same checks run in the pre-commit hook."""
 
 from __future__ import annotations
 

@@ -8,7 +8,6 @@ import itertools
 import boto3
 import pytest
 import yaml
-from ml_provisioner_sandbox import start_sandbox
 from typer.testing import CliRunner
 
 from ml_provisioner.aws.preflight import check_network
