@@ -224,7 +224,7 @@ def delete_product(
                     f"stack {names.stack_name} has termination protection",
                     "run again with --force to turn it off and delete the stack",
                 )
-            _confirm(run, f"Delete stack {names.stack_name}?", force)
+            _confirm(f"Delete stack {names.stack_name}?", force)
             retained = retained_resources(aws, names.stack_name)
             try:
                 delete_stack(
@@ -309,7 +309,7 @@ def _deploy(
     def review(change_set: ChangeSet) -> None:
         if not as_json:
             _render_changes(run, names, change_set.changes)
-        _confirm(run, f"Execute these {len(change_set.changes)} change(s) on {names.stack_name}?", force)
+        _confirm(f"Execute these {len(change_set.changes)} change(s) on {names.stack_name}?", force)
 
     with aws_errors(what):
         deployed = deploy(
@@ -319,7 +319,7 @@ def _deploy(
             result.template_yaml(),
             force=force,
             review=review,
-            confirm=lambda question: _confirm(run, question, force),
+            confirm=lambda question: _confirm(question, force),
             expected_outputs=catalog.ssm_outputs(loaded.config),
             on_event=_event_printer(run, as_json),
             say=(lambda _: None) if as_json else run.out,
@@ -381,7 +381,7 @@ def _render_changes(run: Run, names: Names, changes: list[ResourceChange]) -> No
     )
 
 
-def _confirm(run: Run, question: str, force: bool) -> None:
+def _confirm(question: str, force: bool) -> None:
     if force:
         return
     if not sys.stdin.isatty():
