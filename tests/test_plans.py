@@ -6,6 +6,7 @@ the account or the product is not the plan's; show-changes --discard removes an 
 # ruff: noqa: F811  (pytest passes the fixtures imported from test_lifecycle by parameter name)
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def test_a_saved_plan_records_the_change_set_and_what_it_was_made_from(aws, depl
     assert plan["stack_name"] == stack(aws, plan["stack_name"], REGION)["StackName"]
     assert plan["stack_id"] == stack(aws, plan["stack_name"], REGION)["StackId"]
     assert plan["account"] == ACCOUNT and plan["change_type"] == "UPDATE" and plan["config"] == name
-    assert plan["template_sha256"] == __import__("hashlib").sha256(template.read_bytes()).hexdigest()
+    assert plan["template_sha256"] == hashlib.sha256(template.read_bytes()).hexdigest()
     stamp = yaml.safe_load(template.read_text())["Metadata"]["MlProvisioner"]
     assert plan["fingerprint"] == stamp["Fingerprint"]
     assert plan["created_by"].startswith("arn:aws:") and plan["created_at"].endswith("Z")
@@ -83,8 +84,9 @@ def test_deploy_with_the_plan_executes_exactly_its_change_set_without_synthesis(
     code, out, err = cli("deploy-product", "-c", name, "--plan", str(path), "--force")
     assert code == 0, err
     assert execution_status(aws, plan["change_set_arn"]) == "EXECUTE_COMPLETE"
-    tags = {t["Key"]: t["Value"] for t in stack(aws, plan["stack_name"], REGION)["Tags"]}
-    assert "new-owner@techcorp.example" in tags.values()
+    body = aws("cloudformation", REGION).get_template(StackName=plan["stack_name"])["TemplateBody"]
+    assert hashlib.sha256(body.encode()).hexdigest() == plan["template_sha256"], "the reviewed template runs"
+    assert "new-owner@techcorp.example" in body
     assert "SSM output(s) read back and checked" in out
     code, _, err = cli("deploy-product", "-c", name, "--plan", str(path), "--force")
     assert code == 2 and "it was executed already" in err, "a plan runs once"

@@ -111,7 +111,7 @@ def planned_change_set(aws: AwsSession, names: Names, plan: Plan) -> ChangeSet:
     try:
         described = cfn.describe_change_set(ChangeSetName=plan.change_set_arn)
     except botocore.exceptions.ClientError as error:
-        if error.response.get("Error", {}).get("Code") not in ("ChangeSetNotFound", "ChangeSetNotFoundException"):
+        if not _not_found(error):
             raise
         raise BadInput(
             f"the plan's change set {plan.change_set_arn} no longer exists (executed, discarded, or its stack "
@@ -186,7 +186,7 @@ def discard_plan(aws: AwsSession, names: Names, plan: Plan) -> str:
     try:
         described = cfn.describe_change_set(ChangeSetName=plan.change_set_arn)
     except botocore.exceptions.ClientError as error:
-        if error.response.get("Error", {}).get("Code") not in ("ChangeSetNotFound", "ChangeSetNotFoundException"):
+        if not _not_found(error):
             raise
         return "its change set was gone already"
     execution = described.get("ExecutionStatus", "")
@@ -195,3 +195,9 @@ def discard_plan(aws: AwsSession, names: Names, plan: Plan) -> str:
     owned_stack_state(aws, names)
     discard_change_set(aws, names.stack_name, ChangeSet(plan.change_set_arn, plan.change_type, []))
     return f"deleted its change set ({execution or described.get('Status')})"
+
+
+def _not_found(error: botocore.exceptions.ClientError) -> bool:
+    """A change set that does not exist (AWS says ChangeSetNotFound; some endpoints a ValidationError)."""
+    info = error.response.get("Error", {})
+    return info.get("Code") == "ChangeSetNotFound" or "does not exist" in info.get("Message", "")
