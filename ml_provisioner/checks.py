@@ -1,6 +1,7 @@
-"""validate-prov-template's checks on the written template: cfn-lint (in-process), the cdk-nag
-AwsSolutions findings its synthesis recorded in it, and whether it is current (its fingerprint is
-what its config and this tool give now, its text as synthesized). No synthesis, no jsii."""
+"""validate-prov-template's checks on the written template: cfn-lint, the cdk-nag AwsSolutions
+findings its synthesis recorded in it, and whether it is current (its fingerprint is what its config
+and this tool give now, its text as synthesized). No synthesis, no jsii; a current template's
+cfn-lint findings are those recorded when it was written (cfn-lint runs again on any other)."""
 
 from __future__ import annotations
 
@@ -11,18 +12,10 @@ from typing import TYPE_CHECKING
 import yaml
 
 from ml_provisioner.config.loader import LoadedConfig
-from ml_provisioner.synth import Finding
+from ml_provisioner.synth import Finding, LintFinding
 
 if TYPE_CHECKING:
     from ml_provisioner.templates import TemplateState
-
-
-@dataclass(frozen=True)
-class LintFinding:
-    rule: str
-    severity: str  # "error" | "warning" | "informational"
-    message: str
-    line: int | None
 
 
 def cfn_lint(template_text: str, region: str) -> list[LintFinding]:
@@ -74,9 +67,13 @@ def check_template(state: TemplateState, loaded: LoadedConfig) -> TemplateCheck:
     except yaml.YAMLError:
         template_data = {}
     nag = [Finding(**finding) for finding in state.stamp.nag_findings] if state.stamp else []
+    recorded = state.stamp.lint_findings if state.current and state.stamp else None
     return TemplateCheck(
         template_path=state.path,
-        lint=cfn_lint(state.text, loaded.config.environment.region),
+        # a current template's text is what was linted when it was written (same cfn-lint, same region)
+        lint=[LintFinding(**f) for f in recorded]
+        if recorded is not None
+        else cfn_lint(state.text, loaded.config.environment.region),
         nag=nag,
         acknowledged=acknowledged_findings(template_data if isinstance(template_data, dict) else {}),
         why_stale="" if state.current else state.why_not_current,

@@ -2,7 +2,8 @@
 a development install a hash of its source), the CDK libraries' versions and the test marker.
 
 A template carries its fingerprint in its Metadata (``Metadata.MlProvisioner``, written last in
-the file), with the SHA-256 of the text above it and the cdk-nag findings of its synthesis. A
+the file), with the SHA-256 of the text above it, the cdk-nag findings of its synthesis and
+cfn-lint's findings on it. A
 template whose fingerprint equals the one its config gives now, and whose text was not edited,
 is current: actions use it as it is and never start the jsii kernel. Nothing here imports
 aws_cdk: the library versions come from the installed distributions' metadata.
@@ -25,7 +26,7 @@ import ml_provisioner
 from ml_provisioner.config.loader import LoadedConfig
 
 METADATA_KEY = "MlProvisioner"
-LIBRARIES = ("aws-cdk-lib", "constructs", "cdk-nag")  # what synthesis runs on
+LIBRARIES = ("aws-cdk-lib", "constructs", "cdk-nag", "cfn-lint")  # what synthesis and its checks run on
 # The packages whose source makes the template (the sandbox only plays AWS: it makes none).
 SOURCE_PACKAGES = ("ml_provisioner", "constructs_lib")
 SOURCE_EXCLUDED = ("sandbox",)
@@ -106,10 +107,13 @@ class Stamp:
     body_sha256: str  # of the text above the stamp, as written
     produced: dict[str, Any]
     nag_findings: list[dict[str, Any]] = field(default_factory=list)  # unacknowledged, at synthesis
+    lint_findings: list[dict[str, Any]] | None = None  # cfn-lint's, on the text above; None: not linted
     edited: bool = False  # the text above the stamp is not what was synthesized
 
 
-def stamp(body: str, print_: Fingerprint, nag_findings: list[dict[str, Any]]) -> str:
+def stamp(
+    body: str, print_: Fingerprint, nag_findings: list[dict[str, Any]], lint_findings: list[dict[str, Any]] | None
+) -> str:
     """The template text with its stamp appended as its last top-level key."""
     if "\nMetadata:" in "\n" + body:
         raise ValueError("the synthesized template has a top-level Metadata section of its own")
@@ -120,6 +124,7 @@ def stamp(body: str, print_: Fingerprint, nag_findings: list[dict[str, Any]]) ->
                 "TemplateSha256": _sha256(body),
                 "Produced": print_.inputs,
                 "NagFindings": nag_findings,
+                **({} if lint_findings is None else {"LintFindings": lint_findings}),
             }
         }
     }
@@ -139,6 +144,7 @@ def read_stamp(text: str) -> Stamp | None:
             body_sha256=str(data["TemplateSha256"]),
             produced=dict(data["Produced"]),
             nag_findings=list(data.get("NagFindings") or []),
+            lint_findings=None if data.get("LintFindings") is None else list(data["LintFindings"]),
             edited=_sha256(body) != data["TemplateSha256"],
         )
     except (yaml.YAMLError, KeyError, TypeError, ValueError):

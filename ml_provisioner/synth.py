@@ -45,6 +45,16 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class LintFinding:
+    """One cfn-lint finding on the rendered template."""
+
+    rule: str
+    severity: str  # "error" | "warning" | "informational"
+    message: str
+    line: int | None
+
+
+@dataclass(frozen=True)
 class Synthesized:
     loaded: LoadedConfig
     names: Names
@@ -53,6 +63,7 @@ class Synthesized:
     acknowledged: list[Finding] = field(default_factory=list)
     fingerprint: Fingerprint | None = None  # what produced it (stamped into the written text)
     text: str | None = None  # the written template's text, when read from templates/
+    lint: list[LintFinding] | None = None  # cfn-lint's findings on it; None: not linted
 
     @property
     def errors(self) -> list[Finding]:
@@ -69,7 +80,8 @@ class Synthesized:
         body = render_yaml(self.template)
         if self.fingerprint is None:
             return body
-        return stamp(body, self.fingerprint, [asdict(f) for f in self.findings])
+        lint = None if self.lint is None else [asdict(f) for f in self.lint]
+        return stamp(body, self.fingerprint, [asdict(f) for f in self.findings], lint)
 
 
 def render_yaml(template: dict[str, Any]) -> str:

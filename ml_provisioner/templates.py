@@ -1,19 +1,21 @@
 """The templates in the workspace's templates/ folder: a current one (its fingerprint is what its
 config gives now and its text is as synthesized) is used as it is, without the jsii kernel; the
-others are synthesized again, together in one app, and written back. Nothing is kept anywhere else.
+others are synthesized again, together in one app, linted, and written back with their findings.
+Nothing is kept anywhere else.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
 
 from ml_provisioner.config.loader import LoadedConfig
 from ml_provisioner.fingerprint import METADATA_KEY, Fingerprint, Stamp, fingerprint, read_stamp, what_changed
-from ml_provisioner.synth import Finding, Synthesized
+from ml_provisioner.synth import Finding, LintFinding, Synthesized
 from ml_provisioner.workspace import Workspace
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -68,6 +70,7 @@ def from_written(state: TemplateState, loaded: LoadedConfig) -> Synthesized:
         acknowledged_findings(template),
         state.expected,
         state.text,
+        None if state.stamp.lint_findings is None else [LintFinding(**f) for f in state.stamp.lint_findings],
     )
 
 
@@ -89,10 +92,27 @@ def current_templates(
     if stale:
         from ml_provisioner.synth import synthesize
 
-        for i, synthesized in zip(stale, synthesize([configs[i] for i in stale]), strict=True):
-            results[i] = synthesized
+        # cfn-lint takes seconds to load: that happens while the jsii kernel synthesizes
+        loading = threading.Thread(target=_load_cfn_lint, daemon=True)
+        loading.start()
+        synthesized = synthesize([configs[i] for i in stale])
+        loading.join()
+        for i, result in zip(stale, synthesized, strict=True):
+            results[i] = linted(result)
         for i in stale:
             if states[i].text is not None and not fresh:
                 notify(f"{states[i].path} was not current ({states[i].why_not_current}): synthesized again")
             workspace.write(states[i].path, results[i].template_yaml())  # type: ignore[union-attr]
     return [r for r in results if r is not None]
+
+
+def linted(result: Synthesized) -> Synthesized:
+    """The result with cfn-lint's findings on its template, as it is written (above the stamp)."""
+    from ml_provisioner.checks import cfn_lint
+    from ml_provisioner.synth import render_yaml
+
+    return replace(result, lint=cfn_lint(render_yaml(result.template), result.names.region))
+
+
+def _load_cfn_lint() -> None:
+    import cfnlint.api  # noqa: F401

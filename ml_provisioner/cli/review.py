@@ -24,11 +24,10 @@ from ml_provisioner.cli._common import (
 from ml_provisioner.errors import BadInput, ProvisionerError
 
 if TYPE_CHECKING:  # the policy and report modules load cfn-lint: imported when a command runs
-    from ml_provisioner.checks import LintFinding
     from ml_provisioner.config.loader import LoadedConfig
     from ml_provisioner.plan import Plan
     from ml_provisioner.policy import DeployerPolicy
-    from ml_provisioner.synth import Synthesized
+    from ml_provisioner.synth import LintFinding, Synthesized
 
 PreviewOption = Annotated[
     bool,
@@ -191,10 +190,11 @@ def _plan_for(s: Session, loaded: list[LoadedConfig], path: Path, *, preview: bo
 
 
 def _lint(result: Synthesized) -> list[LintFinding]:
-    """cfn-lint on the rendered template, exactly as create-prov-template writes it."""
+    """cfn-lint's findings on the template exactly as create-prov-template writes it (recorded in a
+    current template: the same text, cfn-lint version and region give the same findings)."""
     from ml_provisioner.checks import cfn_lint
 
-    return cfn_lint(result.template_yaml(), result.names.region)
+    return result.lint if result.lint is not None else cfn_lint(result.template_yaml(), result.names.region)
 
 
 def _preview(s: Session, result: Synthesized, endpoint_url: str | None) -> tuple[list | None, str]:

@@ -14,12 +14,11 @@ from itertools import groupby
 from typing import Any
 
 from ml_provisioner import __version__
-from ml_provisioner.checks import LintFinding
 from ml_provisioner.plan import Plan
 from ml_provisioner.policy.generator import MANAGED_POLICY_LIMIT, DeployerPolicy
 from ml_provisioner.report import model
 from ml_provisioner.report.diagram import pipelines_svg
-from ml_provisioner.synth import Synthesized
+from ml_provisioner.synth import LintFinding, Synthesized
 
 SECTIONS = (
     ("summary", "Summary"),
