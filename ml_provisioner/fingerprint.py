@@ -67,7 +67,7 @@ def source_hash() -> str:
     """SHA-256 over the tool's .py files (relative path and bytes, in path order)."""
     digest = hashlib.sha256()
     for package in SOURCE_PACKAGES:
-        root = Path(__import__(package).__file__).parent
+        root = Path(str(__import__(package).__file__)).parent
         for path in sorted(root.rglob("*.py")):
             relative = path.relative_to(root.parent).as_posix()
             if any(part in SOURCE_EXCLUDED for part in path.relative_to(root).parts[:-1]):

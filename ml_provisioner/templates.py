@@ -1,6 +1,6 @@
 """The templates in the workspace's templates/ folder: a current one (its fingerprint is what its
 config gives now and its text is as synthesized) is used as it is, without the jsii kernel; the
-others are synthesized again, together in one app, linted, and written back with their findings.
+others are synthesized again, together in one app, and written back with their findings.
 Nothing is kept anywhere else.
 """
 
@@ -92,13 +92,18 @@ def current_templates(
     if stale:
         from ml_provisioner.synth import synthesize
 
-        # cfn-lint takes seconds to load: that happens while the jsii kernel synthesizes
+        # One template is linted as it is written, cfn-lint loading while the jsii kernel synthesizes:
+        # validate-prov-template and create-review-report then use its findings. Several would
+        # take seconds each after the synthesis: validate-prov-template lints those itself.
+        lint = len(stale) == 1
         loading = threading.Thread(target=_load_cfn_lint, daemon=True)
-        loading.start()
+        if lint:
+            loading.start()
         synthesized = synthesize([configs[i] for i in stale])
-        loading.join()
+        if lint:
+            loading.join()
         for i, result in zip(stale, synthesized, strict=True):
-            results[i] = linted(result)
+            results[i] = linted(result) if lint else result
         for i in stale:
             if states[i].text is not None and not fresh:
                 notify(f"{states[i].path} was not current ({states[i].why_not_current}): synthesized again")

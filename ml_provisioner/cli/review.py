@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -135,10 +135,10 @@ def create_review_report(
         generated_at = dt.datetime.now(dt.UTC)
         rows = []
         for result in results:
-            if plan is not None:
-                changes, why_not = plan.changes, ""
-            else:
-                changes, why_not = _preview(s, result, endpoint_url) if preview else (None, "--preview not given")
+            changes: list[dict[str, Any]] | None = plan.changes if plan else None
+            why_not = "" if plan else "--preview not given"
+            if preview:
+                changes, why_not = _preview(s, result, endpoint_url)
             review = ReviewInput(
                 synthesized=result,
                 lint=_lint(result),
