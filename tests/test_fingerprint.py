@@ -73,6 +73,7 @@ def test_actions_on_a_current_template_never_start_the_jsii_kernel(workspace):
         "    try: main(argv)\n"
         "    except SystemExit as e: assert e.code == 0, (argv, e.code)\n"
         "assert 'aws_cdk' not in sys.modules and 'jsii' not in sys.modules, 'the jsii kernel started'\n"
+        "assert 'cfnlint' not in sys.modules, 'cfn-lint ran again on a template it had linted'\n"
         "print('no-jsii')"
     )
     done = subprocess.run(
