@@ -1,20 +1,21 @@
-"""validate-prov-template's checks: cfn-lint (in-process) on the written template, and cdk-nag's
-AwsSolutions findings plus a staleness check from a fresh synthesis of its config."""
+"""validate-prov-template's checks on the written template: cfn-lint, the cdk-nag AwsSolutions
+findings its synthesis recorded in it, and whether it is current (its fingerprint is what its config
+and this tool give now, its text as synthesized). No synthesis, no jsii; a current template's
+cfn-lint findings are those recorded when it was written (cfn-lint runs again on any other)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ml_provisioner.synth import Finding, Synthesized
+import yaml
 
+from ml_provisioner.config.loader import LoadedConfig
+from ml_provisioner.synth import Finding, LintFinding
 
-@dataclass(frozen=True)
-class LintFinding:
-    rule: str
-    severity: str  # "error" | "warning" | "informational"
-    message: str
-    line: int | None
+if TYPE_CHECKING:
+    from ml_provisioner.templates import TemplateState
 
 
 def cfn_lint(template_text: str, region: str) -> list[LintFinding]:
@@ -38,7 +39,11 @@ class TemplateCheck:
     lint: list[LintFinding]
     nag: list[Finding]  # not acknowledged
     acknowledged: list[Finding]
-    stale: bool  # the file differs from what its config synthesizes to now
+    why_stale: str  # "" when the template is current
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.why_stale)
 
     @property
     def errors(self) -> int:
@@ -52,12 +57,24 @@ class TemplateCheck:
         )
 
 
-def check_template(template_path: Path, fresh: Synthesized) -> TemplateCheck:
-    written = template_path.read_text(encoding="utf-8")
+def check_template(state: TemplateState, loaded: LoadedConfig) -> TemplateCheck:
+    """The checks of a written template (``state.text`` must be set)."""
+    from ml_provisioner.synth import acknowledged_findings
+
+    assert state.text is not None
+    try:  # a template edited into broken YAML is cfn-lint's to report
+        template_data = yaml.load(state.text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        template_data = {}
+    nag = [Finding(**finding) for finding in state.stamp.nag_findings] if state.stamp else []
+    recorded = state.stamp.lint_findings if state.current and state.stamp else None
     return TemplateCheck(
-        template_path=template_path,
-        lint=cfn_lint(written, fresh.names.region),
-        nag=fresh.findings,
-        acknowledged=fresh.acknowledged,
-        stale=written != fresh.template_yaml(),
+        template_path=state.path,
+        # a current template's text is what was linted when it was written (same cfn-lint, same region)
+        lint=[LintFinding(**f) for f in recorded]
+        if recorded is not None
+        else cfn_lint(state.text, loaded.config.environment.region),
+        nag=nag,
+        acknowledged=acknowledged_findings(template_data if isinstance(template_data, dict) else {}),
+        why_stale="" if state.current else state.why_not_current,
     )

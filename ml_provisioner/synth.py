@@ -13,13 +13,15 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ml_provisioner.config.loader import LoadedConfig
+from ml_provisioner.fingerprint import Fingerprint, fingerprint, stamp
 from ml_provisioner.naming import Names
 
 MIN_NODE_MAJOR = 22  # jsii prints an end-of-life banner for anything older
@@ -43,19 +45,43 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class LintFinding:
+    """One cfn-lint finding on the rendered template."""
+
+    rule: str
+    severity: str  # "error" | "warning" | "informational"
+    message: str
+    line: int | None
+
+
+@dataclass(frozen=True)
 class Synthesized:
     loaded: LoadedConfig
     names: Names
     template: dict[str, Any]
     findings: list[Finding] = field(default_factory=list)  # not acknowledged
     acknowledged: list[Finding] = field(default_factory=list)
+    fingerprint: Fingerprint | None = None  # what produced it (stamped into the written text)
+    text: str | None = None  # the written template's text, when read from templates/
+    lint: list[LintFinding] | None = None  # cfn-lint's findings on it; None: not linted
 
     @property
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == "error"]
 
     def template_yaml(self) -> str:
-        return render_yaml(self.template)
+        """The template as written to templates/ and sent to CloudFormation."""
+        return self._text
+
+    @cached_property
+    def _text(self) -> str:
+        if self.text is not None:
+            return self.text
+        body = render_yaml(self.template)
+        if self.fingerprint is None:
+            return body
+        lint = None if self.lint is None else [asdict(f) for f in self.lint]
+        return stamp(body, self.fingerprint, [asdict(f) for f in self.findings], lint)
 
 
 def render_yaml(template: dict[str, Any]) -> str:
@@ -129,8 +155,9 @@ def synthesize(configs: list[LoadedConfig], *, test_marker: str | None = None, n
         for loaded, stack in zip(configs, stacks, strict=True):
             template = json.loads(Path(outdir, f"{stack.artifact_id}.template.json").read_text())
             findings = _findings(report, stack.node.path)
-            acknowledged = _acknowledged(template)
-            results.append(Synthesized(loaded, stack.names, template, findings, acknowledged))
+            acknowledged = acknowledged_findings(template)
+            produced = fingerprint(loaded, test_marker) if nag else None  # no findings: not a template to keep
+            results.append(Synthesized(loaded, stack.names, template, findings, acknowledged, produced))
         return results
 
 
@@ -153,7 +180,7 @@ def _findings(report: dict[str, Any], stack_path: str) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.severity, f.rule, f.construct_path))
 
 
-def _acknowledged(template: dict[str, Any]) -> list[Finding]:
+def acknowledged_findings(template: dict[str, Any]) -> list[Finding]:
     """The suppressions cdk-nag wrote into each resource's Metadata, with their reasons."""
     found = []
     for logical_id, resource in template.get("Resources", {}).items():

@@ -96,6 +96,8 @@ def test_cdk_synth_gives_the_same_templates_as_create_prov_template(cdk_out, tmp
     for config in CONFIGS:
         from_cdk = json.loads((cdk_out / f"{config.stem}.template.json").read_text())
         from_cli = yaml.safe_load((tmp_path / "templates" / f"{config.stem}.yaml").read_text())
+        stamp = from_cli.pop("Metadata")  # what produced it: written by create-prov-template only
+        assert set(stamp) == {"MlProvisioner"}
         assert from_cdk == from_cli, config.name
 
 

@@ -153,7 +153,7 @@ def test_validate_prov_template_fails_on_a_broken_or_stale_template(workspace):
     code, out, err = run("validate-prov-template", "-c", STARTER.name)
     assert code == 1
     assert "cfn-lint   error" in out and "'Sometimes' is not one of ['Enabled', 'Suspended']" in out
-    assert "differs from what its config synthesizes to now" in out
+    assert "not current: it was edited after it was synthesized; run create-prov-template" in out
     assert "error: 2 error(s) in the template(s)" in err
 
 

@@ -18,6 +18,7 @@ from ml_provisioner.errors import OperationFailed
 NO_CHANGES_REASONS = ("didn't contain changes", "No updates are to be performed")
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]  # the enterprise boundary has a fixed name
 CHANGE_SET_PREFIX = "ml-provisioner-"  # how the change sets this tool makes are recognised
+PLAN_PREFIX = CHANGE_SET_PREFIX + "plan-"  # ... and those kept for a saved plan (never leftovers)
 
 
 def create_change_set(
@@ -30,12 +31,13 @@ def create_change_set(
     new_template: dict[str, Any],
     resources_to_import: list[dict[str, Any]] | None = None,
     fixed_name_types: frozenset[str] = frozenset(),
+    name_prefix: str = CHANGE_SET_PREFIX,
 ) -> ChangeSet:
     """Create and describe a change set. ``template`` is {"TemplateBody": ...} or {"TemplateURL": ...};
     an IMPORT names its existing resources in ``resources_to_import``; resources of
     ``fixed_name_types`` carry physical names the product fixes."""
     cfn = aws.client("cloudformation")
-    name = CHANGE_SET_PREFIX + dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")
+    name = name_prefix + dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")
     arn = cfn.create_change_set(
         StackName=stack_name,
         ChangeSetName=name,

@@ -20,7 +20,13 @@ from typing import Any
 import botocore.exceptions
 
 from ml_provisioner import catalog, staging
-from ml_provisioner.aws.changes import CHANGE_SET_PREFIX, create_change_set, delete_change_set, deployed_template
+from ml_provisioner.aws.changes import (
+    CHANGE_SET_PREFIX,
+    PLAN_PREFIX,
+    create_change_set,
+    delete_change_set,
+    deployed_template,
+)
 from ml_provisioner.aws.ownership import SOURCE_TAG, require_ours
 from ml_provisioner.aws.preflight import check_network
 from ml_provisioner.aws.session import AwsSession
@@ -266,6 +272,7 @@ def plan_deploy(
     *,
     change_type: str,
     staging_bucket: str | None = None,
+    name_prefix: str = CHANGE_SET_PREFIX,
 ) -> ChangeSet:
     source = _template_source(aws, names, template_text, staging_bucket)
     change_set = create_change_set(
@@ -276,6 +283,7 @@ def plan_deploy(
         tags=names.tags,
         new_template=template,
         fixed_name_types=catalog.fixed_name_types(names.config),
+        name_prefix=name_prefix,
     )
     if change_type == "CREATE":
         # The new stack exists now (REVIEW_IN_PROGRESS): protect it before anything runs in it, so
@@ -360,7 +368,8 @@ def remove_leftovers(aws: AwsSession, stack_name: str) -> list[str]:
         raise
     removed, remaining = [], []
     for summary in summaries:
-        ours = summary.get("ChangeSetName", "").startswith(CHANGE_SET_PREFIX)
+        name = summary.get("ChangeSetName", "")
+        ours = name.startswith(CHANGE_SET_PREFIX) and not name.startswith(PLAN_PREFIX)  # a plan is kept
         if ours and (summary.get("ExecutionStatus") == "AVAILABLE" or summary.get("Status") == "FAILED"):
             cfn.delete_change_set(ChangeSetName=summary["ChangeSetId"])
             removed.append(f"change set {summary['ChangeSetName']}")

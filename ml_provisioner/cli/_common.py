@@ -26,6 +26,12 @@ ConfigsOption = Annotated[
     list[str], typer.Option("--config", "-c", help="Config file(s); repeat the option for several.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of text.")]
+FreshOption = Annotated[
+    bool,
+    typer.Option(
+        "--fresh", help="Synthesize again even when templates/<config>.yaml is current (its fingerprint matches)."
+    ),
+]
 EndpointOption = Annotated[
     str | None,
     typer.Option("--endpoint-url", envvar="AWS_ENDPOINT_URL", help="AWS endpoint, e.g. the local sandbox's URL."),

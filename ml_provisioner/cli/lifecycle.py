@@ -5,14 +5,24 @@ create/update). boto3 is imported only when one of these runs."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ml_provisioner import catalog
-from ml_provisioner.cli._common import ConfigOption, EndpointOption, JsonOption, Run, action, table
+from ml_provisioner.cli._common import (
+    ConfigOption,
+    EndpointOption,
+    FreshOption,
+    JsonOption,
+    Run,
+    action,
+    table,
+)
 from ml_provisioner.config.loader import LoadedConfig
 from ml_provisioner.errors import EXIT_DRIFT, BadInput, Interrupted, OperationFailed
 from ml_provisioner.identity import new_test_marker
@@ -23,6 +33,7 @@ if TYPE_CHECKING:
     from ml_provisioner.aws.lifecycle import RetainedResource
     from ml_provisioner.aws.session import AwsSession
     from ml_provisioner.changes import ChangeSet, ResourceChange
+    from ml_provisioner.synth import Synthesized
 
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Do not ask for confirmation (required without a terminal).")
@@ -40,6 +51,15 @@ ServiceRoleOption = Annotated[
         "--service-role",
         help="Let CloudFormation act with the product's execution role (create-policy --service-role), not with "
         "your credentials.",
+    ),
+]
+
+PlanOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--plan",
+        help="Execute exactly this saved plan's change set (show-changes --save): nothing is synthesized; "
+        "refused if the config, the template or the stack changed since.",
     ),
 ]
 
@@ -62,9 +82,23 @@ def deploy_product(
     staging_bucket: StagingOption = None,
     as_json: JsonOption = False,
     service_role: ServiceRoleOption = False,
+    plan: PlanOption = None,
+    fresh: FreshOption = False,
 ) -> None:
     """Deploy the product's stack through a change set, then read its SSM outputs back."""
     with action(ctx, "deploy-product") as run:
+        if plan:
+            _deploy_plan(
+                run,
+                run.load(config),
+                plan,
+                force=force,
+                endpoint_url=endpoint_url,
+                as_json=as_json,
+                allow_destructive=allow_destructive,
+                service_role=service_role,
+            )
+            return
         _deploy(
             run,
             run.load(config),
@@ -75,6 +109,7 @@ def deploy_product(
             as_json=as_json,
             allow_destructive=allow_destructive,
             service_role=service_role,
+            fresh=fresh,
         )
 
 
@@ -106,16 +141,36 @@ def show_changes(
     endpoint_url: EndpointOption = None,
     as_json: JsonOption = False,
     service_role: ServiceRoleOption = False,
+    save: Annotated[
+        bool,
+        typer.Option(
+            "--save",
+            help="Keep the change set and write reports/<config>-plan.json: what deploy-product --plan executes.",
+        ),
+    ] = False,
+    discard: Annotated[
+        Path | None,
+        typer.Option("--discard", help="Delete this saved plan's change set (if never executed) and the plan file."),
+    ] = None,
+    fresh: FreshOption = False,
 ) -> None:
-    """Preview what deploying the config now would change (a change set, described then deleted)."""
+    """Preview what deploying the config now would change (a change set, described then deleted;
+    kept as a plan with --save)."""
     from ml_provisioner.aws import aws_errors
     from ml_provisioner.aws.lifecycle import preview
-    from ml_provisioner.synth import synthesize
 
     with action(ctx, "show-changes") as run:
         loaded = run.load(config)
+        if save and discard:
+            raise BadInput("--save and --discard do not go together", "save a new plan, or discard an old one")
         names, aws = _connect(run, loaded, None, endpoint_url, "show-changes", service_role=service_role)
-        [result] = synthesize([loaded])
+        if discard:
+            _discard_plan(run, loaded, names, aws, discard, as_json)
+            return
+        result = _template(run, loaded, fresh=fresh)
+        if save:
+            _save_plan(run, loaded, result, aws, as_json)
+            return
         with aws_errors("show-changes"):
             change_set = preview(aws, names, result.template, result.template_yaml(), notify=run.warn)
         if change_set is None:
@@ -126,6 +181,91 @@ def show_changes(
             run.json({"stack": names.stack_name, "changes": [c.to_json() for c in change_set.changes]})
             return
         _render_changes(run, names, change_set.changes)
+
+
+def _save_plan(run: Run, loaded: LoadedConfig, result: Synthesized, aws: AwsSession, as_json: bool) -> None:
+    from ml_provisioner.aws import aws_errors
+    from ml_provisioner.aws.plans import make_plan
+    from ml_provisioner.plan import file_sha256, plan_path
+
+    names = result.names
+    if result.errors:
+        raise OperationFailed(
+            f"cdk-nag reports {len(result.errors)} unacknowledged error(s): such a template cannot be deployed",
+            "run validate-prov-template for the findings",
+        )
+    template_file = run.workspace.template_for(loaded.stem)
+    sha256 = file_sha256(template_file)
+    if (
+        sha256 is None
+        or result.fingerprint is None
+        or template_file.read_text(encoding="utf-8") != result.template_yaml()
+    ):
+        raise OperationFailed(f"cannot plan without the template kept in {template_file}", "check the folder")
+    with aws_errors("show-changes"):
+        plan, change_set = make_plan(
+            aws,
+            names,
+            result.template,
+            result.template_yaml(),
+            config=loaded.path.name,
+            template_file=str(template_file),
+            template_sha256=sha256,
+            fingerprint=result.fingerprint.digest,
+            notify=run.warn,
+        )
+    if plan is None:
+        run.summary = "no changes: no plan saved"
+        if as_json:
+            run.json({"stack": names.stack_name, "changes": [], "plan": None})
+        else:
+            run.result(f"{names.stack_name}: no changes; no plan saved")
+        return
+    path = plan_path(run.workspace.reports, loaded.stem)
+    try:
+        run.workspace.write(path, plan.to_json())
+    except BaseException:  # a change set nobody can find again must not stay
+        from ml_provisioner.aws.plans import discard_plan
+
+        with aws_errors("show-changes"):
+            discard_plan(aws, names, plan)
+        raise
+    run.summary = f"plan saved: {path}"
+    if as_json:
+        run.json({"stack": names.stack_name, "plan": str(path), **json.loads(plan.to_json())})
+        return
+    _render_changes(run, names, change_set.changes)
+    run.result(f"plan saved: {path} (change set {plan.change_set_arn})")
+    run.out(
+        f"review it: ml-provisioner create-review-report --config {loaded.path.name} --plan {path}\n"
+        f"deploy it:  ml-provisioner deploy-product --config {loaded.path.name} --plan {path}\n"
+        f"discard it: ml-provisioner show-changes --config {loaded.path.name} --discard {path}"
+    )
+
+
+def _discard_plan(run: Run, loaded: LoadedConfig, names: Names, aws: AwsSession, path: Path, as_json: bool) -> None:
+    from ml_provisioner.aws import aws_errors
+    from ml_provisioner.aws.plans import discard_plan
+    from ml_provisioner.plan import read_plan
+
+    plan = read_plan(path)
+    if plan.account != names.account or plan.stack_name != names.stack_name:
+        raise BadInput(
+            f"plan {path} is for stack {plan.stack_name} in account {plan.account}, not for {loaded.path.name} "
+            f"(stack {names.stack_name} in account {names.account})",
+            "discard a plan with the config it was made from",
+        )
+    with aws_errors("show-changes"):
+        what = discard_plan(aws, names, plan)
+    try:
+        path.unlink()
+    except OSError as error:
+        raise FolderNotWritable(path.parent, error) from None
+    run.summary = f"plan discarded: {path}"
+    if as_json:
+        run.json({"plan": str(path), "discarded": True, "change_set": plan.change_set_arn, "what": what})
+        return
+    run.result(f"plan {path} discarded: {what}")
 
 
 def check_drift(
@@ -286,25 +426,20 @@ def _deploy(
     as_json: bool,
     allow_destructive: bool = False,
     service_role: bool = False,
+    fresh: bool = False,
 ) -> None:
     from ml_provisioner.aws import aws_errors
     from ml_provisioner.aws.lifecycle import deploy
-    from ml_provisioner.synth import synthesize
 
     what = "test-deploy" if test_marker else "deploy-product"
     _, aws = _connect(run, loaded, None, endpoint_url, what, service_role=service_role)
-    [result] = synthesize([loaded], test_marker=test_marker)
+    result = _template(run, loaded, test_marker, fresh=fresh)
     names = result.names
     if result.errors:
         raise OperationFailed(
             f"cdk-nag reports {len(result.errors)} unacknowledged error(s)",
             "run validate-prov-template for the findings",
         )
-    if not test_marker:  # the deployed template is kept where create-prov-template puts it
-        try:
-            run.workspace.write(run.workspace.template_for(loaded.stem), result.template_yaml())
-        except FolderNotWritable as error:  # a copy for the user: not a reason to stop the deploy
-            run.warn(f"{error.message}: the deployed template is not kept there; {error.hint}")
 
     def review(change_set: ChangeSet) -> None:
         if not as_json:
@@ -329,6 +464,78 @@ def _deploy(
         )
     run.summary = f"{names.stack_name}: {deployed.outcome}"
     _report_outputs(run, loaded, names, deployed.outputs, as_json, deployed.outcome)
+
+
+def _deploy_plan(
+    run: Run,
+    loaded: LoadedConfig,
+    path: Path,
+    *,
+    force: bool,
+    endpoint_url: str | None,
+    as_json: bool,
+    allow_destructive: bool,
+    service_role: bool,
+) -> None:
+    """deploy-product --plan: exactly the planned change set, or a refusal that says why."""
+    import yaml
+
+    from ml_provisioner.aws import aws_errors
+    from ml_provisioner.aws.plans import NEW_PLAN, execute_plan
+    from ml_provisioner.fingerprint import fingerprint
+    from ml_provisioner.plan import file_sha256, read_plan, refusals
+
+    plan = read_plan(path)
+    names, aws = _connect(run, loaded, None, endpoint_url, "deploy-product", service_role=service_role)
+    template_file = run.workspace.template_for(loaded.stem)
+    why = refusals(
+        plan,
+        config=loaded.path.name,
+        account=names.account,
+        stack_name=names.stack_name,
+        fingerprint=fingerprint(loaded).digest,
+        template_sha256=file_sha256(template_file),
+    )
+    if why:
+        raise BadInput(f"plan {path} cannot be deployed: " + "; ".join(why), NEW_PLAN.format(config=loaded.path.name))
+    template = yaml.safe_load(template_file.read_text(encoding="utf-8"))
+
+    def review(change_set: ChangeSet) -> None:
+        if not as_json:
+            run.out(f"plan {path}: change set {plan.change_set_arn}, made by {plan.created_by} at {plan.created_at}")
+            _render_changes(run, names, change_set.changes)
+        _confirm(f"Execute these {len(change_set.changes)} change(s) on {names.stack_name}?", force)
+
+    with aws_errors("deploy-product"):
+        deployed = execute_plan(
+            aws,
+            names,
+            plan,
+            template,
+            expected_outputs=catalog.ssm_outputs(loaded.config),
+            review=review,
+            on_event=_event_printer(run, as_json),
+            allow_destructive=allow_destructive,
+        )
+    run.summary = f"{names.stack_name}: {deployed.outcome} (plan {path})"
+    _report_outputs(run, loaded, names, deployed.outputs, as_json, deployed.outcome)
+
+
+def _template(run: Run, loaded: LoadedConfig, test_marker: str | None = None, *, fresh: bool = False) -> Synthesized:
+    """The product's current template from templates/ (synthesized and kept there when it is not
+    current); a test deployment's is synthesized for its new marker and not kept."""
+    from ml_provisioner.synth import synthesize
+    from ml_provisioner.templates import current_templates
+
+    if test_marker:
+        [result] = synthesize([loaded], test_marker=test_marker)
+        return result
+    try:
+        [result] = current_templates(run.workspace, [loaded], fresh=fresh, notify=run.warn)
+    except FolderNotWritable as error:  # the kept copy is for the user: not a reason to stop
+        run.warn(f"{error.message}: the template is not kept there; {error.hint}")
+        [result] = synthesize([loaded])
+    return result
 
 
 def _report_outputs(

@@ -1,5 +1,6 @@
 """Local actions: nothing here calls AWS. list-products, show-product and validate-config never
-import aws_cdk; create-prov-template and validate-prov-template synthesize in-process."""
+import aws_cdk; create-prov-template synthesizes in-process unless the template is current;
+validate-prov-template checks the written template and never synthesizes."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import typer
 
 from ml_provisioner import catalog
-from ml_provisioner.cli._common import ConfigOption, ConfigsOption, JsonOption, action, table
+from ml_provisioner.cli._common import ConfigOption, ConfigsOption, FreshOption, JsonOption, action, table
 from ml_provisioner.errors import BadInput, OperationFailed
 
 
@@ -96,31 +97,38 @@ def validate_config(ctx: typer.Context, config: ConfigsOption, as_json: JsonOpti
             run.result(f"{loaded.path}: valid {loaded.config.tier.value} config (stack {loaded.names().stack_name})")
 
 
-def create_prov_template(ctx: typer.Context, config: ConfigsOption, as_json: JsonOption = False) -> None:
-    """Synthesize CloudFormation templates into templates/<config>.yaml (several configs: one process)."""
-    from ml_provisioner.synth import synthesize
+def create_prov_template(
+    ctx: typer.Context, config: ConfigsOption, as_json: JsonOption = False, fresh: FreshOption = False
+) -> None:
+    """Synthesize CloudFormation templates into templates/<config>.yaml (several configs: one process).
+    A template that is current (its fingerprint matches its config and this tool) is kept as it is."""
+    from ml_provisioner.templates import current_templates, template_state
 
     with action(ctx, "create-prov-template") as run:
         loaded = [run.load(given) for given in config]
-        results = synthesize(loaded)  # all or nothing: no file is written unless every config synthesizes
-        written = [run.workspace.write(run.workspace.template_for(r.loaded.stem), r.template_yaml()) for r in results]
+        current = {item.stem for item in loaded if not fresh and template_state(run.workspace, item).current}
+        # all or nothing: no file is written unless every config synthesizes
+        results = current_templates(run.workspace, loaded, fresh=fresh)
         rows = [
             {
                 "config": r.loaded.stem,
                 "stack": r.names.stack_name,
-                "template": str(path),
+                "template": str(run.workspace.template_for(r.loaded.stem)),
+                "synthesized": r.loaded.stem not in current,
+                "fingerprint": r.fingerprint.digest if r.fingerprint else None,
                 "resources": len(r.template["Resources"]),
                 "nag_errors": len(r.errors),
                 "nag_acknowledged": len(r.acknowledged),
             }
-            for r, path in zip(results, written, strict=True)
+            for r in results
         ]
-        run.summary = f"{len(written)} template(s) written"
+        run.summary = f"{len(results) - len(current)} template(s) written, {len(current)} current"
         if as_json:
             run.json(rows)
         else:
             for row in rows:
-                run.result(f"{row['template']}: {row['resources']} resources, stack {row['stack']}")
+                kept = "" if row["synthesized"] else " (current: kept, not synthesized again)"
+                run.result(f"{row['template']}: {row['resources']} resources, stack {row['stack']}{kept}")
         if any(r.errors for r in results):
             raise OperationFailed(
                 "cdk-nag reported unacknowledged errors", "run validate-prov-template for the findings"
@@ -128,19 +136,21 @@ def create_prov_template(ctx: typer.Context, config: ConfigsOption, as_json: Jso
 
 
 def validate_prov_template(ctx: typer.Context, config: ConfigsOption, as_json: JsonOption = False) -> None:
-    """cfn-lint the written template and report cdk-nag AwsSolutions findings; exit 1 on any error."""
+    """cfn-lint the written template and report cdk-nag AwsSolutions findings; exit 1 on any error
+    (a template that is not current, by its fingerprint, is one)."""
     from ml_provisioner.checks import check_template
-    from ml_provisioner.synth import synthesize
+    from ml_provisioner.templates import template_state
 
     with action(ctx, "validate-prov-template") as run:
         loaded = [run.load(given) for given in config]
-        for item in loaded:
-            if not run.workspace.template_for(item.stem).is_file():
+        states = [template_state(run.workspace, item) for item in loaded]
+        for item, state in zip(loaded, states, strict=True):
+            if state.text is None:
                 raise BadInput(
-                    f"template not found: {run.workspace.template_for(item.stem)}",
+                    f"template not found: {state.path}",
                     f"run `ml-provisioner create-prov-template --config {item.path.name}` first",
                 )
-        checks = [check_template(run.workspace.template_for(r.loaded.stem), r) for r in synthesize(loaded)]
+        checks = [check_template(state, item) for item, state in zip(loaded, states, strict=True)]
         if as_json:
             run.json(
                 [
@@ -169,7 +179,7 @@ def validate_prov_template(ctx: typer.Context, config: ConfigsOption, as_json: J
                             "error",
                             "-",
                             str(c.template_path),
-                            "differs from what its config synthesizes to now: run create-prov-template",
+                            f"not current: {c.why_stale}; run create-prov-template",
                         ]
                     )
                 if findings:

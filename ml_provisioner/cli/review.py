@@ -1,23 +1,34 @@
 """Review actions: create-policy (the deployer's least-privilege IAM policy) and
 create-review-report (one self-contained HTML page for the reviewer who approves a deployment).
-Both synthesize in-process and call no AWS API, except create-review-report --preview."""
+Both use the current template in templates/ (synthesizing it only when it is not current) and
+call no AWS API, except create-review-report --preview."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ml_provisioner.cli._common import ConfigsOption, EndpointOption, JsonOption, Run, action, table
+from ml_provisioner.cli._common import (
+    ConfigsOption,
+    EndpointOption,
+    FreshOption,
+    JsonOption,
+    Run,
+    action,
+    table,
+)
 from ml_provisioner.errors import BadInput, ProvisionerError
 
 if TYPE_CHECKING:  # the policy and report modules load cfn-lint: imported when a command runs
     from ml_provisioner.changes import ResourceChange
-    from ml_provisioner.checks import LintFinding
+    from ml_provisioner.config.loader import LoadedConfig
+    from ml_provisioner.plan import Plan
     from ml_provisioner.policy import DeployerPolicy
-    from ml_provisioner.synth import Synthesized
+    from ml_provisioner.synth import LintFinding, Synthesized
 
 PreviewOption = Annotated[
     bool,
@@ -37,17 +48,22 @@ ServiceRoleOption = Annotated[
 
 
 def create_policy(
-    ctx: typer.Context, config: ConfigsOption, as_json: JsonOption = False, service_role: ServiceRoleOption = False
+    ctx: typer.Context,
+    config: ConfigsOption,
+    as_json: JsonOption = False,
+    service_role: ServiceRoleOption = False,
+    fresh: FreshOption = False,
 ) -> None:
     """Write the least-privilege IAM policy for deploying, testing, checking and deleting the product
     into policies/<config>-deployer-<n>.json (each document within IAM's managed-policy limit)."""
     from ml_provisioner.policy import generate_policy
-    from ml_provisioner.synth import synthesize
+    from ml_provisioner.templates import current_templates
 
     with action(ctx, "create-policy") as run:
         loaded = [run.load(given) for given in config]
+        results = current_templates(run.workspace, loaded, fresh=fresh, notify=run.warn)
         # all derived before any is written
-        policies = [generate_policy(result, service_role=service_role) for result in synthesize(loaded)]
+        policies = [generate_policy(result, service_role=service_role) for result in results]
         for policy in policies:
             run.workspace.write_policies(policy.config_stem, policy.files())
         run.summary = f"{sum(len(p.documents) for p in policies)} policy document(s) written"
@@ -95,26 +111,40 @@ def create_review_report(
     endpoint_url: EndpointOption = None,
     as_json: JsonOption = False,
     service_role: ServiceRoleOption = False,
+    fresh: FreshOption = False,
+    plan_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan",
+            help="Render this saved plan (show-changes --save) as the change preview: the approver approves "
+            "that change set, which deploy-product --plan executes.",
+        ),
+    ] = None,
 ) -> None:
     """Write reports/<config>-review.html: config, tier, resources, pipelines diagram, SSM outputs,
     deployer policy, cdk-nag and cfn-lint findings and (with --preview) the change-set preview."""
     from ml_provisioner.policy import generate_policy
     from ml_provisioner.report import ReviewInput, build_report
-    from ml_provisioner.synth import synthesize
+    from ml_provisioner.templates import current_templates
 
     with action(ctx, "create-review-report") as run:
         loaded = [run.load(given) for given in config]
-        results = synthesize(loaded)
+        plan = _plan_for(run, loaded, plan_file, preview=preview, fresh=fresh) if plan_file else None
+        results = current_templates(run.workspace, loaded, fresh=fresh, notify=run.warn)
         generated_at = report_time()
         rows = []
         for result in results:
-            changes, why_not = _preview(run, result, endpoint_url) if preview else (None, "--preview not given")
+            changes: list[ResourceChange] | None = plan.resource_changes() if plan else None
+            why_not = "" if plan else "--preview not given"
+            if preview:
+                changes, why_not = _preview(run, result, endpoint_url)
             review = ReviewInput(
                 synthesized=result,
                 lint=_lint(result),
                 policy=generate_policy(result, service_role=service_role),
                 preview=changes,
                 preview_note=why_not,
+                plan=plan,
             )
             path = run.workspace.write(
                 run.workspace.reports / f"{result.loaded.stem}-review.html", build_report(review, generated_at)
@@ -131,11 +161,39 @@ def create_review_report(
             )
 
 
+def _plan_for(run: Run, loaded: list[LoadedConfig], path: Path, *, preview: bool, fresh: bool) -> Plan:
+    """The saved plan to render, refused (exit 2) unless it was made from this config's current
+    template: the report must show what the plan's change set deploys."""
+    from ml_provisioner.fingerprint import fingerprint
+    from ml_provisioner.plan import file_sha256, read_plan, refusals
+
+    if len(loaded) != 1 or preview or fresh:
+        raise BadInput("--plan takes one --config, without --preview or --fresh", "the plan is the preview")
+    [config] = loaded
+    plan = read_plan(path)
+    names = config.names()
+    why = refusals(
+        plan,
+        config=config.path.name,
+        account=names.account,
+        stack_name=names.stack_name,
+        fingerprint=fingerprint(config).digest,
+        template_sha256=file_sha256(run.workspace.template_for(config.stem)),
+    )
+    if why:
+        raise BadInput(
+            f"plan {path} does not match {config.path.name} now: " + "; ".join(why),
+            f"make a new plan: ml-provisioner show-changes --config {config.path.name} --save",
+        )
+    return plan
+
+
 def _lint(result: Synthesized) -> list[LintFinding]:
-    """cfn-lint on the rendered template, exactly as create-prov-template writes it."""
+    """cfn-lint's findings on the template exactly as create-prov-template writes it (recorded in a
+    current template: the same text, cfn-lint version and region give the same findings)."""
     from ml_provisioner.checks import cfn_lint
 
-    return cfn_lint(result.template_yaml(), result.names.region)
+    return result.lint if result.lint is not None else cfn_lint(result.template_yaml(), result.names.region)
 
 
 def _preview(run: Run, result: Synthesized, endpoint_url: str | None) -> tuple[list[ResourceChange] | None, str]:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from importlib import resources
+from importlib.util import find_spec
+from pathlib import Path
 from typing import Any
 
 from ml_provisioner.policy.tables import FALLBACK_HANDLERS
 
-SCHEMAS = resources.files("cfnlint") / "data" / "schemas"
+# Found without importing cfnlint (its package loads every rule: seconds a policy does not need).
+SCHEMAS = Path(find_spec("cfnlint").origin).parent / "data" / "schemas"  # type: ignore[union-attr, arg-type]
 # The region whose registry is the most complete; used when a region's list lacks a type.
 REFERENCE_REGION = "us-east-1"
 # list handlers serve resource import and the IaC generator, which ML Provisioner never uses.

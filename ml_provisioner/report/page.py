@@ -15,11 +15,11 @@ from typing import Any
 
 from ml_provisioner import __version__
 from ml_provisioner.changes import ResourceChange
-from ml_provisioner.checks import LintFinding
+from ml_provisioner.plan import Plan
 from ml_provisioner.policy.generator import MANAGED_POLICY_LIMIT, DeployerPolicy
 from ml_provisioner.report import model
 from ml_provisioner.report.diagram import pipelines_svg
-from ml_provisioner.synth import Synthesized
+from ml_provisioner.synth import LintFinding, Synthesized
 
 SECTIONS = (
     ("summary", "Summary"),
@@ -41,6 +41,7 @@ class ReviewInput:
     policy: DeployerPolicy
     preview: list[ResourceChange] | None = None  # None: not deployed, or not checked
     preview_note: str = ""  # why there is no preview
+    plan: Plan | None = None  # the saved plan the preview is (its change set is what deploys)
 
     def counts(self) -> dict[str, Any]:
         return {
@@ -77,7 +78,7 @@ def build_report(review: ReviewInput, generated_at: dt.datetime) -> str:
             _ssm_outputs(s),
             _policy(review.policy),
             _findings(review),
-            _preview(review.preview, review.preview_note),
+            _preview(review.preview, review.preview_note, review.plan),
             "</main>",
             _footer(s, stamp),
         ]
@@ -385,8 +386,15 @@ def _findings(review: ReviewInput) -> str:
     )
 
 
-def _preview(preview: list[ResourceChange] | None, note: str) -> str:
+def _preview(preview: list[ResourceChange] | None, note: str, plan: Plan | None = None) -> str:
     intro = "What CloudFormation would change in the deployed stack (a change set, created and deleted, never run)."
+    if plan is not None:
+        intro = (
+            f"The saved plan: change set {plan.change_set_arn} ({plan.change_type} of {plan.stack_id}), made by "
+            f"{plan.created_by} at {plan.created_at} from the template with SHA-256 {plan.template_sha256} "
+            f"(fingerprint {plan.fingerprint}). deploy-product --plan executes exactly this change set, and "
+            "refuses it if the config, the template or the stack changed since."
+        )
     if preview is None:
         reason = escape(f" ({note})" if note else "")
         callout = (

@@ -317,6 +317,9 @@ def _execute_change_set(self: CloudFormationBackend, change_set_name: str, stack
             f"ChangeSet [{change_set.change_set_id}] cannot be executed in its current status of [{change_set.status}]"
         )
     stack = self.stacks[change_set.stack_id]
+    for other in self.change_sets.values():  # as in AWS: the stack changes, its other change sets go stale
+        if other is not change_set and other.stack_id == stack.stack_id and other.execution_status == "AVAILABLE":
+            other.execution_status = "OBSOLETE"
     creating = change_set.change_set_type == "CREATE"
     previous = (stack.template, stack.parameters)
     vars(stack)["status_reason"] = None

@@ -1,0 +1,201 @@
+"""Saved plans on AWS: make one (a change set that is kept), execute exactly that change set,
+or discard it. Built on the lifecycle's primitives: the same checks, watching, read-back and
+termination protection as a deploy; only the change set comes from the plan."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any
+
+import botocore.exceptions
+
+from ml_provisioner.aws import restore
+from ml_provisioner.aws.changes import PLAN_PREFIX
+from ml_provisioner.aws.lifecycle import (
+    _AWS_FAULTS,
+    DeployResult,
+    _interrupted,
+    _look,
+    _uninterruptible,
+    discard_change_set,
+    execute,
+    owned_stack_state,
+    plan_deploy,
+    protect,
+    read_back_outputs,
+    remove_leftovers,
+    stack_not_ready,
+    stack_state,
+)
+from ml_provisioner.aws.preflight import check_network
+from ml_provisioner.aws.session import AwsSession
+from ml_provisioner.aws.source_preflight import check_source
+from ml_provisioner.changes import ChangeSet, refuse_unsafe_changes
+from ml_provisioner.errors import BadInput
+from ml_provisioner.naming import Names
+from ml_provisioner.plan import Plan, now
+
+NEW_PLAN = "make a new plan: ml-provisioner show-changes --config {config} --save"
+
+
+def make_plan(
+    aws: AwsSession,
+    names: Names,
+    template: dict[str, Any],
+    template_text: str,
+    *,
+    config: str,
+    template_file: str,
+    template_sha256: str,
+    fingerprint: str,
+    notify: Callable[[str], None] = lambda _: None,
+    staging_bucket: str | None = None,
+) -> tuple[Plan | None, ChangeSet]:
+    """Create the change set a deploy would execute now and keep it: (the plan, its change set),
+    or (None, an empty change set) when there is nothing to change."""
+    check_source(aws, names)
+    check_network(aws, names)
+    owned_stack_state(aws, names)
+    for leftover in remove_leftovers(aws, names.stack_name):
+        notify(f"removed {leftover}, left by an interrupted run")
+    state = stack_state(aws, names.stack_name)
+    if state.exists and not state.stable:
+        raise stack_not_ready(names, state, "plan a deploy")
+    change_type = "UPDATE" if state.exists else "CREATE"
+    if change_type == "CREATE":
+        retained = restore.find_retained(aws, names, template)
+        retained.require_ours()
+        if retained.resources:
+            raise BadInput(
+                f"{len(retained.resources)} resource(s) of {names.deployment_id} outlived an earlier stack: "
+                "they are imported into the new stack before it can be planned",
+                f"deploy-product --config {config} (without --plan) brings them back first",
+            )
+    change_set = plan_deploy(
+        aws,
+        names,
+        template,
+        template_text,
+        change_type=change_type,
+        staging_bucket=staging_bucket,
+        name_prefix=PLAN_PREFIX,
+    )
+    if change_set.empty:
+        return None, change_set
+    assert change_set.arn is not None
+    cfn = aws.client("cloudformation")
+    plan = Plan(
+        config=config,
+        account=names.account,
+        region=names.region,
+        stack_name=names.stack_name,
+        stack_id=cfn.describe_change_set(ChangeSetName=change_set.arn)["StackId"],
+        change_set_arn=change_set.arn,
+        change_type=change_type,
+        template=template_file,
+        template_sha256=template_sha256,
+        fingerprint=fingerprint,
+        created_by=aws.client("sts").get_caller_identity()["Arn"],
+        created_at=now(),
+        changes=[{**change.to_json(), "flags": change.flags} for change in change_set.changes],
+    )
+    return plan, change_set
+
+
+def planned_change_set(aws: AwsSession, names: Names, plan: Plan) -> ChangeSet:
+    """The plan's change set, refused (exit 2, saying why) unless it is there, on the plan's
+    stack, and can still be executed: CloudFormation makes it OBSOLETE once the stack changed."""
+    cfn = aws.client("cloudformation")
+    hint = NEW_PLAN.format(config=plan.config)
+    try:
+        described = cfn.describe_change_set(ChangeSetName=plan.change_set_arn)
+    except botocore.exceptions.ClientError as error:
+        if not _not_found(error):
+            raise
+        raise BadInput(
+            f"the plan's change set {plan.change_set_arn} no longer exists (executed, discarded, or its stack "
+            "was deleted)",
+            hint,
+        ) from None
+    if described.get("StackId") != plan.stack_id:
+        raise BadInput(f"the plan's change set belongs to {described.get('StackId')}, not {plan.stack_id}", hint)
+    try:
+        [stack] = cfn.describe_stacks(StackName=names.stack_name)["Stacks"]
+    except botocore.exceptions.ClientError as error:
+        if "does not exist" not in error.response.get("Error", {}).get("Message", ""):
+            raise
+        stack = {}
+    if stack.get("StackId") != plan.stack_id:
+        raise BadInput(f"stack {names.stack_name} was deleted (or made anew) since the plan", hint)
+    status, execution = described.get("Status"), described.get("ExecutionStatus")
+    if execution != "AVAILABLE":
+        why = (
+            "the stack changed since the plan"
+            if execution == "OBSOLETE"
+            else "it was executed already"
+            if execution and execution.startswith("EXECUTE_")
+            else "it cannot be executed"
+        )
+        raise BadInput(f"the plan's change set is {execution} ({status}): {why}", hint)
+    return ChangeSet(plan.change_set_arn, plan.change_type, plan.resource_changes())
+
+
+def execute_plan(
+    aws: AwsSession,
+    names: Names,
+    plan: Plan,
+    template: dict[str, Any],
+    *,
+    expected_outputs: list[str],
+    review: Callable[[ChangeSet], None],
+    on_event: Callable[[dict[str, Any]], None],
+    allow_destructive: bool = False,
+) -> DeployResult:
+    """Execute exactly the plan's change set (nothing is synthesized or planned anew): refused when
+    it cannot be executed as planned; then watched, its outputs read back, the stack protected."""
+    state = owned_stack_state(aws, names)
+    change_set = planned_change_set(aws, names, plan)
+    if state.busy:
+        raise stack_not_ready(names, state, "execute the plan")
+    refuse_unsafe_changes(change_set, allow_data_loss=allow_destructive)
+    review(change_set)
+    executing = False
+    try:
+        if state.exists:
+            protect(aws, names, state)
+        executing = True
+        with restore.left_behind_reported(aws, names, template, change_set.change_type):
+            execute(aws, names, change_set, on_event=on_event)
+        return DeployResult(names.stack_name, change_set, read_back_outputs(aws, names, expected_outputs))
+    except KeyboardInterrupt:
+        with _uninterruptible():
+            now_ = _look(aws, names.stack_name)
+            if executing and now_ is not None and now_.exists and now_.status != "ROLLBACK_COMPLETE":
+                with suppress(*_AWS_FAULTS):  # the next deploy reconciles it
+                    protect(aws, names, now_)
+        raise _interrupted(names, now_, [], executing) from None
+
+
+def discard_plan(aws: AwsSession, names: Names, plan: Plan) -> str:
+    """Delete the plan's change set when it was never executed (and the empty stack a planned
+    creation made); returns what became of it, in words."""
+    cfn = aws.client("cloudformation")
+    try:
+        described = cfn.describe_change_set(ChangeSetName=plan.change_set_arn)
+    except botocore.exceptions.ClientError as error:
+        if not _not_found(error):
+            raise
+        return "its change set was gone already"
+    execution = described.get("ExecutionStatus", "")
+    if execution.startswith("EXECUTE_"):
+        return f"its change set was executed ({execution}): nothing to delete"
+    owned_stack_state(aws, names)
+    discard_change_set(aws, names.stack_name, ChangeSet(plan.change_set_arn, plan.change_type, []))
+    return f"deleted its change set ({execution or described.get('Status')})"
+
+
+def _not_found(error: botocore.exceptions.ClientError) -> bool:
+    """A change set that does not exist (AWS says ChangeSetNotFound; some endpoints a ValidationError)."""
+    info = error.response.get("Error", {})
+    return info.get("Code") == "ChangeSetNotFound" or "does not exist" in info.get("Message", "")

@@ -1,0 +1,123 @@
+"""The templates in the workspace's templates/ folder: a current one (its fingerprint is what its
+config gives now and its text is as synthesized) is used as it is, without the jsii kernel; the
+others are synthesized again, together in one app, and written back with their findings.
+Nothing is kept anywhere else.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import yaml
+
+from ml_provisioner.config.loader import LoadedConfig
+from ml_provisioner.fingerprint import METADATA_KEY, Fingerprint, Stamp, fingerprint, read_stamp, what_changed
+from ml_provisioner.synth import Finding, LintFinding, Synthesized
+from ml_provisioner.workspace import Workspace
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class TemplateState:
+    """A written template against what its config gives now."""
+
+    path: Path
+    expected: Fingerprint
+    text: str | None  # None: no such file
+    stamp: Stamp | None
+
+    @property
+    def current(self) -> bool:
+        return self.stamp is not None and not self.stamp.edited and self.stamp.fingerprint == self.expected.digest
+
+    @property
+    def why_not_current(self) -> str:
+        if self.text is None:
+            return "it does not exist"
+        if self.stamp is None:
+            return "it carries no fingerprint (written by an older version, or edited)"
+        return what_changed(self.stamp, self.expected)
+
+
+def template_state(workspace: Workspace, loaded: LoadedConfig) -> TemplateState:
+    path = workspace.template_for(loaded.stem)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, IsADirectoryError):
+        return TemplateState(path, fingerprint(loaded), None, None)
+    return TemplateState(path, fingerprint(loaded), text, read_stamp(text))
+
+
+def from_written(state: TemplateState, loaded: LoadedConfig) -> Synthesized:
+    """A current template as if just synthesized: the same text, template, findings and names."""
+    from ml_provisioner.synth import acknowledged_findings
+
+    assert state.text is not None and state.stamp is not None
+    template = yaml.load(state.text, Loader=_LOADER)
+    metadata = template.get("Metadata", {})
+    metadata.pop(METADATA_KEY, None)
+    if not metadata:
+        template.pop("Metadata", None)
+    return Synthesized(
+        loaded,
+        loaded.names(),
+        template,
+        [Finding(**finding) for finding in state.stamp.nag_findings],
+        acknowledged_findings(template),
+        state.expected,
+        state.text,
+        None if state.stamp.lint_findings is None else [LintFinding(**f) for f in state.stamp.lint_findings],
+    )
+
+
+def current_templates(
+    workspace: Workspace,
+    configs: list[LoadedConfig],
+    *,
+    fresh: bool = False,
+    notify: Callable[[str], None] = lambda _: None,
+) -> list[Synthesized]:
+    """The template of every config, in order: a current one from templates/, the others
+    synthesized (all in one app) and written there, each only once every config has synthesized."""
+    states = [template_state(workspace, loaded) for loaded in configs]
+    stale = [i for i, state in enumerate(states) if fresh or not state.current]
+    results: list[Synthesized | None] = [
+        None if i in stale else from_written(state, loaded)
+        for i, (state, loaded) in enumerate(zip(states, configs, strict=True))
+    ]
+    if stale:
+        from ml_provisioner.synth import synthesize
+
+        # One template is linted as it is written, cfn-lint loading while the jsii kernel synthesizes:
+        # validate-prov-template and create-review-report then use its findings. Several would
+        # take seconds each after the synthesis: validate-prov-template lints those itself.
+        lint = len(stale) == 1
+        loading = threading.Thread(target=_load_cfn_lint, daemon=True)
+        if lint:
+            loading.start()
+        synthesized = synthesize([configs[i] for i in stale])
+        if lint:
+            loading.join()
+        for i, result in zip(stale, synthesized, strict=True):
+            results[i] = linted(result) if lint else result
+        for i in stale:
+            if states[i].text is not None and not fresh:
+                notify(f"{states[i].path} was not current ({states[i].why_not_current}): synthesized again")
+            workspace.write(states[i].path, results[i].template_yaml())  # type: ignore[union-attr]
+    return [r for r in results if r is not None]
+
+
+def linted(result: Synthesized) -> Synthesized:
+    """The result with cfn-lint's findings on its template, as it is written (above the stamp)."""
+    from ml_provisioner.checks import cfn_lint
+    from ml_provisioner.synth import render_yaml
+
+    return replace(result, lint=cfn_lint(render_yaml(result.template), result.names.region))
+
+
+def _load_cfn_lint() -> None:
+    import cfnlint.api  # noqa: F401

@@ -1,0 +1,186 @@
+"""Saved plans against the local endpoint: show-changes --save keeps the change set and writes
+reports/<config>-plan.json; create-review-report --plan renders it; deploy-product --plan executes
+exactly that change set, and refuses (exit 2, saying why) when the config, the template, the stack,
+the account or the product is not the plan's; show-changes --discard removes an unexecuted plan."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+import ml_provisioner.synth
+from tests.support.sandbox import ACCOUNT, cli, product, stack
+
+pytestmark = pytest.mark.synth
+
+STARTER = "techcorp codecommit"
+REGION = "us-west-2"
+
+
+def change_owner(name: str, owner: str) -> None:
+    path = Path("ml/configs") / name
+    data = yaml.safe_load(path.read_text())
+    data["tags"]["owner"] = owner
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def save_plan(name: str) -> tuple[Path, dict]:
+    code, out, err = cli("show-changes", "-c", name, "--save")
+    assert code == 0, err
+    path = Path("ml/reports") / f"{Path(name).stem}-plan.json"
+    assert f"plan saved: {path}" in out
+    return path, json.loads(path.read_text())
+
+
+@pytest.fixture
+def deployed(aws):
+    """A deployed starter product whose config has changed since: (config name, plan file, plan)."""
+    name, _ = product(STARTER, aws)
+    assert cli("deploy-product", "-c", name, "--force")[0] == 0
+    change_owner(name, "new-owner@techcorp.example")
+    path, plan = save_plan(name)
+    return name, path, plan
+
+
+def execution_status(aws, arn: str) -> str:
+    return aws("cloudformation", REGION).describe_change_set(ChangeSetName=arn)["ExecutionStatus"]
+
+
+def test_a_saved_plan_records_the_change_set_and_what_it_was_made_from(aws, deployed):
+    name, path, plan = deployed
+    template = Path("ml/templates") / f"{Path(name).stem}.yaml"
+    assert plan["stack_name"] == stack(aws, plan["stack_name"], REGION)["StackName"]
+    assert plan["stack_id"] == stack(aws, plan["stack_name"], REGION)["StackId"]
+    assert plan["account"] == ACCOUNT and plan["change_type"] == "UPDATE" and plan["config"] == name
+    assert plan["template_sha256"] == hashlib.sha256(template.read_bytes()).hexdigest()
+    stamp = yaml.safe_load(template.read_text())["Metadata"]["MlProvisioner"]
+    assert plan["fingerprint"] == stamp["Fingerprint"]
+    assert plan["created_by"].startswith("arn:aws:") and plan["created_at"].endswith("Z")
+    assert plan["changes"] and all({"replacement", "iam_widening", "flags"} <= set(c) for c in plan["changes"])
+    assert execution_status(aws, plan["change_set_arn"]) == "AVAILABLE", "the change set is kept"
+
+
+def test_the_review_report_renders_the_plan(aws, deployed):
+    name, path, plan = deployed
+    code, out, err = cli("create-review-report", "-c", name, "--plan", str(path))
+    assert code == 0, err
+    html = (Path("ml/reports") / f"{Path(name).stem}-review.html").read_text()
+    assert plan["change_set_arn"] in html and plan["created_by"] in html and plan["template_sha256"] in html
+    assert f"preview: {len(plan['changes'])} change(s)" in out
+
+
+def test_deploy_with_the_plan_executes_exactly_its_change_set_without_synthesis(aws, deployed, monkeypatch):
+    name, path, plan = deployed
+
+    def no_synthesis(*args, **kwargs):
+        raise AssertionError("deploy-product --plan synthesized")
+
+    monkeypatch.setattr(ml_provisioner.synth, "synthesize", no_synthesis)
+    code, out, err = cli("deploy-product", "-c", name, "--plan", str(path), "--force")
+    assert code == 0, err
+    assert execution_status(aws, plan["change_set_arn"]) == "EXECUTE_COMPLETE"
+    body = aws("cloudformation", REGION).get_template(StackName=plan["stack_name"])["TemplateBody"]
+    assert hashlib.sha256(body.encode()).hexdigest() == plan["template_sha256"], "the reviewed template runs"
+    assert "new-owner@techcorp.example" in body
+    assert "SSM output(s) read back and checked" in out
+    code, _, err = cli("deploy-product", "-c", name, "--plan", str(path), "--force")
+    assert code == 2 and "it was executed already" in err, "a plan runs once"
+
+
+def test_a_plan_is_refused_when_the_config_changed_since(aws, deployed):
+    name, path, plan = deployed
+    change_owner(name, "yet-another@techcorp.example")
+    code, _, err = cli("deploy-product", "-c", name, "--plan", str(path), "--force")
+    assert code == 2
+    assert f"plan {path} cannot be deployed: the config (or the tool that synthesizes it) changed since" in err
+    assert f"hint: make a new plan: ml-provisioner show-changes --config {name} --save" in err
+    assert execution_status(aws, plan["change_set_arn"]) == "AVAILABLE", "nothing executed"
+
+
+def test_a_plan_is_refused_when_the_template_changed_since(aws, deployed):
+    name, path, plan = deployed
+    template = Path("ml/templates") / f"{Path(name).stem}.yaml"
+    template.write_text(template.read_text() + "# edited\n")
+    code, _, err = cli("deploy-product", "-c", name, "--plan", str(path), "--force")
+    assert code == 2 and f"the template {template} changed since the plan" in err
+
+
+def test_a_plan_is_refused_when_the_stack_changed_since(aws, deployed):
+    """Another deploy ran after the plan: CloudFormation marks the plan's change set OBSOLETE."""
+    name, path, plan = deployed
+    assert cli("deploy-product", "-c", name, "--force")[0] == 0
+    assert execution_status(aws, plan["change_set_arn"]) == "OBSOLETE"
+    code, _, err = cli("deploy-product", "-c", name, "--plan", str(path), "--force")
+    assert code == 2
+    assert "the plan's change set is OBSOLETE (CREATE_COMPLETE): the stack changed since the plan" in err
+
+
+def test_a_plan_is_refused_for_another_stack_or_account(aws, deployed):
+    name, path, plan = deployed
+    other, _ = product(STARTER, aws)
+    code, _, err = cli("deploy-product", "-c", other, "--plan", str(path), "--force")
+    assert code == 2 and f"the plan is for stack {plan['stack_name']}, the config's stack is" in err
+
+    forged = path.with_name("forged-plan.json")
+    forged.write_text(json.dumps({**plan, "account": "210987654321"}))
+    code, _, err = cli("deploy-product", "-c", name, "--plan", str(forged), "--force")
+    assert code == 2 and f"the plan is for account 210987654321, the config is for {ACCOUNT}" in err
+    assert execution_status(aws, plan["change_set_arn"]) == "AVAILABLE"
+
+
+def test_a_plan_file_that_is_not_a_plan_is_bad_input(aws, deployed):
+    name, path, _ = deployed
+    path.write_text('{"format": 1, "stack_name": "x"}')
+    code, _, err = cli("deploy-product", "-c", name, "--plan", str(path), "--force")
+    assert code == 2 and f"plan {path}: config, account" in err and "missing or not a non-empty string" in err
+    code, _, err = cli("deploy-product", "-c", name, "--plan", "ml/reports/none.json", "--force")
+    assert code == 2 and "plan ml/reports/none.json: no such file" in err
+
+
+def test_discard_deletes_the_change_set_and_the_file(aws, deployed):
+    name, path, plan = deployed
+    kept = path.read_text()
+    code, out, err = cli("show-changes", "-c", name, "--discard", str(path))
+    assert code == 0, err
+    assert f"plan {path} discarded: deleted its change set" in out
+    assert not path.exists()
+    change_sets = aws("cloudformation", REGION).list_change_sets(StackName=plan["stack_name"])["Summaries"]
+    assert plan["change_set_arn"] not in {c["ChangeSetId"] for c in change_sets}
+    path.write_text(kept)
+    code, _, err = cli("deploy-product", "-c", name, "--plan", str(path), "--force")
+    assert code == 2 and "no longer exists" in err
+
+
+def test_a_plan_survives_other_commands_cleaning_up_after_interrupted_runs(aws, deployed):
+    name, _, plan = deployed
+    assert cli("show-changes", "-c", name)[0] == 0  # removes leftover change sets, never a plan's
+    assert execution_status(aws, plan["change_set_arn"]) == "AVAILABLE"
+
+
+def test_a_first_deploy_can_be_planned_and_discarding_it_leaves_no_stack(aws):
+    name, _ = product(STARTER, aws)
+    path, plan = save_plan(name)
+    assert plan["change_type"] == "CREATE"
+    assert stack(aws, plan["stack_name"], REGION)["StackStatus"] == "REVIEW_IN_PROGRESS"
+    assert cli("show-changes", "-c", name, "--discard", str(path))[0] == 0
+    with pytest.raises(aws("cloudformation", REGION).exceptions.ClientError):
+        stack(aws, plan["stack_name"], REGION)
+
+    path, plan = save_plan(name)
+    code, out, err = cli("deploy-product", "-c", name, "--plan", str(path), "--force")
+    assert code == 0, err
+    assert stack(aws, plan["stack_name"], REGION)["StackStatus"] == "CREATE_COMPLETE"
+    assert stack(aws, plan["stack_name"], REGION)["EnableTerminationProtection"] is True, "production: protected"
+
+
+def test_no_changes_saves_no_plan(aws):
+    name, _ = product(STARTER, aws)
+    assert cli("deploy-product", "-c", name, "--force")[0] == 0
+    code, out, err = cli("show-changes", "-c", name, "--save")
+    assert code == 0, err
+    assert "no changes; no plan saved" in out
+    assert not (Path("ml/reports") / f"{Path(name).stem}-plan.json").exists()
