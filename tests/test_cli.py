@@ -143,6 +143,7 @@ def test_validate_prov_template_without_a_template_says_to_create_it(workspace):
     assert f"run `ml-provisioner create-prov-template --config {STARTER.name}` first" in err
 
 
+@pytest.mark.synth
 def test_validate_prov_template_fails_on_a_broken_or_stale_template(workspace):
     assert run("create-prov-template", "-c", STARTER.name)[0] == 0
     template = workspace / "templates" / f"{STARTER.stem}.yaml"
