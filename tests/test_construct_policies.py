@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -53,6 +55,28 @@ def test_the_pure_modules_load_without_the_cdk():
     ]
     code = f"import sys\nfor m in {modules!r}: __import__(m)\nassert 'jsii' not in sys.modules, 'jsii'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_construct_library_imports_nothing_of_the_application():
+    """constructs_lib knows the product only through the names value it is handed (names.py)."""
+    library = Path(__file__).resolve().parent.parent / "constructs_lib"
+    imported = {
+        (path.relative_to(library).as_posix(), module)
+        for path in library.rglob("*.py")
+        for module in _imports(ast.parse(path.read_text(encoding="utf-8")))
+    }
+    assert ("starter_core/construct.py", "aws_cdk") in imported  # the scan sees imports
+    assert sorted((file, module) for file, module in imported if module.startswith("ml_provisioner")) == []
+
+
+def _imports(tree: ast.AST) -> list[str]:
+    modules = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            modules.append(node.module or "")
+        elif isinstance(node, ast.Import):
+            modules += [alias.name for alias in node.names]
+    return modules
 
 
 def test_roles_trust_only_their_service_from_the_products_account(names):
