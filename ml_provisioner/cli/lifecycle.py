@@ -12,6 +12,7 @@ import typer
 
 from ml_provisioner import catalog
 from ml_provisioner.cli import app
+from ml_provisioner.cli._access import ExternalIdOption, RoleArnOption
 from ml_provisioner.cli._common import ConfigOption, EndpointOption, JsonOption, Session, action, table
 from ml_provisioner.config.loader import LoadedConfig
 from ml_provisioner.errors import EXIT_DRIFT, BadInput, Interrupted, OperationFailed
@@ -58,6 +59,8 @@ def deploy_product(
     staging_bucket: StagingOption = None,
     as_json: JsonOption = False,
     service_role: ServiceRoleOption = False,
+    role_arn: RoleArnOption = None,
+    external_id: ExternalIdOption = None,
 ) -> None:
     """Deploy the product's stack through a change set, then read its SSM outputs back."""
     with action(ctx, "deploy-product") as s:
@@ -71,6 +74,7 @@ def deploy_product(
             as_json=as_json,
             allow_destructive=allow_destructive,
             service_role=service_role,
+            access=(role_arn, external_id),
         )
 
 
@@ -82,6 +86,8 @@ def test_deploy(
     staging_bucket: StagingOption = None,
     as_json: JsonOption = False,
     service_role: ServiceRoleOption = False,
+    role_arn: RoleArnOption = None,
+    external_id: ExternalIdOption = None,
 ) -> None:
     """Deploy an isolated copy (random suffix on every name) beside the real product."""
     with action(ctx, "test-deploy") as s:
@@ -94,6 +100,7 @@ def test_deploy(
             staging_bucket=staging_bucket,
             as_json=as_json,
             service_role=service_role,
+            access=(role_arn, external_id),
         )
 
 
@@ -104,6 +111,8 @@ def show_changes(
     endpoint_url: EndpointOption = None,
     as_json: JsonOption = False,
     service_role: ServiceRoleOption = False,
+    role_arn: RoleArnOption = None,
+    external_id: ExternalIdOption = None,
 ) -> None:
     """Preview what deploying the config now would change (a change set, described then deleted)."""
     from ml_provisioner.aws import aws_errors
@@ -112,7 +121,9 @@ def show_changes(
 
     with action(ctx, "show-changes") as s:
         loaded = s.load(config)
-        names, aws = _connect(s, loaded, None, endpoint_url, "show-changes", service_role=service_role)
+        names, aws = _connect(
+            s, loaded, None, endpoint_url, "show-changes", service_role=service_role, access=(role_arn, external_id)
+        )
         [result] = synthesize([loaded])
         with aws_errors("show-changes"):
             change_set = preview(aws, names, result.template, result.template_yaml(), notify=s.warn)
@@ -136,13 +147,23 @@ def check_drift(
     endpoint_url: EndpointOption = None,
     as_json: JsonOption = False,
     service_role: ServiceRoleOption = False,
+    role_arn: RoleArnOption = None,
+    external_id: ExternalIdOption = None,
 ) -> None:
     """Detect drift of the deployed stack and of its SSM outputs. Exit 0 in sync, 3 drifted."""
     from ml_provisioner.aws import aws_errors
     from ml_provisioner.aws.drift import check_drift as detect
 
     with action(ctx, "check-drift") as s:
-        names, aws = _connect(s, config, stack_name, endpoint_url, "check-drift", service_role=service_role)
+        names, aws = _connect(
+            s,
+            config,
+            stack_name,
+            endpoint_url,
+            "check-drift",
+            service_role=service_role,
+            access=(role_arn, external_id),
+        )
         with aws_errors("check-drift"):
             report = detect(aws, names)
         s.summary = "drifted" if report.drifted else "in sync"
@@ -202,13 +223,23 @@ def delete_product(
     endpoint_url: EndpointOption = None,
     as_json: JsonOption = False,
     service_role: ServiceRoleOption = False,
+    role_arn: RoleArnOption = None,
+    external_id: ExternalIdOption = None,
 ) -> None:
     """Delete the product's stack (or a test deployment's) and report what was retained."""
     from ml_provisioner.aws import aws_errors
     from ml_provisioner.aws.lifecycle import delete_stack, owned_stack_state, remove_leftovers, retained_resources
 
     with action(ctx, "delete-product") as s:
-        names, aws = _connect(s, config, stack_name, endpoint_url, "delete-product", service_role=service_role)
+        names, aws = _connect(
+            s,
+            config,
+            stack_name,
+            endpoint_url,
+            "delete-product",
+            service_role=service_role,
+            access=(role_arn, external_id),
+        )
         with aws_errors("delete-product"):
             owned_stack_state(aws, names)
             leftovers = remove_leftovers(aws, names.stack_name)
@@ -284,13 +315,14 @@ def _deploy(
     as_json: bool,
     allow_destructive: bool = False,
     service_role: bool = False,
+    access: tuple[str | None, str | None] = (None, None),
 ) -> None:
     from ml_provisioner.aws import aws_errors
     from ml_provisioner.aws.lifecycle import deploy
     from ml_provisioner.synth import synthesize
 
     what = "test-deploy" if test_marker else "deploy-product"
-    _, aws = _connect(s, loaded, None, endpoint_url, what, service_role=service_role)
+    _, aws = _connect(s, loaded, None, endpoint_url, what, service_role=service_role, access=access)
     [result] = synthesize([loaded], test_marker=test_marker)
     names = result.names
     if result.errors:
@@ -400,16 +432,20 @@ def _connect(
     what: str,
     *,
     service_role: bool = False,
+    access: tuple[str | None, str | None] = (None, None),
 ):
-    """The product's (or a test deployment's) names and an AWS session in the config's account."""
-    from ml_provisioner.aws import AwsSession, aws_errors
+    """The product's (or a test deployment's) names and an AWS session in the config's account,
+    through the product's role when it has one (aws.access)."""
+    from ml_provisioner.aws import aws_errors
+    from ml_provisioner.aws.access import Caller, route_for
 
-    names = _target(s.load(config) if isinstance(config, str) else config, stack_name)
-    aws = AwsSession(
-        names.region, endpoint_url, cloudformation_role_arn=names.execution_role_arn if service_role else None
-    )
+    loaded = s.load(config) if isinstance(config, str) else config
+    names = _target(loaded, stack_name)
+    route = route_for(loaded, *access)
     with aws_errors(what):
-        aws.require_account(names.account)
+        aws = Caller(endpoint_url).session(
+            names, route, cloudformation_role_arn=names.execution_role_arn if service_role else None
+        )
     return names, aws
 
 
