@@ -7,8 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+from pydantic import TypeAdapter
 
-from ml_provisioner.naming import config_file_name
+from ml_provisioner.config.models import ProductConfig
+from ml_provisioner.naming import Names, config_file_name
 from tests.conftest import example
 
 ACCOUNTS = ("111111111111", "222222222222", "333333333333")
@@ -19,9 +21,12 @@ def deployer_role(account: str) -> str:
     return f"arn:aws:iam::{account}:role/ml-provisioner-deployer"
 
 
-def write_fleet(folder: Path, per_account: int, accounts: tuple[str, ...] = ACCOUNTS) -> list[Path]:
+def write_fleet(
+    folder: Path, per_account: int, accounts: tuple[str, ...] = ACCOUNTS, *, bootstrap_roles: bool = False
+) -> list[Path]:
     """per_account products in each account (tenant a<n>, use cases uc-001, uc-002, ...), written
-    to folder under their canonical file names; returns the paths."""
+    to folder under their canonical file names; returns the paths. Each deploys through its
+    account's deployer role, or with bootstrap_roles through the role `bootstrap` makes for it."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for a, account in enumerate(accounts):
@@ -32,15 +37,18 @@ def write_fleet(folder: Path, per_account: int, accounts: tuple[str, ...] = ACCO
             data["ml_product"]["use_case"] = f"uc-{n + 1:03d}"
             data["tags"]["project"] = f"uc-{n + 1:03d}"
             data["deployment"] = {"role_arn": deployer_role(account)}
+            if bootstrap_roles:
+                data["deployment"]["role_arn"] = _names(data).deployer_role_arn
             paths.append(write(folder, data))
     return paths
 
 
+def _names(data: dict) -> Names:
+    data = {**data, "deployment": None}
+    return Names(TypeAdapter(ProductConfig).validate_python(data))
+
+
 def write(folder: Path, data: dict) -> Path:
-    from pydantic import TypeAdapter
-
-    from ml_provisioner.config.models import ProductConfig
-
     config = TypeAdapter(ProductConfig).validate_python(data)
     path = folder / config_file_name(config)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
