@@ -83,6 +83,8 @@ def main() -> int:
             "AWS_SECRET_ACCESS_KEY": "sandbox",
             "AWS_CONFIG_FILE": str(workdir / "no-aws-config"),
             "NO_COLOR": "1",
+            # the sandbox carries out a StackSet operation inside the call that starts it (AWS answers at once)
+            "ML_PROVISIONER_AWS_READ_TIMEOUT": "600",
         }
         env.pop("AWS_PROFILE", None)
         try:
