@@ -187,3 +187,12 @@ def test_session_names_follow_sts_rules_and_keep_products_apart(product, who):
     assert len(name) <= SESSION_NAME_LIMIT
     assert name.startswith(product[:20])
     assert session_name(product + "x", who) != name, "a cut product id keeps a hash of the whole"
+
+
+def test_the_review_reports_preview_goes_through_the_role_too(aws):
+    config, _ = workload_product(aws, role_arn=ROLE)
+    assert cli("deploy-product", "-c", config, "--force")[0] == 0
+    code, out, err = cli("create-review-report", "-c", config)
+    assert code == 0, err
+    assert "change-set preview failed" not in err
+    assert "preview: " in out and "the preview failed" not in out
