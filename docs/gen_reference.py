@@ -112,7 +112,9 @@ def _presence(model: dict, name: str) -> str:
 
 
 def _section_schema(tiers: dict[str, dict], name: str) -> dict:
-    return next(model["properties"][name] for model in tiers.values() if name in model["properties"])
+    section = next(model["properties"][name] for model in tiers.values() if name in model["properties"])
+    # an optional section is "anyOf: [its model, null]"
+    return next((option for option in section.get("anyOf", []) if "$ref" in option), section)
 
 
 def _section(name: str, model: dict, defs: dict, tiers: dict[str, dict]) -> list[str]:

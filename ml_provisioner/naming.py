@@ -216,6 +216,24 @@ class Names:
 
     # -- the CloudFormation service role (create-policy --service-role) --------------------------
     @property
+    def deployer_role_path(self) -> str:
+        """The IAM path of the role ``ml-provisioner bootstrap`` makes to deploy the product through:
+        outside the product's own path, so neither the product nor its deployer may change it."""
+        return f"/{TOOL}-deployer/{Names(self.config).global_id}/"
+
+    @property
+    def deployer_role_name(self) -> str:
+        """Unique in the account (IAM role names are, whatever their path), at most 64 characters."""
+        name = f"{Names(self.config).global_id}{DELIMITER}deployer"
+        if len(name) > 64:
+            name = name[:57] + "-" + hashlib.sha256(name.encode()).hexdigest()[:6]
+        return name
+
+    @property
+    def deployer_role_arn(self) -> str:
+        return self.arn("iam", f"role{self.deployer_role_path}{self.deployer_role_name}", region=False)
+
+    @property
     def execution_role_arn(self) -> str:
         """The role CloudFormation deploys the product with in service-role mode. One per product,
         shared by its test deployments, and outside the product's IAM path: nothing the product's

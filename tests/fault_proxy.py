@@ -9,6 +9,7 @@ for S3), optionally counted only after another action was seen. A rule can
 - ``delay``: wait that many seconds, then forward;
 - ``drop``: close the connection without an answer (``forward=True``: after the endpoint acted);
 - ``throttle``: answer 400 Throttling, as AWS does when a rate limit is exceeded;
+- ``error``: answer with this (HTTP status, error code, message), e.g. an AssumeRole refused;
 - ``hang``: accept the call and never answer (a black-holed endpoint).
 
     proxy.at("ExecuteChangeSet", signal=signal.SIGKILL)
@@ -45,6 +46,7 @@ class Rule:
     drop: bool = False
     forward: bool = False  # with drop: let the endpoint act, then lose its answer
     throttle: bool = False
+    error: tuple[int, str, str] | None = None
     hang: bool = False
     seen: int = 0
     hits: int = 0
@@ -145,6 +147,9 @@ class _Handler(BaseHTTPRequestHandler):
         if rule and rule.throttle:
             self._answer(*_throttling(self.headers))
             return
+        if rule and rule.error:
+            self._answer(*_error(self.headers, *rule.error))
+            return
         if rule and rule.drop and not rule.forward:
             self.close_connection = True
             return
@@ -194,13 +199,19 @@ def _action(method: str, headers, body: bytes) -> str:
 
 def _throttling(headers) -> tuple[int, list[tuple[str, str]], bytes]:
     if headers.get("X-Amz-Target"):
-        body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
-        return 400, [("Content-Type", "application/x-amz-json-1.1")], body
+        return _error(headers, 400, "ThrottlingException", "Rate exceeded")
+    return _error(headers, 400, "Throttling", "Rate exceeded")
+
+
+def _error(headers, status: int, code: str, message: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    if headers.get("X-Amz-Target"):
+        body = json.dumps({"__type": code, "message": message}).encode()
+        return status, [("Content-Type", "application/x-amz-json-1.1")], body
     body = (
-        b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message>"
-        b"</Error><RequestId>fault-proxy</RequestId></ErrorResponse>"
-    )
-    return 400, [("Content-Type", "text/xml")], body
+        f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>"
+        "</Error><RequestId>fault-proxy</RequestId></ErrorResponse>"
+    ).encode()
+    return status, [("Content-Type", "text/xml")], body
 
 
 SIGINT, SIGKILL = signals.SIGINT, signals.SIGKILL

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ml_provisioner.aws.access import Route
 from ml_provisioner.aws.changes import create_change_set, delete_change_set
 from ml_provisioner.aws.session import AwsSession, aws_errors
 from ml_provisioner.changes import ChangeSet, ResourceChange
@@ -22,14 +23,18 @@ __all__ = [
 
 
 def preview_changes(
-    names: Names, template: dict[str, Any], template_text: str, endpoint_url: str | None = None
+    names: Names,
+    template: dict[str, Any],
+    template_text: str,
+    endpoint_url: str | None = None,
+    route: Route | None = None,
 ) -> list[ResourceChange] | None:
     """The change-set preview of a deployed stack (created, described, deleted: never executed),
-    or None when the stack is not deployed."""
+    or None when the stack is not deployed. Through the product's role when route names one."""
+    from ml_provisioner.aws.access import Caller
     from ml_provisioner.aws.lifecycle import preview
 
-    aws = AwsSession(names.region, endpoint_url)
     with aws_errors("change-set preview"):
-        aws.require_account(names.account)
+        aws = Caller(endpoint_url).session(names, route or Route())
         change_set = preview(aws, names, template, template_text)
     return None if change_set is None else change_set.changes

@@ -5,7 +5,8 @@ chain (profile, environment, instance/task role), the config's region, and an op
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -57,6 +58,11 @@ def botocore_config(*, preflight: bool = False) -> Config:
     )
 
 
+# boto3 sessions are not thread-safe; clients are. A session may be shared (aws.access), so
+# clients are made one at a time.
+_CLIENT_LOCK = threading.Lock()
+
+
 @dataclass
 class AwsSession:
     region: str
@@ -64,6 +70,10 @@ class AwsSession:
     profile: str | None = None
     # Service-role mode: CloudFormation acts with this role, never with the caller's credentials.
     cloudformation_role_arn: str | None = None
+    # Credentials other than the standard chain's, e.g. an assumed role's (aws.access).
+    boto_session: boto3.Session | None = field(default=None, repr=False)
+    # Called with (service, client) for every new client, e.g. to rate-limit or count its calls.
+    on_client: Callable[[str, Any], None] | None = field(default=None, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def stack_role(self) -> dict[str, str]:
@@ -72,21 +82,31 @@ class AwsSession:
 
     @cached_property
     def _boto(self) -> boto3.Session:
-        return boto3.Session(profile_name=self.profile, region_name=self.region)
+        return self.boto_session or boto3.Session(profile_name=self.profile, region_name=self.region)
 
     @property
     def endpoint(self) -> str | None:
         return self.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
 
     def client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = self._boto.client(service, endpoint_url=self.endpoint, config=botocore_config())
-        return self._clients[service]
+        with _CLIENT_LOCK:
+            if service not in self._clients:
+                client = self._boto.client(service, endpoint_url=self.endpoint, config=botocore_config())
+                if self.on_client:
+                    self.on_client(service, client)
+                self._clients[service] = client
+            return self._clients[service]
+
+    def caller_identity(self) -> dict[str, str]:
+        """Who we are (Account, Arn): fails early, with a clear message, without credentials or an endpoint."""
+        with _CLIENT_LOCK:
+            sts = self._boto.client("sts", endpoint_url=self.endpoint, config=botocore_config(preflight=True))
+        identity: dict[str, str] = sts.get_caller_identity()
+        return identity
 
     def caller_account(self) -> str:
         """Who we are: fails early, with a clear message, without credentials or an endpoint."""
-        sts = self._boto.client("sts", endpoint_url=self.endpoint, config=botocore_config(preflight=True))
-        return str(sts.get_caller_identity()["Account"])
+        return str(self.caller_identity()["Account"])
 
     def require_account(self, expected: str) -> None:
         """Refuse to touch an account other than the one the config names."""
@@ -94,7 +114,8 @@ class AwsSession:
         if account != expected:
             raise BadInput(
                 f"the credentials are for account {account}, the config is for {expected}",
-                "use credentials (or a profile) of the config's account",
+                "use credentials (or a profile) of the config's account, or name a role of it to assume "
+                "(deployment.role_arn, --role-arn)",
             )
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from ml_provisioner import __version__
-from ml_provisioner.cli import ecosystem, lifecycle, local, review, sandbox
+from ml_provisioner.cli import bootstrap, ecosystem, fleet, lifecycle, local, review, sandbox
 from ml_provisioner.cli._common import Run, workspace_root
 from ml_provisioner.workspace import ENV_VAR, Workspace
 
@@ -67,9 +67,11 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "create-policy": review.create_policy,
     "create-review-report": review.create_review_report,
     "sandbox": sandbox.sandbox,
+    "bootstrap": bootstrap.bootstrap,
 }
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)
+app.add_typer(fleet.fleet)  # fleet status | plan | deploy | drift
 
 _GLOBAL_FLAGS = {"--verbose", "-v", "--quiet", "-q"}
 _GLOBAL_WITH_VALUE = {"--workspace", "-w"}

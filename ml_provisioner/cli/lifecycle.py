@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ml_provisioner import catalog
+from ml_provisioner.cli._access import ExternalIdOption, RoleArnOption
 from ml_provisioner.cli._common import (
     ConfigOption,
     EndpointOption,
@@ -84,6 +85,8 @@ def deploy_product(
     service_role: ServiceRoleOption = False,
     plan: PlanOption = None,
     fresh: FreshOption = False,
+    role_arn: RoleArnOption = None,
+    external_id: ExternalIdOption = None,
 ) -> None:
     """Deploy the product's stack through a change set, then read its SSM outputs back."""
     with action(ctx, "deploy-product") as run:
@@ -110,6 +113,7 @@ def deploy_product(
             allow_destructive=allow_destructive,
             service_role=service_role,
             fresh=fresh,
+            access=(role_arn, external_id),
         )
 
 
@@ -120,6 +124,8 @@ def test_deploy(
     staging_bucket: StagingOption = None,
     as_json: JsonOption = False,
     service_role: ServiceRoleOption = False,
+    role_arn: RoleArnOption = None,
+    external_id: ExternalIdOption = None,
 ) -> None:
     """Deploy an isolated copy (random suffix on every name) beside the real product."""
     with action(ctx, "test-deploy") as run:
@@ -132,6 +138,7 @@ def test_deploy(
             staging_bucket=staging_bucket,
             as_json=as_json,
             service_role=service_role,
+            access=(role_arn, external_id),
         )
 
 
@@ -153,6 +160,8 @@ def show_changes(
         typer.Option("--discard", help="Delete this saved plan's change set (if never executed) and the plan file."),
     ] = None,
     fresh: FreshOption = False,
+    role_arn: RoleArnOption = None,
+    external_id: ExternalIdOption = None,
 ) -> None:
     """Preview what deploying the config now would change (a change set, described then deleted;
     kept as a plan with --save)."""
@@ -163,7 +172,9 @@ def show_changes(
         loaded = run.load(config)
         if save and discard:
             raise BadInput("--save and --discard do not go together", "save a new plan, or discard an old one")
-        names, aws = _connect(run, loaded, None, endpoint_url, "show-changes", service_role=service_role)
+        names, aws = _connect(
+            run, loaded, None, endpoint_url, "show-changes", service_role=service_role, access=(role_arn, external_id)
+        )
         if discard:
             _discard_plan(run, loaded, names, aws, discard, as_json)
             return
@@ -277,13 +288,23 @@ def check_drift(
     endpoint_url: EndpointOption = None,
     as_json: JsonOption = False,
     service_role: ServiceRoleOption = False,
+    role_arn: RoleArnOption = None,
+    external_id: ExternalIdOption = None,
 ) -> None:
     """Detect drift of the deployed stack and of its SSM outputs. Exit 0 in sync, 3 drifted."""
     from ml_provisioner.aws import aws_errors
     from ml_provisioner.aws.drift import check_drift as detect
 
     with action(ctx, "check-drift") as run:
-        names, aws = _connect(run, config, stack_name, endpoint_url, "check-drift", service_role=service_role)
+        names, aws = _connect(
+            run,
+            config,
+            stack_name,
+            endpoint_url,
+            "check-drift",
+            service_role=service_role,
+            access=(role_arn, external_id),
+        )
         with aws_errors("check-drift"):
             report = detect(aws, names)
         run.summary = "drifted" if report.drifted else "in sync"
@@ -342,13 +363,23 @@ def delete_product(
     endpoint_url: EndpointOption = None,
     as_json: JsonOption = False,
     service_role: ServiceRoleOption = False,
+    role_arn: RoleArnOption = None,
+    external_id: ExternalIdOption = None,
 ) -> None:
     """Delete the product's stack (or a test deployment's) and report what was retained."""
     from ml_provisioner.aws import aws_errors
     from ml_provisioner.aws.lifecycle import delete_stack, owned_stack_state, remove_leftovers, retained_resources
 
     with action(ctx, "delete-product") as run:
-        names, aws = _connect(run, config, stack_name, endpoint_url, "delete-product", service_role=service_role)
+        names, aws = _connect(
+            run,
+            config,
+            stack_name,
+            endpoint_url,
+            "delete-product",
+            service_role=service_role,
+            access=(role_arn, external_id),
+        )
         with aws_errors("delete-product"):
             owned_stack_state(aws, names)
             leftovers = remove_leftovers(aws, names.stack_name)
@@ -427,12 +458,13 @@ def _deploy(
     allow_destructive: bool = False,
     service_role: bool = False,
     fresh: bool = False,
+    access: tuple[str | None, str | None] = (None, None),
 ) -> None:
     from ml_provisioner.aws import aws_errors
     from ml_provisioner.aws.lifecycle import deploy
 
     what = "test-deploy" if test_marker else "deploy-product"
-    _, aws = _connect(run, loaded, None, endpoint_url, what, service_role=service_role)
+    _, aws = _connect(run, loaded, None, endpoint_url, what, service_role=service_role, access=access)
     result = _template(run, loaded, test_marker, fresh=fresh)
     names = result.names
     if result.errors:
@@ -609,16 +641,20 @@ def _connect(
     what: str,
     *,
     service_role: bool = False,
+    access: tuple[str | None, str | None] = (None, None),
 ) -> tuple[Names, AwsSession]:
-    """The product's (or a test deployment's) names and an AWS session in the config's account."""
-    from ml_provisioner.aws import AwsSession, aws_errors
+    """The product's (or a test deployment's) names and an AWS session in the config's account,
+    through the product's role when it has one (aws.access)."""
+    from ml_provisioner.aws import aws_errors
+    from ml_provisioner.aws.access import Caller, route_for
 
-    names = _target(run.load(config) if isinstance(config, str) else config, stack_name)
-    aws = AwsSession(
-        names.region, endpoint_url, cloudformation_role_arn=names.execution_role_arn if service_role else None
-    )
+    loaded = run.load(config) if isinstance(config, str) else config
+    names = _target(loaded, stack_name)
+    route = route_for(loaded, *access)
     with aws_errors(what):
-        aws.require_account(names.account)
+        aws = Caller(endpoint_url).session(
+            names, route, cloudformation_role_arn=names.execution_role_arn if service_role else None
+        )
     return names, aws
 
 

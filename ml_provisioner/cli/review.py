@@ -200,9 +200,11 @@ def _preview(run: Run, result: Synthesized, endpoint_url: str | None) -> tuple[l
     """(changes, why there are none): a failed preview is reported, not fatal, since the rest
     of the report stands on its own."""
     from ml_provisioner.aws import preview_changes
+    from ml_provisioner.aws.access import route_for
 
     try:
-        changes = preview_changes(result.names, result.template, result.template_yaml(), endpoint_url)
+        route = route_for(result.loaded)  # the config's deployment.role_arn, or ML_PROVISIONER_ROLE_ARN
+        changes = preview_changes(result.names, result.template, result.template_yaml(), endpoint_url, route)
     except ProvisionerError as error:
         run.warn(f"{result.loaded.stem}: change-set preview failed: {error.message}")
         return None, f"the preview failed: {error.message}"

@@ -17,7 +17,13 @@ SANDBOX_ACCOUNT = "123456789012"  # the starter examples' account
 def sandbox(
     ctx: typer.Context,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 4566,
-    account_id: Annotated[str, typer.Option(help="The AWS account the endpoint emulates.")] = SANDBOX_ACCOUNT,
+    account_id: Annotated[
+        str,
+        typer.Option(
+            help="The AWS account the endpoint emulates. The default also serves other accounts through "
+            "STS AssumeRole (cross-account deploys, fleets); another value pins every request to it."
+        ),
+    ] = SANDBOX_ACCOUNT,
 ) -> None:
     """Run a local AWS endpoint on 127.0.0.1 and print the environment to use it."""
     with action(ctx, "sandbox") as run:

@@ -335,11 +335,62 @@ class VpcIntegration(Frozen):
         return self
 
 
+# An IAM role: arn:<partition>:iam::<account>:role/<optional path/>name (IAM's name and path characters).
+ROLE_ARN = re.compile(
+    r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}):role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$"
+)
+# The environment variables that name the role (and its external id) instead of the config.
+ROLE_ENV = "ML_PROVISIONER_ROLE_ARN"
+EXTERNAL_ID_ENV = "ML_PROVISIONER_EXTERNAL_ID"
+ExternalId = Annotated[str, StringConstraints(min_length=2, max_length=1224, pattern=r"^[\w+=,.@:/-]+$")]
+
+
+class Deployment(Frozen):
+    role_arn: str | None = Field(
+        default=None,
+        description="The IAM role to deploy through, in the config's account and partition: ml-provisioner "
+        "assumes it from your credentials (profile, SSO, environment, instance role). `ml-provisioner "
+        "bootstrap` creates one per product.",
+        max_length=2048,
+    )
+    external_id: ExternalId | None = Field(
+        default=None, description="The external id the role's trust policy requires, if any."
+    )
+
+    @field_validator("role_arn")
+    @classmethod
+    def _role_arn(cls, value: str | None) -> str | None:
+        if value is not None and not ROLE_ARN.match(value):
+            raise ValueError(f"{value!r} is not an IAM role ARN; expected arn:aws:iam::<account>:role/<name>")
+        return value
+
+    @model_validator(mode="after")
+    def _external_id_with_a_role(self) -> Deployment:
+        if self.external_id and not self.role_arn:
+            raise ConfigRuleError("external_id", "is only allowed with role_arn (it is sent when assuming the role)")
+        return self
+
+
+def role_arn_problem(role_arn: str, account: str, region: str) -> str | None:
+    """Why a role cannot deploy a product of this account and region (None: it can)."""
+    match = ROLE_ARN.match(role_arn)
+    if not match:
+        return f"{role_arn!r} is not an IAM role ARN; expected arn:{partition_of(region)}:iam::{account}:role/<name>"
+    for part, expected in (("account", account), ("partition", partition_of(region))):
+        if match.group(part) != expected:
+            return (
+                f"is in {part} {match.group(part)}; the config's {part} is {expected} "
+                "(a product is deployed through a role of its own account)"
+            )
+    return None
+
+
 class _ProductBase(Frozen):
     client: Client
     environment: Environment
     ml_product: MlProduct
     tags: Tags
+    deployment: Deployment | None = Field(default=None, description="How ml-provisioner reaches the account.")
 
     @model_validator(mode="after")
     def _connection_in_this_account_and_region(self) -> _ProductBase:
@@ -355,6 +406,10 @@ class _ProductBase(Frozen):
                         f"is in {part} {match.group(part)}; the config's {part} is {expected} "
                         "(a pipeline can only use a connection of its own account and region)",
                     )
+        role_arn = self.deployment.role_arn if self.deployment else None
+        problem = role_arn and role_arn_problem(role_arn, self.client.account_id, self.environment.region)
+        if problem:
+            raise ConfigRuleError("deployment.role_arn", problem)
         return self
 
 

@@ -1,0 +1,362 @@
+"""`ml-provisioner fleet ...`: status, plan, deploy and drift over many configs and accounts.
+
+Every selected config is synthesized in one process (one jsii kernel); then each product is worked
+on in its own account, concurrently (ml_provisioner.fleet). Progress goes to stderr, one line per
+product; the table (or JSON) of results goes to stdout."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from ml_provisioner.cli._access import ExternalIdOption, RoleArnOption
+from ml_provisioner.cli._common import EndpointOption, JsonOption, Run, action, table
+from ml_provisioner.errors import EXIT_DRIFT, BadInput, OperationFailed, ProvisionerError
+
+fleet = typer.Typer(
+    name="fleet",
+    help="Status, plan, deploy and drift of many products across accounts, concurrently.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+SourcesArgument = Annotated[
+    list[str] | None,
+    typer.Argument(help="Config files, folders or globs (default: the workspace's configs/).", show_default=False),
+]
+TierOption = Annotated[list[str], typer.Option("--tier", help="Only this tier (repeat for several).")]
+AccountOption = Annotated[list[str], typer.Option("--account", help="Only this account id (repeat for several).")]
+RegionOption = Annotated[list[str], typer.Option("--region", help="Only this region (repeat for several).")]
+MaxConcurrentOption = Annotated[
+    int, typer.Option("--max-concurrent", min=1, max=64, help="Products worked on at the same time.")
+]
+ApiRateOption = Annotated[
+    float,
+    typer.Option(
+        "--api-rate", min=0.1, help="CloudFormation calls per second per account and region (client-side limit)."
+    ),
+]
+ServiceRoleOption = Annotated[
+    bool, typer.Option("--service-role", help="CloudFormation acts with each product's execution role.")
+]
+
+
+def _selected(
+    run: Run,
+    sources: list[str] | None,
+    tiers: list[str],
+    accounts: list[str],
+    regions: list[str],
+    role_arn: str | None,
+    external_id: str | None,
+) -> list[Any]:
+    from ml_provisioner.fleet.operations import targets
+    from ml_provisioner.fleet.selection import select
+
+    chosen = select(run.workspace, sources or [], tiers=tiers, accounts=accounts, regions=regions)
+    run.configs += [str(c.path) for c in chosen]
+    found = targets(chosen, role_arn, external_id)
+    accounts_seen = sorted({t.names.account for t in found})
+    run.out(f"{len(found)} product(s) in {len(accounts_seen)} account(s): {', '.join(accounts_seen)}")
+    return found
+
+
+def _synthesized(run: Run, found: list[Any]) -> dict[str, Any]:
+    from ml_provisioner.synth import synthesize
+
+    run.out(f"synthesizing {len(found)} template(s) in one process ...")
+    results = synthesize([t.loaded for t in found])
+    return {t.key: r for t, r in zip(found, results, strict=True)}
+
+
+def _run(
+    run: Run,
+    found: list[Any],
+    job: Callable[[Any, Callable[[str, str], None]], Any],
+    *,
+    max_concurrent: int,
+    fail_fast: bool,
+    done_text: Callable[[Any], str],
+    ordered: bool = False,
+) -> list[Any]:
+    """Run job(target, progress) for every product; one line per product on stderr meanwhile."""
+    from ml_provisioner.fleet.operations import waves
+    from ml_provisioner.fleet.pool import run_waves
+    from ml_provisioner.fleet.progress import Board
+
+    board = Board(len(found), live=None if not run.quiet else False, stream=sys.stderr)
+    if run.quiet:
+        board.stream = _Discard()
+
+    def finish(outcome: Any) -> None:
+        text = done_text(outcome.result) if outcome.ok else f"FAILED: {_reason(outcome.error)}"
+        board.finish(outcome.item.key, text)
+
+    def work(target: Any) -> Any:
+        def progress(stage: str, detail: str = "") -> None:
+            board.update(target.key, stage, detail)
+
+        return job(target, progress)
+
+    try:
+        return run_waves(
+            waves(found) if ordered else [found],
+            work,
+            max_concurrent=max_concurrent,
+            fail_fast=fail_fast,
+            on_start=lambda target: board.start(target.key),
+            on_done=finish,
+        )
+    finally:
+        board.close()
+
+
+class _Discard:
+    def write(self, _: str) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _reason(error: BaseException | None) -> str:
+    if isinstance(error, ProvisionerError):
+        return error.message
+    return f"{type(error).__name__}: {error}"
+
+
+def _report(run: Run, outcomes: list[Any], headers: list[str], as_json: bool, fleet_run: Any = None) -> list[Any]:
+    """The results table (or JSON); returns the failed outcomes."""
+    failed = [o for o in outcomes if o.error is not None]
+    skipped = [o for o in outcomes if o.skipped]
+    calls = fleet_run.limits.calls if fleet_run else {}
+    if as_json:
+        run.json(
+            [
+                {
+                    "product": o.item.key,
+                    "config": o.item.loaded.path.name,
+                    "result": None if o.result is None else vars(o.result),
+                    "error": None if o.error is None else _reason(o.error),
+                    "skipped": o.skipped,
+                    "api_calls": calls.get(o.item.key, 0),
+                    "acted_as": fleet_run.principals.get(o.item.key) if fleet_run else None,
+                }
+                for o in outcomes
+            ]
+        )
+        return failed
+    rows = []
+    for o in outcomes:
+        if o.ok:
+            rows.append(o.result.cells())
+        else:
+            names = o.item.names
+            status = "SKIPPED" if o.skipped else "FAILED"
+            rows.append([o.item.key, names.account, names.region, status] + [""] * (len(headers) - 4))
+    run.out(table(rows, headers))
+    for o in failed:
+        run.out(f"failed: {o.item.key} ({o.item.loaded.path.name}): {_reason(o.error)}")
+        hint = getattr(o.error, "hint", None)
+        if hint:
+            run.out(f"  hint: {hint}")
+    if skipped:
+        run.out(f"skipped (not started after a failure, --fail-fast): {', '.join(o.item.key for o in skipped)}")
+    if fleet_run and calls:
+        total = sum(calls.values())
+        run.out(f"API calls: {total} ({total / max(1, len(calls)):.0f} per product)")
+    return failed
+
+
+def _failed(failed: list[Any], total: int, what: str) -> OperationFailed:
+    products = ", ".join(o.item.key for o in failed)
+    return OperationFailed(
+        f"{len(failed)} of {total} product(s) failed to {what}: {products}",
+        "the lines above say why; fix them and run the command again",
+    )
+
+
+@fleet.command("status")
+def fleet_status(
+    ctx: typer.Context,
+    sources: SourcesArgument = None,
+    tier: TierOption = [],  # noqa: B006 - typer reads the default
+    account: AccountOption = [],  # noqa: B006
+    region: RegionOption = [],  # noqa: B006
+    endpoint_url: EndpointOption = None,
+    role_arn: RoleArnOption = None,
+    external_id: ExternalIdOption = None,
+    max_concurrent: MaxConcurrentOption = 16,
+    api_rate: ApiRateOption = 5.0,
+    as_json: JsonOption = False,
+) -> None:
+    """One row per product: account, region, tier, stack status, template up to date or not,
+    termination protection, last update, drift status."""
+    from ml_provisioner.fleet.operations import STATUS_HEADERS, Fleet, status
+    from ml_provisioner.fleet.ratelimit import RateLimits
+
+    with action(ctx, "fleet status") as run:
+        found = _selected(run, sources, tier, account, region, role_arn, external_id)
+        results = _synthesized(run, found)
+        fleet_run = Fleet(endpoint_url, RateLimits(api_rate))
+        outcomes = _run(
+            run,
+            found,
+            lambda target, progress: status(fleet_run, target, results[target.key]),
+            max_concurrent=max_concurrent,
+            fail_fast=False,
+            done_text=lambda row: f"{row.status}, {row.template}",
+        )
+        failed = _report(run, outcomes, STATUS_HEADERS, as_json, fleet_run)
+        run.summary = f"{len(found)} product(s), {len(failed)} unreadable"
+        if failed:
+            raise _failed(failed, len(found), "report their status")
+
+
+@fleet.command("plan")
+def fleet_plan(
+    ctx: typer.Context,
+    sources: SourcesArgument = None,
+    tier: TierOption = [],  # noqa: B006
+    account: AccountOption = [],  # noqa: B006
+    region: RegionOption = [],  # noqa: B006
+    endpoint_url: EndpointOption = None,
+    role_arn: RoleArnOption = None,
+    external_id: ExternalIdOption = None,
+    max_concurrent: MaxConcurrentOption = 8,
+    api_rate: ApiRateOption = 5.0,
+    service_role: ServiceRoleOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """show-changes for every product (change sets created, described, deleted), and a summary."""
+    from ml_provisioner.fleet.operations import PLAN_HEADERS, Fleet, plan
+    from ml_provisioner.fleet.ratelimit import RateLimits
+
+    with action(ctx, "fleet plan") as run:
+        found = _selected(run, sources, tier, account, region, role_arn, external_id)
+        results = _synthesized(run, found)
+        fleet_run = Fleet(endpoint_url, RateLimits(api_rate), service_role=service_role)
+        outcomes = _run(
+            run,
+            found,
+            lambda target, progress: plan(fleet_run, target, results[target.key]),
+            max_concurrent=max_concurrent,
+            fail_fast=False,
+            done_text=lambda row: row.action,
+        )
+        failed = _report(run, outcomes, PLAN_HEADERS, as_json, fleet_run)
+        run.summary = f"{len(found)} product(s) planned, {len(failed)} failed"
+        if failed:
+            raise _failed(failed, len(found), "plan")
+
+
+@fleet.command("deploy")
+def fleet_deploy(
+    ctx: typer.Context,
+    sources: SourcesArgument = None,
+    tier: TierOption = [],  # noqa: B006
+    account: AccountOption = [],  # noqa: B006
+    region: RegionOption = [],  # noqa: B006
+    endpoint_url: EndpointOption = None,
+    role_arn: RoleArnOption = None,
+    external_id: ExternalIdOption = None,
+    max_concurrent: MaxConcurrentOption = 8,
+    api_rate: ApiRateOption = 5.0,
+    fail_fast: Annotated[
+        bool,
+        typer.Option(
+            "--fail-fast/--continue-on-error",
+            help="After a failure, start no other product (those running finish), or carry on with the rest.",
+        ),
+    ] = True,
+    force: Annotated[bool, typer.Option("--force", help="Do not ask (required without a terminal).")] = False,
+    allow_destructive: Annotated[
+        bool, typer.Option("--allow-destructive", help="Allow changes that remove or replace data-bearing resources.")
+    ] = False,
+    service_role: ServiceRoleOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Deploy every product through change sets (deploy-product's code), non-production
+    environments first, at most --max-concurrent at a time. Exit 1 naming those that failed."""
+    from ml_provisioner.fleet.operations import DEPLOY_HEADERS, Fleet, deploy_one
+    from ml_provisioner.fleet.ratelimit import RateLimits
+
+    with action(ctx, "fleet deploy") as run:
+        found = _selected(run, sources, tier, account, region, role_arn, external_id)
+        _confirm(f"Deploy {len(found)} product(s)?", force)
+        results = _synthesized(run, found)
+        fleet_run = Fleet(endpoint_url, RateLimits(api_rate), service_role=service_role)
+        outcomes = _run(
+            run,
+            found,
+            lambda target, progress: deploy_one(
+                fleet_run, target, results[target.key], progress=progress, allow_destructive=allow_destructive
+            ),
+            max_concurrent=max_concurrent,
+            fail_fast=fail_fast,
+            done_text=lambda row: f"{row.outcome} in {row.seconds:.0f}s",
+            ordered=True,
+        )
+        for outcome in outcomes:  # the deployed templates are kept where create-prov-template puts them
+            if outcome.ok:
+                stem = outcome.item.loaded.stem
+                run.workspace.write(run.workspace.template_for(stem), results[outcome.item.key].template_yaml())
+        failed = _report(run, outcomes, DEPLOY_HEADERS, as_json, fleet_run)
+        run.summary = f"{len(found)} product(s): {len(failed)} failed"
+        if failed:
+            raise _failed(failed, len(found), "deploy")
+
+
+@fleet.command("drift")
+def fleet_drift(
+    ctx: typer.Context,
+    sources: SourcesArgument = None,
+    tier: TierOption = [],  # noqa: B006
+    account: AccountOption = [],  # noqa: B006
+    region: RegionOption = [],  # noqa: B006
+    endpoint_url: EndpointOption = None,
+    role_arn: RoleArnOption = None,
+    external_id: ExternalIdOption = None,
+    max_concurrent: MaxConcurrentOption = 8,
+    api_rate: ApiRateOption = 5.0,
+    as_json: JsonOption = False,
+) -> None:
+    """check-drift for every product. Exit 3 if any drifted, 1 if any check failed (drift unknown)."""
+    from ml_provisioner.fleet.operations import DRIFT_HEADERS, Fleet, drift
+    from ml_provisioner.fleet.ratelimit import RateLimits
+
+    with action(ctx, "fleet drift") as run:
+        found = _selected(run, sources, tier, account, region, role_arn, external_id)
+        fleet_run = Fleet(endpoint_url, RateLimits(api_rate))
+        outcomes = _run(
+            run,
+            found,
+            lambda target, progress: drift(fleet_run, target),
+            max_concurrent=max_concurrent,
+            fail_fast=False,
+            done_text=lambda row: "DRIFTED" if row.drifted else "IN_SYNC",
+        )
+        failed = _report(run, outcomes, DRIFT_HEADERS, as_json, fleet_run)
+        drifted = [o.item.key for o in outcomes if o.ok and o.result.drifted]
+        run.summary = f"{len(found)} product(s): {len(drifted)} drifted, {len(failed)} not checked"
+        if failed:
+            raise _failed(failed, len(found), "check drift")
+        if drifted:
+            run.result(f"drifted: {', '.join(drifted)} (check-drift --config <file> shows what changed)")
+            raise typer.Exit(EXIT_DRIFT)
+        run.result(f"{len(found)} product(s) in sync")
+
+
+def _confirm(question: str, force: bool) -> None:
+    if force:
+        return
+    if not sys.stdin.isatty():
+        raise BadInput("confirmation needed but stdin is not a terminal", "pass --force to proceed without asking")
+    if not typer.confirm(question, default=False):
+        raise OperationFailed("cancelled; nothing was changed")

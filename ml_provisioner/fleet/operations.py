@@ -1,0 +1,342 @@
+"""What a fleet command does to one product, in its own account: status, plan, deploy, drift.
+
+Each product gets its own AWS session (through its role, aws.access), rate-limited per account
+and region; the work itself is the single-product code (aws.lifecycle, aws.drift), unchanged."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ml_provisioner import catalog
+from ml_provisioner.aws.access import Caller, Route, route_for
+from ml_provisioner.aws.lifecycle import deploy, owned_stack_state, preview
+from ml_provisioner.aws.session import AwsSession, aws_errors
+from ml_provisioner.config.loader import LoadedConfig
+from ml_provisioner.errors import OperationFailed
+from ml_provisioner.fleet.ratelimit import RateLimits
+from ml_provisioner.naming import Names
+from ml_provisioner.synth import Synthesized, render_yaml
+
+
+@dataclass(frozen=True)
+class Target:
+    """One selected product, its names and how its account is reached (resolved before any call)."""
+
+    loaded: LoadedConfig
+    names: Names
+    route: Route
+
+    @property
+    def key(self) -> str:
+        return self.names.deployment_id
+
+    @property
+    def production(self) -> bool:
+        return self.names.config.environment.is_production
+
+
+def targets(selected: list[LoadedConfig], role_arn: str | None, external_id: str | None) -> list[Target]:
+    """Every product's route, refused as a whole (exit 2) if one is not in its config's account."""
+    return [Target(loaded, loaded.names(), route_for(loaded, role_arn, external_id)) for loaded in selected]
+
+
+def waves(items: list[Target]) -> list[list[Target]]:
+    """Non-production environments first: a change that fails there never reaches production."""
+    first = [t for t in items if not t.production]
+    return [w for w in (first, [t for t in items if t.production]) if w]
+
+
+class Fleet:
+    """The AWS side of a fleet run: the caller's credentials, one session per product, the limits."""
+
+    def __init__(
+        self, endpoint_url: str | None, limits: RateLimits | None = None, *, service_role: bool = False
+    ) -> None:
+        self.caller = Caller(endpoint_url)
+        self.limits = limits or RateLimits()
+        self.service_role = service_role
+        self.principals: dict[str, str] = {}  # product -> the ARN it acted as (audit, tests)
+
+    def session(self, target: Target, what: str) -> AwsSession:
+        names = target.names
+        with aws_errors(what):
+            aws = self.caller.session(
+                names,
+                target.route,
+                cloudformation_role_arn=names.execution_role_arn if self.service_role else None,
+                on_client=self.limits.hook(target.key, names.account, names.region),
+            )
+            self.principals[target.key] = aws.caller_identity()["Arn"]
+        return aws
+
+
+# -- the template's fingerprint ---------------------------------------------------------------------
+# Until templates carry the fingerprint of what produced them (in their Metadata), a deployed
+# template is compared by the SHA-256 of its body with a fresh synthesis: the body CloudFormation
+# keeps is the text we sent (TemplateStage Original). Switch both functions to read the Metadata
+# fingerprint once it exists: nothing else changes.
+
+
+def current_fingerprint(result: Synthesized) -> str:
+    return hashlib.sha256(result.template_yaml().encode()).hexdigest()
+
+
+def deployed_fingerprint(aws: AwsSession, stack_name: str) -> str:
+    body = aws.client("cloudformation").get_template(StackName=stack_name, TemplateStage="Original")["TemplateBody"]
+    text = body if isinstance(body, str) else render_yaml(body)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# -- status -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class StatusRow:
+    product: str
+    config: str
+    account: str
+    region: str
+    tier: str
+    stack: str
+    status: str = "NOT_DEPLOYED"
+    template: str = "not deployed"  # up to date | outdated | not deployed
+    termination_protection: bool = False
+    last_update: str = ""
+    drift: str = ""  # CloudFormation's last drift status (NOT_CHECKED until one ran)
+    error: str = ""
+
+    def cells(self) -> list[str]:
+        protection = "on" if self.termination_protection else ("off" if self.status != "NOT_DEPLOYED" else "")
+        return [
+            self.product,
+            self.account,
+            self.region,
+            self.tier,
+            self.status if not self.error else "ERROR",
+            self.template,
+            protection,
+            self.last_update,
+            self.drift,
+        ]
+
+
+STATUS_HEADERS = ["product", "account", "region", "tier", "stack status", "template", "protection", "updated", "drift"]
+
+
+def status(fleet: Fleet, target: Target, result: Synthesized) -> StatusRow:
+    names = target.names
+    row = StatusRow(
+        target.key,
+        target.loaded.path.name,
+        names.account,
+        names.region,
+        names.config.tier.value,
+        names.stack_name,
+    )
+    aws = fleet.session(target, "fleet status")
+    with aws_errors(f"status of {names.stack_name}"):
+        state = owned_stack_state(aws, names)
+        if not state.exists:
+            return row
+        [stack] = aws.client("cloudformation").describe_stacks(StackName=names.stack_name)["Stacks"]
+        row.status = stack["StackStatus"]
+        row.termination_protection = bool(stack.get("EnableTerminationProtection"))
+        row.last_update = _when(stack.get("LastUpdatedTime") or stack.get("CreationTime"))
+        row.drift = stack.get("DriftInformation", {}).get("StackDriftStatus", "NOT_CHECKED")
+        current = deployed_fingerprint(aws, names.stack_name) == current_fingerprint(result)
+        row.template = "up to date" if current else "outdated"
+    return row
+
+
+def _when(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
+    return str(value or "")
+
+
+# -- plan -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PlanRow:
+    product: str
+    account: str
+    region: str
+    stack: str
+    action: str = ""  # create | update | no changes
+    changes: int = 0
+    replacements: int = 0
+    iam_widening: int = 0
+    data: int = 0  # changes that remove or replace a data-bearing resource
+    details: list[dict[str, Any]] = field(default_factory=list[Any])
+
+    def cells(self) -> list[str]:
+        return [
+            self.product,
+            self.account,
+            self.region,
+            self.action,
+            str(self.changes),
+            str(self.replacements),
+            str(self.iam_widening),
+            str(self.data),
+        ]
+
+
+PLAN_HEADERS = ["product", "account", "region", "plan", "changes", "replacements", "IAM widening", "data"]
+
+
+def plan(fleet: Fleet, target: Target, result: Synthesized) -> PlanRow:
+    """What deploying now would change: show-changes' change set, created, described, deleted.
+    (Once plans can be saved, this is where a fleet keeps each product's.)"""
+    names = target.names
+    _refuse_findings(result)
+    row = PlanRow(target.key, names.account, names.region, names.stack_name)
+    aws = fleet.session(target, "fleet plan")
+    with aws_errors(f"plan of {names.stack_name}"):
+        change_set = preview(aws, names, result.template, result.template_yaml())
+    if change_set is None:
+        row.action, row.changes = "create", len(result.template.get("Resources", {}))
+        return row
+    changes = change_set.changes
+    row.action = f"update ({len(changes)})" if changes else "no changes"
+    row.changes = len(changes)
+    row.replacements = sum(1 for c in changes if c.replacement == "True")
+    row.iam_widening = sum(1 for c in changes if c.iam_widening)
+    row.data = sum(1 for c in changes if c.destructive)
+    row.details = [c.to_json() for c in changes]
+    return row
+
+
+# -- deploy -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class DeployRow:
+    product: str
+    account: str
+    region: str
+    stack: str
+    outcome: str = ""
+    seconds: float = 0.0
+    outputs: int = 0
+
+    def cells(self) -> list[str]:
+        return [self.product, self.account, self.region, self.outcome, f"{self.seconds:.0f}s", str(self.outputs)]
+
+
+DEPLOY_HEADERS = ["product", "account", "region", "outcome", "took", "SSM outputs"]
+
+
+def deploy_one(
+    fleet: Fleet,
+    target: Target,
+    result: Synthesized,
+    *,
+    progress: Callable[[str, str], None],
+    allow_destructive: bool = False,
+    warn: Callable[[str], None] = lambda _: None,
+) -> DeployRow:
+    """deploy-product for one product of the fleet (the caller confirmed the fleet as a whole):
+    ``progress(stage, detail)`` follows it, one line's worth at a time."""
+    names = target.names
+    _refuse_findings(result)
+    started = time.monotonic()
+    aws = fleet.session(target, "fleet deploy")
+    settled: list[str] = []
+
+    def on_event(event: dict[str, Any]) -> None:
+        status = event.get("ResourceStatus", "")
+        if status.endswith("_COMPLETE") and event.get("LogicalResourceId") != names.stack_name:
+            settled.append(event.get("LogicalResourceId", ""))
+        total = len(result.template.get("Resources", {}))
+        progress("executing", f"{len(settled)}/{total} resources; {event.get('LogicalResourceId', '')} {status}")
+
+    def review(change_set: Any) -> None:
+        progress("executing", f"{len(change_set.changes)} change(s)")
+
+    progress("planning", "change set")
+    with aws_errors(f"deploy of {names.stack_name}"):
+        deployed = deploy(
+            aws,
+            names,
+            result.template,
+            result.template_yaml(),
+            force=True,
+            review=review,
+            confirm=lambda _: None,
+            expected_outputs=catalog.ssm_outputs(names.config),
+            on_event=on_event,
+            notify=warn,
+            allow_destructive=allow_destructive,
+        )
+    return DeployRow(
+        target.key,
+        names.account,
+        names.region,
+        names.stack_name,
+        deployed.outcome,
+        time.monotonic() - started,
+        len(deployed.outputs),
+    )
+
+
+# -- drift ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DriftRow:
+    product: str
+    account: str
+    region: str
+    stack: str
+    drifted: bool = False
+    resources: int = 0
+    ssm_outputs: int = 0
+    not_checked: int = 0
+
+    def cells(self) -> list[str]:
+        return [
+            self.product,
+            self.account,
+            self.region,
+            "DRIFTED" if self.drifted else "IN_SYNC",
+            str(self.resources),
+            str(self.ssm_outputs),
+            str(self.not_checked),
+        ]
+
+
+DRIFT_HEADERS = ["product", "account", "region", "drift", "resources", "SSM outputs", "not checked"]
+
+
+def drift(fleet: Fleet, target: Target) -> DriftRow:
+    from ml_provisioner.aws.drift import check_drift
+
+    names = target.names
+    aws = fleet.session(target, "fleet drift")
+    with aws_errors(f"drift of {names.stack_name}"):
+        report = check_drift(aws, names)
+    return DriftRow(
+        target.key,
+        names.account,
+        names.region,
+        names.stack_name,
+        report.drifted,
+        len(report.resources),
+        len(report.ssm_mismatches),
+        len(report.not_checked),
+    )
+
+
+def _refuse_findings(result: Synthesized) -> None:
+    if result.errors:
+        raise OperationFailed(
+            f"cdk-nag reports {len(result.errors)} unacknowledged error(s)",
+            f"run validate-prov-template --config {result.loaded.path.name} for the findings",
+        )

@@ -1,0 +1,64 @@
+"""A generated fleet: products spread over several accounts, derived from the example configs
+(starter and professional, S3 source) with their own use cases, each deployed through a role of
+its own account. Used by tests/test_fleet.py and scripts/fleet_benchmark.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import TypeAdapter
+
+from ml_provisioner.config.models import ProductConfig
+from ml_provisioner.naming import Names, config_file_name
+from tests.conftest import example
+
+ACCOUNTS = ("111111111111", "222222222222", "333333333333")
+TEMPLATES = ("techcorp s3", "edge s3")  # starter, professional: nothing to provision beforehand
+
+
+def deployer_role(account: str) -> str:
+    return f"arn:aws:iam::{account}:role/ml-provisioner-deployer"
+
+
+def write_fleet(
+    folder: Path, per_account: int, accounts: tuple[str, ...] = ACCOUNTS, *, bootstrap_roles: bool = False
+) -> list[Path]:
+    """per_account products in each account (tenant a<n>, use cases uc-001, uc-002, ...), written
+    to folder under their canonical file names; returns the paths. Each deploys through its
+    account's deployer role, or with bootstrap_roles through the role `bootstrap` makes for it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for a, account in enumerate(accounts):
+        for n in range(per_account):
+            data = yaml.safe_load(example(TEMPLATES[n % len(TEMPLATES)]).read_text())
+            data["client"]["account_id"] = account
+            data["client"]["tenant_id"] = f"a{a + 1}"
+            data["ml_product"]["use_case"] = f"uc-{n + 1:03d}"
+            data["tags"]["project"] = f"uc-{n + 1:03d}"
+            data["deployment"] = {"role_arn": deployer_role(account)}
+            if bootstrap_roles:
+                data["deployment"]["role_arn"] = _names(data).deployer_role_arn
+            paths.append(write(folder, data))
+    return paths
+
+
+def _names(data: dict) -> Names:
+    data = {**data, "deployment": None}
+    return Names(TypeAdapter(ProductConfig).validate_python(data))
+
+
+def write(folder: Path, data: dict) -> Path:
+    config = TypeAdapter(ProductConfig).validate_python(data)
+    path = folder / config_file_name(config)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def break_source(path: Path) -> None:
+    """A product that cannot deploy: a CodeCommit source in an account that has no repository
+    (CodeCommit creates no first repository: the pre-deploy source check refuses it)."""
+    data = yaml.safe_load(path.read_text())
+    data["ml_product"]["source_control"] = "codecommit"
+    path.unlink()
+    write(path.parent, data)

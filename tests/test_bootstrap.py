@@ -1,0 +1,144 @@
+"""bootstrap: a deployer role per product, trusted only by the given principals and holding
+create-policy's deployer policy, and the staging bucket; one account through a stack (change sets),
+many through a StackSet. The template is linted by cfn-lint; the stack is deployed in the sandbox
+and a product then deploys through its role."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ml_provisioner import bootstrap as plan
+from ml_provisioner.config.loader import load_config
+from ml_provisioner.policy import generate_policy
+from ml_provisioner.synth import render_yaml
+from tests.fleet_fixture import ACCOUNTS, write_fleet
+from tests.support.sandbox import ACCOUNT, cli
+from tests.test_access import in_account
+
+TOOLING = "arn:aws:iam::999999999999:role/ci-deployer"
+
+
+@pytest.fixture(scope="module")
+def fleet_template(synthesized):
+    """The bootstrap template of three example products in two accounts."""
+    chosen = [
+        synthesized[stem]
+        for stem in (
+            "techcorp-prod-a001-us-west-2-customer-churn-ml-s3",
+            "edge-prod-b001-eu-central-1-fraud-detection-ml-s3",
+            "techcorp-prod-a001-us-west-2-customer-churn-batch-ml-s3",
+        )
+    ]
+    deployers = [plan.Deployer(r.names, generate_policy(r).documents) for r in chosen]
+    return deployers, plan.template(deployers, [TOOLING], external_id="platform-42")
+
+
+@pytest.mark.parametrize("region", ["us-west-2", "eu-central-1"])
+def test_the_template_passes_cfn_lint(fleet_template, region):
+    from ml_provisioner.checks import cfn_lint
+
+    _, template = fleet_template
+    findings = cfn_lint(render_yaml(template), region)
+    assert [f for f in findings if f.severity != "informational"] == []
+
+
+def test_each_product_gets_its_own_role_in_its_own_account_trusted_only_by_the_tooling_principal(fleet_template):
+    deployers, template = fleet_template
+    roles = {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::IAM::Role"}
+    assert len(roles) == len(deployers) == 3
+    for deployer in deployers:
+        names = deployer.names
+        role = roles[deployer.logical_id]
+        condition = template["Conditions"][role["Condition"]]["Fn::And"]
+        assert {"Fn::Equals": [{"Ref": "AWS::AccountId"}, names.account]} in condition
+        assert {"Fn::Equals": [{"Ref": "AWS::Region"}, names.region]} in condition
+        [trust] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert trust == {
+            "Effect": "Allow",
+            "Principal": {"AWS": [TOOLING]},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:ExternalId": "platform-42"}},
+        }
+        policies = [
+            v["Properties"]["PolicyDocument"]
+            for v in template["Resources"].values()
+            if v["Type"] == "AWS::IAM::ManagedPolicy" and v["Properties"]["Roles"] == [{"Ref": deployer.logical_id}]
+        ]
+        assert policies == deployer.documents, "create-policy's documents, unchanged"
+        assert all(
+            v.get("Condition") == role["Condition"]
+            for v in template["Resources"].values()
+            if v["Type"] == "AWS::IAM::ManagedPolicy" and v["Properties"]["Roles"] == [{"Ref": deployer.logical_id}]
+        )
+        assert names.deployer_role_arn.startswith(f"arn:aws:iam::{names.account}:role/ml-provisioner-deployer/")
+        assert len(names.deployer_role_name) <= 64
+
+
+def test_the_staging_bucket_is_encrypted_versioned_tls_only_private_and_retained(fleet_template):
+    _, template = fleet_template
+    bucket = template["Resources"]["StagingBucket"]
+    assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    properties = bucket["Properties"]
+    assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert set(properties["PublicAccessBlockConfiguration"].values()) == {True}
+    assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    [deny] = template["Resources"]["StagingBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
+    assert "Condition" not in bucket, "every account gets the bucket, products or not"
+
+
+@pytest.mark.parametrize("principal", ["*", "arn:aws:iam::*:root", "123456789012", "arn:aws:sts::1:assumed-role/x"])
+def test_a_principal_that_is_not_a_role_user_or_account_root_is_refused(aws, principal):
+    write_fleet(Path("ml/configs"), 1, (ACCOUNT,))
+    code, _, err = cli("bootstrap", "--trust", principal)
+    assert code == 2 and f"--trust {principal}: not an IAM role, user or account-root ARN" in err
+
+
+def test_one_account_is_bootstrapped_through_a_stack_and_a_product_deploys_through_its_role(aws, endpoint):
+    # five products in one region: the template is over TemplateBody's limit, so the staging bucket comes first
+    paths = [p for p in write_fleet(Path("ml/configs"), 10, (ACCOUNT,)) if "us-west-2" in p.name]
+    code, out, err = cli("bootstrap", "--trust", TOOLING, "--region", "us-west-2", "--json")
+    assert code == 0, err
+    assert "the staging bucket first" in out
+    report = json.loads(out[out.index("{") :])
+    assert report["outcome"] == "created" and report["instances"] == []
+    assert len(report["roles"]) == len(paths) == 5
+    cfn, s3, iam = aws("cloudformation", "us-west-2"), aws("s3", "us-west-2"), aws("iam", "us-west-2")
+    stack = cfn.describe_stacks(StackName=plan.STACK_NAME)["Stacks"][0]
+    assert (stack["StackStatus"], stack["EnableTerminationProtection"]) == ("UPDATE_COMPLETE", True)
+    bucket = f"ml-provisioner-staging-{ACCOUNT}-us-west-2"
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
+    for role in report["roles"]:
+        found = iam.get_role(RoleName=role["role_arn"].rsplit("/", 1)[1])["Role"]
+        assert found["Arn"] == role["role_arn"]
+        assert found["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"AWS": [TOOLING]}
+        assert iam.list_attached_role_policies(RoleName=found["RoleName"])["AttachedPolicies"]
+
+    # a second run with nothing changed changes nothing
+    code, out, err = cli("bootstrap", "--trust", TOOLING, "--region", "us-west-2")
+    assert code == 0 and out.strip().endswith("no changes"), out + err
+
+    # the product deploys through its role
+    data = yaml.safe_load(paths[0].read_text())
+    data["deployment"] = {"role_arn": load_config(paths[0]).names().deployer_role_arn}
+    paths[0].write_text(yaml.safe_dump(data, sort_keys=False))
+    code, out, err = cli("deploy-product", "-c", paths[0].name, "--force")
+    assert code == 0, err
+
+
+def test_two_regions_of_one_account_and_several_accounts_go_through_a_stack_set(aws, endpoint):
+    write_fleet(Path("ml/configs"), 1, ACCOUNTS)
+    code, out, err = cli("bootstrap", "--trust", TOOLING, "--json")
+    assert code == 0, out + err
+    report = json.loads(out[out.index("{") :])
+    assert {(i["account"], i["status"]) for i in report["instances"]} == {(a, "CURRENT") for a in ACCOUNTS}
+    for role in report["roles"]:
+        iam = in_account(role["account"], "observer", "iam", role["region"], endpoint)
+        name = role["role_arn"].rsplit("/", 1)[1]
+        trust = iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
+        assert trust["Statement"][0]["Principal"] == {"AWS": [TOOLING]}

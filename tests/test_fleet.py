@@ -1,0 +1,204 @@
+"""Fleet commands against the sandbox: products in three accounts, each reached through a role of
+its own account; one product broken on purpose, one drifted on purpose. Plus the parts on their
+own: selection, the rate limit, the pool's fail-fast, progress output for a terminal and a log."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ml_provisioner.config.loader import load_config
+from ml_provisioner.errors import BadInput
+from ml_provisioner.fleet.pool import run_waves
+from ml_provisioner.fleet.progress import Board
+from ml_provisioner.fleet.ratelimit import TokenBucket
+from ml_provisioner.fleet.selection import select
+from ml_provisioner.workspace import Workspace
+from tests.fleet_fixture import ACCOUNTS, break_source, deployer_role, write_fleet
+from tests.support.sandbox import cli
+from tests.test_access import in_account
+
+PER_ACCOUNT = 2
+
+
+def names_of(path: Path):
+    return load_config(path).names()
+
+
+def as_json(out: str) -> list[dict]:
+    return json.loads(out[out.index("[\n") :])
+
+
+def test_a_fleet_across_three_accounts_end_to_end(aws, endpoint):
+    paths = write_fleet(Path("ml/configs"), PER_ACCOUNT)
+    break_source(paths[1])  # the second product of the first account
+    paths = sorted(Path("ml/configs").glob("*.yaml"))
+    broken = next(p for p in paths if "codecommit" in p.name)
+    broken_key = names_of(broken).deployment_id
+    total = len(paths)
+
+    # deploy: all but the broken one, each with its own account's role; exit 1 naming the broken one
+    code, out, err = cli("fleet", "deploy", "--force", "--continue-on-error", "--json")
+    assert code == 1, err
+    rows = {r["product"]: r for r in as_json(out)}
+    assert len(rows) == total
+    assert "CodeCommit" in rows[broken_key]["error"]
+    assert f"1 of {total} product(s) failed to deploy: {broken_key}" in err
+    for path in paths:
+        names = names_of(path)
+        row = rows[names.deployment_id]
+        # isolation: every product acted as its own account's role, in a session named after it
+        assert row["acted_as"].startswith(f"arn:aws:sts::{names.account}:assumed-role/ml-provisioner-deployer/")
+        assert row["acted_as"].endswith(f"/{names.deployment_id}@moto")
+        if names.deployment_id == broken_key:
+            continue
+        assert row["result"]["outcome"] == "created", row
+        assert row["api_calls"] > 0
+        here = in_account(names.account, "observer", "cloudformation", names.region, endpoint)
+        assert here.describe_stacks(StackName=names.stack_name)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+        for other in set(ACCOUNTS) - {names.account}:
+            there = in_account(other, "observer", "cloudformation", names.region, endpoint)
+            assert names.stack_name not in [s["StackName"] for s in there.describe_stacks()["Stacks"]]
+
+    # status: one row per product; a config changed since is outdated
+    changed = next(p for p in paths if p != broken)
+    data = yaml.safe_load(changed.read_text())
+    data["tags"]["owner"] = "someone-else@example.com"
+    changed.write_text(yaml.safe_dump(data, sort_keys=False))
+    code, out, err = cli("fleet", "status", "--json")
+    assert code == 0, err
+    status = {r["product"]: r["result"] for r in as_json(out)}
+    assert status[broken_key]["template"] == "not deployed"
+    assert status[names_of(changed).deployment_id]["template"] == "outdated"
+    assert {r["template"] for k, r in status.items() if k not in (broken_key, names_of(changed).deployment_id)} == {
+        "up to date"
+    }
+    assert {r["termination_protection"] for k, r in status.items() if k != broken_key} == {True}
+    code, out, _ = cli("fleet", "status")
+    assert re.search(r"^product\s+account\s+region\s+tier\s+stack status\s+template", out, re.M)
+
+    # plan: the changed product has an update, the others none, the broken one would be created
+    code, out, err = cli("fleet", "plan", "--json", "--account", ACCOUNTS[0], "--account", ACCOUNTS[1])
+    assert code == 0, err
+    plans = {r["product"]: r["result"]["action"] for r in as_json(out)}
+    assert len(plans) == 2 * PER_ACCOUNT
+    assert plans[names_of(changed).deployment_id].startswith("update")
+    assert plans[broken_key] == "create"
+
+    # drift: one product's SSM output changed out of band -> exit 3 naming it; the others in sync
+    drifted = names_of(paths[-1])
+    ssm = in_account(drifted.account, "observer", "ssm", drifted.region, endpoint)
+    parameter = f"{drifted.ssm_prefix}/ModelPackageGroupArn"
+    ssm.put_parameter(Name=parameter, Value="tampered", Type="String", Overwrite=True)
+    code, out, err = cli("fleet", "drift", "--account", drifted.account)
+    assert code == 3, out + err
+    assert f"drifted: {drifted.deployment_id}" in out
+    # a check that cannot run (the broken product has no stack) is exit 1, naming it
+    code, out, err = cli("fleet", "drift", "--account", ACCOUNTS[0])
+    assert code == 1 and broken_key in err
+
+
+def test_a_config_whose_role_is_in_another_account_stops_the_fleet_before_any_call(aws, monkeypatch):
+    paths = write_fleet(Path("ml/configs"), 1)
+    data = yaml.safe_load(paths[0].read_text())
+    data["deployment"]["role_arn"] = deployer_role(ACCOUNTS[1])  # the first product names the second account's
+    paths[0].write_text(yaml.safe_dump(data, sort_keys=False))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: no call may be made
+    code, _, err = cli("fleet", "deploy", "--force")
+    assert code == 2
+    assert f"{paths[0].name}:" in err and "deployment.role_arn" in err and f"is in account {ACCOUNTS[1]}" in err
+
+
+def test_a_role_arn_pattern_serves_every_account(aws, endpoint):
+    write_fleet(Path("ml/configs"), 1, ACCOUNTS[:2])
+    code, out, err = cli(
+        "fleet", "plan", "--json", "--role-arn", "arn:aws:iam::{account}:role/platform-deployer-{region}"
+    )
+    assert code == 0, err
+    for row in as_json(out):
+        account = row["acted_as"].split(":")[4]
+        assert row["acted_as"].startswith(f"arn:aws:sts::{account}:assumed-role/platform-deployer-")
+
+
+# -- the parts ------------------------------------------------------------------------------------
+
+
+def test_selection_filters_and_refuses_two_configs_of_one_stack(tmp_path):
+    paths = write_fleet(tmp_path / "configs", 2)
+    workspace = Workspace(tmp_path)
+    assert len(select(workspace, [])) == 6
+    assert {c.config.client.account_id for c in select(workspace, [], accounts=[ACCOUNTS[2]])} == {ACCOUNTS[2]}
+    assert {c.config.tier.value for c in select(workspace, [str(tmp_path / "configs" / "*")], tiers=["starter"])} == {
+        "starter"
+    }
+    with pytest.raises(BadInput, match="no config selected"):
+        select(workspace, [], regions=["ap-south-1"])
+    twin = paths[0].with_name("twin-" + paths[0].name)
+    twin.write_text(paths[0].read_text())
+    with pytest.raises(BadInput, match=f"{paths[0].name} and {twin.name} both deploy stack"):
+        select(workspace, [])
+
+
+def test_the_token_bucket_holds_calls_to_its_rate():
+    bucket = TokenBucket(rate=20, burst=2)
+    started = time.monotonic()
+    threads = [threading.Thread(target=bucket.take) for _ in range(22)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert time.monotonic() - started >= (22 - 2) / 20 * 0.95  # the burst, then 20 per second
+
+
+def test_fail_fast_starts_nothing_after_a_failure_and_waves_keep_production_last():
+    started: list[str] = []
+
+    def job(item: str) -> str:
+        started.append(item)
+        if item == "dev-broken":
+            raise RuntimeError("broken")
+        return item
+
+    outcomes = run_waves([["dev-broken", "dev-ok"], ["prod"]], job, max_concurrent=1, fail_fast=True)
+    assert started == ["dev-broken"]
+    assert [(o.item, o.ok, o.skipped) for o in outcomes] == [
+        ("dev-broken", False, False),
+        ("dev-ok", False, True),
+        ("prod", False, True),
+    ]
+    started.clear()
+    outcomes = run_waves([["dev-broken", "dev-ok"], ["prod"]], job, max_concurrent=2, fail_fast=False)
+    assert sorted(started) == ["dev-broken", "dev-ok", "prod"] and started[-1] == "prod"
+
+
+def test_progress_in_a_log_is_plain_lines_one_per_change_of_stage():
+    stream = io.StringIO()
+    board = Board(2, stream=stream, live=False)
+    board.start("a")
+    for n in range(30):  # thirty stack events: one line, for the stage
+        board.update("a", "executing", f"{n}/30 resources")
+    board.finish("a", "created in 12s")
+    lines = stream.getvalue().splitlines()
+    assert lines == ["a: starting", "a: executing", "[1/2] a: created in 12s"]
+    assert "\x1b" not in stream.getvalue()
+
+
+def test_progress_on_a_terminal_keeps_one_line_per_running_product():
+    stream = io.StringIO()
+    board = Board(50, stream=stream, live=True, width=80)
+    for n in range(8):
+        board.start(f"product-{n:02d}")
+    board.update("product-03", "executing", "x" * 200)
+    screen = stream.getvalue().split("\x1b[J")[-1].splitlines()  # what the last redraw left
+    assert len(screen) == 9 and screen[-1] == "  0/50 done, 8 running"
+    assert all(len(line) < 80 for line in screen)
+    board.finish("product-03", "created")
+    board.close()
+    assert "[1/50] product-03: created" in stream.getvalue()
