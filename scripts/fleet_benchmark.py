@@ -29,10 +29,11 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from tests.fleet_fixture import ACCOUNTS, break_source, write_fleet  # noqa: E402
+from tests.fleet_fixture import ACCOUNTS, break_source, prepare_stack_set_targets, write_fleet  # noqa: E402
 
 CLI = [sys.executable, "-m", "ml_provisioner"]
-TOOLING = "arn:aws:iam::123456789012:user/moto"  # the sandbox's caller (it does not evaluate trust policies)
+SANDBOX_ACCOUNT = "123456789012"  # the account of the sandbox's own credentials: the StackSet administrator
+TOOLING = f"arn:aws:iam::{SANDBOX_ACCOUNT}:user/moto"  # the sandbox's caller (it does not evaluate trust policies)
 
 
 def start_sandbox(workdir: Path) -> tuple[subprocess.Popen, str]:
@@ -88,6 +89,8 @@ def main() -> int:
         }
         env.pop("AWS_PROFILE", None)
         try:
+            os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
+            prepare_stack_set_targets(endpoint, SANDBOX_ACCOUNT)
             code, out, err, seconds, peak = run(["bootstrap", "--trust", TOOLING, "--json"], workdir, env)
             print(f"bootstrap (StackSet, {len(ACCOUNTS)} accounts): exit {code}, {seconds:.1f} s, {peak} MiB")
             if code != 0:
@@ -146,6 +149,7 @@ def main() -> int:
             sandbox, endpoint = start_sandbox(workdir)
             env["AWS_ENDPOINT_URL"] = endpoint
             try:
+                prepare_stack_set_targets(endpoint, SANDBOX_ACCOUNT)
                 run(["bootstrap", "--trust", TOOLING], workdir, env)
                 code, out, err, one_seconds, _ = run([*deploy, "--max-concurrent", "1"], workdir, env)
             finally:

@@ -4,8 +4,10 @@ its own account. Used by tests/test_fleet.py and scripts/fleet_benchmark.py."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import boto3
 import yaml
 from pydantic import TypeAdapter
 
@@ -15,6 +17,39 @@ from tests.conftest import example
 
 ACCOUNTS = ("111111111111", "222222222222", "333333333333")
 TEMPLATES = ("techcorp s3", "edge s3")  # starter, professional: nothing to provision beforehand
+
+
+STACK_SET_EXECUTION_ROLE = "AWSCloudFormationStackSetExecutionRole"  # self-managed StackSets' default
+
+
+def prepare_stack_set_targets(endpoint: str, administrator: str, accounts: tuple[str, ...] = ACCOUNTS) -> None:
+    """What a landing zone gives each target account before self-managed StackSets can reach it:
+    the execution role, trusted by the administrator account's StackSet administration role."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{administrator}:role/AWSCloudFormationStackSetAdministrationRole"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    sts = boto3.client("sts", region_name="us-east-1", endpoint_url=endpoint)
+    for account in accounts:
+        credentials = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/landing-zone", RoleSessionName="landing-zone"
+        )["Credentials"]
+        iam = boto3.client(
+            "iam",
+            region_name="us-east-1",
+            endpoint_url=endpoint,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+        if not any(r["RoleName"] == STACK_SET_EXECUTION_ROLE for r in iam.list_roles()["Roles"]):
+            iam.create_role(RoleName=STACK_SET_EXECUTION_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
 
 
 def deployer_role(account: str) -> str:

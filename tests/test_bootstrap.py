@@ -15,9 +15,11 @@ from ml_provisioner import bootstrap as plan
 from ml_provisioner.config.loader import load_config
 from ml_provisioner.policy import generate_policy
 from ml_provisioner.synth import render_yaml
-from tests.fleet_fixture import ACCOUNTS, write_fleet
+from tests.fleet_fixture import ACCOUNTS, prepare_stack_set_targets, write_fleet
 from tests.support.sandbox import ACCOUNT, cli
 from tests.test_access import in_account
+
+pytestmark = pytest.mark.synth  # the fleet is synthesized (in this process or the CLI it runs)
 
 TOOLING = "arn:aws:iam::999999999999:role/ci-deployer"
 
@@ -133,6 +135,7 @@ def test_one_account_is_bootstrapped_through_a_stack_and_a_product_deploys_throu
 
 def test_two_regions_of_one_account_and_several_accounts_go_through_a_stack_set(aws, endpoint):
     write_fleet(Path("ml/configs"), 1, ACCOUNTS)
+    prepare_stack_set_targets(endpoint, ACCOUNT)
     code, out, err = cli("bootstrap", "--trust", TOOLING, "--json")
     assert code == 0, out + err
     report = json.loads(out[out.index("{") :])

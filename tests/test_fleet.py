@@ -25,6 +25,8 @@ from tests.fleet_fixture import ACCOUNTS, break_source, deployer_role, write_fle
 from tests.support.sandbox import cli
 from tests.test_access import in_account
 
+pytestmark = pytest.mark.synth  # the fleet is synthesized (in this process or the CLI it runs)
+
 PER_ACCOUNT = 2
 
 
