@@ -223,8 +223,12 @@ class Names:
 
     @property
     def deployer_role_name(self) -> str:
-        """Unique in the account (IAM role names are, whatever their path), at most 64 characters."""
-        name = f"{Names(self.config).global_id}{DELIMITER}deployer"
+        return self._tooling_role_name("deployer")
+
+    def _tooling_role_name(self, what: str) -> str:
+        """A role the tooling makes for the product: unique in the account (IAM role names are,
+        whatever their path), at most 64 characters."""
+        name = f"{Names(self.config).global_id}{DELIMITER}{what}"
         if len(name) > 64:
             name = name[:57] + "-" + hashlib.sha256(name.encode()).hexdigest()[:6]
         return name
@@ -238,8 +242,8 @@ class Names:
         """The role CloudFormation deploys the product with in service-role mode. One per product,
         shared by its test deployments, and outside the product's IAM path: nothing the product's
         roles or its deployer may change."""
-        real = Names(self.config)
-        return real.arn("iam", f"role/{TOOL}-deployer/{real.global_id}/cloudformation-execution", region=False)
+        name = self._tooling_role_name("cfn-execution")
+        return self.arn("iam", f"role{self.deployer_role_path}{name}", region=False)
 
     @property
     def compliance_log_group(self) -> str:

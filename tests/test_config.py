@@ -410,3 +410,19 @@ def test_the_name_delimiter_is_reserved(tmp_path, field):
     data["ml_product"][field] = "customer--churn"
     message = problems(write(tmp_path, data))[f"ml_product.{field}"]
     assert "must not contain '--': it separates the product id from what follows it in names" in message
+
+
+def test_roles_the_tooling_makes_are_unique_per_product_in_an_account_and_shared_by_test_deployments():
+    """IAM role names are unique in an account whatever their path: two products in one account
+    must not both want the same execution (or deployer) role."""
+    products = [load_config(path).names() for path in EXAMPLES]
+    by_account: dict[str, set[str]] = {}
+    for names in products:
+        for arn in (names.execution_role_arn, names.deployer_role_arn):
+            role_name = arn.rsplit("/", 1)[1]
+            assert len(role_name) <= 64
+            by_account.setdefault(f"{names.account} {names.product} {names.region}", set()).add(role_name)
+    role_names = [n for names in by_account.values() for n in names]
+    assert len(role_names) == len(set(role_names)), "two products of one account share a role name"
+    for names in products[:3]:
+        assert names.test_deployment(f"t1a2b--{names.stack_name}").execution_role_arn == names.execution_role_arn
