@@ -45,6 +45,7 @@ def workload_product(aws, **deployment) -> tuple[str, dict]:
     return name, data
 
 
+@pytest.mark.synth
 def test_a_product_is_deployed_through_the_role_its_config_names(aws, endpoint):
     config, data = workload_product(aws, role_arn=ROLE)
     names = load_config(f"ml/configs/{config}").names()

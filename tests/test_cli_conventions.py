@@ -48,8 +48,9 @@ def test_shell_completion_is_offered_and_completes_commands_and_options():
     assert "--install-completion" in help_text and "--show-completion" in help_text
     # The real entry point, as a user's shell runs it (in-process, other tests' state can leak in).
     cli = str(Path(sys.executable).parent / "ml-provisioner")
-    script = subprocess.run([cli, "--show-completion", "bash"], capture_output=True, text=True, timeout=60).stdout
-    assert "complete -o default -F _ml_provisioner_completion ml-provisioner" in script
+    completed_script = subprocess.run([cli, "--show-completion", "bash"], capture_output=True, text=True, timeout=60)
+    script = completed_script.stdout
+    assert "complete -o default -F _ml_provisioner_completion ml-provisioner" in script, completed_script.stderr
     # What the installed script asks the real entry point when the user presses Tab:
     for words, cword, expected in (
         ("ml-provisioner show-", "1", {"show-product"}),
