@@ -48,7 +48,11 @@ def test_shell_completion_is_offered_and_completes_commands_and_options():
     assert "--install-completion" in help_text and "--show-completion" in help_text
     # The real entry point, as a user's shell runs it (in-process, other tests' state can leak in).
     cli = str(Path(sys.executable).parent / "ml-provisioner")
-    completed_script = subprocess.run([cli, "--show-completion", "bash"], capture_output=True, text=True, timeout=60)
+    # --show-completion names the shell it runs under (found among its parent processes): run it
+    # from bash, as a user does (`; true` keeps bash from replacing itself with the command).
+    completed_script = subprocess.run(
+        ["bash", "-c", f"'{cli}' --show-completion; true"], capture_output=True, text=True, timeout=60
+    )
     script = completed_script.stdout
     assert "complete -o default -F _ml_provisioner_completion ml-provisioner" in script, completed_script.stderr
     # What the installed script asks the real entry point when the user presses Tab:
