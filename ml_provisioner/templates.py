@@ -16,7 +16,7 @@ import yaml
 from ml_provisioner.config.loader import LoadedConfig
 from ml_provisioner.fingerprint import METADATA_KEY, Fingerprint, Stamp, fingerprint, read_stamp, what_changed
 from ml_provisioner.synth import Finding, LintFinding, Synthesized
-from ml_provisioner.workspace import Workspace
+from ml_provisioner.workspace import FolderNotWritable, Workspace
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -80,9 +80,12 @@ def current_templates(
     *,
     fresh: bool = False,
     notify: Callable[[str], None] = lambda _: None,
+    keep_required: bool = True,
 ) -> list[Synthesized]:
     """The template of every config, in order: a current one from templates/, the others
-    synthesized (all in one app) and written there, each only once every config has synthesized."""
+    synthesized (all in one app) and written there, each only once every config has synthesized.
+    Unless keep_required (create-prov-template: writing is the point), a templates/ folder that
+    cannot be written is a warning: the command needs the template, not its copy."""
     states = [template_state(workspace, loaded) for loaded in configs]
     stale = [i for i, state in enumerate(states) if fresh or not state.current]
     results: list[Synthesized | None] = [
@@ -107,7 +110,13 @@ def current_templates(
         for i in stale:
             if states[i].text is not None and not fresh:
                 notify(f"{states[i].path} was not current ({states[i].why_not_current}): synthesized again")
-            workspace.write(states[i].path, results[i].template_yaml())  # type: ignore[union-attr]
+            try:
+                workspace.write(states[i].path, results[i].template_yaml())  # type: ignore[union-attr]
+            except FolderNotWritable as error:
+                if keep_required:
+                    raise
+                notify(f"{error.message}: the template is not kept there; {error.hint}")
+                break
     return [r for r in results if r is not None]
 
 

@@ -143,10 +143,21 @@ def test_deploy_product_on_a_read_only_templates_folder_deploys_and_warns(shared
         )
     assert run.returncode == 0, run.stderr
     folder = shared_workspace / "templates"
-    assert f"warning: cannot write to {folder}: Permission denied: the deployed template is not kept there" in (
-        run.stderr
-    )
+    assert f"warning: cannot write to {folder}: Permission denied: the template is not kept there" in run.stderr
     assert "created" in run.stdout
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.synth
+def test_create_policy_with_only_policies_writable_writes_the_policy_and_warns(shared_workspace):
+    """The spec's container command mounts policies/ alone: the template copy is not its output."""
+    for old in (shared_workspace / "policies").glob(f"{STARTER.stem}-deployer-*.json"):
+        old.unlink()
+    run = as_outsider(["-con", STARTER.name, "-act", "create-policy"], shared_workspace, ["templates"])
+    assert run.returncode == 0, run.stderr
+    folder = shared_workspace / "templates"
+    assert f"warning: cannot write to {folder}: Permission denied: the template is not kept there" in run.stderr
+    assert list((shared_workspace / "policies").glob(f"{STARTER.stem}-deployer-*.json"))
     assert list(folder.iterdir()) == []
 
 

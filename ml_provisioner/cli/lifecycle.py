@@ -562,11 +562,7 @@ def _template(run: Run, loaded: LoadedConfig, test_marker: str | None = None, *,
     if test_marker:
         [result] = synthesize([loaded], test_marker=test_marker)
         return result
-    try:
-        [result] = current_templates(run.workspace, [loaded], fresh=fresh, notify=run.warn)
-    except FolderNotWritable as error:  # the kept copy is for the user: not a reason to stop
-        run.warn(f"{error.message}: the template is not kept there; {error.hint}")
-        [result] = synthesize([loaded])
+    [result] = current_templates(run.workspace, [loaded], fresh=fresh, notify=run.warn, keep_required=False)
     return result
 
 

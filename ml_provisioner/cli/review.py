@@ -61,7 +61,7 @@ def create_policy(
 
     with action(ctx, "create-policy") as run:
         loaded = [run.load(given) for given in config]
-        results = current_templates(run.workspace, loaded, fresh=fresh, notify=run.warn)
+        results = current_templates(run.workspace, loaded, fresh=fresh, notify=run.warn, keep_required=False)
         # all derived before any is written
         policies = [generate_policy(result, service_role=service_role) for result in results]
         for policy in policies:
@@ -130,7 +130,7 @@ def create_review_report(
     with action(ctx, "create-review-report") as run:
         loaded = [run.load(given) for given in config]
         plan = _plan_for(run, loaded, plan_file, preview=preview, fresh=fresh) if plan_file else None
-        results = current_templates(run.workspace, loaded, fresh=fresh, notify=run.warn)
+        results = current_templates(run.workspace, loaded, fresh=fresh, notify=run.warn, keep_required=False)
         generated_at = report_time()
         rows = []
         for result in results:
