@@ -100,6 +100,7 @@ def deploy_product(
                 as_json=as_json,
                 allow_destructive=allow_destructive,
                 service_role=service_role,
+                access=(role_arn, external_id),
             )
             return
         _deploy(
@@ -508,6 +509,7 @@ def _deploy_plan(
     as_json: bool,
     allow_destructive: bool,
     service_role: bool,
+    access: tuple[str | None, str | None] = (None, None),
 ) -> None:
     """deploy-product --plan: exactly the planned change set, or a refusal that says why."""
     import yaml
@@ -518,7 +520,7 @@ def _deploy_plan(
     from ml_provisioner.plan import file_sha256, read_plan, refusals
 
     plan = read_plan(path)
-    names, aws = _connect(run, loaded, None, endpoint_url, "deploy-product", service_role=service_role)
+    names, aws = _connect(run, loaded, None, endpoint_url, "deploy-product", service_role=service_role, access=access)
     template_file = run.workspace.template_for(loaded.stem)
     why = refusals(
         plan,

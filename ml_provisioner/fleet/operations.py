@@ -18,6 +18,7 @@ from ml_provisioner.aws.lifecycle import deploy, owned_stack_state, preview
 from ml_provisioner.aws.session import AwsSession, aws_errors
 from ml_provisioner.config.loader import LoadedConfig
 from ml_provisioner.errors import OperationFailed
+from ml_provisioner.fingerprint import read_stamp
 from ml_provisioner.fleet.ratelimit import RateLimits
 from ml_provisioner.naming import Names
 from ml_provisioner.synth import Synthesized, render_yaml
@@ -75,20 +76,23 @@ class Fleet:
         return aws
 
 
-# -- the template's fingerprint ---------------------------------------------------------------------
-# Until templates carry the fingerprint of what produced them (in their Metadata), a deployed
-# template is compared by the SHA-256 of its body with a fresh synthesis: the body CloudFormation
-# keeps is the text we sent (TemplateStage Original). Switch both functions to read the Metadata
-# fingerprint once it exists: nothing else changes.
+# "Up to date" means the deployed template was made from what would make it now: the fingerprint
+# stamped into the template (config, tool, libraries). A template without a readable stamp (made
+# by hand, or edited) is compared by the SHA-256 of its text.
 
 
 def current_fingerprint(result: Synthesized) -> str:
+    if result.fingerprint is not None:
+        return result.fingerprint.digest
     return hashlib.sha256(result.template_yaml().encode()).hexdigest()
 
 
 def deployed_fingerprint(aws: AwsSession, stack_name: str) -> str:
     body = aws.client("cloudformation").get_template(StackName=stack_name, TemplateStage="Original")["TemplateBody"]
     text = body if isinstance(body, str) else render_yaml(body)
+    stamp = read_stamp(text)
+    if stamp is not None and not stamp.edited:
+        return stamp.fingerprint
     return hashlib.sha256(text.encode()).hexdigest()
 
 
