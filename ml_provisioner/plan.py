@@ -13,12 +13,17 @@ import hashlib
 import json
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ml_provisioner.changes import ResourceChange
 from ml_provisioner.errors import BadInput
 
+if TYPE_CHECKING:
+    from ml_provisioner.config.loader import LoadedConfig
+    from ml_provisioner.naming import Names
+
 FORMAT = 1  # the plan file's format version
+NEW_PLAN = "make a new plan: ml-provisioner show-changes --config {config} --save"
 
 
 @dataclass(frozen=True)
@@ -119,3 +124,23 @@ def refusals(
     elif template_sha256 != plan.template_sha256:
         why.append(f"the template {plan.template} changed since the plan")
     return why
+
+
+def require_deployable(plan: Plan, path: Path, loaded: LoadedConfig, names: Names, template_file: Path) -> None:
+    """Refuse (exit 2, saying why) a plan that is not for this config's stack and account, or whose
+    config, tool or template changed since it was made."""
+    from ml_provisioner.fingerprint import fingerprint
+
+    why = refusals(
+        plan,
+        config=loaded.path.name,
+        account=names.account,
+        stack_name=names.stack_name,
+        fingerprint=fingerprint(loaded).digest,
+        template_sha256=file_sha256(template_file),
+    )
+    if why:
+        raise BadInput(
+            f"plan {path} cannot be deployed: " + "; ".join(why),
+            NEW_PLAN.format(config=loaded.path.name),
+        )

@@ -129,6 +129,31 @@ def test_a_role_arn_pattern_serves_every_account(aws, endpoint):
         assert row["acted_as"].startswith(f"arn:aws:sts::{account}:assumed-role/platform-deployer-")
 
 
+def test_saved_plans_are_what_fleet_deploy_executes_and_a_changed_config_is_refused(aws, endpoint):
+    paths = write_fleet(Path("ml/configs"), 1, ACCOUNTS[:2])
+    code, out, err = cli("fleet", "plan", "--save", "--json")
+    assert code == 0, err
+    rows = [r["result"] for r in as_json(out)]
+    assert {r["action"] for r in rows} == {"create"} and all(Path(r["plan_file"]).is_file() for r in rows)
+    planned = {r["product"]: json.loads(Path(r["plan_file"]).read_text())["change_set_arn"] for r in rows}
+
+    # one config changes after the plan: its plan is refused; the other's executes exactly as planned
+    changed = yaml.safe_load(paths[0].read_text())
+    changed["tags"]["owner"] = "someone-else@example.com"
+    paths[0].write_text(yaml.safe_dump(changed, sort_keys=False))
+    code, out, err = cli("fleet", "deploy", "--plans", "--force", "--continue-on-error", "--json")
+    assert code == 1
+    deployed = {r["product"]: r for r in as_json(out)}
+    refused, executed = names_of(paths[0]), names_of(paths[1])
+    assert "cannot be deployed" in deployed[refused.deployment_id]["error"]
+    assert "config" in deployed[refused.deployment_id]["error"]
+    assert deployed[executed.deployment_id]["result"]["outcome"] == "created"
+    cfn = in_account(executed.account, "observer", "cloudformation", executed.region, endpoint)
+    [change_set] = cfn.list_change_sets(StackName=executed.stack_name)["Summaries"]
+    assert change_set["ChangeSetId"] == planned[executed.deployment_id]
+    assert change_set["ExecutionStatus"] == "EXECUTE_COMPLETE"
+
+
 # -- the parts ------------------------------------------------------------------------------------
 
 

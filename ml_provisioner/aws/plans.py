@@ -34,9 +34,7 @@ from ml_provisioner.aws.source_preflight import check_source
 from ml_provisioner.changes import ChangeSet, refuse_unsafe_changes
 from ml_provisioner.errors import BadInput
 from ml_provisioner.naming import Names
-from ml_provisioner.plan import Plan, now
-
-NEW_PLAN = "make a new plan: ml-provisioner show-changes --config {config} --save"
+from ml_provisioner.plan import NEW_PLAN, Plan, now
 
 
 def make_plan(

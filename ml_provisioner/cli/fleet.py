@@ -64,11 +64,14 @@ def _selected(
     return found
 
 
-def _synthesized(run: Run, found: list[Any]) -> dict[str, Any]:
-    from ml_provisioner.synth import synthesize
+def _synthesized(run: Run, found: list[Any], *, keep_required: bool = False) -> dict[str, Any]:
+    """Every product's current template: reused from templates/ when current, the others
+    synthesized in one process and kept there (keep_required: a plan needs the kept file)."""
+    from ml_provisioner.templates import current_templates, template_state
 
-    run.out(f"synthesizing {len(found)} template(s) in one process ...")
-    results = synthesize([t.loaded for t in found])
+    stale = sum(1 for t in found if not template_state(run.workspace, t.loaded).current)
+    run.out(f"{len(found) - stale} template(s) current, synthesizing {stale} in one process ...")
+    results = current_templates(run.workspace, [t.loaded for t in found], notify=run.warn, keep_required=keep_required)
     return {t.key: r for t, r in zip(found, results, strict=True)}
 
 
@@ -232,20 +235,30 @@ def fleet_plan(
     max_concurrent: MaxConcurrentOption = 8,
     api_rate: ApiRateOption = 5.0,
     service_role: ServiceRoleOption = False,
+    save: Annotated[
+        bool,
+        typer.Option(
+            "--save",
+            help="Keep each change set as the product's saved plan (reports/<config>-plan.json), "
+            "which `fleet deploy --plans` executes.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """show-changes for every product (change sets created, described, deleted), and a summary."""
+    """show-changes for every product (change sets created, described, deleted, or kept as saved
+    plans with --save), and a summary."""
     from ml_provisioner.fleet.operations import PLAN_HEADERS, Fleet, plan
     from ml_provisioner.fleet.ratelimit import RateLimits
 
     with action(ctx, "fleet plan") as run:
         found = _selected(run, sources, tier, account, region, role_arn, external_id)
-        results = _synthesized(run, found)
+        results = _synthesized(run, found, keep_required=save)
         fleet_run = Fleet(endpoint_url, RateLimits(api_rate), service_role=service_role)
+        saving = run.workspace if save else None
         outcomes = _run(
             run,
             found,
-            lambda target, progress: plan(fleet_run, target, results[target.key]),
+            lambda target, progress: plan(fleet_run, target, results[target.key], save_to=saving),
             max_concurrent=max_concurrent,
             fail_fast=False,
             done_text=lambda row: row.action,
@@ -280,10 +293,18 @@ def fleet_deploy(
         bool, typer.Option("--allow-destructive", help="Allow changes that remove or replace data-bearing resources.")
     ] = False,
     service_role: ServiceRoleOption = False,
+    plans: Annotated[
+        bool,
+        typer.Option(
+            "--plans",
+            help="Execute each product's saved plan (fleet plan --save) exactly, as deploy-product --plan does.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Deploy every product through change sets (deploy-product's code), non-production
-    environments first, at most --max-concurrent at a time. Exit 1 naming those that failed."""
+    """Deploy every product through change sets (deploy-product's code), or execute their saved
+    plans with --plans; non-production environments first, at most --max-concurrent at a time.
+    Exit 1 naming those that failed."""
     from ml_provisioner.fleet.operations import DEPLOY_HEADERS, Fleet, deploy_one
     from ml_provisioner.fleet.ratelimit import RateLimits
 
@@ -296,17 +317,18 @@ def fleet_deploy(
             run,
             found,
             lambda target, progress: deploy_one(
-                fleet_run, target, results[target.key], progress=progress, allow_destructive=allow_destructive
+                fleet_run,
+                target,
+                results[target.key],
+                progress=progress,
+                allow_destructive=allow_destructive,
+                plans_in=run.workspace if plans else None,
             ),
             max_concurrent=max_concurrent,
             fail_fast=fail_fast,
             done_text=lambda row: f"{row.outcome} in {row.seconds:.0f}s",
             ordered=True,
         )
-        for outcome in outcomes:  # the deployed templates are kept where create-prov-template puts them
-            if outcome.ok:
-                stem = outcome.item.loaded.stem
-                run.workspace.write(run.workspace.template_for(stem), results[outcome.item.key].template_yaml())
         failed = _report(run, outcomes, DEPLOY_HEADERS, as_json, fleet_run)
         run.summary = f"{len(found)} product(s): {len(failed)} failed"
         if failed:

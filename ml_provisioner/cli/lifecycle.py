@@ -515,23 +515,13 @@ def _deploy_plan(
     import yaml
 
     from ml_provisioner.aws import aws_errors
-    from ml_provisioner.aws.plans import NEW_PLAN, execute_plan
-    from ml_provisioner.fingerprint import fingerprint
-    from ml_provisioner.plan import file_sha256, read_plan, refusals
+    from ml_provisioner.aws.plans import execute_plan
+    from ml_provisioner.plan import read_plan, require_deployable
 
     plan = read_plan(path)
     names, aws = _connect(run, loaded, None, endpoint_url, "deploy-product", service_role=service_role, access=access)
     template_file = run.workspace.template_for(loaded.stem)
-    why = refusals(
-        plan,
-        config=loaded.path.name,
-        account=names.account,
-        stack_name=names.stack_name,
-        fingerprint=fingerprint(loaded).digest,
-        template_sha256=file_sha256(template_file),
-    )
-    if why:
-        raise BadInput(f"plan {path} cannot be deployed: " + "; ".join(why), NEW_PLAN.format(config=loaded.path.name))
+    require_deployable(plan, path, loaded, names, template_file)
     template = yaml.safe_load(template_file.read_text(encoding="utf-8"))
 
     def review(change_set: ChangeSet) -> None:

@@ -16,12 +16,15 @@ from ml_provisioner import catalog
 from ml_provisioner.aws.access import Caller, Route, route_for
 from ml_provisioner.aws.lifecycle import deploy, owned_stack_state, preview
 from ml_provisioner.aws.session import AwsSession, aws_errors
+from ml_provisioner.changes import ResourceChange
 from ml_provisioner.config.loader import LoadedConfig
 from ml_provisioner.errors import OperationFailed
 from ml_provisioner.fingerprint import read_stamp
 from ml_provisioner.fleet.ratelimit import RateLimits
 from ml_provisioner.naming import Names
+from ml_provisioner.plan import file_sha256, plan_path, read_plan, require_deployable
 from ml_provisioner.synth import Synthesized, render_yaml
+from ml_provisioner.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,7 @@ class PlanRow:
     iam_widening: int = 0
     data: int = 0  # changes that remove or replace a data-bearing resource
     details: list[dict[str, Any]] = field(default_factory=list[Any])
+    plan_file: str = ""  # with --save: the saved plan that `fleet deploy --plans` executes
 
     def cells(self) -> list[str]:
         return [
@@ -195,20 +199,58 @@ class PlanRow:
 PLAN_HEADERS = ["product", "account", "region", "plan", "changes", "replacements", "IAM widening", "data"]
 
 
-def plan(fleet: Fleet, target: Target, result: Synthesized) -> PlanRow:
-    """What deploying now would change: show-changes' change set, created, described, deleted.
-    (Once plans can be saved, this is where a fleet keeps each product's.)"""
+def plan(fleet: Fleet, target: Target, result: Synthesized, *, save_to: Workspace | None = None) -> PlanRow:
+    """What deploying now would change: show-changes' change set, created, described, deleted;
+    with save_to, kept as the product's saved plan (show-changes --save) in its reports/."""
     names = target.names
     _refuse_findings(result)
     row = PlanRow(target.key, names.account, names.region, names.stack_name)
     aws = fleet.session(target, "fleet plan")
+    if save_to is not None:
+        return _save_plan(aws, target, result, save_to, row)
     with aws_errors(f"plan of {names.stack_name}"):
         change_set = preview(aws, names, result.template, result.template_yaml())
     if change_set is None:
         row.action, row.changes = "create", len(result.template.get("Resources", {}))
         return row
-    changes = change_set.changes
-    row.action = f"update ({len(changes)})" if changes else "no changes"
+    return _counted(row, change_set.changes)
+
+
+def _save_plan(aws: AwsSession, target: Target, result: Synthesized, workspace: Workspace, row: PlanRow) -> PlanRow:
+    from ml_provisioner.aws.plans import make_plan
+
+    template_file = workspace.template_for(target.loaded.stem)
+    sha256 = file_sha256(template_file)
+    if (
+        sha256 is None
+        or result.fingerprint is None
+        or template_file.read_text(encoding="utf-8") != result.template_yaml()
+    ):
+        raise OperationFailed(f"cannot plan without the template kept in {template_file}", "check the folder")
+    with aws_errors(f"plan of {target.names.stack_name}"):
+        saved, change_set = make_plan(
+            aws,
+            target.names,
+            result.template,
+            result.template_yaml(),
+            config=target.loaded.path.name,
+            template_file=str(template_file),
+            template_sha256=sha256,
+            fingerprint=result.fingerprint.digest,
+        )
+    if saved is None:
+        row.action = "no changes"
+        return row
+    path = plan_path(workspace.reports, target.loaded.stem)
+    workspace.write(path, saved.to_json())
+    row.plan_file = str(path)
+    row.action = "create" if saved.change_type == "CREATE" else f"update ({len(change_set.changes)})"
+    return _counted(row, change_set.changes)
+
+
+def _counted(row: PlanRow, changes: list[ResourceChange]) -> PlanRow:
+    if not row.action:
+        row.action = f"update ({len(changes)})" if changes else "no changes"
     row.changes = len(changes)
     row.replacements = sum(1 for c in changes if c.replacement == "True")
     row.iam_widening = sum(1 for c in changes if c.iam_widening)
@@ -245,6 +287,7 @@ def deploy_one(
     progress: Callable[[str, str], None],
     allow_destructive: bool = False,
     warn: Callable[[str], None] = lambda _: None,
+    plans_in: Workspace | None = None,
 ) -> DeployRow:
     """deploy-product for one product of the fleet (the caller confirmed the fleet as a whole):
     ``progress(stage, detail)`` follows it, one line's worth at a time."""
@@ -264,6 +307,19 @@ def deploy_one(
     def review(change_set: Any) -> None:
         progress("executing", f"{len(change_set.changes)} change(s)")
 
+    if plans_in is not None:
+        progress("executing", "the saved plan")
+        with aws_errors(f"deploy of {names.stack_name}"):
+            deployed = _execute_saved_plan(aws, target, plans_in, review, on_event, allow_destructive)
+        return DeployRow(
+            target.key,
+            names.account,
+            names.region,
+            names.stack_name,
+            deployed.outcome,
+            time.monotonic() - started,
+            len(deployed.outputs),
+        )
     progress("planning", "change set")
     with aws_errors(f"deploy of {names.stack_name}"):
         deployed = deploy(
@@ -287,6 +343,36 @@ def deploy_one(
         deployed.outcome,
         time.monotonic() - started,
         len(deployed.outputs),
+    )
+
+
+def _execute_saved_plan(
+    aws: AwsSession,
+    target: Target,
+    workspace: Workspace,
+    review: Callable[[Any], None],
+    on_event: Callable[[dict[str, Any]], None],
+    allow_destructive: bool,
+) -> Any:
+    """deploy-product --plan for one product: its saved plan (fleet plan --save), refused unless
+    it is still what its config, the tool and its template would plan."""
+    import yaml
+
+    from ml_provisioner.aws.plans import execute_plan
+
+    path = plan_path(workspace.reports, target.loaded.stem)
+    saved = read_plan(path)
+    template_file = workspace.template_for(target.loaded.stem)
+    require_deployable(saved, path, target.loaded, target.names, template_file)
+    return execute_plan(
+        aws,
+        target.names,
+        saved,
+        yaml.safe_load(template_file.read_text(encoding="utf-8")),
+        expected_outputs=catalog.ssm_outputs(target.names.config),
+        review=review,
+        on_event=on_event,
+        allow_destructive=allow_destructive,
     )
 
 
