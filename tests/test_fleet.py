@@ -154,6 +154,23 @@ def test_saved_plans_are_what_fleet_deploy_executes_and_a_changed_config_is_refu
     assert change_set["ExecutionStatus"] == "EXECUTE_COMPLETE"
 
 
+def test_a_tool_upgrade_that_changes_no_resource_leaves_the_product_up_to_date(aws, endpoint, monkeypatch):
+    """The new tool's stamp differs, the body does not: CloudFormation would not update the stack
+    for its Metadata alone, so status must not call it outdated forever."""
+    write_fleet(Path("ml/configs"), 1, ACCOUNTS[:1])
+    code, _, err = cli("fleet", "deploy", "--force")
+    assert code == 0, err
+    from ml_provisioner import fingerprint
+
+    upgraded = {**fingerprint.tool(), "ml-provisioner": "99.0.0"}
+    monkeypatch.setattr(fingerprint, "tool", lambda: upgraded)
+    code, out, err = cli("fleet", "status", "--json")
+    assert code == 0, err
+    [row] = as_json(out)
+    assert "not current" in err or "synthesized again" in err  # the new tool made a new template
+    assert row["result"]["template"] == "up to date"
+
+
 # -- the parts ------------------------------------------------------------------------------------
 
 

@@ -79,24 +79,26 @@ class Fleet:
         return aws
 
 
-# "Up to date" means the deployed template was made from what would make it now: the fingerprint
-# stamped into the template (config, tool, libraries). A template without a readable stamp (made
-# by hand, or edited) is compared by the SHA-256 of its text.
+# "Up to date": deploying now would not change the deployed template. Either it was made from what
+# would make it now (the fingerprint stamped into it: config, tool, libraries), or its body is the
+# one synthesized now (a tool upgrade that changes no resource changes only the stamp, and
+# CloudFormation does not update a stack for its Metadata alone). A template without a readable
+# stamp (made by hand, or edited) is compared by its text.
 
 
-def current_fingerprint(result: Synthesized) -> str:
-    if result.fingerprint is not None:
-        return result.fingerprint.digest
-    return hashlib.sha256(result.template_yaml().encode()).hexdigest()
-
-
-def deployed_fingerprint(aws: AwsSession, stack_name: str) -> str:
+def deployed_is_current(aws: AwsSession, stack_name: str, result: Synthesized) -> bool:
     body = aws.client("cloudformation").get_template(StackName=stack_name, TemplateStage="Original")["TemplateBody"]
     text = body if isinstance(body, str) else render_yaml(body)
+    body_now = _sha256(render_yaml(result.template))
     stamp = read_stamp(text)
     if stamp is not None and not stamp.edited:
-        return stamp.fingerprint
-    return hashlib.sha256(text.encode()).hexdigest()
+        made_alike = result.fingerprint is not None and stamp.fingerprint == result.fingerprint.digest
+        return made_alike or stamp.body_sha256 == body_now
+    return _sha256(text) in (body_now, _sha256(result.template_yaml()))
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 # -- status -----------------------------------------------------------------------------------------
@@ -155,8 +157,7 @@ def status(fleet: Fleet, target: Target, result: Synthesized) -> StatusRow:
         row.termination_protection = bool(stack.get("EnableTerminationProtection"))
         row.last_update = _when(stack.get("LastUpdatedTime") or stack.get("CreationTime"))
         row.drift = stack.get("DriftInformation", {}).get("StackDriftStatus", "NOT_CHECKED")
-        current = deployed_fingerprint(aws, names.stack_name) == current_fingerprint(result)
-        row.template = "up to date" if current else "outdated"
+        row.template = "up to date" if deployed_is_current(aws, names.stack_name, result) else "outdated"
     return row
 
 
