@@ -21,7 +21,7 @@ from ml_provisioner.fleet.progress import Board
 from ml_provisioner.fleet.ratelimit import TokenBucket
 from ml_provisioner.fleet.selection import select
 from ml_provisioner.workspace import Workspace
-from tests.fleet_fixture import ACCOUNTS, break_source, deployer_role, write_fleet
+from tests.fleet_fixture import ACCOUNTS, break_source, deployer_role, write, write_fleet
 from tests.support.sandbox import cli
 from tests.test_access import in_account
 
@@ -129,8 +129,20 @@ def test_a_role_arn_pattern_serves_every_account(aws, endpoint):
         assert row["acted_as"].startswith(f"arn:aws:sts::{account}:assumed-role/platform-deployer-")
 
 
+def own_products(paths: list[Path], use_case: str) -> list[Path]:
+    """The fleet's products under a use case of their own: the module's sandbox keeps the stacks
+    of the tests before."""
+    renamed = []
+    for path in paths:
+        data = yaml.safe_load(path.read_text())
+        data["ml_product"]["use_case"] = data["tags"]["project"] = use_case
+        path.unlink()
+        renamed.append(write(path.parent, data))
+    return renamed
+
+
 def test_saved_plans_are_what_fleet_deploy_executes_and_a_changed_config_is_refused(aws, endpoint):
-    paths = write_fleet(Path("ml/configs"), 1, ACCOUNTS[:2])
+    paths = own_products(write_fleet(Path("ml/configs"), 1, ACCOUNTS[:2]), "planned")
     code, out, err = cli("fleet", "plan", "--save", "--json")
     assert code == 0, err
     rows = [r["result"] for r in as_json(out)]
@@ -157,7 +169,7 @@ def test_saved_plans_are_what_fleet_deploy_executes_and_a_changed_config_is_refu
 def test_a_tool_upgrade_that_changes_no_resource_leaves_the_product_up_to_date(aws, endpoint, monkeypatch):
     """The new tool's stamp differs, the body does not: CloudFormation would not update the stack
     for its Metadata alone, so status must not call it outdated forever."""
-    write_fleet(Path("ml/configs"), 1, ACCOUNTS[:1])
+    own_products(write_fleet(Path("ml/configs"), 1, ACCOUNTS[:1]), "upgraded")
     code, _, err = cli("fleet", "deploy", "--force")
     assert code == 0, err
     from ml_provisioner import fingerprint
