@@ -308,34 +308,25 @@ def deploy_one(
     def review(change_set: Any) -> None:
         progress("executing", f"{len(change_set.changes)} change(s)")
 
-    if plans_in is not None:
-        progress("executing", "the saved plan")
-        with aws_errors(f"deploy of {names.stack_name}"):
-            deployed = _execute_saved_plan(aws, target, plans_in, review, on_event, allow_destructive)
-        return DeployRow(
-            target.key,
-            names.account,
-            names.region,
-            names.stack_name,
-            deployed.outcome,
-            time.monotonic() - started,
-            len(deployed.outputs),
-        )
-    progress("planning", "change set")
+    saved = plans_in is not None
+    progress("executing" if saved else "planning", "the saved plan" if saved else "change set")
     with aws_errors(f"deploy of {names.stack_name}"):
-        deployed = deploy(
-            aws,
-            names,
-            result.template,
-            result.template_yaml(),
-            force=True,
-            review=review,
-            confirm=lambda _: None,
-            expected_outputs=catalog.ssm_outputs(names.config),
-            on_event=on_event,
-            notify=warn,
-            allow_destructive=allow_destructive,
-        )
+        if plans_in is not None:
+            deployed = _execute_saved_plan(aws, target, plans_in, review, on_event, allow_destructive)
+        else:
+            deployed = deploy(
+                aws,
+                names,
+                result.template,
+                result.template_yaml(),
+                force=True,
+                review=review,
+                confirm=lambda _: None,
+                expected_outputs=catalog.ssm_outputs(names.config),
+                on_event=on_event,
+                notify=warn,
+                allow_destructive=allow_destructive,
+            )
     return DeployRow(
         target.key,
         names.account,
