@@ -87,17 +87,7 @@ def sagemaker_policy(names: ProductNames, *, kms_key_arn: str | None = None) -> 
         _pipeline_step_arns(n, ["model"]),
         why_wildcard="Model steps create models named by SageMaker Pipelines or with the product's prefix.",
     )
-    policy.allow(
-        "RegisterModels",
-        [
-            "sagemaker:CreateModelPackage",
-            "sagemaker:DescribeModelPackage",
-            "sagemaker:DescribeModelPackageGroup",
-            "sagemaker:ListModelPackages",
-        ],
-        _model_package_arns(n),
-        why_wildcard=_MODEL_PACKAGES_REASON,
-    )
+    _allow_registering_models(policy, n)
     policy.allow(
         "PassItselfToSageMakerJobs",
         ["iam:PassRole"],
@@ -146,17 +136,7 @@ def codebuild_policies(
         why_wildcard="The model-build code names its SageMaker pipelines after the product; "
         "executions get ids at run time.",
     )
-    build.allow(
-        "RegisterModels",
-        [
-            "sagemaker:CreateModelPackage",
-            "sagemaker:DescribeModelPackage",
-            "sagemaker:DescribeModelPackageGroup",
-            "sagemaker:ListModelPackages",
-        ],
-        _model_package_arns(n),
-        why_wildcard=_MODEL_PACKAGES_REASON,
-    )
+    _allow_registering_models(build, n)
     deploy.allow(
         "ReadApprovedModels",
         ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup", "sagemaker:ListModelPackages"],
@@ -237,6 +217,21 @@ def artifacts_bucket_arn(names: ProductNames) -> str:
 def sagemaker_role_arn_pattern(names: ProductNames) -> str:
     """Any role under the product's IAM path (CloudFormation generates the role names)."""
     return names.arn("iam", f"role{names.iam_path}*", region=False)
+
+
+def _allow_registering_models(policy: PolicyDocument, n: ProductNames) -> None:
+    """Model steps and the model-build code register versions in the product's model registry."""
+    policy.allow(
+        "RegisterModels",
+        [
+            "sagemaker:CreateModelPackage",
+            "sagemaker:DescribeModelPackage",
+            "sagemaker:DescribeModelPackageGroup",
+            "sagemaker:ListModelPackages",
+        ],
+        _model_package_arns(n),
+        why_wildcard=_MODEL_PACKAGES_REASON,
+    )
 
 
 def _model_package_arns(n: ProductNames) -> list[str]:

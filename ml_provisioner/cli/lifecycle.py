@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from ml_provisioner.changes import ChangeSet, ResourceChange
     from ml_provisioner.synth import Synthesized
 
+StackNameOption = Annotated[
+    str | None, typer.Option("--stack-name", help="A test deployment's stack name (default: the product's).")
+]
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Do not ask for confirmation (required without a terminal).")
 ]
@@ -283,9 +286,7 @@ def _discard_plan(run: Run, loaded: LoadedConfig, names: Names, aws: AwsSession,
 def check_drift(
     ctx: typer.Context,
     config: ConfigOption,
-    stack_name: Annotated[
-        str | None, typer.Option("--stack-name", help="A test deployment's stack name (default: the product's).")
-    ] = None,
+    stack_name: StackNameOption = None,
     endpoint_url: EndpointOption = None,
     as_json: JsonOption = False,
     service_role: ServiceRoleOption = False,
@@ -358,9 +359,7 @@ def delete_product(
     ctx: typer.Context,
     config: ConfigOption,
     force: ForceOption = False,
-    stack_name: Annotated[
-        str | None, typer.Option("--stack-name", help="A test deployment's stack name (default: the product's).")
-    ] = None,
+    stack_name: StackNameOption = None,
     endpoint_url: EndpointOption = None,
     as_json: JsonOption = False,
     service_role: ServiceRoleOption = False,
