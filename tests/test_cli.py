@@ -222,7 +222,7 @@ def test_cdk_json_points_at_app_py():
 
 @pytest.mark.parametrize("missing", ["ml_provisioner_sandbox", "moto"])
 def test_sandbox_not_installed_says_how_to_install_it(tmp_path, missing):
-    """After `scripts/demo` (pip install -e . alone) the sandbox and moto are missing: exit 2 and the command."""
+    """After `scripts/demo` (the tool's lock alone) the sandbox and moto are missing: exit 2 and the command."""
     hide = f"import sys; sys.modules[{missing!r}] = None; from ml_provisioner.cli import main; main()"
     run = subprocess.run(
         [sys.executable, "-c", hide, "--workspace", str(tmp_path), "sandbox", "--port", "0"],
@@ -233,7 +233,8 @@ def test_sandbox_not_installed_says_how_to_install_it(tmp_path, missing):
     )
     assert run.returncode == 2, run.stderr
     assert "error: the sandbox is not installed" in run.stderr
-    assert "hint: install it: pip install -e ./sandbox in the project folder" in run.stderr
+    assert f"error: the sandbox is not installed (no module {missing!r})" in run.stderr
+    assert "hint: install it: EXTRAS=sandbox scripts/demo in the project folder" in run.stderr
     assert "Traceback" not in run.stderr
 
 

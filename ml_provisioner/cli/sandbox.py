@@ -4,14 +4,39 @@ the whole lifecycle without an AWS account. Runs until interrupted."""
 from __future__ import annotations
 
 import threading
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
-from ml_provisioner.cli._common import action
+from ml_provisioner.cli._common import Run, action
 from ml_provisioner.errors import BadInput
 
 SANDBOX_ACCOUNT = "123456789012"  # the starter examples' account
+LOCKED_INSTALL = "EXTRAS=sandbox scripts/demo in the project folder (installs the locked versions; scripts/test too)"
+
+
+def _import_sandbox(run: Run) -> Callable[..., Any]:
+    """The sandbox's start function, once its moto is one it can run on. "Not installed" only when
+    the package (a distribution of its own, ./sandbox) or moto is really missing."""
+    try:
+        import ml_provisioner_sandbox as sandbox_package
+        import moto  # noqa: F401 - the sandbox's engine: without it, the sandbox is not installed either
+    except ModuleNotFoundError as error:
+        if error.name not in ("ml_provisioner_sandbox", "moto"):
+            raise
+        raise BadInput(
+            f"the sandbox is not installed (no module {error.name!r})", f"install it: {LOCKED_INSTALL}"
+        ) from None
+    try:
+        warning = sandbox_package.check_moto()
+    except sandbox_package.IncompatibleMoto as error:
+        raise BadInput(str(error), f"install the moto it was tested with: {LOCKED_INSTALL}") from None
+    if warning:
+        run.warn(warning)
+    from ml_provisioner_sandbox import start_sandbox
+
+    return start_sandbox
 
 
 def sandbox(
@@ -27,14 +52,7 @@ def sandbox(
 ) -> None:
     """Run a local AWS endpoint on 127.0.0.1 and print the environment to use it."""
     with action(ctx, "sandbox") as run:
-        try:  # a distribution of its own (./sandbox, with moto's server): `pip install -e .` leaves it out
-            from ml_provisioner_sandbox import start_sandbox
-        except ModuleNotFoundError as error:
-            raise BadInput(
-                f"the sandbox is not installed ({error})",
-                "install it: pip install -e ./sandbox in the project folder (scripts/test installs it too)",
-            ) from None
-
+        start_sandbox = _import_sandbox(run)
         try:
             endpoint = start_sandbox(port=port, account_id=account_id)
         except OSError as error:  # e.g. "Address already in use"

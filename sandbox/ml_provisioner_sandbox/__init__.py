@@ -4,9 +4,25 @@
     with start_sandbox() as sb:
         boto3.client("cloudformation", endpoint_url=sb.url, region_name="us-west-2", ...)
 
-Tested with moto 5.2.5 (the pin in sandbox/pyproject.toml); the fixes reach into moto internals.
+The fixes reach into moto's internals: compat.py names the moto versions they were tested with and
+refuses (IncompatibleMoto) a moto that lacks what they replace.
 """
 
-from .server import Sandbox, start_sandbox
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Sandbox", "start_sandbox"]
+from .compat import IncompatibleMoto, check_moto
+
+if TYPE_CHECKING:
+    from .server import Sandbox, start_sandbox
+
+
+def __getattr__(name: str) -> Any:
+    """The server on first use: compat.check_moto can then run before anything imports moto's server."""
+    if name in ("Sandbox", "start_sandbox"):
+        from . import server
+
+        return getattr(server, name)
+    raise AttributeError(name)
+
+
+__all__ = ["IncompatibleMoto", "Sandbox", "check_moto", "start_sandbox"]

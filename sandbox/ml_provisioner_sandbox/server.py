@@ -16,17 +16,22 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
+from .compat import check_moto
+
 DEFAULT_ACCOUNT = "123456789012"  # moto's default: the account of credentials nobody issued
 _install_lock = threading.Lock()
 _installed = False
 
 
 def install() -> None:
-    """Teach moto the resource types, APIs and lifecycle details the deploy tool needs (idempotent)."""
+    """Teach moto the resource types, APIs and lifecycle details the deploy tool needs (idempotent).
+    Raises IncompatibleMoto, before changing anything, on a moto whose internals are not the ones
+    the fixes replace."""
     global _installed
     with _install_lock:
         if _installed:
             return
+        check_moto()
         from moto.cloudformation import parsing
 
         from . import (

@@ -11,8 +11,9 @@ from typing import Any
 from moto.codecommit.exceptions import RepositoryDoesNotExistException
 from moto.codecommit.models import CodeCommitBackend
 from moto.codecommit.responses import CodeCommitResponse
-from moto.codepipeline.models import CodePipeline
+from moto.codepipeline.responses import CodePipelineResponse
 from moto.core.exceptions import JsonRESTError
+from moto.core.responses import ActionResult
 from moto.core.utils import iso_8601_datetime_with_milliseconds
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
 from moto.iam.policy_conditions import CONDITION_OPERATIONS
@@ -33,8 +34,7 @@ def install() -> None:
     CodeCommitResponse.list_tags_for_resource = _codecommit_list_tags  # type: ignore[attr-defined]
     CodeCommitResponse.tag_resource = _codecommit_tag  # type: ignore[attr-defined]
     CodeCommitResponse.untag_resource = _codecommit_untag  # type: ignore[attr-defined]
-    metadata: Any = CodePipeline.metadata  # a property, which mypy types as its getter
-    CodePipeline.metadata = property(_with_polling_disabled_at(metadata.fget))  # type: ignore[method-assign,assignment]
+    CodePipelineResponse.get_pipeline = _with_polling_disabled_at(CodePipelineResponse.get_pipeline)  # type: ignore[method-assign,assignment]
     CodeCommitBackend.create_repository = _closed_to_new_customers(  # type: ignore[method-assign]
         CodeCommitBackend.create_repository
     )
@@ -71,17 +71,20 @@ def _codecommit_untag(self: CodeCommitResponse) -> str:
 
 
 def _with_polling_disabled_at(
-    metadata: Callable[[CodePipeline], dict[str, Any]],
-) -> Callable[[CodePipeline], dict[str, Any]]:
+    get_pipeline: Callable[[CodePipelineResponse], ActionResult],
+) -> Callable[[CodePipelineResponse], ActionResult]:
     """GetPipeline's metadata.pollingDisabledAt, which AWS sets on a polling pipeline after 30 idle
     days (moto has no such clock: Sandbox.disable_polling sets it)."""
 
-    def wrapper(self: CodePipeline) -> dict[str, Any]:
-        data = metadata(self)
-        when = vars(self).get("polling_disabled_at")
+    @functools.wraps(get_pipeline)
+    def wrapper(self: CodePipelineResponse) -> ActionResult:
+        response = get_pipeline(self)
+        pipeline = self.codepipeline_backend.get_pipeline(self._get_param("name"))
+        when = vars(pipeline).get("polling_disabled_at")
         if when is not None:
-            data["pollingDisabledAt"] = iso_8601_datetime_with_milliseconds(when)
-        return data
+            result: Any = response.result
+            result["metadata"]["pollingDisabledAt"] = iso_8601_datetime_with_milliseconds(when)
+        return response
 
     return wrapper
 
