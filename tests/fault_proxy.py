@@ -139,7 +139,7 @@ class _Handler(BaseHTTPRequestHandler):
         action = _action(self.command, self.headers, body)
         rule = self.proxy._fault_for(action)
         if rule and rule.hang:
-            self.proxy._released.wait()
+            self.proxy._released.wait(timeout=600)  # released when the test ends; bounded regardless
             self.close_connection = True
             return
         if rule and rule.delay:

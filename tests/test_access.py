@@ -13,6 +13,7 @@ import yaml
 
 from ml_provisioner.aws.access import SESSION_NAME_LIMIT, session_name
 from ml_provisioner.config.loader import load_config
+from tests.support.processes import closed_local_url
 from tests.support.sandbox import ACCOUNT, cli, product
 from tests.test_faults import FAST
 
@@ -109,7 +110,7 @@ def test_a_role_of_another_account_is_refused_before_any_call(aws, monkeypatch, 
             args = ["--role-arn", other]
         else:
             monkeypatch.setenv("ML_PROVISIONER_ROLE_ARN", other)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: no call may be made
+    monkeypatch.setenv("AWS_ENDPOINT_URL", closed_local_url())  # nothing listens: no call may be made
 
     code, _, err = cli("deploy-product", "-c", config, "--force", *args)
 

@@ -1,7 +1,7 @@
 """The real AWS CDK CLI (npm package aws-cdk) drives app.py through cdk.json and synthesizes the
 same templates as `ml-provisioner create-prov-template`, with no AWS call and no bootstrap.
 
-The CLI is installed project-locally: npm install --prefix .cdk-cli --no-save aws-cdk@2.1148.1
+The CLI is installed project-locally: scripts/install-cdk-cli
 CI must have it (the test fails there); elsewhere the test is skipped without it.
 """
 
@@ -22,10 +22,11 @@ from ml_provisioner.cli import app
 from ml_provisioner.config.loader import load_config
 from ml_provisioner.synth import ensure_node
 from tests.conftest import PROJECT, example
+from tests.support.processes import closed_local_url
 
 pytestmark = pytest.mark.synth
 
-INSTALL = "npm install --prefix .cdk-cli --no-save aws-cdk@2.1148.1"
+INSTALL = "scripts/install-cdk-cli"
 CONFIGS = [example("techcorp codecommit"), example("globalbank s3 sgprov ssm batch")]
 # What a bootstrapped (DefaultStackSynthesizer) stack would carry; LegacyStackSynthesizer has none.
 BOOTSTRAP_PROPERTIES = {
@@ -53,14 +54,15 @@ def _offline_env(home: Path) -> dict[str, str]:
     closed local port: synth must not need AWS."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     path = [str(Path(sys.executable).parent), str(Path(ensure_node()).parent), env.get("PATH", "")]
+    closed = closed_local_url()
     env.update(
         PATH=os.pathsep.join(path),
         HOME=str(home),
         CDK_DISABLE_VERSION_CHECK="1",
         CDK_DISABLE_CLI_TELEMETRY="true",
         AWS_EC2_METADATA_DISABLED="true",
-        HTTP_PROXY="http://127.0.0.1:9",
-        HTTPS_PROXY="http://127.0.0.1:9",
+        HTTP_PROXY=closed,
+        HTTPS_PROXY=closed,
         NO_PROXY="",
     )
     return env

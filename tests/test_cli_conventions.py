@@ -20,6 +20,7 @@ from ml_provisioner import __version__
 from ml_provisioner.cli import app, spec_argv
 from ml_provisioner.errors import EXIT_BAD_INPUT
 from tests.conftest import PROJECT, example
+from tests.support.processes import read_fd_until
 
 STARTER = example("techcorp codecommit")
 READ_VERBS = ("list-", "show-", "validate-", "check-")  # commands that report and change nothing
@@ -132,18 +133,15 @@ def _stderr_on_a_terminal(tmp_path: Path, **env: str) -> str:
         cwd=PROJECT,
     )
     os.close(secondary)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(primary, 4096)
-        except OSError:  # the terminal closes when the process exits
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(primary)
-    assert process.wait(timeout=60) == EXIT_BAD_INPUT
-    return output.decode()
+    try:
+        output = read_fd_until(primary, None)  # the terminal closes when the process exits
+        assert process.wait(timeout=60) == EXIT_BAD_INPUT
+    finally:
+        os.close(primary)
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+    return output
 
 
 def test_errors_are_red_on_a_terminal_and_plain_with_no_color(tmp_path):

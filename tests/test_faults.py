@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import socket
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ import yaml
 
 from ml_provisioner.config.loader import load_config
 from tests.fault_proxy import SIGINT, SIGKILL
+from tests.support.processes import read_fd_until, stop
 from tests.support.sandbox import cli, product, stack
 
 pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
@@ -183,12 +183,11 @@ def test_ctrl_c_at_the_confirmation_prompt_cancels(aws, faults):
 
 
 def _read_until(process, text: str, timeout: float = 120) -> str:
-    seen, deadline = "", time.monotonic() + timeout
-    while text not in seen:
-        assert time.monotonic() < deadline and process.poll() is None, seen + process.stderr.read()
-        if select.select([process.stdout], [], [], 1)[0]:
-            seen += os.read(process.stdout.fileno(), 65536).decode()
-    return seen
+    try:
+        return read_fd_until(process.stdout.fileno(), text, timeout)
+    except BaseException:
+        stop(process)  # never left running, nor its stderr read while it runs
+        raise
 
 
 def test_an_interrupted_delete_still_lists_what_is_retained(aws, faults):

@@ -22,6 +22,7 @@ from ml_provisioner.fleet.ratelimit import TokenBucket
 from ml_provisioner.fleet.selection import select
 from ml_provisioner.workspace import Workspace
 from tests.fleet_fixture import ACCOUNTS, break_source, deployer_role, write, write_fleet
+from tests.support.processes import closed_local_url
 from tests.support.sandbox import cli
 from tests.test_access import in_account
 
@@ -112,7 +113,7 @@ def test_a_config_whose_role_is_in_another_account_stops_the_fleet_before_any_ca
     data = yaml.safe_load(paths[0].read_text())
     data["deployment"]["role_arn"] = deployer_role(ACCOUNTS[1])  # the first product names the second account's
     paths[0].write_text(yaml.safe_dump(data, sort_keys=False))
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: no call may be made
+    monkeypatch.setenv("AWS_ENDPOINT_URL", closed_local_url())  # nothing listens: no call may be made
     code, _, err = cli("fleet", "deploy", "--force")
     assert code == 2
     assert f"{paths[0].name}:" in err and "deployment.role_arn" in err and f"is in account {ACCOUNTS[1]}" in err
@@ -205,11 +206,12 @@ def test_selection_filters_and_refuses_two_configs_of_one_stack(tmp_path):
 def test_the_token_bucket_holds_calls_to_its_rate():
     bucket = TokenBucket(rate=20, burst=2)
     started = time.monotonic()
-    threads = [threading.Thread(target=bucket.take) for _ in range(22)]
+    threads = [threading.Thread(target=bucket.take, daemon=True) for _ in range(22)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "a take() did not return within 30 s"
     assert time.monotonic() - started >= (22 - 2) / 20 * 0.95  # the burst, then 20 per second
 
 

@@ -16,6 +16,7 @@ import yaml
 from botocore.awsrequest import AWSResponse
 
 from ml_provisioner.config.loader import load_config
+from tests.support.processes import closed_local_url
 from tests.support.sandbox import ACCOUNT, bucket_of, cli, product, stack
 
 pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
@@ -129,6 +130,22 @@ def test_delete_product_refuses_a_stack_name_of_another_product(aws):
     assert "is neither" in err
 
 
+@pytest.mark.parametrize("command", ["delete-product", "check-drift"])
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_stack_name_is_refused_and_the_product_is_untouched(aws, command, empty):
+    """`--stack-name "$TEST_STACK"` after a failed test-deploy: never the product's own stack."""
+    config, data = product("techcorp s3", aws)
+    region, stack_name = data["environment"]["region"], load_config(f"ml/configs/{config}").names().stack_name
+    assert cli("deploy-product", "-c", config, "--force")[0] == 0
+    force = ["--force"] if command == "delete-product" else []
+    code, _, err = cli(command, "-c", config, "--stack-name", empty, *force)
+    assert code == 2, err
+    assert err.startswith("error: --stack-name is empty\n")
+    assert f"leave --stack-name out for the product's own stack {stack_name}" in err
+    assert stack(aws, stack_name, region)["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+    assert stack(aws, stack_name, region).get("EnableTerminationProtection") is True  # a prod product
+
+
 def test_failed_deploy_names_the_failing_resource_and_a_rolled_back_stack_is_replaced_with_force(aws):
     config, data = product("techcorp s3 batch", aws)
     region = data["environment"]["region"]
@@ -211,9 +228,10 @@ class _Raw:
 
 def test_unreachable_endpoint_is_a_clear_error(aws):
     config, _ = product("techcorp codecommit", aws)
-    code, _, err = cli("check-drift", "-c", config, "--endpoint-url", "http://127.0.0.1:9")
+    closed = closed_local_url()
+    code, _, err = cli("check-drift", "-c", config, "--endpoint-url", closed)
     assert code == 1
-    assert "error: check-drift: cannot reach the AWS endpoint http://127.0.0.1:9" in err
+    assert f"error: check-drift: cannot reach the AWS endpoint {closed}" in err
     assert "Traceback" not in err
 
 

@@ -23,6 +23,7 @@ from ml_provisioner.policy import generate_policy
 from ml_provisioner.report import ReviewInput, build_report
 from ml_provisioner.report.page import SECTIONS
 from tests.conftest import example
+from tests.support.processes import closed_local_url
 
 pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
 
@@ -317,7 +318,7 @@ def test_a_failed_preview_is_reported_in_the_page_not_fatal(workspace, unlinted,
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     stem = TIERS["starter"].stem
     result = CliRunner().invoke(
-        app, ["create-review-report", "--config", f"{stem}.yaml", "--preview", "--endpoint-url", "http://127.0.0.1:9"]
+        app, ["create-review-report", "--config", f"{stem}.yaml", "--preview", "--endpoint-url", closed_local_url()]
     )
     assert result.exit_code == 0, "the rest of the report stands on its own"
     assert "change-set preview failed" in result.stderr

@@ -21,6 +21,7 @@ import pytest
 from ml_provisioner.errors import EXIT_BAD_INPUT
 from ml_provisioner.workspace import Workspace
 from tests.conftest import example
+from tests.support.processes import read_until, stop
 
 STARTER = example("techcorp s3")
 OUTSIDER = 65534  # nobody: the owner of the folders the CLI may not write
@@ -173,15 +174,14 @@ def test_a_killed_run_has_left_its_started_line(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "ml_provisioner", "--workspace", str(tmp_path), "sandbox", "--port", "0"],
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "NO_COLOR": "1"},
     )
     try:
-        assert process.stdout is not None
-        assert process.stdout.readline().startswith("Local AWS endpoint running")
+        assert read_until(process, "Local AWS endpoint running").startswith("Local AWS endpoint running")
     finally:
-        process.kill()
-        process.wait(timeout=30)
+        stop(process)
     lines = (tmp_path / "reports" / "execution.log").read_text().splitlines()
     assert len(lines) == 1
     assert re.fullmatch(rf"\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ run={process.pid} action=sandbox started", lines[0])

@@ -648,7 +648,13 @@ def _connect(
 def _target(loaded: LoadedConfig, stack_name: str | None) -> Names:
     """The product's names, or those of one of its test deployments named by --stack-name."""
     names = loaded.names()
-    if not stack_name or stack_name == names.stack_name:
+    if stack_name is not None and not stack_name.strip():  # an empty shell variable must never mean "production"
+        raise BadInput(
+            "--stack-name is empty",
+            "give the test deployment's stack name (test-deploy prints it), or leave --stack-name out for "
+            f"the product's own stack {names.stack_name}",
+        )
+    if stack_name is None or stack_name == names.stack_name:
         return names
     test = names.test_deployment(stack_name)
     if not test:

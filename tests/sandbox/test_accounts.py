@@ -17,6 +17,8 @@ import pytest
 from botocore.exceptions import ClientError
 from ml_provisioner_sandbox import Sandbox
 
+from tests.support.processes import read_until, stop
+
 TOOLING, WORKLOAD = "123456789012", "222222222222"
 
 STAGING = {
@@ -144,12 +146,12 @@ def test_the_sandbox_command_says_assumed_roles_act_in_their_account_and_they_do
     process = subprocess.Popen(
         [sys.executable, "-m", "ml_provisioner", "--workspace", str(tmp_path), *command],
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "NO_COLOR": "1"},
     )
     try:
-        assert process.stdout is not None
-        printed = "".join(iter(process.stdout.readline, "Stop it with Ctrl-C (all state is in memory).\n"))
+        printed = read_until(process, "Stop it with Ctrl-C (all state is in memory).")
         assert "an assumed role's credentials act in the role's account" in printed
         url = re.search(r"export AWS_ENDPOINT_URL=(http://127\.0\.0\.1:\d+)", printed)
         assert url is not None, printed
@@ -174,5 +176,4 @@ def test_the_sandbox_command_says_assumed_roles_act_in_their_account_and_they_do
         )
         assert as_workload.get_caller_identity()["Account"] == WORKLOAD
     finally:
-        process.kill()
-        process.wait(timeout=30)
+        stop(process)
