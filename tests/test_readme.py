@@ -36,7 +36,7 @@ def test_readme_lifecycle_block_runs_against_the_sandbox(tmp_path):
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}" + env["PATH"],
         }
         done = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", block],
+            ["bash", "-c", block],  # as pasted: the block stops on a failure by itself
             cwd=tmp_path,
             env=env,
             capture_output=True,
@@ -53,11 +53,41 @@ def test_readme_lifecycle_block_runs_against_the_sandbox(tmp_path):
 
 
 def test_readme_installs_the_sandbox_before_starting_it():
-    """`scripts/demo` installs the project alone; the sandbox is a package of its own that brings moto's server."""
+    """The sandbox is a package of its own that brings moto's server: the README's step installs
+    it, at the locked versions, before starting it."""
     lines = readme_block("### Try the whole lifecycle without an AWS account", 0).splitlines()
-    install = next(i for i, line in enumerate(lines) if line.startswith("pip install -e ./sandbox"))
+    install = next(i for i, line in enumerate(lines) if line.startswith("EXTRAS=sandbox scripts/demo"))
     start = next(i for i, line in enumerate(lines) if line.startswith("ml-provisioner sandbox"))
     assert install < start
     sandbox = tomllib.loads((PROJECT / "sandbox" / "pyproject.toml").read_text())["project"]
     assert sandbox["name"] == "ml-provisioner-sandbox"
     assert any(requirement.startswith("moto[server]") for requirement in sandbox["dependencies"])
+    assert "\nmoto==" in (PROJECT / "lock" / "sandbox.txt").read_text()
+
+
+def test_the_lifecycle_block_stops_at_the_first_failed_step(tmp_path):
+    """When test-deploy fails, nothing after it runs: above all no delete-product with an empty
+    --stack-name. An `ml-provisioner` stand-in on PATH records each call and fails test-deploy."""
+    block = readme_block("### Try the whole lifecycle without an AWS account", 1)
+    calls = tmp_path / "calls"
+    stand_in = tmp_path / "bin" / "ml-provisioner"
+    stand_in.parent.mkdir()
+    fail_test_deploy = 'case "$*" in *test-deploy*) echo "error: test-deploy failed" >&2; exit 1;; esac'
+    stand_in.write_text(f'#!/bin/sh\necho "$*" >> {calls}\n{fail_test_deploy}\n')
+    stand_in.chmod(0o755)
+    (tmp_path / "ml" / "configs").mkdir(parents=True)
+    shutil.copy(
+        PROJECT / "configs" / "techcorp-prod-a001-us-west-2-customer-churn-ml-s3.yaml", tmp_path / "ml" / "configs"
+    )
+    done = subprocess.run(
+        ["bash", "-c", block],
+        cwd=tmp_path,
+        env={"PATH": f"{stand_in.parent}:/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    made = calls.read_text().splitlines()
+    assert "test-deploy" in made[-1], made
+    assert not any("delete-product" in call or "check-drift" in call for call in made), made

@@ -26,7 +26,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"ml-provisioner {__version__}")
+        from ml_provisioner.lock import recorded_digest
+
+        typer.echo(f"ml-provisioner {__version__} (lock {recorded_digest()})")
         raise typer.Exit()
 
 
