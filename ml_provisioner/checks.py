@@ -67,13 +67,10 @@ def check_template(state: TemplateState, loaded: LoadedConfig) -> TemplateCheck:
     except yaml.YAMLError:
         template_data = {}
     nag = [Finding(**finding) for finding in state.stamp.nag_findings] if state.stamp else []
-    recorded = state.stamp.lint_findings if state.current and state.stamp else None
     return TemplateCheck(
         template_path=state.path,
-        # a current template's text is what was linted when it was written (same cfn-lint, same region)
-        lint=[LintFinding(**f) for f in recorded]
-        if recorded is not None
-        else cfn_lint(state.text, loaded.config.environment.region),
+        # The file as it is, always: what a stamp says of its own text is written by whoever wrote the file.
+        lint=cfn_lint(state.text, loaded.config.environment.region),
         nag=nag,
         acknowledged=acknowledged_findings(template_data if isinstance(template_data, dict) else {}),
         why_stale="" if state.current else state.why_not_current,

@@ -128,8 +128,12 @@ def stamp(
             }
         }
     }
+    return body + _dump_trailer(trailer)
+
+
+def _dump_trailer(trailer: dict[str, Any]) -> str:
     text: str = yaml.safe_dump(trailer, sort_keys=False, default_flow_style=False, width=120)
-    return body + text
+    return text
 
 
 def read_stamp(text: str) -> Stamp | None:
@@ -137,16 +141,19 @@ def read_stamp(text: str) -> Stamp | None:
     at = text.rfind(_TRAILER)
     if at < 0:
         return None
-    body = text[: at + 1]
+    body, trailer_text = text[: at + 1], text[at + 1 :]
     try:
-        data = yaml.load(text[at + 1 :], Loader=_LOADER)["Metadata"][METADATA_KEY]
+        trailer = yaml.load(trailer_text, Loader=_LOADER)
+        data = trailer["Metadata"][METADATA_KEY]
+        # The stamp covers the whole file: anything after it, or written differently, is an edit.
+        exact = isinstance(trailer, dict) and list(trailer) == ["Metadata"] and _dump_trailer(trailer) == trailer_text
         return Stamp(
             fingerprint=str(data["Fingerprint"]),
             body_sha256=str(data["TemplateSha256"]),
             produced=dict(data["Produced"]),
             nag_findings=list(data.get("NagFindings") or []),
             lint_findings=None if data.get("LintFindings") is None else list(data["LintFindings"]),
-            edited=_sha256(body) != data["TemplateSha256"],
+            edited=_sha256(body) != data["TemplateSha256"] or not exact,
         )
     except (yaml.YAMLError, KeyError, TypeError, ValueError):
         return None

@@ -95,9 +95,34 @@ def read_plan(path: Path) -> Plan:
     missing = [name for name in required if not isinstance(data.get(name), str) or not data[name]]
     if missing:
         raise BadInput(f"plan {path}: {', '.join(missing)}: missing or not a non-empty string", hint)
-    if not isinstance(data.get("changes", []), list):
+    changes = data.get("changes", [])
+    if not isinstance(changes, list):
         raise BadInput(f"plan {path}: changes: a list is expected", hint)
+    for index, change in enumerate(changes):
+        wrong = _wrong_change_fields(change)
+        if wrong:
+            raise BadInput(f"plan {path}: changes[{index}]: {wrong}", hint)
     return Plan(**{name: value for name, value in data.items() if name in known})
+
+
+_CHANGE_TEXT = ("action", "logical_id", "physical_id", "resource_type", "replacement")
+_CHANGE_LISTS = ("iam_widening", "recreated_by")
+
+
+def _wrong_change_fields(change: object) -> str:
+    """What is wrong with one entry of a plan's changes, in words ("" when nothing is)."""
+    if not isinstance(change, dict):
+        return "an object with " + ", ".join(_CHANGE_TEXT) + " is expected"
+    for name in _CHANGE_TEXT:
+        if not isinstance(change.get(name), str):
+            return f"{name}: missing or not a string"
+    for name in _CHANGE_LISTS:
+        value = change.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            return f"{name}: a list of strings is expected"
+    if not isinstance(change.get("fixed_name", False), bool):
+        return "fixed_name: true or false is expected"
+    return ""
 
 
 def refusals(

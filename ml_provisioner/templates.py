@@ -10,15 +10,46 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from ml_provisioner.config.loader import LoadedConfig
+from ml_provisioner.errors import BadInput
 from ml_provisioner.fingerprint import METADATA_KEY, Fingerprint, Stamp, fingerprint, read_stamp, what_changed
 from ml_provisioner.synth import Finding, LintFinding, Synthesized
 from ml_provisioner.workspace import FolderNotWritable, Workspace
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _UniqueKeyLoader(_LOADER):  # type: ignore[misc,valid-type]  # PyYAML ships no type stubs here
+    """YAML whose mappings may not repeat a key: PyYAML would keep the last one silently, so a
+    second `Resources:` appended to a template would replace what was reviewed."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep)
+        return mapping
+
+
+def load_template_text(text: str, source: str) -> dict[str, Any]:
+    """A CloudFormation template's text as data; BadInput (naming the source) for text that is not
+    YAML, repeats a key, or is not a mapping."""
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as error:
+        raise BadInput(
+            f"template {source}: {error}".replace("\n", " "), "synthesize it again: create-prov-template --fresh"
+        ) from None
+    if not isinstance(data, dict):
+        raise BadInput(f"template {source}: not a CloudFormation template (a mapping is expected)", None)
+    return data
 
 
 @dataclass(frozen=True)
@@ -57,7 +88,7 @@ def from_written(state: TemplateState, loaded: LoadedConfig) -> Synthesized:
     from ml_provisioner.synth import acknowledged_findings
 
     assert state.text is not None and state.stamp is not None
-    template = yaml.load(state.text, Loader=_LOADER)
+    template = load_template_text(state.text, str(state.path))
     metadata = template.get("Metadata", {})
     metadata.pop(METADATA_KEY, None)
     if not metadata:

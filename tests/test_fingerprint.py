@@ -73,7 +73,7 @@ def test_actions_on_a_current_template_never_start_the_jsii_kernel(workspace):
         "    try: main(argv)\n"
         "    except SystemExit as e: assert e.code == 0, (argv, e.code)\n"
         "assert 'aws_cdk' not in sys.modules and 'jsii' not in sys.modules, 'the jsii kernel started'\n"
-        "assert 'cfnlint' not in sys.modules, 'cfn-lint ran again on a template it had linted'\n"
+        "assert 'cfnlint' in sys.modules, 'validate-prov-template lints the file as it is, always'\n"
         "print('no-jsii')"
     )
     done = subprocess.run(
@@ -174,3 +174,41 @@ def test_a_template_without_a_fingerprint_is_not_current(workspace):
     path.write_text(path.read_text().split("\nMetadata:\n  MlProvisioner:")[0] + "\n")
     code, out, _ = run("validate-prov-template", "-c", STARTER.name)
     assert code == 1 and "it carries no fingerprint" in out
+
+
+@pytest.mark.parametrize(
+    "appended",
+    [
+        "Conditions:\n  Never:\n    Fn::Equals: [a, b]\n",
+        "Resources:\n  Backdoor:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {}\n",
+    ],
+    ids=["a-conditions-block", "a-second-resources-key"],
+)
+def test_text_after_the_stamp_makes_a_template_not_current_and_is_linted(workspace, appended):
+    """The stamp covers the whole file: nothing may follow it unseen (PyYAML keeps the last of two
+    `Resources:` keys, so an appended one would replace what was reviewed)."""
+    created()
+    path = template(workspace)
+    path.write_text(path.read_text() + appended)
+    code, out, _ = run("validate-prov-template", "-c", STARTER.name)
+    assert code == 1
+    assert "not current: it was edited after it was synthesized" in out
+    if "Resources" in appended:
+        assert "E0000" in out and "Duplicate" in out, "cfn-lint reads the file as it is"
+    assert created()["synthesized"] is True
+    assert "Backdoor" not in path.read_text() and "Never" not in path.read_text()
+
+
+def test_a_template_with_a_repeated_key_is_refused_wherever_it_is_read(tmp_path):
+    from ml_provisioner.errors import BadInput
+    from ml_provisioner.templates import load_template_text
+
+    text = "Resources:\n  A:\n    Type: AWS::S3::Bucket\nResources:\n  B:\n    Type: AWS::IAM::Role\n"
+    with pytest.raises(BadInput, match=r"template t.yaml: .*duplicate key 'Resources'"):
+        load_template_text(text, "t.yaml")
+    nested = "Resources:\n  A:\n    Type: AWS::S3::Bucket\n  A:\n    Type: AWS::IAM::Role\n"
+    with pytest.raises(BadInput, match="duplicate key 'A'"):
+        load_template_text(nested, "t.yaml")
+    assert load_template_text("Resources:\n  A:\n    Type: AWS::S3::Bucket\n", "t.yaml") == {
+        "Resources": {"A": {"Type": "AWS::S3::Bucket"}}
+    }

@@ -184,3 +184,139 @@ def test_no_changes_saves_no_plan(aws):
     assert code == 0, err
     assert "no changes; no plan saved" in out
     assert not (Path("ml/reports") / f"{Path(name).stem}-plan.json").exists()
+
+
+# -- a plan file is written by whoever holds it: AWS's word decides --------------------------------
+
+ADMIN_ROLE = {
+    "Type": "AWS::IAM::Role",
+    "Properties": {
+        "AssumeRolePolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "sts:AssumeRole"}
+            ],
+        },
+        "Policies": [
+            {
+                "PolicyName": "all",
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+                },
+            }
+        ],
+    },
+}
+
+
+def hand_made_change_set(aws, name: str, plan: dict, change_set_name: str) -> str:
+    """A change set on the plan's stack: the planned template plus an administrator role trusted by
+    another account."""
+    template = yaml.safe_load((Path("ml/templates") / f"{Path(name).stem}.yaml").read_text())
+    template["Resources"]["Backdoor"] = ADMIN_ROLE
+    return aws("cloudformation", REGION).create_change_set(
+        StackName=plan["stack_name"],
+        ChangeSetName=change_set_name,
+        ChangeSetType="UPDATE",
+        TemplateBody=json.dumps(template),
+        Capabilities=["CAPABILITY_IAM"],
+    )["Id"]
+
+
+def backdoor_deployed(aws, stack_name: str) -> bool:
+    resources = aws("cloudformation", REGION).describe_stack_resources(StackName=stack_name)["StackResources"]
+    return any(r["LogicalResourceId"] == "Backdoor" for r in resources)
+
+
+@pytest.mark.parametrize("change_set_name", ["ml-provisioner-plan-20990101000000000000", "someone-elses"])
+def test_a_plan_naming_another_change_set_is_refused_by_deploy_and_by_the_review(aws, deployed, change_set_name):
+    """Only change_set_arn is edited: the file's own change list still says what was reviewed."""
+    name, path, plan = deployed
+    forged_arn = hand_made_change_set(aws, name, plan, change_set_name)
+    path.write_text(json.dumps({**plan, "change_set_arn": forged_arn}))
+    for command in (
+        ["deploy-product", "-c", name, "--plan", str(path), "--force"],
+        ["create-review-report", "-c", name, "--plan", str(path)],
+    ):
+        code, out, err = cli(*command)
+        assert code == 2, (command, out, err)
+        assert (
+            "is not one of this tool's plans" in err
+            if change_set_name == "someone-elses"
+            else "was not made from the plan's template" in err
+        ), err
+    assert execution_status(aws, forged_arn) == "AVAILABLE", "never executed"
+    assert not backdoor_deployed(aws, plan["stack_name"])
+
+
+def test_a_plan_whose_change_list_was_edited_is_refused(aws, deployed):
+    name, path, plan = deployed
+    path.write_text(json.dumps({**plan, "changes": plan["changes"][1:]}))
+    code, _, err = cli("deploy-product", "-c", name, "--plan", str(path), "--force")
+    assert code == 2
+    assert f"the plan lists {len(plan['changes']) - 1} change(s) that are not what AWS says its change set does" in err
+    assert execution_status(aws, plan["change_set_arn"]) == "AVAILABLE"
+
+
+@pytest.mark.parametrize(
+    ("entry", "said"),
+    [
+        ("not a change", "changes[0]: an object with action"),
+        ({"action": "Modify"}, "changes[0]: logical_id: missing or not a string"),
+        (
+            {"action": "Modify", "logical_id": "A", "physical_id": "a", "resource_type": "T", "replacement": 1},
+            "replacement",
+        ),
+        (
+            {
+                "action": "Add",
+                "logical_id": "A",
+                "physical_id": "",
+                "resource_type": "T",
+                "replacement": "",
+                "iam_widening": "x",
+            },
+            "changes[0]: iam_widening: a list of strings is expected",
+        ),
+    ],
+)
+def test_a_malformed_change_in_a_plan_is_bad_input_naming_it(aws, deployed, entry, said):
+    name, path, plan = deployed
+    path.write_text(json.dumps({**plan, "changes": [entry]}))
+    code, _, err = cli("deploy-product", "-c", name, "--plan", str(path), "--force")
+    assert code == 2 and said in err and "Traceback" not in err, err
+
+
+def test_discard_never_deletes_another_product_s_change_set(aws, deployed):
+    name, path, plan = deployed
+    other, _ = product(STARTER, aws)
+    assert cli("deploy-product", "-c", other, "--force")[0] == 0
+    change_owner(other, "other-owner@techcorp.example")
+    _, other_plan = save_plan(other)
+    path.write_text(json.dumps({**plan, "change_set_arn": other_plan["change_set_arn"]}))
+    code, _, err = cli("show-changes", "-c", name, "--discard", str(path))
+    assert code == 2, err
+    assert f"belongs to {other_plan['stack_id']}, not to {plan['stack_name']}" in err
+    assert execution_status(aws, other_plan["change_set_arn"]) == "AVAILABLE", "the other product's plan stands"
+
+
+def test_the_sandbox_executes_a_change_set_once_however_many_ask_at_once(aws, deployed):
+    """As AWS does: of concurrent ExecuteChangeSet calls for one change set, one runs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import botocore.exceptions
+
+    _, _, plan = deployed
+    cfn = aws("cloudformation", REGION)
+
+    def execute() -> str:
+        try:
+            cfn.execute_change_set(ChangeSetName=plan["change_set_arn"])
+            return "executed"
+        except botocore.exceptions.ClientError as error:
+            return error.response["Error"]["Code"]
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = sorted(pool.map(lambda _: execute(), range(4)))
+    assert outcomes.count("executed") == 1, outcomes

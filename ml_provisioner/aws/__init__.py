@@ -10,12 +10,14 @@ from ml_provisioner.aws.changes import create_change_set, delete_change_set
 from ml_provisioner.aws.session import AwsSession, aws_errors
 from ml_provisioner.changes import ChangeSet, ResourceChange
 from ml_provisioner.naming import Names
+from ml_provisioner.plan import Plan
 
 __all__ = [
     "AwsSession",
     "ChangeSet",
     "ResourceChange",
     "aws_errors",
+    "confirmed_plan_changes",
     "create_change_set",
     "delete_change_set",
     "preview_changes",
@@ -38,3 +40,16 @@ def preview_changes(
         aws = Caller(endpoint_url).session(names, route or Route())
         change_set = preview(aws, names, template, template_text)
     return None if change_set is None else change_set.changes
+
+
+def confirmed_plan_changes(
+    names: Names, plan: Plan, endpoint_url: str | None = None, route: Route | None = None
+) -> list[ResourceChange]:
+    """What AWS says the plan's change set does, once AWS confirms it is the plan's (aws.plans);
+    BadInput otherwise. Through the product's role when route names one."""
+    from ml_provisioner.aws.access import Caller
+    from ml_provisioner.aws.plans import planned_change_set
+
+    with aws_errors("plan check"):
+        aws = Caller(endpoint_url).session(names, route or Route())
+        return planned_change_set(aws, names, plan).changes

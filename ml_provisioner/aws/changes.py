@@ -7,6 +7,7 @@ A change set with no changes is a result ("no changes"), not an error. Each chan
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import botocore.exceptions
@@ -88,6 +89,26 @@ def _describe(
         token = page.get("NextToken")
         if not token:
             return changes
+
+
+def described_changes(
+    aws: AwsSession,
+    arn: str,
+    *,
+    change_type: str,
+    stack_name: str,
+    new_template: dict[str, Any],
+    fixed_name_types: frozenset[str],
+) -> list[ResourceChange]:
+    """What CloudFormation says an existing change set does, judged as create_change_set judges it."""
+    old_template = deployed_template(aws, stack_name) if change_type == "UPDATE" else None
+    return _describe(aws.client("cloudformation"), arn, old_template, new_template, fixed_name_types)
+
+
+def change_set_template_text(aws: AwsSession, arn: str) -> str:
+    """The template a change set was made from, as CloudFormation keeps it."""
+    body = aws.client("cloudformation").get_template(ChangeSetName=arn, TemplateStage="Original")["TemplateBody"]
+    return body if isinstance(body, str) else json.dumps(body)
 
 
 def deployed_template(aws: AwsSession, stack_name: str) -> dict[str, Any]:

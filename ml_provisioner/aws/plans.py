@@ -4,14 +4,16 @@ termination protection as a deploy; only the change set comes from the plan."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
 import botocore.exceptions
 
+from ml_provisioner import catalog
 from ml_provisioner.aws import restore
-from ml_provisioner.aws.changes import PLAN_PREFIX
+from ml_provisioner.aws.changes import PLAN_PREFIX, change_set_template_text, described_changes
 from ml_provisioner.aws.lifecycle import (
     _AWS_FAULTS,
     DeployResult,
@@ -31,10 +33,11 @@ from ml_provisioner.aws.lifecycle import (
 from ml_provisioner.aws.preflight import check_network
 from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.aws.source_preflight import check_source
-from ml_provisioner.changes import ChangeSet, refuse_unsafe_changes
+from ml_provisioner.changes import ChangeSet, ResourceChange, refuse_unsafe_changes
 from ml_provisioner.errors import BadInput
 from ml_provisioner.naming import Names
 from ml_provisioner.plan import NEW_PLAN, Plan, now
+from ml_provisioner.templates import load_template_text
 
 
 def make_plan(
@@ -102,22 +105,14 @@ def make_plan(
 
 
 def planned_change_set(aws: AwsSession, names: Names, plan: Plan) -> ChangeSet:
-    """The plan's change set, refused (exit 2, saying why) unless it is there, on the plan's
-    stack, and can still be executed: CloudFormation makes it OBSOLETE once the stack changed."""
-    cfn = aws.client("cloudformation")
+    """The plan's change set as AWS describes it, refused (exit 2, saying why) unless AWS confirms
+    the plan: a change set of this tool's plans for this product's stack, made from the plan's
+    template, whose changes are the plan's, and that CloudFormation can still execute (it makes
+    it OBSOLETE once the stack changed). What is shown and judged afterwards is AWS's word, never
+    the file's: a plan file is written by whoever holds it."""
     hint = NEW_PLAN.format(config=plan.config)
-    try:
-        described = cfn.describe_change_set(ChangeSetName=plan.change_set_arn)
-    except botocore.exceptions.ClientError as error:
-        if not _not_found(error):
-            raise
-        raise BadInput(
-            f"the plan's change set {plan.change_set_arn} no longer exists (executed, discarded, or its stack "
-            "was deleted)",
-            hint,
-        ) from None
-    if described.get("StackId") != plan.stack_id:
-        raise BadInput(f"the plan's change set belongs to {described.get('StackId')}, not {plan.stack_id}", hint)
+    described = _ours(aws, names, plan)
+    cfn = aws.client("cloudformation")
     try:
         [stack] = cfn.describe_stacks(StackName=names.stack_name)["Stacks"]
     except botocore.exceptions.ClientError as error:
@@ -136,7 +131,64 @@ def planned_change_set(aws: AwsSession, names: Names, plan: Plan) -> ChangeSet:
             else "it cannot be executed"
         )
         raise BadInput(f"the plan's change set is {execution} ({status}): {why}", hint)
-    return ChangeSet(plan.change_set_arn, plan.change_type, plan.resource_changes())
+    text = change_set_template_text(aws, plan.change_set_arn)
+    if hashlib.sha256(text.encode()).hexdigest() != plan.template_sha256:
+        raise BadInput(
+            f"the change set {plan.change_set_arn} was not made from the plan's template {plan.template} "
+            "(its template's SHA-256 differs)",
+            hint,
+        )
+    change_type = described.get("ChangeSetType") or plan.change_type
+    if change_type != plan.change_type:
+        raise BadInput(f"the plan says {plan.change_type}, the change set is a {change_type}", hint)
+    changes = described_changes(
+        aws,
+        plan.change_set_arn,
+        change_type=change_type,
+        stack_name=names.stack_name,
+        new_template=load_template_text(text, plan.template),
+        fixed_name_types=catalog.fixed_name_types(names.config),
+    )
+    if _signatures(changes) != _signatures(plan.resource_changes()):
+        raise BadInput(
+            f"the plan lists {len(plan.changes)} change(s) that are not what AWS says its change set does "
+            f"({len(changes)} change(s)): the file was changed after it was saved",
+            hint,
+        )
+    return ChangeSet(plan.change_set_arn, change_type, changes)
+
+
+def _ours(aws: AwsSession, names: Names, plan: Plan) -> dict[str, Any]:
+    """DescribeChangeSet of the plan's change set, refused (exit 2) unless it is named as this
+    tool's plans are, in the product's account, region and stack, and on the plan's stack id."""
+    hint = NEW_PLAN.format(config=plan.config)
+    arn = plan.change_set_arn.split(":", 5)
+    name = arn[5].split("/")[1] if len(arn) == 6 and arn[5].count("/") == 2 else ""
+    if arn[:2] != ["arn", names.partition] or arn[2:5] != ["cloudformation", names.region, names.account]:
+        raise BadInput(f"the plan's change set {plan.change_set_arn} is not in {names.account} {names.region}", hint)
+    if not name.startswith(PLAN_PREFIX):
+        raise BadInput(f"the plan's change set {plan.change_set_arn} is not one of this tool's plans", hint)
+    try:
+        described: dict[str, Any] = aws.client("cloudformation").describe_change_set(ChangeSetName=plan.change_set_arn)
+    except botocore.exceptions.ClientError as error:
+        if not _not_found(error):
+            raise
+        raise BadInput(
+            f"the plan's change set {plan.change_set_arn} no longer exists (executed, discarded, or its stack "
+            "was deleted)",
+            hint,
+        ) from None
+    stack_id = described.get("StackId", "")
+    if stack_id != plan.stack_id or stack_id.split(":")[-1].split("/")[1:2] != [names.stack_name]:
+        raise BadInput(
+            f"the plan's change set belongs to {stack_id or 'no stack'}, not to {names.stack_name} ({plan.stack_id})",
+            hint,
+        )
+    return described
+
+
+def _signatures(changes: list[ResourceChange]) -> list[tuple[str, str, str, str]]:
+    return sorted((c.action, c.logical_id, c.resource_type, c.replacement) for c in changes)
 
 
 def execute_plan(
@@ -178,11 +230,10 @@ def execute_plan(
 def discard_plan(aws: AwsSession, names: Names, plan: Plan) -> str:
     """Delete the plan's change set when it was never executed (and the empty stack a planned
     creation made); returns what became of it, in words."""
-    cfn = aws.client("cloudformation")
     try:
-        described = cfn.describe_change_set(ChangeSetName=plan.change_set_arn)
-    except botocore.exceptions.ClientError as error:
-        if not _not_found(error):
+        described = _ours(aws, names, plan)  # never another product's change set, whatever the file says
+    except BadInput as refusal:
+        if "no longer exists" not in refusal.message:
             raise
         return "its change set was gone already"
     execution = described.get("ExecutionStatus", "")

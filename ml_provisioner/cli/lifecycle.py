@@ -511,17 +511,16 @@ def _deploy_plan(
     access: tuple[str | None, str | None] = (None, None),
 ) -> None:
     """deploy-product --plan: exactly the planned change set, or a refusal that says why."""
-    import yaml
-
     from ml_provisioner.aws import aws_errors
     from ml_provisioner.aws.plans import execute_plan
     from ml_provisioner.plan import read_plan, require_deployable
+    from ml_provisioner.templates import load_template_text
 
     plan = read_plan(path)
     names, aws = _connect(run, loaded, None, endpoint_url, "deploy-product", service_role=service_role, access=access)
     template_file = run.workspace.template_for(loaded.stem)
     require_deployable(plan, path, loaded, names, template_file)
-    template = yaml.safe_load(template_file.read_text(encoding="utf-8"))
+    template = load_template_text(template_file.read_text(encoding="utf-8"), str(template_file))
 
     def review(change_set: ChangeSet) -> None:
         if not as_json:

@@ -116,8 +116,8 @@ def create_review_report(
         Path | None,
         typer.Option(
             "--plan",
-            help="Render this saved plan (show-changes --save) as the change preview: the approver approves "
-            "that change set, which deploy-product --plan executes.",
+            help="Render this saved plan (show-changes --save) as the change preview, once AWS confirms its "
+            "change set (calls AWS): the approver approves that change set, which deploy-product --plan executes.",
         ),
     ] = None,
 ) -> None:
@@ -134,7 +134,8 @@ def create_review_report(
         generated_at = report_time()
         rows = []
         for result in results:
-            changes: list[ResourceChange] | None = plan.resource_changes() if plan else None
+            # A plan's changes are AWS's word on its change set, never the file's (which its holder wrote).
+            changes: list[ResourceChange] | None = _confirmed(result, plan, endpoint_url) if plan else None
             why_not = "" if plan else "--preview not given"
             if preview:
                 changes, why_not = _preview(run, result, endpoint_url)
@@ -186,6 +187,13 @@ def _plan_for(run: Run, loaded: list[LoadedConfig], path: Path, *, preview: bool
             f"make a new plan: ml-provisioner show-changes --config {config.path.name} --save",
         )
     return plan
+
+
+def _confirmed(result: Synthesized, plan: Plan, endpoint_url: str | None) -> list[ResourceChange]:
+    from ml_provisioner.aws import confirmed_plan_changes
+    from ml_provisioner.aws.access import route_for
+
+    return confirmed_plan_changes(result.names, plan, endpoint_url, route_for(result.loaded))
 
 
 def _lint(result: Synthesized) -> list[LintFinding]:

@@ -348,9 +348,8 @@ def _execute_saved_plan(
 ) -> Any:
     """deploy-product --plan for one product: its saved plan (fleet plan --save), refused unless
     it is still what its config, the tool and its template would plan."""
-    import yaml
-
     from ml_provisioner.aws.plans import execute_plan
+    from ml_provisioner.templates import load_template_text
 
     path = plan_path(workspace.reports, target.loaded.stem)
     saved = read_plan(path)
@@ -360,7 +359,7 @@ def _execute_saved_plan(
         aws,
         target.names,
         saved,
-        yaml.safe_load(template_file.read_text(encoding="utf-8")),
+        load_template_text(template_file.read_text(encoding="utf-8"), str(template_file)),
         expected_outputs=catalog.ssm_outputs(target.names.config),
         review=review,
         on_event=on_event,

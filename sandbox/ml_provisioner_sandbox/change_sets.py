@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ from moto.ssm.models import ssm_backends
 
 from . import stack_lifecycle
 
+_EXECUTING = threading.Lock()
 NO_CHANGES = "The submitted information didn't contain changes. Submit different information to create a change set."
 
 # Properties whose change makes CloudFormation replace the resource ("Update requires: Replacement").
@@ -84,6 +86,7 @@ def install() -> None:
     CloudFormationBackend.update_stack = _refuse_empty_update(CloudFormationBackend.update_stack)  # type: ignore[method-assign]
     CloudFormationResponse.create_change_set = _create_change_set_action  # type: ignore[method-assign]
     CloudFormationResponse.list_change_sets = _list_change_sets_action  # type: ignore[method-assign]
+    CloudFormationResponse.get_template = _get_template_action(CloudFormationResponse.get_template)  # type: ignore[method-assign]
 
 
 # --- the diff ----------------------------------------------------------------------------------
@@ -312,10 +315,13 @@ def _create_change_set(
 
 def _execute_change_set(self: CloudFormationBackend, change_set_name: str, stack_name: str | None = None) -> None:
     change_set = _find_change_set(self, change_set_name, stack_name)
-    if change_set.execution_status != "AVAILABLE":
-        raise InvalidChangeSetStatus(
-            f"ChangeSet [{change_set.change_set_id}] cannot be executed in its current status of [{change_set.status}]"
-        )
+    with _EXECUTING:  # the endpoint serves requests on threads: one execution of a change set, as on AWS
+        if change_set.execution_status != "AVAILABLE":
+            raise InvalidChangeSetStatus(
+                f"ChangeSet [{change_set.change_set_id}] cannot be executed in its current status of "
+                f"[{change_set.status}]"
+            )
+        change_set.execution_status = "EXECUTE_IN_PROGRESS"
     stack = self.stacks[change_set.stack_id]
     for other in self.change_sets.values():  # as in AWS: the stack changes, its other change sets go stale
         if other is not change_set and other.stack_id == stack.stack_id and other.execution_status == "AVAILABLE":
@@ -361,6 +367,20 @@ def _refuse_empty_update(update_stack: Callable[..., Stack]) -> Callable[..., St
         if not changed and new == stack.template_dict and not resource_changes(stack.resource_map, new, changed):
             raise ValidationError(stack.name, message="No updates are to be performed.")
         return update_stack(self, name, template, role_arn, parameters, tags)
+
+    return wrapper
+
+
+def _get_template_action(get_template: Callable[[CloudFormationResponse], ActionResult]) -> Any:
+    """GetTemplate of a change set (ChangeSetName): the template it was made from, as AWS returns
+    it; moto ignores the parameter and returns the stack's."""
+
+    def wrapper(self: CloudFormationResponse) -> ActionResult:
+        name = self._get_param("ChangeSetName")
+        if not name:
+            return get_template(self)
+        change_set = _find_change_set(self.cloudformation_backend, name, self._get_param("StackName"))
+        return ActionResult({"TemplateBody": change_set.template, "StagesAvailable": ["Original", "Processed"]})
 
     return wrapper
 

@@ -38,6 +38,7 @@ REPLACED: dict[str, tuple[str, ...]] = {
     "moto.cloudformation.responses": (
         "CloudFormationResponse.create_change_set",
         "CloudFormationResponse.list_change_sets",
+        "CloudFormationResponse.get_template",
         "CloudFormationResponse.validate_template",
         "CloudFormationResponse.list_stack_resources",
         "CloudFormationResponse.create_stack",
