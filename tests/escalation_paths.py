@@ -13,6 +13,9 @@ product by ``targets``. Where a path leads decides when it must be closed:
 - REVIEWED: what the product's own roles and policies may do, and the boundary's document:
   closed to direct calls; open only through a change set on the product's stack, which the
   review report and ``show-changes`` show before it runs.
+- PRODUCT_RUNS: what a product role runs (a buildspec, a pipeline, a rule's target) and what
+  guards its data (bucket policy and ACL, key policy and state, the compliance log group):
+  closed to direct calls, for CloudFormation to change in a change set.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 from ml_provisioner.naming import Names
 
 OUTSIDE, UNBOUNDED, REVIEWED = "outside the product", "a product role without its boundary", "reviewed change"
+PRODUCT_RUNS = "the product's compute or data, changed around its stack"
 BOUNDED = {"iam:PermissionsBoundary": "{boundary}"}  # a role of the product, carrying its boundary
 
 
@@ -227,6 +231,56 @@ CATALOGUE = (
         ("iam:PassRole", "{other_role}", passed_to("sagemaker")),
         ("sagemaker:CreateTrainingJob", "{training_job}"),
     ),
+    # -- the product's own compute and data, changed by direct calls (path C of the threat model:
+    # no role is changed, but a product role runs what the holder wrote, or its data is opened) ----
+    path(
+        "codebuild:UpdateProject of the product's build project",
+        PRODUCT_RUNS,
+        ("codebuild:UpdateProject", "{product_project}"),
+    ),
+    path(
+        "codebuild:UpdateProject + StartBuild of the product's build project",
+        PRODUCT_RUNS,
+        ("codebuild:UpdateProject", "{product_project}"),
+        ("codebuild:StartBuild", "{product_project}"),
+    ),
+    path(
+        "codepipeline:UpdatePipeline of the product's pipeline",
+        PRODUCT_RUNS,
+        ("codepipeline:UpdatePipeline", "{product_pipeline}"),
+    ),
+    path(
+        "codepipeline:StartPipelineExecution of the product's pipeline",
+        PRODUCT_RUNS,
+        ("codepipeline:StartPipelineExecution", "{product_pipeline}"),
+    ),
+    path("s3:PutBucketPolicy on the product's bucket", PRODUCT_RUNS, ("s3:PutBucketPolicy", "{product_bucket}")),
+    path("s3:PutBucketAcl on the product's bucket", PRODUCT_RUNS, ("s3:PutBucketAcl", "{product_bucket}")),
+    path(
+        "s3:DeleteBucketPolicy (the TLS-only rule) of the product's bucket",
+        PRODUCT_RUNS,
+        ("s3:DeleteBucketPolicy", "{product_bucket}"),
+    ),
+    path(
+        "s3:PutBucketPublicAccessBlock on the product's bucket",
+        PRODUCT_RUNS,
+        ("s3:PutBucketPublicAccessBlock", "{product_bucket}"),
+    ),
+    path(
+        "events:PutRule + PutTargets: a rule that runs the product's pipeline with its role",
+        PRODUCT_RUNS,
+        ("events:PutRule", "{product_rule}"),
+        ("events:PutTargets", "{product_rule}"),
+    ),
+    path("kms:PutKeyPolicy on a key", PRODUCT_RUNS, ("kms:PutKeyPolicy", "{product_key}")),
+    path("kms:ScheduleKeyDeletion of a key", PRODUCT_RUNS, ("kms:ScheduleKeyDeletion", "{product_key}")),
+    path("kms:DisableKey of a key", PRODUCT_RUNS, ("kms:DisableKey", "{product_key}")),
+    path("logs:DeleteLogGroup of the compliance logs", PRODUCT_RUNS, ("logs:DeleteLogGroup", "{product_log_group}")),
+    path(
+        "logs:DeleteDataProtectionPolicy (secret masking) of the compliance logs",
+        PRODUCT_RUNS,
+        ("logs:DeleteDataProtectionPolicy", "{product_log_group}"),
+    ),
     path("ssm:SendCommand to an instance", OUTSIDE, ("ssm:SendCommand", "{instance}")),
     path("ssm:StartSession on an instance", OUTSIDE, ("ssm:StartSession", "{instance}")),
     path("sts:AssumeRole of another role", OUTSIDE, ("sts:AssumeRole", "{other_role}")),
@@ -257,6 +311,12 @@ def targets(names: Names) -> dict[str, str]:
         "other_project": n.arn("codebuild", "project/ops-build"),
         "notebook": n.arn("sagemaker", "notebook-instance/ops"),
         "training_job": n.arn("sagemaker", "training-job/ops-train"),
+        "product_project": n.arn("codebuild", f"project/{n.codebuild_project('build')}"),
+        "product_pipeline": n.arn("codepipeline", n.pipeline("build")),
+        "product_bucket": n.arn("s3", n.artifacts_bucket, region=False, account=False),
+        "product_rule": n.arn("events", f"rule/{n.approval_rule}"),
+        "product_key": n.arn("kms", "key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+        "product_log_group": n.arn("logs", f"log-group:{n.compliance_log_group}"),
     }
 
 

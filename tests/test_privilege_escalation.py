@@ -10,10 +10,12 @@ with the resources and conditions it would really use (tests/iam_eval.py).
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ml_provisioner.policy import generate_policy
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, PROJECT
 from tests.escalation_paths import CATALOGUE, OUTSIDE, REVIEWED, UNBOUNDED, Path, bind, targets
 from tests.iam_eval import Request, evaluate
 
@@ -95,7 +97,9 @@ def test_a_change_set_can_still_do_what_the_stack_needs(synthesized, policies, m
 
 def test_the_catalogue_covers_the_published_paths():
     actions = {step.action for p in CATALOGUE for step in p.steps}
-    assert len(CATALOGUE) >= 24
+    readme = (PROJECT / "README.md").read_text()
+    said = re.search(r"\(`tests/test_privilege_escalation.py`\): (\d+) escalation paths", readme)
+    assert said and int(said[1]) == len(CATALOGUE), "the README's count is the catalogue's"
     assert {
         "iam:CreatePolicyVersion",
         "iam:SetDefaultPolicyVersion",
@@ -152,3 +156,46 @@ def test_the_catalogue_finds_the_holes_of_an_unguarded_policy(synthesized):
         "CreateRole without the boundary + PutRolePolicy",
         "DeleteRolePermissionsBoundary",
     } <= opened
+
+
+# What the holder may change with its own calls, outside a change set: the lifecycle the CLI
+# drives, written out here (not read from the generator), each with why.
+DIRECT_CHANGES = {
+    "cloudformation:CreateChangeSet": "plans and deploys are change sets",
+    "cloudformation:DeleteChangeSet": "cleaning up an unexecuted change set",
+    "cloudformation:ExecuteChangeSet": "the deploy itself",
+    "cloudformation:DeleteStack": "delete-product",
+    "cloudformation:TagResource": "the stack's ownership tags",
+    "cloudformation:UntagResource": "the stack's ownership tags",
+    "cloudformation:UpdateTerminationProtection": "production stacks are protected",
+    "iam:PassRole": "handing the product's roles (or the execution role) to CloudFormation's calls",
+    "s3:CreateBucket": "the staging bucket for templates over 51,200 bytes",
+    "s3:PutBucketPublicAccessBlock": "the staging bucket",
+    "s3:PutEncryptionConfiguration": "the staging bucket",
+    "s3:PutLifecycleConfiguration": "the staging bucket",
+    "s3:PutObject": "the staged template",
+    "s3:DeleteObject": "emptying a test deployment's bucket before delete-product removes it",
+    "s3:DeleteObjectVersion": "emptying a test deployment's bucket before delete-product removes it",
+}
+EMPTIED_OR_STAGED = ("ml-provisioner-staging-", "t????--")  # where the s3 writes may go
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_other_change_is_cloudformation_s_call_for_a_change_set(synthesized, policies, mode):
+    """Path C: a direct UpdateProject, PutBucketPolicy, PutRule or PutKeyPolicy would change what a
+    product role runs or who reaches its data without any change set. Every action that changes
+    something (the IAM reference's Write, Permissions management and Tagging levels) is allowed only
+    with aws:CalledVia = CloudFormation, but the lifecycle calls listed above."""
+    from ml_provisioner.policy.iam_reference import changes_something
+
+    for stem in STEMS:
+        policy = policies[stem, mode]
+        for statement in (s for s in policy.statements if s["Effect"] == "Allow"):
+            through_stack = statement.get("Condition", {}).get("ForAnyValue:StringEquals", {}).get("aws:CalledVia")
+            for action in statement["Action"]:
+                if not changes_something(action) or through_stack == ["cloudformation.amazonaws.com"]:
+                    continue
+                assert action in DIRECT_CHANGES, f"{stem} ({mode}): {action} is a direct change ({statement['Sid']})"
+                if action.startswith("s3:"):
+                    for resource in statement["Resource"]:
+                        assert any(mark in resource for mark in EMPTIED_OR_STAGED), (stem, action, resource)

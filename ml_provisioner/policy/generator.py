@@ -128,10 +128,14 @@ class DeployerPolicy:
             )
         return (
             "Direct mode: the holder creates the product's resources with its own credentials, scoped to the "
-            "product's names. IAM changes to the product's roles and policies (inline policies, trust, "
-            "attachments, policy versions) are allowed only when CloudFormation makes them for a change set, "
-            "never as direct calls, and only the product's own managed policies can be attached; it can "
-            f"create no user, access key or login and change no role or policy of another product.{bounded}"
+            "product's names, and only through CloudFormation: every change to a resource (a build project's "
+            "buildspec, a pipeline, the bucket's policy, a rule's targets, a key's policy or state, a log group, "
+            "and IAM: inline policies, trust, attachments, policy versions) is allowed only when CloudFormation "
+            "makes it for a change set, never as a direct call; its own direct changes are the stack's change "
+            "sets, deletion, tags and termination protection, the staging bucket, and emptying a test "
+            "deployment's bucket. Only the product's own managed policies can be attached; it can create no "
+            "user, access key or login and change no role or policy of another product. What a change set "
+            f"says is shown before it runs (show-changes, the review report).{bounded}"
         )
 
     def summary(self) -> dict[str, Any]:
@@ -202,14 +206,23 @@ class _Grants:
             raise ValueError(f"statement {sid} is built twice with different resources or conditions")
         statement.actions.update(_canonical(a) for a in actions)
 
-    def allow_scoped(self, action: str, candidates: tuple[tables.Scope, ...], what: str, tagging: bool = False) -> None:
+    def allow_scoped(
+        self,
+        action: str,
+        candidates: tuple[tables.Scope, ...],
+        what: str,
+        tagging: bool = False,
+        through_stack: bool = False,
+    ) -> None:
         """Allow action on the product's resources of the types it acts on, or on "*" when the
         IAM reference lists no resource type for it. A tagging action acts on the resource
-        being tagged even where the reference does not list that type (CloudWatch dashboards)."""
+        being tagged even where the reference does not list that type (CloudWatch dashboards).
+        through_stack: only when CloudFormation makes the call for a stack operation."""
         types = iam_reference.resource_types(action)
         service = action.split(":")[0]
+        suffix, condition = ("ThroughStack", delegation.THROUGH_CLOUDFORMATION) if through_stack else ("", None)
         if not types:
-            self.allow(f"{_title(service)}Unscoped", [action], [ANY_RESOURCE])
+            self.allow(f"{_title(service)}Unscoped{suffix}", [action], [ANY_RESOURCE], condition)
             return
         acted_on = [s for s in candidates if s[0] == service and s[1] in types]
         if not acted_on and tagging:
@@ -219,7 +232,7 @@ class _Grants:
         if not matching:
             raise PolicyGap(f"{action} (for {what}) acts on {', '.join(types)}: none of them is the product's")
         resources = list(dict.fromkeys(arn for s in matching for arn in arns[s]))
-        self.allow(_title(service) + "".join(_title(t) for _, t in matching), [action], resources)
+        self.allow(_title(service) + "".join(_title(t) for _, t in matching) + suffix, [action], resources, condition)
 
     def render(self) -> list[dict[str, Any]]:
         return [self.statements[sid].render(sid) for sid in sorted(self.statements)]
@@ -253,7 +266,16 @@ def generate_policy(synthesized: Synthesized, *, service_role: bool = False) -> 
         granted, left_out = _handler_actions(type_permissions(rtype, names.region), resource.get("Properties", {}))
         scope = tables.TYPE_SCOPES[rtype]
         for action, tagging in granted:
-            resources.allow_scoped(action, scope.own if tagging else scope.own + scope.uses, rtype, tagging)
+            # What changes a resource is CloudFormation's call to make, for a change set: never a
+            # direct call of the holder's (a direct UpdateProject would run any buildspec as the
+            # product's build role). Reads stay direct: the pre-deploy checks make them.
+            resources.allow_scoped(
+                action,
+                scope.own if tagging else scope.own + scope.uses,
+                rtype,
+                tagging,
+                through_stack=iam_reference.changes_something(action),
+            )
         for action, reason in left_out:
             omitted.setdefault((rtype, action), Omitted(rtype, action, reason))
     _allow_passing_roles(resources, template)

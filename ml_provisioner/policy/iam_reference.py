@@ -39,6 +39,17 @@ def resource_types(action: str) -> tuple[str, ...]:
     return tuple(sorted(t for t in privilege.get("resource_types", {}) if t))
 
 
+def access_level(action: str) -> str:
+    """The reference's access level of the action: List, Read, Write, Permissions management or Tagging."""
+    prefix, _, name = (canonical(action) or action).partition(":")
+    return str(_service(prefix).get("privileges", {}).get(name, {}).get("access_level", ""))
+
+
+def changes_something(action: str) -> bool:
+    """Write, Permissions management or Tagging: anything but List and Read."""
+    return access_level(action) not in ("List", "Read")
+
+
 def arn_format(service: str, resource_type: str) -> str:
     """e.g. ("s3", "bucket") -> "arn:${Partition}:s3:::${BucketName}"."""
     return str(_service(service)["resources"][resource_type]["arn"])
