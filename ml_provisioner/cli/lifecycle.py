@@ -6,6 +6,7 @@ create/update). boto3 is imported only when one of these runs."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ml_provisioner import catalog
+from ml_provisioner.changes import describe_value_change
 from ml_provisioner.cli._access import ExternalIdOption, RoleArnOption
 from ml_provisioner.cli._common import (
     ConfigOption,
@@ -25,7 +27,7 @@ from ml_provisioner.cli._common import (
     table,
 )
 from ml_provisioner.config.loader import LoadedConfig
-from ml_provisioner.errors import EXIT_DRIFT, BadInput, Interrupted, OperationFailed
+from ml_provisioner.errors import EXIT_DRIFT, BadInput, Interrupted, OperationFailed, ProvisionerError
 from ml_provisioner.identity import new_test_marker
 from ml_provisioner.naming import Names
 from ml_provisioner.workspace import FolderNotWritable
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from ml_provisioner.aws.lifecycle import RetainedResource
     from ml_provisioner.aws.session import AwsSession
     from ml_provisioner.changes import ChangeSet, ResourceChange
+    from ml_provisioner.plan import Plan
     from ml_provisioner.synth import Synthesized
 
 StackNameOption = Annotated[
@@ -237,6 +240,7 @@ def _save_plan(run: Run, loaded: LoadedConfig, result: Synthesized, aws: AwsSess
             run.result(f"{names.stack_name}: no changes; no plan saved")
         return
     path = plan_path(run.workspace.reports, loaded.stem)
+    replaced = _plan_in(path)
     try:
         run.workspace.write(path, plan.to_json())
     except BaseException:  # a change set nobody can find again must not stay
@@ -245,6 +249,15 @@ def _save_plan(run: Run, loaded: LoadedConfig, result: Synthesized, aws: AwsSess
         with aws_errors("show-changes"):
             discard_plan(aws, names, plan)
         raise
+    if replaced and replaced.change_set_arn != plan.change_set_arn:
+        from ml_provisioner.aws.plans import discard_plan
+
+        try:  # the plan this one replaces: its change set would otherwise stay, executable, forever
+            with aws_errors("show-changes"):
+                what = discard_plan(aws, names, replaced)
+            run.out(f"the plan it replaces: {what}")
+        except ProvisionerError as error:
+            run.warn(f"the replaced plan's change set {replaced.change_set_arn} stays: {error.message}")
     run.summary = f"plan saved: {path}"
     if as_json:
         run.json({"stack": names.stack_name, "plan": str(path), **json.loads(plan.to_json())})
@@ -256,6 +269,18 @@ def _save_plan(run: Run, loaded: LoadedConfig, result: Synthesized, aws: AwsSess
         f"deploy it:  ml-provisioner deploy-product --config {loaded.path.name} --plan {path}\n"
         f"discard it: ml-provisioner show-changes --config {loaded.path.name} --discard {path}"
     )
+
+
+def _plan_in(path: Path) -> Plan | None:
+    """The plan a file holds, or None when there is none or it cannot be read (nothing to replace)."""
+    from ml_provisioner.plan import read_plan
+
+    if not path.exists():
+        return None
+    try:
+        return read_plan(path)
+    except BadInput:
+        return None
 
 
 def _discard_plan(run: Run, loaded: LoadedConfig, names: Names, aws: AwsSession, path: Path, as_json: bool) -> None:
@@ -390,13 +415,11 @@ def delete_product(
                     _report_deleted(run, names.stack_name, [], as_json, leftovers)
                     return
                 raise OperationFailed(f"stack {names.stack_name} does not exist")
-            if state.termination_protection and not force:
-                raise BadInput(
-                    f"stack {names.stack_name} has termination protection",
-                    "run again with --force to turn it off and delete the stack",
-                )
-            _confirm(f"Delete stack {names.stack_name}?", force)
             retained = retained_resources(aws, names.stack_name)
+            if state.termination_protection:
+                _decide_on_protection(names.stack_name, retained, force)
+            else:
+                _confirm(f"Delete stack {names.stack_name}?", force)
             try:
                 delete_stack(
                     aws,
@@ -408,18 +431,57 @@ def delete_product(
             except Interrupted:
                 _report_retained(run, retained, as_json)  # whatever happens next, this is what survives
                 raise
-        run.summary = f"deleted {names.stack_name}; {len(retained)} resource(s) retained"
-        _report_deleted(run, names.stack_name, retained, as_json, leftovers)
+        unprotected = state.termination_protection
+        run.summary = (
+            f"deleted {names.stack_name}"
+            + ("; termination protection turned off" if unprotected else "")
+            + f"; {len(retained)} resource(s) retained"
+        )
+        if unprotected and not as_json:
+            run.result(f"termination protection of {names.stack_name} turned off")
+        _report_deleted(run, names.stack_name, retained, as_json, leftovers, unprotected)
+
+
+FORCE_KEEPS_PROTECTION = "ML_PROVISIONER_FORCE_KEEPS_PROTECTION"
+
+
+def _decide_on_protection(stack_name: str, retained: list[RetainedResource], force: bool) -> None:
+    """Turning termination protection off is a decision the user sees: asked for once in a
+    terminal, naming what is deleted and what is kept; --force decides it without asking (the
+    spec's container has no terminal) unless ML_PROVISIONER_FORCE_KEEPS_PROTECTION=1, which teams
+    set where --force must stop at protection (CI for production)."""
+    undo = (
+        f"turn it off deliberately first: aws cloudformation update-termination-protection "
+        f"--no-enable-termination-protection --stack-name {stack_name}"
+    )
+    if force and os.environ.get(FORCE_KEEPS_PROTECTION) == "1":
+        raise BadInput(f"stack {stack_name} has termination protection, and {FORCE_KEEPS_PROTECTION}=1 keeps it", undo)
+    if force:
+        return
+    if not sys.stdin.isatty():
+        raise BadInput(
+            f"stack {stack_name} has termination protection; confirmation needed but stdin is not a terminal",
+            f"pass --force to turn it off and delete the stack, or {undo}",
+        )
+    kept = "".join(f"\n  kept:    {r.resource_type} {r.name}" for r in retained) or "\n  kept:    nothing"
+    typer.echo(f"Stack {stack_name} has termination protection.{kept}\n  deleted: everything else in the stack")
+    _confirm(f"Turn off termination protection of {stack_name} and delete it?", force=False)
 
 
 def _report_deleted(
-    run: Run, stack_name: str, retained: list[RetainedResource], as_json: bool, leftovers: list[str]
+    run: Run,
+    stack_name: str,
+    retained: list[RetainedResource],
+    as_json: bool,
+    leftovers: list[str],
+    unprotected: bool = False,
 ) -> None:
     if as_json:
         run.json(
             {
                 "stack": stack_name,
                 "deleted": True,
+                "termination_protection_turned_off": unprotected,
                 "removed_leftovers": leftovers,
                 "retained": [r.__dict__ | {"removal": r.removal_hint} for r in retained],
             }
@@ -592,6 +654,8 @@ def _render_changes(run: Run, names: Names, changes: list[ResourceChange]) -> No
         )
     )
     for change in changes:
+        for value in change.properties:
+            run.out(f"  ~ {change.logical_id}{value['path']}: {describe_value_change(value)}")
         for grant in change.iam_widening[:WIDENING_SHOWN]:
             run.out(f"IAM widening in {change.logical_id}: {grant}")
         if len(change.iam_widening) > WIDENING_SHOWN:
