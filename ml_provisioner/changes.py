@@ -42,6 +42,9 @@ class ResourceChange:
     iam_widening: list[str] = field(default_factory=list)  # what the change newly allows
     fixed_name: bool = False  # the product gives the resource its physical name
     recreated_by: list[str] = field(default_factory=list)  # properties whose change forces the replacement
+    # Each changed value, as CloudFormation describes it (IncludePropertyValues): path, before,
+    # after (None: absent), change (Add | Remove | Modify) and recreation (Never | Conditionally | Always).
+    properties: list[dict[str, str | None]] = field(default_factory=list)
 
     @property
     def replaces(self) -> bool:
@@ -108,7 +111,33 @@ class ResourceChange:
                     and d["Target"].get("Name")
                 }
             ),
+            properties=[
+                {
+                    "path": target["Path"],
+                    "before": target.get("BeforeValue"),
+                    "after": target.get("AfterValue"),
+                    "change": target.get("AttributeChangeType", "Modify"),
+                    "recreation": target.get("RequiresRecreation", ""),
+                }
+                for detail in rc.get("Details", [])
+                if (target := detail.get("Target", {})).get("Path")
+            ],
         )
+
+
+def describe_value_change(value: dict[str, str | None], width: int = 80) -> str:
+    """One changed value for a person: before -> after, and whether it recreates the resource."""
+
+    def shown(text: str | None) -> str:
+        if text is None:
+            return "(none)"
+        quoted = json.dumps(text)
+        return quoted if len(quoted) <= width else quoted[: width - 2] + '…"'
+
+    recreation = {"Always": " [replaces the resource]", "Conditionally": " [may replace the resource]"}
+    return f"{shown(value.get('before'))} -> {shown(value.get('after'))}" + recreation.get(
+        str(value.get("recreation")), ""
+    )
 
 
 @dataclass(frozen=True)

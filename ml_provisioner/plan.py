@@ -122,6 +122,12 @@ def _wrong_change_fields(change: object) -> str:
             return f"{name}: a list of strings is expected"
     if not isinstance(change.get("fixed_name", False), bool):
         return "fixed_name: true or false is expected"
+    properties = change.get("properties", [])
+    if not isinstance(properties, list) or not all(
+        isinstance(value, dict) and all(item is None or isinstance(item, str) for item in value.values())
+        for value in properties
+    ):
+        return "properties: a list of objects of strings is expected"
     return ""
 
 

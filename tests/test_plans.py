@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -320,3 +321,62 @@ def test_the_sandbox_executes_a_change_set_once_however_many_ask_at_once(aws, de
     with ThreadPoolExecutor(4) as pool:
         outcomes = sorted(pool.map(lambda _: execute(), range(4)))
     assert outcomes.count("executed") == 1, outcomes
+
+
+def test_saving_a_plan_again_removes_the_plan_it_replaces(aws, deployed):
+    name, path, first = deployed
+    change_owner(name, "another-owner@techcorp.example")
+    code, out, err = cli("show-changes", "-c", name, "--save")
+    assert code == 0, err
+    second = json.loads(path.read_text())
+    assert second["change_set_arn"] != first["change_set_arn"]
+    assert "the plan it replaces: deleted its change set" in out
+    change_sets = aws("cloudformation", REGION).list_change_sets(StackName=first["stack_name"])["Summaries"]
+    assert [c["ChangeSetId"] for c in change_sets if c["ChangeSetName"].startswith("ml-provisioner-plan-")] == [
+        second["change_set_arn"]
+    ]
+
+
+# -- what changes, value by value ---------------------------------------------------------------------
+
+OLD_OWNER, NEW_OWNER = "ml-platform@techcorp.example", "new-owner@techcorp.example"
+
+
+def owner_values(changes: list[dict]) -> list[dict]:
+    return [v for c in changes for v in c["properties"] if v["before"] == OLD_OWNER and v["after"] == NEW_OWNER]
+
+
+def test_a_tag_change_shows_the_old_and_new_value_in_the_terminal_json_and_plan(aws, deployed):
+    name, path, plan = deployed
+    shown = owner_values(plan["changes"])
+    assert shown and all(v["path"].startswith("/Properties/Tags/") and v["change"] == "Modify" for v in shown)
+    assert all(v["recreation"] == "Never" for v in shown), "a tag changes in place"
+    code, out, err = cli("show-changes", "-c", name)
+    assert code == 0, err
+    assert re.search(rf'~ \w+/Properties/Tags/\d+/Value: "{OLD_OWNER}" -> "{NEW_OWNER}"', out), out
+    code, out, err = cli("show-changes", "-c", name, "--json")
+    assert code == 0, err
+    assert owner_values(json.loads(out)["changes"])
+
+
+def test_a_tag_change_shows_in_the_review_report_as_a_browser_renders_it(aws, deployed, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_review_report import CHROMIUM, CHROMIUM_ARGS, OpenedPage
+
+    name, path, _ = deployed
+    code, _, err = cli("create-review-report", "-c", name, "--plan", str(path))
+    assert code == 0, err
+    report = Path("ml/reports") / f"{Path(name).stem}-review.html"
+    assert CHROMIUM.is_file()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            opened = OpenedPage(browser, report.resolve())
+            values = opened.page.locator("#change-preview .value-change").all_inner_texts()
+            assert any(f'"{OLD_OWNER}" -> "{NEW_OWNER}"' in v and "/Properties/Tags/" in v for v in values), values
+            opened.page.locator("#change-preview").screenshot(path=str(tmp_path / "change-preview.png"))
+            assert (tmp_path / "change-preview.png").stat().st_size > 10_000
+            assert opened.errors == [] and opened.outside == []
+        finally:
+            browser.close()

@@ -81,7 +81,9 @@ def _describe(
     changes: list[ResourceChange] = []
     token = None
     while True:
-        page = cfn.describe_change_set(ChangeSetName=arn, **({"NextToken": token} if token else {}))
+        page = cfn.describe_change_set(
+            ChangeSetName=arn, IncludePropertyValues=True, **({"NextToken": token} if token else {})
+        )
         changes += [
             ResourceChange.from_description(item, old_template, new_template, fixed_name_types)
             for item in page.get("Changes", [])

@@ -3,6 +3,7 @@ the whole lifecycle without an AWS account. Runs until interrupted."""
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -19,15 +20,14 @@ LOCKED_INSTALL = "EXTRAS=sandbox scripts/demo in the project folder (installs th
 def _import_sandbox(run: Run) -> Callable[..., Any]:
     """The sandbox's start function, once its moto is one it can run on. "Not installed" only when
     the package (a distribution of its own, ./sandbox) or moto is really missing."""
-    try:
-        import ml_provisioner_sandbox as sandbox_package
-        import moto  # noqa: F401 - the sandbox's engine: without it, the sandbox is not installed either
-    except ModuleNotFoundError as error:
-        if error.name not in ("ml_provisioner_sandbox", "moto"):
-            raise
-        raise BadInput(
-            f"the sandbox is not installed (no module {error.name!r})", f"install it: {LOCKED_INSTALL}"
-        ) from None
+    # moto is the sandbox's engine: without it, the sandbox is not installed either.
+    missing = next(
+        (name for name in ("ml_provisioner_sandbox", "moto") if importlib.util.find_spec(name) is None), None
+    )
+    if missing:
+        raise BadInput(f"the sandbox is not installed (no module {missing!r})", f"install it: {LOCKED_INSTALL}")
+    import ml_provisioner_sandbox as sandbox_package
+
     try:
         warning = sandbox_package.check_moto()
     except sandbox_package.IncompatibleMoto as error:

@@ -14,7 +14,7 @@ from itertools import groupby
 from typing import Any
 
 from ml_provisioner import __version__
-from ml_provisioner.changes import ResourceChange
+from ml_provisioner.changes import ResourceChange, describe_value_change
 from ml_provisioner.plan import Plan
 from ml_provisioner.policy.generator import MANAGED_POLICY_LIMIT, DeployerPolicy
 from ml_provisioner.report import model
@@ -412,6 +412,7 @@ def _preview(preview: list[ResourceChange] | None, note: str, plan: Plan | None 
             _code(c.logical_id),
             _code(c.physical_id or "-"),
             _code(c.resource_type),
+            _values(c.properties),
             _replacement(c.replacement),
             _widening(c.iam_widening),
         )
@@ -421,7 +422,19 @@ def _preview(preview: list[ResourceChange] | None, note: str, plan: Plan | None 
         "change-preview",
         intro,
         Markup(f'<p class="tally">{tally}</p>'),
-        _table(["Action", "Logical id", "Physical id", "Type", "Replacement", "IAM widening"], rows),
+        _table(["Action", "Logical id", "Physical id", "Type", "What changes", "Replacement", "IAM widening"], rows),
+    )
+
+
+def _values(properties: list[dict[str, str | None]]) -> Markup | str:
+    """Each changed value: its path, before and after."""
+    if not properties:
+        return "-"
+    return Markup(
+        "".join(
+            f'<div class="value-change">{_code(value["path"] or "")} {escape(describe_value_change(value))}</div>'
+            for value in properties
+        )
     )
 
 

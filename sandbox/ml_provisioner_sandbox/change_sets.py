@@ -8,10 +8,12 @@ executing a FAILED change set "works"; ListChangeSets ignores StackName.
 
 from __future__ import annotations
 
+import copy
 import functools
+import json
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from moto.cloudformation.exceptions import CloudFormationError, ValidationError
@@ -86,6 +88,7 @@ def install() -> None:
     CloudFormationBackend.update_stack = _refuse_empty_update(CloudFormationBackend.update_stack)  # type: ignore[method-assign]
     CloudFormationResponse.create_change_set = _create_change_set_action  # type: ignore[method-assign]
     CloudFormationResponse.list_change_sets = _list_change_sets_action  # type: ignore[method-assign]
+    CloudFormationResponse.describe_change_set = _describe_change_set_action  # type: ignore[method-assign]
     CloudFormationResponse.get_template = _get_template_action(CloudFormationResponse.get_template)  # type: ignore[method-assign]
 
 
@@ -172,11 +175,61 @@ def _property_details(
             "Name": prop,
             "RequiresRecreation": "Always" if prop in recreate else "Never",
         }
-        detail = {"Target": target, "Evaluation": "Static", "ChangeSource": source}
-        if causes:
-            detail["CausingEntity"] = ",".join(sorted(causes))
-        details.append(detail)
+        # What DescribeChangeSet adds with IncludePropertyValues: one entry per changed value, by
+        # its path (a reference's new value is known only at execution, as AWS says: no values).
+        values: list[tuple[str | None, str | None, str | None, str | None]] = list(
+            _value_changes(old_props.get(prop), new_props.get(prop), f"/Properties/{prop}")
+        )
+        for path, before, after, kind in values or [(None, None, None, None)]:
+            detail: dict[str, Any] = {"Target": dict(target), "Evaluation": "Static", "ChangeSource": source}
+            if path is not None and source == "DirectModification":
+                detail["Target"] |= {"Path": path, "AttributeChangeType": kind}
+                detail["Target"] |= {k: v for k, v in (("BeforeValue", before), ("AfterValue", after)) if v is not None}
+            if causes:
+                detail["CausingEntity"] = ",".join(sorted(causes))
+            details.append(detail)
     return details
+
+
+def _value_changes(before: Any, after: Any, path: str) -> Iterator[tuple[str, str | None, str | None, str]]:
+    """(path, before, after, Add|Remove|Modify) for each changed leaf, values as text (JSON for
+    structures), as CloudFormation reports them."""
+    if before == after:
+        return
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key in sorted(before.keys() | after.keys()):
+            yield from _value_changes(before.get(key), after.get(key), f"{path}/{key}")
+        return
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        for index, (old, new) in enumerate(zip(before, after, strict=True)):
+            yield from _value_changes(old, new, f"{path}/{index}")
+        return
+    kind = "Add" if before is None else "Remove" if after is None else "Modify"
+    yield path, _value_text(before), _value_text(after), kind
+
+
+def _value_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def _without_property_values(change_set: ChangeSet) -> ChangeSet:
+    """The change set as DescribeChangeSet shows it without IncludePropertyValues."""
+    shown = copy.copy(change_set)
+    shown.changes = []
+    for original in change_set.changes:
+        change: Any = copy.copy(original)
+        if change.details:
+            hidden = ("Path", "BeforeValue", "AfterValue", "AttributeChangeType")
+            targets: list[dict[str, Any]] = []
+            for detail in change.details:
+                target = {k: v for k, v in detail["Target"].items() if k not in hidden}
+                if (target, detail.get("ChangeSource")) not in [(t["Target"], t.get("ChangeSource")) for t in targets]:
+                    targets.append({**detail, "Target": target})
+            change.details = targets
+        shown.changes.append(change)
+    return shown
 
 
 def _recreates(detail: dict[str, Any]) -> bool:
@@ -369,6 +422,14 @@ def _refuse_empty_update(update_stack: Callable[..., Stack]) -> Callable[..., St
         return update_stack(self, name, template, role_arn, parameters, tags)
 
     return wrapper
+
+
+def _describe_change_set_action(self: CloudFormationResponse) -> ActionResult:
+    """DescribeChangeSet; each changed value (path, before, after) only with IncludePropertyValues."""
+    change_set = self.cloudformation_backend.describe_change_set(change_set_name=self._get_param("ChangeSetName"))
+    if change_set is not None and str(self._get_param("IncludePropertyValues")).lower() != "true":
+        change_set = _without_property_values(change_set)
+    return ActionResult(change_set)
 
 
 def _get_template_action(get_template: Callable[[CloudFormationResponse], ActionResult]) -> Any:

@@ -39,6 +39,7 @@ REPLACED: dict[str, tuple[str, ...]] = {
         "CloudFormationResponse.create_change_set",
         "CloudFormationResponse.list_change_sets",
         "CloudFormationResponse.get_template",
+        "CloudFormationResponse.describe_change_set",
         "CloudFormationResponse.validate_template",
         "CloudFormationResponse.list_stack_resources",
         "CloudFormationResponse.create_stack",
