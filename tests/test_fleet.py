@@ -23,7 +23,7 @@ from ml_provisioner.fleet.selection import select
 from ml_provisioner.workspace import Workspace
 from tests.fleet_fixture import ACCOUNTS, break_source, deployer_role, write, write_fleet
 from tests.support.processes import closed_local_url
-from tests.support.sandbox import cli
+from tests.support.sandbox import cli, product
 from tests.test_access import in_account
 
 pytestmark = pytest.mark.synth  # the fleet is synthesized (in this process or the CLI it runs)
@@ -36,7 +36,7 @@ def names_of(path: Path):
 
 
 def as_json(out: str) -> list[dict]:
-    return json.loads(out[out.index("[\n") :])
+    return json.loads(out)  # stdout is the JSON alone: progress goes to stderr
 
 
 def test_a_fleet_across_three_accounts_end_to_end(aws, endpoint):
@@ -260,3 +260,17 @@ def test_progress_on_a_terminal_keeps_one_line_per_running_product():
     board.finish("product-03", "created")
     board.close()
     assert "[1/50] product-03: created" in stream.getvalue()
+
+
+def test_status_shows_a_stack_whose_first_change_set_never_ran_as_what_it_is(aws):
+    """A saved first plan (or a run killed after its change set) leaves a REVIEW_IN_PROGRESS stack:
+    neither deployed nor absent."""
+    config, _ = product("techcorp s3", aws)
+    assert cli("show-changes", "-c", config, "--save")[0] == 0
+    code, out, err = cli("fleet", "status", f"ml/configs/{config}", "--json")
+    assert code == 0, err
+    [row] = json.loads(out)
+    assert row["result"]["status"] == "REVIEW_IN_PROGRESS" and row["result"]["template"] == "not created"
+    code, out, _ = cli("fleet", "status", f"ml/configs/{config}")
+    line = next(line for line in out.splitlines() if "REVIEW_IN_PROGRESS" in line)
+    assert re.search(r"REVIEW_IN_PROGRESS\s+not created\s+(on|off)(\s|$)", line), line

@@ -380,3 +380,15 @@ def test_a_tag_change_shows_in_the_review_report_as_a_browser_renders_it(aws, de
             assert opened.errors == [] and opened.outside == []
         finally:
             browser.close()
+
+
+def test_detailed_exitcode_says_whether_anything_would_change(aws, deployed):
+    """As terraform plan -detailed-exitcode: 0 nothing, 2 something, 1 any error (bad input too)."""
+    name, path, _ = deployed
+    assert cli("show-changes", "-c", name, "--detailed-exitcode")[0] == 2
+    assert cli("deploy-product", "-c", name, "--plan", str(path), "--force")[0] == 0
+    code, out, err = cli("show-changes", "-c", name, "--detailed-exitcode")
+    assert code == 0, err
+    assert "no changes" in out
+    assert cli("show-changes", "-c", "no-such-config.yaml", "--detailed-exitcode")[0] == 1
+    assert cli("show-changes", "-c", "no-such-config.yaml")[0] == 2, "without the flag, bad input stays 2"

@@ -60,6 +60,11 @@ class Run:
     def json(self, data: Any) -> None:
         typer.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 
+    def note(self, text: str) -> None:
+        """Progress for a person, on stderr: stdout stays the result alone (a table, or --json)."""
+        if not self.quiet:
+            typer.echo(text, err=True)
+
     def warn(self, text: str) -> None:
         typer.echo(_style(f"warning: {text}", "yellow"), err=True)
 

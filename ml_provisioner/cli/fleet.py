@@ -60,7 +60,7 @@ def _selected(
     run.configs += [str(c.path) for c in chosen]
     found = targets(chosen, role_arn, external_id)
     accounts_seen = sorted({t.names.account for t in found})
-    run.out(f"{len(found)} product(s) in {len(accounts_seen)} account(s): {', '.join(accounts_seen)}")
+    run.note(f"{len(found)} product(s) in {len(accounts_seen)} account(s): {', '.join(accounts_seen)}")
     return found
 
 
@@ -70,7 +70,7 @@ def _synthesized(run: Run, found: list[Any], *, keep_required: bool = False) -> 
     from ml_provisioner.templates import current_templates, template_state
 
     stale = sum(1 for t in found if not template_state(run.workspace, t.loaded).current)
-    run.out(f"{len(found) - stale} template(s) current, synthesizing {stale} in one process ...")
+    run.note(f"{len(found) - stale} template(s) current, synthesizing {stale} in one process ...")
     results = current_templates(run.workspace, [t.loaded for t in found], notify=run.warn, keep_required=keep_required)
     return {t.key: r for t, r in zip(found, results, strict=True)}
 

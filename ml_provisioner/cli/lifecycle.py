@@ -27,7 +27,7 @@ from ml_provisioner.cli._common import (
     table,
 )
 from ml_provisioner.config.loader import LoadedConfig
-from ml_provisioner.errors import EXIT_DRIFT, BadInput, Interrupted, OperationFailed, ProvisionerError
+from ml_provisioner.errors import EXIT_DRIFT, EXIT_FAILED, BadInput, Interrupted, OperationFailed, ProvisionerError
 from ml_provisioner.identity import new_test_marker
 from ml_provisioner.naming import Names
 from ml_provisioner.workspace import FolderNotWritable
@@ -169,9 +169,45 @@ def show_changes(
     fresh: FreshOption = False,
     role_arn: RoleArnOption = None,
     external_id: ExternalIdOption = None,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option(
+            "--detailed-exitcode",
+            help="Exit 0 when nothing would change, 2 when something would, 1 on any error (as terraform plan "
+            "-detailed-exitcode), for CI steps that branch on it.",
+        ),
+    ] = False,
 ) -> None:
     """Preview what deploying the config now would change (a change set, described then deleted;
     kept as a plan with --save)."""
+    try:
+        changed = _show_changes(
+            ctx, config, endpoint_url, as_json, service_role, save, discard, fresh, role_arn, external_id
+        )
+    except typer.Exit as stopped:
+        if detailed_exitcode and stopped.exit_code:
+            raise typer.Exit(EXIT_FAILED) from None  # an error is never read as "changes present"
+        raise
+    if detailed_exitcode and changed:
+        raise typer.Exit(EXIT_CHANGES)
+
+
+EXIT_CHANGES = 2  # show-changes --detailed-exitcode: something would change
+
+
+def _show_changes(
+    ctx: typer.Context,
+    config: str,
+    endpoint_url: str | None,
+    as_json: bool,
+    service_role: bool,
+    save: bool,
+    discard: Path | None,
+    fresh: bool,
+    role_arn: str | None,
+    external_id: str | None,
+) -> bool:
+    """show-changes; whether something would change."""
     from ml_provisioner.aws import aws_errors
     from ml_provisioner.aws.lifecycle import preview
 
@@ -184,11 +220,10 @@ def show_changes(
         )
         if discard:
             _discard_plan(run, loaded, names, aws, discard, as_json)
-            return
+            return False
         result = _template(run, loaded, fresh=fresh)
         if save:
-            _save_plan(run, loaded, result, aws, as_json)
-            return
+            return _save_plan(run, loaded, result, aws, as_json)
         with aws_errors("show-changes"):
             change_set = preview(aws, names, result.template, result.template_yaml(), notify=run.warn)
         if change_set is None:
@@ -197,11 +232,14 @@ def show_changes(
             )
         if as_json:
             run.json({"stack": names.stack_name, "changes": [c.to_json() for c in change_set.changes]})
-            return
-        _render_changes(run, names, change_set.changes)
+        else:
+            _render_changes(run, names, change_set.changes)
+        return not change_set.empty
+    return False  # not reached: action() turns every failure into an exit
 
 
-def _save_plan(run: Run, loaded: LoadedConfig, result: Synthesized, aws: AwsSession, as_json: bool) -> None:
+def _save_plan(run: Run, loaded: LoadedConfig, result: Synthesized, aws: AwsSession, as_json: bool) -> bool:
+    """show-changes --save; whether a plan was saved (something would change)."""
     from ml_provisioner.aws import aws_errors
     from ml_provisioner.aws.plans import make_plan
     from ml_provisioner.plan import file_sha256, plan_path
@@ -238,7 +276,7 @@ def _save_plan(run: Run, loaded: LoadedConfig, result: Synthesized, aws: AwsSess
             run.json({"stack": names.stack_name, "changes": [], "plan": None})
         else:
             run.result(f"{names.stack_name}: no changes; no plan saved")
-        return
+        return False
     path = plan_path(run.workspace.reports, loaded.stem)
     replaced = _plan_in(path)
     try:
@@ -261,7 +299,7 @@ def _save_plan(run: Run, loaded: LoadedConfig, result: Synthesized, aws: AwsSess
     run.summary = f"plan saved: {path}"
     if as_json:
         run.json({"stack": names.stack_name, "plan": str(path), **json.loads(plan.to_json())})
-        return
+        return True
     _render_changes(run, names, change_set.changes)
     run.result(f"plan saved: {path} (change set {plan.change_set_arn})")
     run.out(
@@ -269,6 +307,7 @@ def _save_plan(run: Run, loaded: LoadedConfig, result: Synthesized, aws: AwsSess
         f"deploy it:  ml-provisioner deploy-product --config {loaded.path.name} --plan {path}\n"
         f"discard it: ml-provisioner show-changes --config {loaded.path.name} --discard {path}"
     )
+    return True
 
 
 def _plan_in(path: Path) -> Plan | None:

@@ -104,6 +104,9 @@ def _sha256(text: str) -> str:
 # -- status -----------------------------------------------------------------------------------------
 
 
+NOT_DEPLOYED = "NOT_DEPLOYED"
+
+
 @dataclass
 class StatusRow:
     product: str
@@ -112,15 +115,15 @@ class StatusRow:
     region: str
     tier: str
     stack: str
-    status: str = "NOT_DEPLOYED"
-    template: str = "not deployed"  # up to date | outdated | not deployed
+    status: str = NOT_DEPLOYED
+    template: str = "not deployed"  # up to date | outdated | not deployed | not created
     termination_protection: bool = False
     last_update: str = ""
     drift: str = ""  # CloudFormation's last drift status (NOT_CHECKED until one ran)
     error: str = ""
 
     def cells(self) -> list[str]:
-        protection = "on" if self.termination_protection else ("off" if self.status != "NOT_DEPLOYED" else "")
+        protection = "on" if self.termination_protection else ("off" if self.status != NOT_DEPLOYED else "")
         return [
             self.product,
             self.account,
@@ -150,6 +153,10 @@ def status(fleet: Fleet, target: Target, result: Synthesized) -> StatusRow:
     aws = fleet.session(target, "fleet status")
     with aws_errors(f"status of {names.stack_name}"):
         state = owned_stack_state(aws, names)
+        if state.status == "REVIEW_IN_PROGRESS":  # a first change set made, never executed (a plan, or a killed run)
+            row.status, row.template = state.status, "not created"
+            row.termination_protection = state.termination_protection
+            return row
         if not state.exists:
             return row
         [stack] = aws.client("cloudformation").describe_stacks(StackName=names.stack_name)["Stacks"]
