@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import time
 from pathlib import Path
@@ -302,3 +303,22 @@ def test_the_event_tail_survives_a_dropped_connection(aws, faults):
     assert code == 0, err
     assert f"stack {names.stack_name}: created" in out
     assert faults.rules[1].hits >= 1 and "Traceback" not in err and "Exception in thread" not in err
+
+
+def test_ctrl_c_during_fleet_deploy_executes_nothing_more_and_says_what_became_of_each(aws, faults):
+    """SIGINT while two production products are planning: neither change set is executed, what they
+    made is removed as deploy-product removes it, and the table says so (exit 130)."""
+    first, data = product("techcorp s3", aws)
+    second, _ = product("techcorp s3", aws)
+    region = data["environment"]["region"]
+    faults.at("CreateChangeSet", nth=2, signal=SIGINT)  # both are planning by then
+    code, out, err = faults.cli(
+        "fleet", "deploy", f"ml/configs/{first}", f"ml/configs/{second}", "--force", "--max-concurrent", "2", env=FAST
+    )
+    assert code == 130, err
+    assert "interrupted: 0 product(s) deployed, 2 cancelled before executing anything, 0 not started" in err
+    assert out.count("CANCELLED") == 2, out
+    assert len(re.findall(r"cancelled: .*: interrupted: stack \S+ does not exist", out)) == 2, out
+    assert "ExecuteChangeSet" not in faults.calls
+    for config in (first, second):
+        assert not stacks_named(aws, names_of(config).stack_name, region), "the empty REVIEW_IN_PROGRESS stack went"

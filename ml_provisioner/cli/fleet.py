@@ -7,6 +7,7 @@ product; the table (or JSON) of results goes to stdout."""
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -14,7 +15,7 @@ import typer
 
 from ml_provisioner.cli._access import ExternalIdOption, RoleArnOption
 from ml_provisioner.cli._common import EndpointOption, JsonOption, Run, action, table
-from ml_provisioner.errors import EXIT_DRIFT, BadInput, OperationFailed, ProvisionerError
+from ml_provisioner.errors import EXIT_DRIFT, BadInput, Interrupted, OperationFailed, ProvisionerError
 
 fleet = typer.Typer(
     name="fleet",
@@ -84,6 +85,7 @@ def _run(
     fail_fast: bool,
     done_text: Callable[[Any], str],
     ordered: bool = False,
+    stop: threading.Event | None = None,
 ) -> list[Any]:
     """Run job(target, progress) for every product; one line per product on stderr meanwhile."""
     from ml_provisioner.fleet.operations import waves
@@ -112,6 +114,7 @@ def _run(
             fail_fast=fail_fast,
             on_start=lambda target: board.start(target.key),
             on_done=finish,
+            stop=stop,
         )
     finally:
         board.close()
@@ -161,11 +164,12 @@ def _report(run: Run, outcomes: list[Any], headers: list[str], as_json: bool, fl
             rows.append(o.result.cells())
         else:
             names = o.item.names
-            status = "SKIPPED" if o.skipped else "FAILED"
+            status = "SKIPPED" if o.skipped else "CANCELLED" if isinstance(o.error, Interrupted) else "FAILED"
             rows.append([o.item.key, names.account, names.region, status] + [""] * (len(headers) - 4))
     run.out(table(rows, headers))
     for o in failed:
-        run.out(f"failed: {o.item.key} ({o.item.loaded.path.name}): {_reason(o.error)}")
+        what = "cancelled" if isinstance(o.error, Interrupted) else "failed"
+        run.out(f"{what}: {o.item.key} ({o.item.loaded.path.name}): {_reason(o.error)}")
         hint = getattr(o.error, "hint", None)
         if hint:
             run.out(f"  hint: {hint}")
@@ -313,6 +317,7 @@ def fleet_deploy(
         _confirm(f"Deploy {len(found)} product(s)?", force)
         results = _synthesized(run, found)
         fleet_run = Fleet(endpoint_url, RateLimits(api_rate), service_role=service_role)
+        stop = threading.Event()  # Ctrl-C: nothing more is executed, and the table says what became of each
         outcomes = _run(
             run,
             found,
@@ -323,13 +328,24 @@ def fleet_deploy(
                 progress=progress,
                 allow_destructive=allow_destructive,
                 plans_in=run.workspace if plans else None,
+                stop=stop,
             ),
             max_concurrent=max_concurrent,
             fail_fast=fail_fast,
             done_text=lambda row: f"{row.outcome} in {row.seconds:.0f}s",
             ordered=True,
+            stop=stop,
         )
         failed = _report(run, outcomes, DEPLOY_HEADERS, as_json, fleet_run)
+        if stop.is_set():
+            done = sum(1 for o in outcomes if o.ok)
+            cancelled = sum(1 for o in outcomes if isinstance(o.error, Interrupted))
+            not_started = sum(1 for o in outcomes if o.skipped)
+            raise Interrupted(
+                f"interrupted: {done} product(s) deployed, {cancelled} cancelled before executing anything, "
+                f"{not_started} not started",
+                "each row above says the state its stack is in; run fleet deploy again to carry on",
+            )
         run.summary = f"{len(found)} product(s): {len(failed)} failed"
         if failed:
             raise _failed(failed, len(found), "deploy")

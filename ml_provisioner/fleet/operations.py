@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -296,9 +297,12 @@ def deploy_one(
     allow_destructive: bool = False,
     warn: Callable[[str], None] = lambda _: None,
     plans_in: Workspace | None = None,
+    stop: threading.Event | None = None,
 ) -> DeployRow:
     """deploy-product for one product of the fleet (the caller confirmed the fleet as a whole):
-    ``progress(stage, detail)`` follows it, one line's worth at a time."""
+    ``progress(stage, detail)`` follows it, one line's worth at a time. Once ``stop`` is set (the
+    fleet was interrupted), it executes nothing: its change set is cancelled as deploy-product
+    cancels one on Ctrl-C, and it ends with Interrupted saying what state it left."""
     names = target.names
     _refuse_findings(result)
     started = time.monotonic()
@@ -313,6 +317,8 @@ def deploy_one(
         progress("executing", f"{len(settled)}/{total} resources; {event.get('LogicalResourceId', '')} {status}")
 
     def review(change_set: Any) -> None:
+        if stop is not None and stop.is_set():
+            raise KeyboardInterrupt  # as if Ctrl-C came here: deploy() cleans up what it made
         progress("executing", f"{len(change_set.changes)} change(s)")
 
     saved = plans_in is not None

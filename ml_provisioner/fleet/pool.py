@@ -1,6 +1,9 @@
 """Run one job per product, at most ``max_concurrent`` at a time, wave after wave (non-production
 environments before production). ``fail_fast`` starts nothing new once a job failed: those
-running finish (CloudFormation would carry on with them anyway), the rest are skipped."""
+running finish (CloudFormation would carry on with them anyway), the rest are skipped.
+
+Ctrl-C sets ``stop``: nothing new starts, the running jobs are waited for (each looks at ``stop``
+before it executes anything, and cancels what it has made), and every outcome is returned."""
 
 from __future__ import annotations
 
@@ -34,10 +37,12 @@ def run_waves(
     fail_fast: bool = False,
     on_start: Callable[[Item], None] = lambda _: None,
     on_done: Callable[[Outcome[Item, Result]], None] = lambda _: None,
+    stop: threading.Event | None = None,
 ) -> list[Outcome[Item, Result]]:
     """Every item's outcome, in the order given."""
     outcomes: dict[int, Outcome[Item, Result]] = {}
     failed = threading.Event()
+    stop = stop or threading.Event()
     order = [item for wave in waves for item in wave]
     index = {id(item): n for n, item in enumerate(order)}
 
@@ -50,12 +55,21 @@ def run_waves(
             pending = list(wave)
             running: dict[Future[Result], Item] = {}
             while pending or running:
-                while pending and len(running) < max_concurrent and not (fail_fast and failed.is_set()):
+                while (
+                    pending
+                    and len(running) < max_concurrent
+                    and not (fail_fast and failed.is_set())
+                    and not stop.is_set()
+                ):
                     item = pending.pop(0)
                     running[pool.submit(guarded, item)] = item
                 if not running:
                     break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                try:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                except KeyboardInterrupt:  # the running jobs see it and stop before executing anything
+                    stop.set()
+                    continue
                 for future in done:
                     item = running.pop(future)
                     error = future.exception()
@@ -66,7 +80,7 @@ def run_waves(
                     on_done(outcome)
             for item in pending:
                 outcomes[index[id(item)]] = Outcome(item, skipped=True)
-            if fail_fast and failed.is_set():
+            if (fail_fast and failed.is_set()) or stop.is_set():
                 for later in waves[number + 1 :]:
                     for item in later:
                         outcomes[index[id(item)]] = Outcome(item, skipped=True)
