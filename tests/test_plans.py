@@ -323,14 +323,19 @@ def test_the_sandbox_executes_a_change_set_once_however_many_ask_at_once(aws, de
     assert outcomes.count("executed") == 1, outcomes
 
 
-def test_saving_a_plan_again_removes_the_plan_it_replaces(aws, deployed):
+@pytest.mark.parametrize("file_kept", [True, False], ids=["replaced", "file-gone"])
+def test_saving_a_plan_removes_every_other_plan_of_the_product(aws, deployed, file_kept):
+    """A product has one saved plan: the one a new save replaces, and one whose file is gone (a
+    concurrent save overwrote it, or it was deleted), would otherwise stay executable forever."""
     name, path, first = deployed
+    if not file_kept:
+        path.unlink()
     change_owner(name, "another-owner@techcorp.example")
     code, out, err = cli("show-changes", "-c", name, "--save")
     assert code == 0, err
     second = json.loads(path.read_text())
     assert second["change_set_arn"] != first["change_set_arn"]
-    assert "the plan it replaces: deleted its change set" in out
+    assert f"removed the earlier plan's change set {first['change_set_arn'].split('/')[1]}" in out
     change_sets = aws("cloudformation", REGION).list_change_sets(StackName=first["stack_name"])["Summaries"]
     assert [c["ChangeSetId"] for c in change_sets if c["ChangeSetName"].startswith("ml-provisioner-plan-")] == [
         second["change_set_arn"]

@@ -244,6 +244,29 @@ def discard_plan(aws: AwsSession, names: Names, plan: Plan) -> str:
     return f"deleted its change set ({execution or described.get('Status')})"
 
 
+def remove_other_plans(aws: AwsSession, names: Names, *, keep: str) -> list[str]:
+    """Delete every unexecuted plan change set of the product's stack but ``keep``: a product has
+    one saved plan (the file show-changes --save writes), so any other is one it replaced, or one
+    whose file a concurrent save overwrote. Returns the names of those deleted."""
+    cfn = aws.client("cloudformation")
+    removed = []
+    for page in cfn.get_paginator("list_change_sets").paginate(StackName=names.stack_name):
+        for summary in page.get("Summaries", []):
+            name = summary.get("ChangeSetName", "")
+            if (
+                name.startswith(PLAN_PREFIX)
+                and summary["ChangeSetId"] != keep
+                and summary.get("ExecutionStatus")
+                in (
+                    "AVAILABLE",
+                    "UNAVAILABLE",
+                )
+            ):
+                cfn.delete_change_set(ChangeSetName=summary["ChangeSetId"])
+                removed.append(name)
+    return removed
+
+
 def _not_found(error: botocore.exceptions.ClientError) -> bool:
     """A change set that does not exist (AWS says ChangeSetNotFound; some endpoints a ValidationError)."""
     info = error.response.get("Error", {})

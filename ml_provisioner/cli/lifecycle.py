@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from ml_provisioner.aws.lifecycle import RetainedResource
     from ml_provisioner.aws.session import AwsSession
     from ml_provisioner.changes import ChangeSet, ResourceChange
-    from ml_provisioner.plan import Plan
     from ml_provisioner.synth import Synthesized
 
 StackNameOption = Annotated[
@@ -278,7 +277,6 @@ def _save_plan(run: Run, loaded: LoadedConfig, result: Synthesized, aws: AwsSess
             run.result(f"{names.stack_name}: no changes; no plan saved")
         return False
     path = plan_path(run.workspace.reports, loaded.stem)
-    replaced = _plan_in(path)
     try:
         run.workspace.write(path, plan.to_json())
     except BaseException:  # a change set nobody can find again must not stay
@@ -287,15 +285,14 @@ def _save_plan(run: Run, loaded: LoadedConfig, result: Synthesized, aws: AwsSess
         with aws_errors("show-changes"):
             discard_plan(aws, names, plan)
         raise
-    if replaced and replaced.change_set_arn != plan.change_set_arn:
-        from ml_provisioner.aws.plans import discard_plan
+    from ml_provisioner.aws.plans import remove_other_plans
 
-        try:  # the plan this one replaces: its change set would otherwise stay, executable, forever
-            with aws_errors("show-changes"):
-                what = discard_plan(aws, names, replaced)
-            run.out(f"the plan it replaces: {what}")
-        except ProvisionerError as error:
-            run.warn(f"the replaced plan's change set {replaced.change_set_arn} stays: {error.message}")
+    try:  # one plan per product: the one it replaces, and any whose file is gone, would stay executable
+        with aws_errors("show-changes"):
+            for removed in remove_other_plans(aws, names, keep=plan.change_set_arn):
+                run.out(f"removed the earlier plan's change set {removed}")
+    except ProvisionerError as error:
+        run.warn(f"earlier plans' change sets may remain: {error.message}")
     run.summary = f"plan saved: {path}"
     if as_json:
         run.json({"stack": names.stack_name, "plan": str(path), **json.loads(plan.to_json())})
@@ -308,18 +305,6 @@ def _save_plan(run: Run, loaded: LoadedConfig, result: Synthesized, aws: AwsSess
         f"discard it: ml-provisioner show-changes --config {loaded.path.name} --discard {path}"
     )
     return True
-
-
-def _plan_in(path: Path) -> Plan | None:
-    """The plan a file holds, or None when there is none or it cannot be read (nothing to replace)."""
-    from ml_provisioner.plan import read_plan
-
-    if not path.exists():
-        return None
-    try:
-        return read_plan(path)
-    except BadInput:
-        return None
 
 
 def _discard_plan(run: Run, loaded: LoadedConfig, names: Names, aws: AwsSession, path: Path, as_json: bool) -> None:
