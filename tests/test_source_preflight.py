@@ -62,20 +62,31 @@ def test_a_codeconnections_product_deploys_with_connection_sources_and_the_s3_in
     assert outputs == set(catalog.ssm_outputs(s3_twin)) and "RepositoryUrl" not in outputs
 
 
-def test_codecommit_closed_to_the_account_is_refused_before_any_change_set(aws, monkeypatch):
+def test_codecommit_refused_by_aws_says_so_and_what_to_use_instead(aws, monkeypatch):
+    """Where AWS refuses CodeCommit, its CreateRepository answers OperationNotAllowedException half-way
+    through the stack: the deploy names that answer and the sources that work, and rolls back."""
     monkeypatch.setenv(CODECOMMIT_SWITCH, "closed")
     config, data = product("techcorp codecommit", aws, provision_source=False, environment__region=NEW_CUSTOMER_REGION)
     names = load_config(f"ml/configs/{config}").names()
-    # What CloudFormation would run into half-way: CreateRepository refused for a new customer.
     with pytest.raises(ClientError, match="OperationNotAllowedException"):
         aws("codecommit", NEW_CUSTOMER_REGION).create_repository(repositoryName=f"{names.deployment_id}--probe")
 
     code, out, err = cli("deploy-product", "-c", config, "--force")
-    assert code == 2, out + err
-    assert f"account {ACCOUNT} ({NEW_CUSTOMER_REGION}) has no CodeCommit repository" in err
-    assert "OperationNotAllowedException" in err
+    assert code == 1, out + err
+    assert (
+        f"error: AWS CodeCommit created no repository for {names.deployment_id} (OperationNotAllowedException)" in err
+    )
     assert "source_control: s3" in err and "codeconnections" in err
-    assert no_stack(aws, names.stack_name, NEW_CUSTOMER_REGION), "refused before any change set"
+    assert stack(aws, names.stack_name, NEW_CUSTOMER_REGION)["StackStatus"] == "ROLLBACK_COMPLETE"
+
+
+def test_an_account_without_any_repository_is_not_taken_as_closed(aws):
+    """CodeCommit is generally available again (AWS, November 2025): an empty repository list proves
+    nothing, and the deploy goes ahead."""
+    config, data = product("techcorp codecommit", aws, provision_source=False, environment__region="eu-south-1")
+    assert not aws("codecommit", "eu-south-1").list_repositories().get("repositories")
+    code, out, err = cli("deploy-product", "-c", config, "--force")
+    assert code == 0, err
 
 
 def test_an_existing_codecommit_customer_passes_the_preflight(aws, monkeypatch):

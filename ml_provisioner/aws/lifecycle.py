@@ -30,7 +30,7 @@ from ml_provisioner.aws.changes import (
 from ml_provisioner.aws.ownership import SOURCE_TAG, require_ours
 from ml_provisioner.aws.preflight import check_network
 from ml_provisioner.aws.session import AwsSession
-from ml_provisioner.aws.source_preflight import check_source
+from ml_provisioner.aws.source_preflight import CODECOMMIT_REFUSED, SOURCE_ALTERNATIVES, check_source
 from ml_provisioner.changes import ChangeSet, refuse_unsafe_changes
 from ml_provisioner.errors import BadInput, Interrupted, OperationFailed
 from ml_provisioner.naming import Names, config_file_name
@@ -417,6 +417,11 @@ def execute(
         if state.status != f"{change_set.change_type}_COMPLETE":
             tail.flush()
             cause = _first_failure(aws, state, tail.before)
+            if CODECOMMIT_REFUSED in cause:  # AWS's own answer: this account gets no CodeCommit repository
+                raise OperationFailed(
+                    f"AWS CodeCommit created no repository for {names.deployment_id} ({CODECOMMIT_REFUSED}): {cause}",
+                    SOURCE_ALTERNATIVES,
+                )
             hint = (
                 (
                     "a resource of that name already exists: if it is the product's, deploy-product --force "

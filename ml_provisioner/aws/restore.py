@@ -325,6 +325,8 @@ def left_behind_reported(aws: AwsSession, names: Names, template: dict[str, Any]
         )
         hint = (
             "run deploy-product again with --force: it deletes the failed stack and imports these with "
-            "their data. Or remove them:\n" + "\n".join(f"  {r.removal_hint}" for r in left)
+            "their data. Or remove them:\n"
+            + "\n".join(f"  {r.removal_hint}" for r in left)
+            + (f"\n{failure.hint}" if failure.hint else "")  # and what the failure itself calls for
         )
         raise OperationFailed(message, hint) from None

@@ -1,9 +1,10 @@
 """Read-only checks, before any change set, that the config's source can work in the account.
 
-- codecommit: AWS CodeCommit no longer onboards new customers. CreateRepository answers
-  OperationNotAllowedException ("... no existing repository in this AWS account or AWS
-  Organization"), so a stack that creates the product's repositories fails half-way in an account
-  without any repository. ListRepositories tells the two apart without changing anything.
+- codecommit: AWS restricted CodeCommit to existing customers in July 2024 and announced its return
+  to general availability in November 2025. Where AWS refuses it, its answer is
+  OperationNotAllowedException: refused here when ListRepositories answers it, and turned into the
+  same clear message when CloudFormation's CreateRepository does (aws.lifecycle.execute). An
+  account with no repository is not taken as closed: only AWS says so.
 - codeconnections: the connection must exist in the account and region and be AVAILABLE (a new
   connection stays PENDING until its handshake is completed in the console).
 """
@@ -17,11 +18,11 @@ from ml_provisioner.config.models import CONNECTION_ARN, SourceControl
 from ml_provisioner.errors import BadInput
 from ml_provisioner.naming import Names
 
-ALTERNATIVES = (
+SOURCE_ALTERNATIVES = (
     "use source_control: s3 (source archives in the artifacts bucket) or codeconnections (GitHub, GitLab, "
     "Bitbucket through a CodeConnections connection); see docs/configuration.md"
 )
-CODECOMMIT_CLOSED = "OperationNotAllowedException"
+CODECOMMIT_REFUSED = "OperationNotAllowedException"
 
 
 def check_source(aws: AwsSession, names: Names) -> None:
@@ -36,19 +37,13 @@ def check_source(aws: AwsSession, names: Names) -> None:
 def _check_codecommit(aws: AwsSession, names: Names) -> None:
     where = f"account {names.account} ({names.region})"
     try:
-        repositories = aws.client("codecommit").list_repositories().get("repositories", [])
+        aws.client("codecommit").list_repositories()
     except botocore.exceptions.ClientError as error:
-        if error.response.get("Error", {}).get("Code") != CODECOMMIT_CLOSED:
+        if error.response.get("Error", {}).get("Code") != CODECOMMIT_REFUSED:
             raise
-        raise BadInput(f"AWS CodeCommit is not available to {where}: {CODECOMMIT_CLOSED}", ALTERNATIVES) from None
-    if not repositories:
         raise BadInput(
-            f"{where} has no CodeCommit repository: CodeCommit is closed to new customers and creates "
-            "repositories only where one exists already (CreateRepository would answer "
-            f"{CODECOMMIT_CLOSED} and the stack would roll back)",
-            ALTERNATIVES + "; if your AWS Organization still uses CodeCommit, create any repository in this "
-            "account first (aws codecommit create-repository) and deploy again",
-        )
+            f"AWS CodeCommit is not available to {where}: {CODECOMMIT_REFUSED}", SOURCE_ALTERNATIVES
+        ) from None
 
 
 def _check_connection(aws: AwsSession, names: Names, arn: str) -> None:
