@@ -1,6 +1,6 @@
 """The config's source, over HTTP against the sandbox: a codeconnections product deploys with
 pipelines that read GitHub through its connection; a source that cannot work in the account
-(CodeCommit closed to new customers, a missing or unfinished connection) is refused before any
+(CodeCommit refused by AWS, a missing or unfinished connection) is refused before any
 change set, exit 2, pointing to what to change.
 """
 

@@ -590,3 +590,16 @@ def test_test_deploy_suffixes_every_name_and_destroys_data(loaded_examples):
     assert names.artifacts_bucket in text and names.ssm_prefix in text
     for resource in result.template["Resources"].values():
         assert resource.get("DeletionPolicy", "Delete") == "Delete"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_a_newer_pipeline_run_supersedes_a_waiting_one(synthesized, stem):
+    """EventBridge "may send multiple events" for one state change (Amazon EventBridge User Guide,
+    event delivery): with QUEUED, each duplicate approval of a model version would be a full deploy.
+    SUPERSEDED (CodePipeline User Guide, execution modes) keeps only the newest waiting run; the
+    deploy build looks up the latest approved version anyway."""
+    modes = {
+        r["Properties"]["Name"]: r["Properties"]["ExecutionMode"]
+        for r in resources(synthesized[stem], "AWS::CodePipeline::Pipeline")
+    }
+    assert len(modes) == 2 and set(modes.values()) == {"SUPERSEDED"}, modes

@@ -113,7 +113,10 @@ def build_pipeline(
         name=n.pipeline(kind),
         role_arn=role_arn,
         pipeline_type="V2",
-        execution_mode="QUEUED" if kind == "deploy" else "SUPERSEDED",
+        # Each run builds, or deploys, the newest state (the deploy build looks up the latest approved
+        # model version): a newer run makes a waiting one pointless. EventBridge may deliver an approval
+        # more than once; SUPERSEDED collapses the duplicates instead of queueing a full deploy for each.
+        execution_mode="SUPERSEDED",
         restart_execution_on_update=False,
         artifact_store=codepipeline.CfnPipeline.ArtifactStoreProperty(
             type="S3",
