@@ -197,3 +197,28 @@ def test_the_review_reports_preview_goes_through_the_role_too(aws):
     assert code == 0, err
     assert "change-set preview failed" not in err
     assert "preview: " in out and "the preview failed" not in out
+
+
+def test_botocore_resolves_each_service_s_endpoint_as_for_any_aws_tool(aws, endpoint, monkeypatch, tmp_path):
+    """AWS_ENDPOINT_URL_<SERVICE> and the config file's endpoint_url are honoured: the tool passes an
+    endpoint to botocore only when --endpoint-url names one."""
+    from ml_provisioner.aws.session import AwsSession
+
+    closed = closed_local_url()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", closed)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", endpoint)
+    session = AwsSession("us-west-2")
+    assert session.client("sts").meta.endpoint_url == endpoint
+    assert session.caller_identity()["Account"] == ACCOUNT
+    assert session.client("s3").meta.endpoint_url == closed
+    assert AwsSession("us-west-2", endpoint).client("s3").meta.endpoint_url == endpoint, "--endpoint-url wins"
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    monkeypatch.delenv("AWS_ENDPOINT_URL_STS")
+    config_file = tmp_path / "aws-config"
+    config_file.write_text(f"[default]\nendpoint_url = {endpoint}\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config_file))
+    config, _ = product("techcorp s3", aws)
+    code, _, err = cli("check-drift", "-c", config)
+    assert code == 1 and "is not deployed" in err, err  # it reached the endpoint the config file names
+    assert AwsSession("us-west-2").local_s3_endpoint() == endpoint

@@ -85,8 +85,9 @@ def _source(aws: AwsSession, text: str, bucket: str) -> dict[str, str]:
 def _upload(aws: AwsSession, text: str, bucket: str) -> str:
     key = f"templates/{STACK_NAME}/{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
     aws.client("s3").put_object(Bucket=bucket, Key=key, Body=text.encode(), ServerSideEncryption="AES256")
-    if aws.endpoint:  # a local endpoint serves S3 by path
-        return f"{aws.endpoint.rstrip('/')}/{bucket}/{key}"
+    local = aws.local_s3_endpoint()
+    if local:  # a local endpoint serves S3 by path
+        return f"{local.rstrip('/')}/{bucket}/{key}"
     return f"https://{bucket}.s3.{aws.region}.{url_suffix(aws.region)}/{key}"
 
 

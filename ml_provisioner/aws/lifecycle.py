@@ -510,8 +510,9 @@ def _template_source(aws: AwsSession, names: Names, text: str, staging_bucket: s
     s3 = aws.client("s3")
     s3.put_object(Bucket=bucket, Key=key, Body=text.encode(), ServerSideEncryption="AES256")
     url = f"https://{bucket}.s3.{names.region}.{names.url_suffix}/{key}"
-    if aws.endpoint:  # a local endpoint serves S3 by path
-        url = f"{aws.endpoint.rstrip('/')}/{bucket}/{key}"
+    local = aws.local_s3_endpoint()
+    if local:  # a local endpoint serves S3 by path
+        url = f"{local.rstrip('/')}/{bucket}/{key}"
     return {"TemplateURL": url}
 
 

@@ -5,7 +5,9 @@ chain (profile, environment, instance/task role), the config's region, and an op
 from __future__ import annotations
 
 import os
+import re
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -84,14 +86,19 @@ class AwsSession:
     def _boto(self) -> boto3.Session:
         return self.boto_session or boto3.Session(profile_name=self.profile, region_name=self.region)
 
-    @property
-    def endpoint(self) -> str | None:
-        return self.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+    def local_s3_endpoint(self) -> str | None:
+        """S3's endpoint when it is not AWS's (the sandbox, another emulator): it serves buckets by path."""
+        endpoint: str = self.client("s3").meta.endpoint_url
+        host = urllib.parse.urlsplit(endpoint).hostname or ""
+        return None if re.search(r"\.amazonaws\.com(\.cn)?$|\.api\.aws$", host) else endpoint
 
     def client(self, service: str) -> Any:
+        """A client of the service. Its endpoint is --endpoint-url when given; otherwise botocore
+        resolves it as for every AWS tool (AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, the config
+        file's endpoint_url and services sections, then AWS's own)."""
         with _CLIENT_LOCK:
             if service not in self._clients:
-                client = self._boto.client(service, endpoint_url=self.endpoint, config=botocore_config())
+                client = self._boto.client(service, endpoint_url=self.endpoint_url, config=botocore_config())
                 if self.on_client:
                     self.on_client(service, client)
                 self._clients[service] = client
@@ -100,7 +107,7 @@ class AwsSession:
     def caller_identity(self) -> dict[str, str]:
         """Who we are (Account, Arn): fails early, with a clear message, without credentials or an endpoint."""
         with _CLIENT_LOCK:
-            sts = self._boto.client("sts", endpoint_url=self.endpoint, config=botocore_config(preflight=True))
+            sts = self._boto.client("sts", endpoint_url=self.endpoint_url, config=botocore_config(preflight=True))
         identity: dict[str, str] = sts.get_caller_identity()
         return identity
 
