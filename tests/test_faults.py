@@ -322,3 +322,39 @@ def test_ctrl_c_during_fleet_deploy_executes_nothing_more_and_says_what_became_o
     assert "ExecuteChangeSet" not in faults.calls
     for config in (first, second):
         assert not stacks_named(aws, names_of(config).stack_name, region), "the empty REVIEW_IN_PROGRESS stack went"
+
+
+def test_a_killed_creation_is_cleaned_up_even_where_its_stack_carries_no_tags(aws, faults):
+    """LocalStack's REVIEW_IN_PROGRESS stack carries none of its change set's tags: ownership is
+    proven by the change sets themselves (this tool's names, the product's tags), never assumed."""
+    from moto.cloudformation.models import cloudformation_backends
+
+    config, data = product("techcorp s3", aws)
+    region, names = data["environment"]["region"], names_of(config)
+    faults.at("CreateChangeSet", signal=SIGKILL)
+    assert faults.cli("deploy-product", "-c", config, "--force", env=FAST)[0] == -SIGKILL
+    [left] = stacks_named(aws, names.stack_name, region)
+    assert left["StackStatus"] == "REVIEW_IN_PROGRESS"
+    backend = cloudformation_backends["123456789012"][region]  # the endpoint runs in this process
+    backend.stacks[left["StackId"]].tags = {}
+    assert not stack(aws, names.stack_name, region).get("Tags")
+
+    code, out, err = cli("delete-product", "-c", config, "--force")
+    assert code == 0, err
+    assert f"the empty stack {names.stack_name} (REVIEW_IN_PROGRESS, never created)" in out + err
+    assert not stacks_named(aws, names.stack_name, region)
+
+
+def test_a_tagless_stack_whose_change_sets_are_not_ours_is_still_refused(aws):
+    config, data = product("techcorp s3", aws)
+    region, names = data["environment"]["region"], names_of(config)
+    cfn = aws("cloudformation", region)
+    cfn.create_change_set(
+        StackName=names.stack_name,
+        ChangeSetName="someone-elses",
+        ChangeSetType="CREATE",
+        TemplateBody='{"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}',
+    )
+    code, _, err = cli("delete-product", "-c", config, "--force")
+    assert code == 2, err
+    assert stacks_named(aws, names.stack_name, region), "left as it was"

@@ -92,8 +92,26 @@ def stack_state(aws: AwsSession, stack_name: str) -> StackState:
 def owned_stack_state(aws: AwsSession, names: Names) -> StackState:
     """The state of the deployment's stack, refused (exit 2) when the stack is not this config's."""
     state = stack_state(aws, names.stack_name)
-    require_ours(names.stack_name, state.tags if state.status else None, names)
+    tags = state.tags
+    if state.status == "REVIEW_IN_PROGRESS" and not tags:
+        tags = _change_set_tags(aws, names.stack_name)
+    require_ours(names.stack_name, tags if state.status else None, names)
     return state
+
+
+def _change_set_tags(aws: AwsSession, stack_name: str) -> dict[str, str]:
+    """The ownership of an empty REVIEW_IN_PROGRESS stack whose own tags are missing (an emulator, or
+    an endpoint that does not copy a change set's tags to the stack it makes): its change sets'
+    tags, when every one of them is this tool's (by name) and they agree; otherwise none."""
+    cfn = aws.client("cloudformation")
+    summaries = cfn.list_change_sets(StackName=stack_name).get("Summaries", [])
+    if not summaries or not all(c.get("ChangeSetName", "").startswith(CHANGE_SET_PREFIX) for c in summaries):
+        return {}
+    found = [
+        {t["Key"]: t["Value"] for t in cfn.describe_change_set(ChangeSetName=c["ChangeSetId"]).get("Tags", [])}
+        for c in summaries
+    ]
+    return found[0] if all(tags == found[0] for tags in found) else {}
 
 
 def _look(aws: AwsSession, stack_name: str) -> StackState | None:

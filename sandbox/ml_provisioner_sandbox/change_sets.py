@@ -427,8 +427,15 @@ def _refuse_empty_update(update_stack: Callable[..., Stack]) -> Callable[..., St
 def _describe_change_set_action(self: CloudFormationResponse) -> ActionResult:
     """DescribeChangeSet; each changed value (path, before, after) only with IncludePropertyValues."""
     change_set = self.cloudformation_backend.describe_change_set(change_set_name=self._get_param("ChangeSetName"))
-    if change_set is not None and str(self._get_param("IncludePropertyValues")).lower() != "true":
+    if change_set is None:
+        return ActionResult(change_set)
+    if str(self._get_param("IncludePropertyValues")).lower() != "true":
         change_set = _without_property_values(change_set)
+    else:
+        change_set = copy.copy(change_set)
+    # moto keeps a change set's tags as a mapping and answers none; AWS answers them as CreateChangeSet got them
+    shown: Any = change_set
+    shown.tags = [{"Key": key, "Value": value} for key, value in (change_set.tags or {}).items()]
     return ActionResult(change_set)
 
 
