@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from ml_provisioner import __version__
 from ml_provisioner.cli import app, spec_argv
 from ml_provisioner.errors import EXIT_BAD_INPUT
+from ml_provisioner.lock import digest_of
 from tests.conftest import PROJECT, example
 from tests.support.processes import read_fd_until
 
@@ -41,7 +42,7 @@ def commands() -> dict[str, typer.core.TyperCommand]:
 def test_version(tmp_path):
     result = run("--version", workspace=tmp_path)
     assert result.exit_code == 0
-    assert result.stdout == f"ml-provisioner {__version__}\n"
+    assert result.stdout == f"ml-provisioner {__version__} (lock {digest_of(PROJECT / 'lock')})\n"
 
 
 def test_shell_completion_is_offered_and_completes_commands_and_options():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sysconfig
 from importlib import metadata
 from pathlib import Path
 
@@ -42,9 +43,10 @@ def hashed_entries(lock_file: Path) -> dict[str, set[str]]:
 def test_the_suite_runs_in_exactly_the_locked_versions():
     """What scripts/test installed: every distribution of this venv is in lock/dev.txt at its
     version, and every locked one is there (for this platform and Python)."""
+    site_packages = Path(sysconfig.get_paths()["purelib"]).resolve()
     installed = {
         canonicalize_name(dist.metadata["Name"]): dist.version
-        for dist in metadata.distributions()
+        for dist in metadata.distributions(path=[str(site_packages)])  # not the copies vendored inside packages
         if canonicalize_name(dist.metadata["Name"]) not in PROJECT_DISTRIBUTIONS
     }
     locked = pins(LOCK / "dev.txt")
