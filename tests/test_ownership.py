@@ -55,10 +55,25 @@ def test_another_products_stack_is_refused_by_every_command(aws):
         TemplateBody=MINIMAL_TEMPLATE,
         Tags=[{"Key": "ml-provisioner:product", "Value": "othercorp-prod-a001-fraud"}],
     )
-    code, _, err = cli("deploy-product", "--config", name, "--force")
-    assert code == 2
-    assert f"belongs to product othercorp-prod-a001-fraud, not to product {names.product}" in err
-    assert stack(aws, names.stack_name, region)["StackStatus"] == "CREATE_COMPLETE"
+    before = stack(aws, names.stack_name, region)
+    for command in (
+        ["deploy-product", "--force"],
+        ["show-changes"],
+        ["show-changes", "--save"],
+        ["check-drift"],
+        ["delete-product", "--force"],
+    ):
+        code, _, err = cli(command[0], "--config", name, *command[1:])
+        assert code == 2, (command, err)
+        assert f"belongs to product othercorp-prod-a001-fraud, not to product {names.product}" in err, command
+        after = stack(aws, names.stack_name, region)  # read again: nothing was changed
+        assert (after["StackStatus"], after.get("LastUpdatedTime"), after["Tags"]) == (
+            before["StackStatus"],
+            before.get("LastUpdatedTime"),
+            before["Tags"],
+        ), command
+    change_sets = aws("cloudformation", region).list_change_sets(StackName=names.stack_name)["Summaries"]
+    assert change_sets == [], "no change set was made on it"
 
 
 def test_a_product_named_like_a_test_deployment_is_not_treated_as_one(aws):

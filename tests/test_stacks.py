@@ -485,11 +485,12 @@ def test_kms_key_rotates_and_encrypts_bucket_builds_pipelines_logs_and_topic(syn
             }
         },
     )
-    template.has_resource_properties("AWS::CodeBuild::Project", {"EncryptionKey": key_arn})
-    template.has_resource_properties(
-        "AWS::CodePipeline::Pipeline",
-        {"ArtifactStore": Match.object_like({"EncryptionKey": {"Id": key_arn, "Type": "KMS"}})},
-    )
+    projects = resources(result, "AWS::CodeBuild::Project")
+    pipelines = resources(result, "AWS::CodePipeline::Pipeline")
+    assert len(projects) == 2 and all(p["Properties"]["EncryptionKey"] == key_arn for p in projects), "every build"
+    assert len(pipelines) == 2 and all(
+        p["Properties"]["ArtifactStore"]["EncryptionKey"] == {"Id": key_arn, "Type": "KMS"} for p in pipelines
+    ), "every pipeline"
     template.has_resource(
         "AWS::Logs::LogGroup",
         {
