@@ -157,3 +157,36 @@ def test_no_colour_when_output_is_not_a_terminal(tmp_path):
     result = run("validate-config", "-c", str(bad), workspace=tmp_path)
     assert result.exit_code == EXIT_BAD_INPUT
     assert "error: " in result.stderr and "\x1b[" not in result.stderr
+
+
+def _json_commands() -> list[list[str]]:
+    """Every command (fleet's included) that has --json, as the words that name it."""
+    from ml_provisioner.cli import app as typer_app
+
+    root = typer.main.get_command(typer_app)
+    found = []
+
+    def visit(command: typer.core.TyperCommand, path: list[str]) -> None:
+        if hasattr(command, "commands"):  # a group
+            for name, sub in command.commands.items():
+                visit(sub, [*path, name])
+        elif any("--json" in getattr(p, "opts", []) for p in command.params):
+            found.append(path)
+
+    visit(root, [])
+    return found
+
+
+def test_every_json_command_keeps_stdout_one_json_document_even_when_it_fails(tmp_path):
+    """--json: stdout holds one JSON document and nothing else; a failure is {"error", "hint",
+    "exit_code"} there (and a line for a person on stderr), so `json.load` never breaks."""
+    commands = _json_commands()
+    assert len(commands) >= 14, commands
+    for command in commands:
+        target = ["ml/configs/no-such-*.yaml"] if command[0] in ("fleet", "bootstrap") else ["-c", "no-such.yaml"]
+        result = run(*command, *target, "--json", workspace=tmp_path)
+        assert result.exit_code != 0, command
+        document = json.loads(result.stdout)  # one document, nothing before or after it
+        assert isinstance(document, dict) and document["error"], (command, result.stdout)
+        assert document["exit_code"] == result.exit_code, command
+        assert "error: " in result.stderr, command

@@ -47,6 +47,7 @@ class Run:
     quiet: bool = False
     summary: str = "ok"
     configs: list[str] = field(default_factory=list)
+    json_written: bool = False  # --json: stdout holds one document, the result's or the error's
 
     # -- output -------------------------------------------------------------------------------
     def out(self, text: str = "") -> None:
@@ -58,6 +59,7 @@ class Run:
         typer.echo(text)
 
     def json(self, data: Any) -> None:
+        self.json_written = True
         typer.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 
     def note(self, text: str) -> None:
@@ -88,10 +90,19 @@ def action(ctx: typer.Context, name: str) -> Iterator[Run]:
     """Run one action: map every failure to an exit code with a one-line cause and a hint,
     print a traceback only with --verbose, and log the outcome to reports/execution.log."""
     run = current_run(ctx)
+    as_json = bool(ctx.params.get("as_json"))
     code = 0
     unlogged = run.workspace.log_started(name)  # a "started" line first: a killed run leaves a trace
     if unlogged:
         run.warn(unlogged)
+
+    def failed(message: str, hint: str | None, **details: Any) -> None:
+        """The error on stderr for a person; under --json also as the one document on stdout."""
+        if hint:
+            _hint(hint)
+        if as_json and not run.json_written:
+            run.json({"error": message, "hint": hint, "exit_code": code, **details})
+
     try:
         yield run
     except typer.Exit as exit_:
@@ -102,14 +113,17 @@ def action(ctx: typer.Context, name: str) -> Iterator[Run]:
         run.summary = f"invalid config ({len(error.problems)} problem(s))"
         for problem in error.problems:
             _error(problem.render(error.path))
-        _hint("fix the fields above; `ml-provisioner config-schema` lists every field and its allowed values")
+        failed(
+            run.summary,
+            "fix the fields above; `ml-provisioner config-schema` lists every field and its allowed values",
+            problems=[problem.render(error.path) for problem in error.problems],
+        )
         raise typer.Exit(code) from None
     except ProvisionerError as error:
         code = error.exit_code
         run.summary = error.message
         _error(error.message)
-        if error.hint:
-            _hint(error.hint)
+        failed(error.message, error.hint)
         if run.verbose:
             traceback.print_exc()
         raise typer.Exit(code) from None
@@ -117,6 +131,7 @@ def action(ctx: typer.Context, name: str) -> Iterator[Run]:
         code = 130
         run.summary = "interrupted"
         _error("interrupted")
+        failed("interrupted", None)
         raise typer.Exit(code) from None
     except Exception as error:  # noqa: BLE001 - the last line of defence: never a bare traceback
         code = EXIT_FAILED
@@ -124,8 +139,8 @@ def action(ctx: typer.Context, name: str) -> Iterator[Run]:
         _error(f"{name} failed: {type(error).__name__}: {error}")
         if run.verbose:
             traceback.print_exc()
-        else:
-            _hint("run again with --verbose for the traceback")
+        verbose_hint = None if run.verbose else "run again with --verbose for the traceback"
+        failed(f"{name} failed: {type(error).__name__}: {error}", verbose_hint)
         raise typer.Exit(code) from None
     finally:
         unlogged_outcome = run.workspace.log_execution(name, run.configs, code, run.summary)
