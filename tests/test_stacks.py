@@ -155,18 +155,27 @@ def test_artifacts_bucket_is_private_encrypted_versioned_tls_only_and_retained(s
             "UpdateReplacePolicy": "Retain",
         },
     )
-    template.has_resource_properties(
-        TLS_POLICY,
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_every_request_to_the_bucket_and_its_objects_must_use_tls(synthesized, stem):
+    """The one bucket policy denies anyone (every principal) any S3 action on the bucket and on
+    every object in it, unless the request came over TLS."""
+    result = synthesized[stem]
+    [(bucket_id, _)] = [(i, r) for i, r in result.template["Resources"].items() if r["Type"] == "AWS::S3::Bucket"]
+    [policy] = resources(result, TLS_POLICY)
+    assert policy["Properties"]["Bucket"] == {"Ref": bucket_id}
+    bucket_arn = {"Fn::GetAtt": [bucket_id, "Arn"]}
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
         {
-            "PolicyDocument": {
-                "Statement": [
-                    Match.object_like(
-                        {"Effect": "Deny", "Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
-                    )
-                ]
-            }
-        },
-    )
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "s3:*",
+            "Resource": [bucket_arn, {"Fn::Join": ["", [bucket_arn, "/*"]]}],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ]
 
 
 def test_starter_has_registry_repositories_projects_pipelines_and_three_roles(synthesized):
@@ -316,12 +325,37 @@ def test_codeconnections_source_reads_the_repositories_through_the_one_connectio
         assert statement["Resource"] in ([source.connection_arn], source.connection_arn)
 
 
-def test_roles_trust_only_their_service_from_this_account(synthesized):
-    result = synthesized[example("techcorp codecommit").stem]
+@pytest.mark.parametrize("stem", STEMS)
+def test_roles_trust_only_their_service_from_this_account(synthesized, stem):
+    """Each role trusts one AWS service, from the product's account, and where the service sets
+    aws:SourceArn (CodeBuild, CodePipeline, EventBridge) only the product's own projects, pipelines
+    or rule; SageMaker jobs carry no ARN to pin (their names come from the pipeline execution)."""
+    result = synthesized[stem]
+    n = result.names
+    arn = f"arn:{n.partition}"
+    source_arns = {
+        "codebuild.amazonaws.com": ("ArnLike", f"{arn}:codebuild:{n.region}:{n.account}:project/{n.deployment_id}--*"),
+        "codepipeline.amazonaws.com": ("ArnLike", f"{arn}:codepipeline:{n.region}:{n.account}:{n.deployment_id}--*"),
+        "events.amazonaws.com": ("ArnEquals", f"{arn}:events:{n.region}:{n.account}:rule/{n.approval_rule}"),
+        "sagemaker.amazonaws.com": None,
+    }
+    trusted = []
     for role in resources(result, "AWS::IAM::Role"):
+        assert role["Properties"]["Path"] == n.iam_path
         for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
-            assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == result.names.account
-        assert role["Properties"]["Path"] == result.names.iam_path
+            service = statement["Principal"]["Service"]
+            trusted.append(service)
+            assert set(statement["Principal"]) == {"Service"} and service in source_arns, statement
+            assert (statement["Effect"], statement["Action"]) == ("Allow", "sts:AssumeRole")
+            expected = {"StringEquals": {"aws:SourceAccount": n.account}}
+            if source_arns[service]:
+                operator, source = source_arns[service]
+                expected[operator] = {"aws:SourceArn": source}
+            assert statement["Condition"] == expected, statement
+    assert sorted(set(trusted)) == sorted(
+        {"codebuild.amazonaws.com", "codepipeline.amazonaws.com", "sagemaker.amazonaws.com"}
+        | ({"events.amazonaws.com"} if n.config.tier != "starter" else set())
+    )
 
 
 def test_role_policies_name_only_product_resources(synthesized):
@@ -559,9 +593,18 @@ def test_compliance_alarms_notify_the_encrypted_topic_and_email_subscription(syn
         {"Protocol": "email", "Endpoint": result.loaded.config.monitoring.alerts_email, "TopicArn": {"Ref": topic_id}},
     )
     [log_group] = resources(result, "AWS::Logs::LogGroup")
-    assert log_group["Properties"]["DataProtectionPolicy"]["Statement"][1]["Operation"] == {
-        "Deidentify": {"MaskConfig": {}}
-    }, "secrets printed by builds are masked"
+    [redact] = [
+        statement
+        for statement in log_group["Properties"]["DataProtectionPolicy"]["Statement"]
+        if statement["Operation"] == {"Deidentify": {"MaskConfig": {}}}
+    ]
+    # The README's "AWS secret keys and private keys": CloudWatch Logs' managed data identifiers,
+    # written out here (CloudWatch Logs User Guide, "Types of data that you can protect").
+    masked = {
+        f"arn:aws:dataprotection::aws:data-identifier/{name}"
+        for name in ("AwsSecretKey", "OpenSshPrivateKey", "PgpPrivateKey", "PkcsPrivateKey", "PuttyPrivateKey")
+    }
+    assert set(redact["DataIdentifier"]) == masked, "secrets printed by builds are masked"
     [log_group_id] = [i for i, r in result.template["Resources"].items() if r["Type"] == "AWS::Logs::LogGroup"]
     for project in resources(result, "AWS::CodeBuild::Project"):
         assert project["Properties"]["LogsConfig"]["CloudWatchLogs"]["GroupName"] == {"Ref": log_group_id}
