@@ -20,6 +20,8 @@ DELIMITER = "--"
 TEST_MARKER_PATTERN = r"t[0-9a-f]{4}"
 TEST_MARKER_WILDCARD = "t????"  # the IAM pattern that matches every new_test_marker()
 LONGEST_TEST_MARKER = "tffff"  # for checking name lengths of test deployments
+CHANGE_SET_PREFIX = "ml-provisioner-"  # how the change sets this tool makes are recognised
+PLAN_PREFIX = CHANGE_SET_PREFIX + "plan-"  # ... and those kept for a saved plan (never leftovers)
 
 
 def new_test_marker() -> str:

@@ -111,13 +111,13 @@ class Workspace:
         return path
 
     def write_policies(self, config_stem: str, files: dict[str, str]) -> list[Path]:
-        """Write a config's policies/ files; remove deployer documents numbered beyond this run's
-        (left by an earlier, larger policy)."""
+        """Write a config's policies/ files; remove deployer and approver documents this run did not
+        write (left by an earlier, larger policy, or by one with --approver)."""
         written = [self.write(self.policies / name, text) for name, text in files.items()]
-        numbered = re.compile(re.escape(config_stem) + r"-deployer-(\d+)\.json")
-        for path in self.policies.glob(f"{config_stem}-deployer-*.json"):
+        numbered = re.compile(re.escape(config_stem) + r"-(deployer|approver)-(\d+)\.json")
+        for path in self.policies.glob(f"{config_stem}-*.json"):
             match = numbered.fullmatch(path.name)
-            if match and path.name not in files:
+            if match and path.name not in files:  # an approver's left from a run with --approver too
                 path.unlink()
         return written
 

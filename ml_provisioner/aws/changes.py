@@ -15,11 +15,10 @@ import botocore.exceptions
 from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.changes import ChangeSet, ResourceChange
 from ml_provisioner.errors import OperationFailed
+from ml_provisioner.identity import CHANGE_SET_PREFIX
 
 NO_CHANGES_REASONS = ("didn't contain changes", "No updates are to be performed")
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]  # the enterprise boundary has a fixed name
-CHANGE_SET_PREFIX = "ml-provisioner-"  # how the change sets this tool makes are recognised
-PLAN_PREFIX = CHANGE_SET_PREFIX + "plan-"  # ... and those kept for a saved plan (never leftovers)
 
 
 def create_change_set(

@@ -21,8 +21,6 @@ import botocore.exceptions
 
 from ml_provisioner import catalog, staging
 from ml_provisioner.aws.changes import (
-    CHANGE_SET_PREFIX,
-    PLAN_PREFIX,
     create_change_set,
     delete_change_set,
     deployed_template,
@@ -33,6 +31,7 @@ from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.aws.source_preflight import CODECOMMIT_REFUSED, SOURCE_ALTERNATIVES, check_source
 from ml_provisioner.changes import ChangeSet, refuse_unsafe_changes
 from ml_provisioner.errors import BadInput, Interrupted, OperationFailed
+from ml_provisioner.identity import CHANGE_SET_PREFIX, PLAN_PREFIX
 from ml_provisioner.naming import Names, config_file_name
 
 WAIT = {"Delay": 5, "MaxAttempts": 720}  # up to an hour for a stack to settle

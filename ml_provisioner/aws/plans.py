@@ -13,7 +13,7 @@ import botocore.exceptions
 
 from ml_provisioner import catalog
 from ml_provisioner.aws import restore
-from ml_provisioner.aws.changes import PLAN_PREFIX, change_set_template_text, described_changes
+from ml_provisioner.aws.changes import change_set_template_text, described_changes
 from ml_provisioner.aws.lifecycle import (
     _AWS_FAULTS,
     DeployResult,
@@ -35,6 +35,7 @@ from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.aws.source_preflight import check_source
 from ml_provisioner.changes import ChangeSet, ResourceChange, refuse_unsafe_changes
 from ml_provisioner.errors import BadInput
+from ml_provisioner.identity import PLAN_PREFIX
 from ml_provisioner.naming import Names
 from ml_provisioner.plan import NEW_PLAN, Plan, now
 from ml_provisioner.templates import load_template_text

@@ -45,6 +45,14 @@ ServiceRoleOption = Annotated[
         "permissions (policies/<config>-cfn-execution-trust.json and -cfn-execution-<n>.json).",
     ),
 ]
+ApproverOption = Annotated[
+    bool,
+    typer.Option(
+        "--approver",
+        help="Two-person rule: the deployer plans but cannot execute; policies/<config>-approver-<n>.json "
+        "executes only the product's saved plans (deploy-product --plan).",
+    ),
+]
 
 
 def create_policy(
@@ -53,6 +61,7 @@ def create_policy(
     as_json: JsonOption = False,
     service_role: ServiceRoleOption = False,
     fresh: FreshOption = False,
+    approver: ApproverOption = False,
 ) -> None:
     """Write the least-privilege IAM policy for deploying, testing, checking and deleting the product
     into policies/<config>-deployer-<n>.json (each document within IAM's managed-policy limit)."""
@@ -63,7 +72,7 @@ def create_policy(
         loaded = [run.load(given) for given in config]
         results = current_templates(run.workspace, loaded, fresh=fresh, notify=run.warn, keep_required=False)
         # all derived before any is written
-        policies = [generate_policy(result, service_role=service_role) for result in results]
+        policies = [generate_policy(result, service_role=service_role, approver=approver) for result in results]
         for policy in policies:
             run.workspace.write_policies(policy.config_stem, policy.files())
         run.summary = f"{sum(len(p.documents) for p in policies)} policy document(s) written"
@@ -98,6 +107,9 @@ def _print_policy(run: Run, policy: DeployerPolicy) -> None:
             + ", ".join(str(run.workspace.policies / f) for f in policy.execution_file_names())
         )
     run.out(policy.holder_can_and_cannot)
+    if policy.two_person_rule:
+        run.out(policy.two_person_rule)
+        run.out("approver: " + ", ".join(str(run.workspace.policies / name) for name in policy.approver_file_names()))
     run.result(
         f"{policy.config_stem}: {summary['statements']} statements, {summary['actions']} actions, "
         f"{len(summary['services'])} services, {len(policy.documents)} document(s)\n"
@@ -112,6 +124,7 @@ def create_review_report(
     as_json: JsonOption = False,
     service_role: ServiceRoleOption = False,
     fresh: FreshOption = False,
+    approver: ApproverOption = False,
     plan_file: Annotated[
         Path | None,
         typer.Option(
@@ -142,7 +155,7 @@ def create_review_report(
             review = ReviewInput(
                 synthesized=result,
                 lint=_lint(result),
-                policy=generate_policy(result, service_role=service_role),
+                policy=generate_policy(result, service_role=service_role, approver=approver),
                 preview=changes,
                 preview_note=why_not,
                 plan=plan,

@@ -22,6 +22,7 @@ from typing import Any
 from ml_provisioner import staging
 from ml_provisioner.config.models import CONNECTION_ARN, EnterpriseConfig, SourceControl
 from ml_provisioner.errors import OperationFailed
+from ml_provisioner.identity import PLAN_PREFIX
 from ml_provisioner.naming import Names
 from ml_provisioner.policy import delegation, iam_reference, scopes, tables
 from ml_provisioner.policy.schemas import TypePermissions, type_permissions
@@ -71,6 +72,9 @@ class DeployerPolicy:
     staged: bool  # the template is large enough to go through the staging bucket
     bounded: bool = False  # the product's roles carry a permission boundary (enterprise)
     execution_role: ExecutionRole | None = None  # service-role mode
+    # Two-person rule (create-policy --approver): the statements above are the author's, who plans
+    # but cannot execute; the approver executes saved plans and nothing else.
+    approver_statements: list[dict[str, Any]] | None = None
 
     @property
     def mode(self) -> str:
@@ -87,9 +91,17 @@ class DeployerPolicy:
     def file_names(self) -> list[str]:
         return [f"{self.config_stem}-deployer-{n}.json" for n in range(1, len(self.documents) + 1)]
 
+    @property
+    def approver_documents(self) -> list[dict[str, Any]]:
+        return split_documents(self.approver_statements) if self.approver_statements else []
+
+    def approver_file_names(self) -> list[str]:
+        return [f"{self.config_stem}-approver-{n}.json" for n in range(1, len(self.approver_documents) + 1)]
+
     def files(self) -> dict[str, str]:
         """policies/ file name -> JSON text, in the order they are written."""
         documents = dict(zip(self.file_names(), self.documents, strict=True))
+        documents |= dict(zip(self.approver_file_names(), self.approver_documents, strict=True))
         if self.execution_role:
             role = self.execution_role
             documents |= dict(zip(self.execution_file_names(), [role.trust, *role.documents], strict=True))
@@ -104,6 +116,18 @@ class DeployerPolicy:
             f"{self.config_stem}-cfn-execution-trust.json",
             *(f"{self.config_stem}-cfn-execution-{n}.json" for n in range(1, count + 1)),
         ]
+
+    @property
+    def two_person_rule(self) -> str:
+        """Who may do what under create-policy --approver; empty without it."""
+        if not self.approver_statements:
+            return ""
+        return (
+            "Two-person rule: the deployer policy's holder (the author) plans changes (show-changes --save) "
+            "but cannot execute any change set; the approver policy's holder executes only this product's "
+            "saved plans (change sets named ml-provisioner-plan-*, deploy-product --plan), after AWS confirms "
+            "each is what its plan says, and cannot create, delete or change a stack itself."
+        )
 
     @property
     def holder_can_and_cannot(self) -> str:
@@ -150,6 +174,8 @@ class DeployerPolicy:
                 "files": self.execution_file_names(),
                 "actions": len(_actions(self.execution_role.statements)),
             },
+            "two_person_rule": self.two_person_rule or None,
+            "approver_files": self.approver_file_names(),
             "statements": len(self.statements),
             "actions": len(self.actions),
             "services": self.services,
@@ -252,9 +278,10 @@ def _canonical(action: str) -> str:
 # -- the generator --------------------------------------------------------------------------------
 
 
-def generate_policy(synthesized: Synthesized, *, service_role: bool = False) -> DeployerPolicy:
+def generate_policy(synthesized: Synthesized, *, service_role: bool = False, approver: bool = False) -> DeployerPolicy:
     """The deployer's policy; with service_role, the caller's policy and the CloudFormation
-    execution role that holds the resource permissions instead."""
+    execution role that holds the resource permissions instead; with approver, the deployer
+    split in two (two_person_rule)."""
     names = synthesized.names
     template = synthesized.template
     resources, caller = _Grants(names), _Grants(names)
@@ -296,16 +323,62 @@ def generate_policy(synthesized: Synthesized, *, service_role: bool = False) -> 
             names.execution_role_arn, EXECUTION_ROLE_TRUST, execution, split_documents(execution)
         )
     statements = delegation.guard(caller.render(), names)
+    approver_statements = None
+    if approver:
+        approver_statements = _approver(statements, names)
+        statements = _author(statements)
     return DeployerPolicy(
         config_stem=synthesized.loaded.stem,
         stack_name=names.stack_name,
         statements=statements,
         documents=split_documents(statements),
+        approver_statements=approver_statements,
         omitted=sorted(omitted.values(), key=lambda o: (o.resource_type, o.action)),
         staged=staged,
         bounded=delegation.bounded(names),
         execution_role=execution_role,
     )
+
+
+EXECUTE = "cloudformation:ExecuteChangeSet"
+PROTECT = "cloudformation:UpdateTerminationProtection"
+
+
+def _author(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The deployer without ExecuteChangeSet: it plans, someone else executes."""
+    kept = [{**s, "Action": [a for a in s["Action"] if a != EXECUTE]} for s in statements]
+    return [s for s in kept if s["Action"]]
+
+
+def _approver(statements: list[dict[str, Any]], names: Names) -> list[dict[str, Any]]:
+    """What executing a saved plan needs (deploy-product --plan): the reads of the checks and the
+    read-back, ExecuteChangeSet of the product's plan change sets only, termination protection;
+    and, where CloudFormation acts with the executor's credentials (direct mode), what it does for
+    the change set (already allowed only through CloudFormation) and passing the product's roles."""
+    approver = []
+    for statement in statements:
+        condition = statement.get("Condition", {})
+        through_stack = "aws:CalledVia" in str(condition)
+        keep = [
+            a
+            for a in statement["Action"]
+            if statement["Effect"] == "Deny"
+            or through_stack
+            or a in (PASS_ROLE, PROTECT)
+            or not iam_reference.changes_something(a)
+        ]
+        if keep:
+            approver.append({**statement, "Action": keep})
+    approver.append(
+        {
+            "Sid": "CloudformationExecuteSavedPlans",
+            "Effect": "Allow",
+            "Action": [EXECUTE],
+            "Resource": [names.arn("cloudformation", f"stack/{names.stack_name}/*")],
+            "Condition": {"StringLike": {"cloudformation:ChangeSetName": f"{PLAN_PREFIX}*"}},
+        }
+    )
+    return approver
 
 
 def _actions(statements: list[dict[str, Any]]) -> list[str]:

@@ -330,6 +330,7 @@ def _policy(policy: DeployerPolicy) -> str:
         [
             ("Mode", summary["mode"]),
             ("What its holder could and could not do", policy.holder_can_and_cannot),
+            *([("Who may do what (two-person rule)", policy.two_person_rule)] if policy.two_person_rule else []),
             ("Statements", summary["statements"]),
             ("Actions", summary["actions"]),
             ("Services", ", ".join(summary["services"])),
