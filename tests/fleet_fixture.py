@@ -91,9 +91,16 @@ def write(folder: Path, data: dict) -> Path:
 
 
 def break_source(path: Path) -> None:
-    """A product that cannot deploy: a CodeCommit source in an account that has no repository
-    (CodeCommit creates no first repository: the pre-deploy source check refuses it)."""
+    """A product that cannot deploy: its source is a CodeConnections connection that does not exist
+    in its account (the pre-deploy source check refuses it, exit 2)."""
     data = yaml.safe_load(path.read_text())
-    data["ml_product"]["source_control"] = "codecommit"
+    region, account = data["environment"]["region"], data["client"]["account_id"]
+    data["ml_product"] |= {
+        "source_control": "codeconnections",
+        "connection_arn": f"arn:aws:codeconnections:{region}:{account}:connection/00000000-0000-4000-8000-000000000000",
+        "build_repository": "example/model-build",
+        "deploy_repository": "example/model-deploy",
+        "branch": "main",
+    }
     path.unlink()
     write(path.parent, data)

@@ -43,7 +43,7 @@ def test_a_fleet_across_three_accounts_end_to_end(aws, endpoint):
     paths = write_fleet(Path("ml/configs"), PER_ACCOUNT)
     break_source(paths[1])  # the second product of the first account
     paths = sorted(Path("ml/configs").glob("*.yaml"))
-    broken = next(p for p in paths if "codecommit" in p.name)
+    broken = next(p for p in paths if "codeconnections" in p.name)
     broken_key = names_of(broken).deployment_id
     total = len(paths)
 
@@ -52,7 +52,7 @@ def test_a_fleet_across_three_accounts_end_to_end(aws, endpoint):
     assert code == 1, err
     rows = {r["product"]: r for r in as_json(out)}
     assert len(rows) == total
-    assert "CodeCommit" in rows[broken_key]["error"]
+    assert "no connection" in rows[broken_key]["error"]
     assert f"1 of {total} product(s) failed to deploy: {broken_key}" in err
     for path in paths:
         names = names_of(path)
