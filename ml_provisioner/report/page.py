@@ -21,8 +21,9 @@ from ml_provisioner.report import model
 from ml_provisioner.report.diagram import pipelines_svg
 from ml_provisioner.synth import LintFinding, Synthesized
 
-SECTIONS = (
+SECTIONS = (  # what changes first: it is what the approver signs off
     ("summary", "Summary"),
+    ("change-preview", "Change preview"),
     ("config", "Configuration"),
     ("tier", "Tier"),
     ("resources", "Resources"),
@@ -30,7 +31,6 @@ SECTIONS = (
     ("ssm-outputs", "SSM outputs"),
     ("deployer-policy", "Deployer policy"),
     ("findings", "Findings"),
-    ("change-preview", "Change preview"),
 )
 
 
@@ -71,6 +71,7 @@ def build_report(review: ReviewInput, generated_at: dt.datetime) -> str:
             _nav(),
             "<main>",
             _summary(review),
+            _preview(review.preview, review.preview_note, review.plan),
             _config(s),
             _tier(s),
             _resources(s),
@@ -78,7 +79,6 @@ def build_report(review: ReviewInput, generated_at: dt.datetime) -> str:
             _ssm_outputs(s),
             _policy(review.policy),
             _findings(review),
-            _preview(review.preview, review.preview_note, review.plan),
             "</main>",
             _footer(s, stamp),
         ]
@@ -380,8 +380,10 @@ def _findings(review: ReviewInput) -> str:
         "suppression carries the reason it was accepted.",
         "<h3>cdk-nag: open findings</h3>",
         nag,
-        f'<h3>cdk-nag: acknowledged <span class="count">{len(s.acknowledged)}</span></h3>',
+        # folded: each was accepted with its reason at synthesis; the open findings above need the reader
+        f'<details><summary><h3>cdk-nag: acknowledged <span class="count">{len(s.acknowledged)}</span></h3></summary>',
         acknowledged if s.acknowledged else _empty("None."),
+        "</details>",
         "<h3>cfn-lint</h3>",
         lint,
     )
