@@ -139,14 +139,21 @@ def test_ctrl_c_during_change_set_creation_removes_what_the_run_made(aws, faults
     assert not stacks_named(aws, names.stack_name, region), "no REVIEW_IN_PROGRESS stack left"
 
 
-@pytest.mark.parametrize("command", ["delete-product", "show-changes", "deploy-product"])
-def test_later_commands_remove_what_a_killed_creation_left(aws, faults, command):
+def _killed_first_creation(aws, faults) -> tuple[str, str, object, dict]:
+    """A first deploy killed (SIGKILL) right after its change set was created: (config, region,
+    names, the empty REVIEW_IN_PROGRESS stack it left)."""
     config, data = product("techcorp s3", aws)
     region, names = data["environment"]["region"], names_of(config)
     faults.at("CreateChangeSet", signal=SIGKILL)
     assert faults.cli("deploy-product", "-c", config, "--force", env=FAST)[0] == -SIGKILL
     [left] = stacks_named(aws, names.stack_name, region)
     assert left["StackStatus"] == "REVIEW_IN_PROGRESS"
+    return config, region, names, left
+
+
+@pytest.mark.parametrize("command", ["delete-product", "show-changes", "deploy-product"])
+def test_later_commands_remove_what_a_killed_creation_left(aws, faults, command):
+    config, region, names, _ = _killed_first_creation(aws, faults)
     assert [c["ExecutionStatus"] for c in change_sets_of(aws, names.stack_name, region)] == ["AVAILABLE"]
 
     code, out, err = cli(command, "-c", config, *(["--force"] if command != "show-changes" else []))
@@ -329,12 +336,7 @@ def test_a_killed_creation_is_cleaned_up_even_where_its_stack_carries_no_tags(aw
     proven by the change sets themselves (this tool's names, the product's tags), never assumed."""
     from moto.cloudformation.models import cloudformation_backends
 
-    config, data = product("techcorp s3", aws)
-    region, names = data["environment"]["region"], names_of(config)
-    faults.at("CreateChangeSet", signal=SIGKILL)
-    assert faults.cli("deploy-product", "-c", config, "--force", env=FAST)[0] == -SIGKILL
-    [left] = stacks_named(aws, names.stack_name, region)
-    assert left["StackStatus"] == "REVIEW_IN_PROGRESS"
+    config, region, names, left = _killed_first_creation(aws, faults)
     backend = cloudformation_backends["123456789012"][region]  # the endpoint runs in this process
     backend.stacks[left["StackId"]].tags = {}
     assert not stack(aws, names.stack_name, region).get("Tags")
