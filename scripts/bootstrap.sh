@@ -25,8 +25,9 @@ fi
   || "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r lock/uv.txt
 UV=("$VENV/bin/uv" pip --quiet)
 # sync: exactly the lock, removing whatever else the venv held; then the checkout's own packages
-# (editable, no dependency resolution, built with the locked setuptools).
-"${UV[@]}" sync --python "$VENV/bin/python" --require-hashes "$LOCK"
+# (editable, no dependency resolution, built with the locked setuptools). Bytecode is compiled at
+# install, as pip does: where PYTHONDONTWRITEBYTECODE is set, nothing would ever be cached otherwise.
+"${UV[@]}" sync --python "$VENV/bin/python" --require-hashes --compile-bytecode "$LOCK"
 "${UV[@]}" install --python "$VENV/bin/python" --no-deps --no-build-isolation "${PROJECT[@]}"
 echo "$LOCK" >"$VENV/ml-provisioner-lock"
 export PATH="$PWD/$VENV/bin:$PATH"

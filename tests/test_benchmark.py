@@ -1,0 +1,44 @@
+"""scripts/benchmark.py compares like with like (not timed here: speed targets live in the script).
+Both sides of the `cdk synth` comparison, and every other case, run with one environment: one HOME,
+one jsii package cache, one Node.js; the cold synthesis and `cdk synth` alternate which goes first."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from tests.conftest import PROJECT
+
+
+def _benchmark():
+    spec = importlib.util.spec_from_file_location("benchmark", PROJECT / "scripts" / "benchmark.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_measured_command_gets_the_one_environment(tmp_path, monkeypatch):
+    benchmark = _benchmark()
+    env = benchmark.bench_env(tmp_path)
+    assert env["HOME"] == str(tmp_path)
+    assert env["JSII_RUNTIME_PACKAGE_CACHE_ROOT"] == str(tmp_path / ".jsii-cache")
+    assert Path(env["JSII_NODE"]).name.startswith("node")
+    assert env["PATH"].split(":")[0] == str(Path(sys.executable).parent), "cdk.json's python3 is the venv's"
+    assert not any(key.startswith("AWS_") and key != "AWS_EC2_METADATA_DISABLED" for key in env)
+
+    seen: list[tuple[str, dict]] = []
+
+    def record(*commands, env, cwd=None):
+        seen.extend((command[0], env) for command in commands)
+        return 1.0, 1.0
+
+    monkeypatch.setattr(benchmark, "timed", record)
+    for cdk_first in (True, False):
+        seen.clear()
+        times = benchmark.one_round(Path("/usr/bin/cdk"), env, cdk_first=cdk_first)
+        assert {"cold", "cdk", "again", "seven", "all"} <= set(times)
+        assert all(recorded is env for _, recorded in seen), "one environment for both sides"
+        order = [name for name, _ in seen][:2]
+        assert order == (["/usr/bin/cdk", sys.executable] if cdk_first else [sys.executable, "/usr/bin/cdk"])
