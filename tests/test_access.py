@@ -221,4 +221,4 @@ def test_botocore_resolves_each_service_s_endpoint_as_for_any_aws_tool(aws, endp
     config, _ = product("techcorp s3", aws)
     code, _, err = cli("check-drift", "-c", config)
     assert code == 1 and "is not deployed" in err, err  # it reached the endpoint the config file names
-    assert AwsSession("us-west-2").local_s3_endpoint() == endpoint
+    assert AwsSession("us-west-2").object_url("b", "k") == f"{endpoint}/b/k", "a local endpoint serves by path"

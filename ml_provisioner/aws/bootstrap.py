@@ -18,7 +18,6 @@ from ml_provisioner.aws.changes import create_change_set
 from ml_provisioner.aws.lifecycle import _ensure_staging_bucket, stack_state, watch
 from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.bootstrap import STACK_NAME
-from ml_provisioner.config.regions import url_suffix
 from ml_provisioner.errors import OperationFailed
 from ml_provisioner.synth import render_yaml
 
@@ -85,10 +84,7 @@ def _source(aws: AwsSession, text: str, bucket: str) -> dict[str, str]:
 def _upload(aws: AwsSession, text: str, bucket: str) -> str:
     key = f"templates/{STACK_NAME}/{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
     aws.client("s3").put_object(Bucket=bucket, Key=key, Body=text.encode(), ServerSideEncryption="AES256")
-    local = aws.local_s3_endpoint()
-    if local:  # a local endpoint serves S3 by path
-        return f"{local.rstrip('/')}/{bucket}/{key}"
-    return f"https://{bucket}.s3.{aws.region}.{url_suffix(aws.region)}/{key}"
+    return aws.object_url(bucket, key)
 
 
 def _resources(aws: AwsSession) -> set[str]:

@@ -59,10 +59,15 @@ def create_change_set(
             cfn.delete_change_set(ChangeSetName=arn)
             return ChangeSet(None, change_type, [])
         raise OperationFailed(f"change set for {stack_name} failed: {reason or error}") from None
-    # Widening is judged against what is deployed; a new stack's grants are reviewed as a whole
-    # (show-product, create-review-report), not line by line here.
-    old_template = deployed_template(aws, stack_name) if change_type == "UPDATE" else None
-    return ChangeSet(arn, change_type, _describe(cfn, arn, old_template, new_template, fixed_name_types))
+    changes = described_changes(
+        aws,
+        arn,
+        change_type=change_type,
+        stack_name=stack_name,
+        new_template=new_template,
+        fixed_name_types=fixed_name_types,
+    )
+    return ChangeSet(arn, change_type, changes)
 
 
 def delete_change_set(aws: AwsSession, change_set: ChangeSet) -> None:
@@ -101,7 +106,8 @@ def described_changes(
     new_template: dict[str, Any],
     fixed_name_types: frozenset[str],
 ) -> list[ResourceChange]:
-    """What CloudFormation says an existing change set does, judged as create_change_set judges it."""
+    """What CloudFormation says a change set does. Widening is judged against what is deployed; a
+    new stack's grants are reviewed as a whole (show-product, create-review-report), not line by line."""
     old_template = deployed_template(aws, stack_name) if change_type == "UPDATE" else None
     return _describe(aws.client("cloudformation"), arn, old_template, new_template, fixed_name_types)
 

@@ -526,11 +526,7 @@ def _template_source(aws: AwsSession, names: Names, text: str, staging_bucket: s
     key = f"{staging.staging_prefix(names)}{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
     s3 = aws.client("s3")
     s3.put_object(Bucket=bucket, Key=key, Body=text.encode(), ServerSideEncryption="AES256")
-    url = f"https://{bucket}.s3.{names.region}.{names.url_suffix}/{key}"
-    local = aws.local_s3_endpoint()
-    if local:  # a local endpoint serves S3 by path
-        url = f"{local.rstrip('/')}/{bucket}/{key}"
-    return {"TemplateURL": url}
+    return {"TemplateURL": aws.object_url(bucket, key)}
 
 
 def _ensure_staging_bucket(aws: AwsSession, bucket: str, region: str) -> None:

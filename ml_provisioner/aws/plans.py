@@ -159,6 +159,10 @@ def planned_change_set(aws: AwsSession, names: Names, plan: Plan) -> ChangeSet:
     return ChangeSet(plan.change_set_arn, change_type, changes)
 
 
+class PlanGone(BadInput):
+    """The plan's change set no longer exists."""
+
+
 def _ours(aws: AwsSession, names: Names, plan: Plan) -> dict[str, Any]:
     """DescribeChangeSet of the plan's change set, refused (exit 2) unless it is named as this
     tool's plans are, in the product's account, region and stack, and on the plan's stack id."""
@@ -174,7 +178,7 @@ def _ours(aws: AwsSession, names: Names, plan: Plan) -> dict[str, Any]:
     except botocore.exceptions.ClientError as error:
         if not _not_found(error):
             raise
-        raise BadInput(
+        raise PlanGone(
             f"the plan's change set {plan.change_set_arn} no longer exists (executed, discarded, or its stack "
             "was deleted)",
             hint,
@@ -233,9 +237,7 @@ def discard_plan(aws: AwsSession, names: Names, plan: Plan) -> str:
     creation made); returns what became of it, in words."""
     try:
         described = _ours(aws, names, plan)  # never another product's change set, whatever the file says
-    except BadInput as refusal:
-        if "no longer exists" not in refusal.message:
-            raise
+    except PlanGone:
         return "its change set was gone already"
     execution = described.get("ExecutionStatus", "")
     if execution.startswith("EXECUTE_"):

@@ -19,6 +19,7 @@ import botocore.exceptions
 from botocore.config import Config
 
 from ml_provisioner import __version__
+from ml_provisioner.config.regions import url_suffix
 from ml_provisioner.errors import BadInput, OperationFailed
 
 # How long one call may take, and how often it is tried. Standard mode retries throttling and
@@ -86,11 +87,14 @@ class AwsSession:
     def _boto(self) -> boto3.Session:
         return self.boto_session or boto3.Session(profile_name=self.profile, region_name=self.region)
 
-    def local_s3_endpoint(self) -> str | None:
-        """S3's endpoint when it is not AWS's (the sandbox, another emulator): it serves buckets by path."""
+    def object_url(self, bucket: str, key: str) -> str:
+        """An S3 object's URL as CloudFormation fetches a TemplateURL: virtual-hosted on AWS, by path on
+        an endpoint that is not AWS's (the sandbox, another emulator)."""
         endpoint: str = self.client("s3").meta.endpoint_url
         host = urllib.parse.urlsplit(endpoint).hostname or ""
-        return None if re.search(r"\.amazonaws\.com(\.cn)?$|\.api\.aws$", host) else endpoint
+        if re.search(r"\.amazonaws\.com(\.cn)?$|\.api\.aws$", host):
+            return f"https://{bucket}.s3.{self.region}.{url_suffix(self.region)}/{key}"
+        return f"{endpoint.rstrip('/')}/{bucket}/{key}"
 
     def client(self, service: str) -> Any:
         """A client of the service. Its endpoint is --endpoint-url when given; otherwise botocore
