@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import jsii
-from aws_cdk import Acknowledgment, IStableStringProducer, Lazy, Validations
+from aws_cdk import Acknowledgment, IAspect, IStableStringProducer, Lazy, Validations
+from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
 from constructs_lib.policy_document import PolicyDocument
@@ -38,3 +39,15 @@ class _Producer:
 
     def produce(self) -> str:
         return self._produce()
+
+
+@jsii.implements(IAspect)
+class PermissionBoundaryAspect:
+    """Sets the product's permission boundary on every IAM role in scope, roles added later included."""
+
+    def __init__(self, boundary_arn: str) -> None:
+        self.boundary_arn = boundary_arn
+
+    def visit(self, node: IConstruct) -> None:
+        if isinstance(node, iam.CfnRole):
+            node.permissions_boundary = self.boundary_arn

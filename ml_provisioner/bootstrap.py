@@ -3,8 +3,13 @@ template (pure: no AWS calls, no CDK).
 
 - the staging bucket for templates over CloudFormation's TemplateBody limit (staging.py names it):
   encrypted, versioned, TLS only, public access blocked, retained when the stack goes;
+- per product, its permission boundary (policy/boundary.py): every role of the product must carry
+  it, and nothing the deployer holds may write it, so only this administrator's stack creates it;
 - per product, a deployer role trusted only by the given principals (of the tooling account),
-  holding the deployer policy create-policy derives from the product's template. One role per
+  holding the deployer policy create-policy derives from the product's template; with
+  --service-role, the caller's policy, and the CloudFormation execution role holding the resource
+  permissions (trusted by CloudFormation only, outside every path the product or its deployer
+  may write). One role per
   product keeps each product's least privilege as derived (a role per account would hold the
   union, and IAM attaches at most 10 managed policies to a role) and keeps products apart: a
   product's deploy cannot touch another product's resources.
@@ -37,10 +42,17 @@ class Deployer:
 
     names: Names
     documents: list[dict[str, Any]]
+    boundary: dict[str, Any]  # the product's permission boundary
+    # service-role mode: the execution role's trust and permission documents
+    execution: tuple[dict[str, Any], list[dict[str, Any]]] | None = None
 
     @property
     def logical_id(self) -> str:
         return "Deployer" + hashlib.sha256(self.names.deployer_role_arn.encode()).hexdigest()[:12].upper()
+
+    @property
+    def boundary_logical_id(self) -> str:
+        return "Boundary" + hashlib.sha256(self.names.permission_boundary_arn.encode()).hexdigest()[:12].upper()
 
 
 def check_principals(principals: list[str]) -> list[str]:
@@ -61,7 +73,7 @@ def template(deployers: list[Deployer], principals: list[str], external_id: str 
     resources: dict[str, Any] = {**_staging_bucket()}
     for deployer in sorted(deployers, key=lambda d: d.names.deployer_role_arn):
         names = deployer.names
-        if len(deployer.documents) > MAX_MANAGED_POLICIES:
+        if max(len(deployer.documents), len(deployer.execution[1]) if deployer.execution else 0) > MAX_MANAGED_POLICIES:
             raise BadInput(
                 f"the deployer policy of {names.deployment_id} needs {len(deployer.documents)} managed policies; "
                 f"IAM attaches at most {MAX_MANAGED_POLICIES} to a role",
@@ -73,6 +85,16 @@ def template(deployers: list[Deployer], principals: list[str], external_id: str 
                 {"Fn::Equals": [{"Ref": "AWS::AccountId"}, names.account]},
                 {"Fn::Equals": [{"Ref": "AWS::Region"}, names.region]},
             ]
+        }
+        resources[deployer.boundary_logical_id] = {
+            "Type": "AWS::IAM::ManagedPolicy",
+            "Condition": condition,
+            "Properties": {
+                "ManagedPolicyName": names.permission_boundary,
+                "Path": names.permission_boundary_path,
+                "Description": f"Permission boundary of every role of ML product {names.product}",
+                "PolicyDocument": deployer.boundary,
+            },
         }
         role = deployer.logical_id
         resources[role] = {
@@ -87,26 +109,50 @@ def template(deployers: list[Deployer], principals: list[str], external_id: str 
                 "Tags": [{"Key": "ml-provisioner:product", "Value": names.deployment_id}],
             },
         }
-        for number, document in enumerate(deployer.documents, start=1):
-            resources[f"{role}Policy{number}"] = {
-                "Type": "AWS::IAM::ManagedPolicy",
+        resources |= _policies(role, condition, names, deployer.documents, "deployer policy")
+        if deployer.execution:
+            trust, documents = deployer.execution
+            execution = f"{role}Execution"
+            resources[execution] = {
+                "Type": "AWS::IAM::Role",
                 "Condition": condition,
                 "Properties": {
+                    "RoleName": names.execution_role_name,
                     "Path": names.deployer_role_path,
-                    "Description": f"create-policy's deployer policy of {names.deployment_id}, part {number}",
-                    "PolicyDocument": document,
-                    "Roles": [{"Ref": role}],
+                    "Description": f"CloudFormation deploys {names.deployment_id} with it (service-role mode)",
+                    "MaxSessionDuration": 3600,
+                    "AssumeRolePolicyDocument": trust,
+                    "Tags": [{"Key": "ml-provisioner:product", "Value": names.deployment_id}],
                 },
             }
+            resources |= _policies(execution, condition, names, documents, "CloudFormation execution role")
     result: dict[str, Any] = {
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": "ml-provisioner bootstrap: the staging bucket and one deployer role per product",
+        "Description": "ml-provisioner bootstrap: the staging bucket, and per product its permission boundary "
+        "and deployer role",
     }
     if conditions:
         result["Conditions"] = conditions
     result["Resources"] = resources
     copied: dict[str, Any] = json.loads(json.dumps(result))  # no shared objects: YAML would write aliases
     return copied
+
+
+def _policies(role: str, condition: str, names: Names, documents: list[dict[str, Any]], what: str) -> dict[str, Any]:
+    """create-policy's documents, unchanged, as managed policies attached to role."""
+    return {
+        f"{role}Policy{number}": {
+            "Type": "AWS::IAM::ManagedPolicy",
+            "Condition": condition,
+            "Properties": {
+                "Path": names.deployer_role_path,
+                "Description": f"create-policy's {what} of {names.deployment_id}, part {number}",
+                "PolicyDocument": document,
+                "Roles": [{"Ref": role}],
+            },
+        }
+        for number, document in enumerate(documents, start=1)
+    }
 
 
 def trust_policy(principals: list[str], external_id: str | None = None) -> dict[str, Any]:

@@ -32,13 +32,15 @@ class TierInfo:
 
 
 TIERS = {
-    Tier.STARTER: TierInfo(Tier.STARTER, "techcorp", "Sandbox & PoC", "Default AWS VPC", "Standard", "13 / 10"),
+    Tier.STARTER: TierInfo(
+        Tier.STARTER, "techcorp", "Sandbox & PoC", "Default AWS VPC", "Standard + permission boundary", "13 / 10"
+    ),
     Tier.PROFESSIONAL: TierInfo(
         Tier.PROFESSIONAL,
         "edge",
         "Team development",
         "Default AWS VPC",
-        "Strict automated (managed policies)",
+        "Strict automated (managed policies) + permission boundary",
         "19 / 16",
     ),
     Tier.ENTERPRISE: TierInfo(
@@ -47,7 +49,7 @@ TIERS = {
         "Production workloads",
         "Existing custom VPC (endpoints)",
         "Strict + permission boundary",
-        "39-41 / 36-38",
+        "38-40 / 35-37",
     ),
 }
 
@@ -158,7 +160,6 @@ _ENTRIES = (
     ),
     _Entry(E, "EnterpriseSecurity", "AWS::SNS::Topic", "security alerts topic", lambda n: n.alerts_topic),
     _Entry(E, "EnterpriseSecurity", "AWS::SNS::Subscription", "alerts email subscription", lambda n: "(alerts_email)"),
-    _Entry(E, "EnterpriseSecurity", "AWS::IAM::ManagedPolicy", "permission boundary", lambda n: n.permission_boundary),
     *(
         _Entry(E, "EnterpriseSecurity", "AWS::SSM::Parameter", f"output {output}", _ssm(output))
         for output in (

@@ -205,14 +205,23 @@ class Names:
     def kms_alias(self) -> str:
         return f"alias/{TOOL}/{self.deployment_id}"
 
+    # -- the permission boundary (every tier) ---------------------------------------------------
     @property
     def permission_boundary(self) -> str:
-        """The boundary's managed policy name: fixed, so the deployer policy can require exactly it."""
-        return self.name("permission-boundary")
+        """The managed policy that caps every role of the product and of its test deployments.
+        ``ml-provisioner bootstrap`` (an administrator) creates it, never the product's stack: a
+        template the deployer writes cannot hold what caps the deployer. A fixed name, so the
+        deployer policy can require exactly it."""
+        return Names(self.config)._tooling_name("boundary")
+
+    @property
+    def permission_boundary_path(self) -> str:
+        """Outside the product's IAM path and the deployer's: nothing either may write."""
+        return f"/{TOOL}-boundary/"
 
     @property
     def permission_boundary_arn(self) -> str:
-        return self.arn("iam", f"policy{self.iam_path}{self.permission_boundary}", region=False)
+        return self.arn("iam", f"policy{self.permission_boundary_path}{self.permission_boundary}", region=False)
 
     # -- the CloudFormation service role (create-policy --service-role) --------------------------
     @property
@@ -223,11 +232,11 @@ class Names:
 
     @property
     def deployer_role_name(self) -> str:
-        return self._tooling_role_name("deployer")
+        return self._tooling_name("deployer")
 
-    def _tooling_role_name(self, what: str) -> str:
-        """A role the tooling makes for the product: unique in the account (IAM role names are,
-        whatever their path), at most 64 characters."""
+    def _tooling_name(self, what: str) -> str:
+        """A role or policy the tooling makes for the product: unique in the account (IAM role and
+        policy names are, whatever their path), at most 64 characters (a role name's limit)."""
         name = f"{Names(self.config).global_id}{DELIMITER}{what}"
         if len(name) > 64:
             name = name[:57] + "-" + hashlib.sha256(name.encode()).hexdigest()[:6]
@@ -242,8 +251,11 @@ class Names:
         """The role CloudFormation deploys the product with in service-role mode. One per product,
         shared by its test deployments, and outside the product's IAM path: nothing the product's
         roles or its deployer may change."""
-        name = self._tooling_role_name("cfn-execution")
-        return self.arn("iam", f"role{self.deployer_role_path}{name}", region=False)
+        return self.arn("iam", f"role{self.deployer_role_path}{self.execution_role_name}", region=False)
+
+    @property
+    def execution_role_name(self) -> str:
+        return self._tooling_name("cfn-execution")
 
     @property
     def compliance_log_group(self) -> str:

@@ -149,7 +149,6 @@ class EnterpriseStack(ProfessionalStack):
                 network=endpoint_network(self.config.vpc_integration),
                 alerts_email=monitoring.alerts_email,
                 log_retention_days=monitoring.log_retention_days,
-                source_connection=source_of(self.config.ml_product).connection,
             ),
         )
 

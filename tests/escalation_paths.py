@@ -4,15 +4,18 @@ boundaries for delegating IAM administration" added).
 
 A path is a sequence of calls that together give their caller more than it was given. Each step
 names its resource and context by role ("{product_role}", "{admin_policy}", ...), bound per
-product by ``targets``. Where a path leads decides when it must be closed:
+product by ``targets``. The attacker holds the deployer policy and writes the templates: a
+change set may give a product role any inline policy and a trust naming the holder. Where a path
+leads decides when it must be closed, and only an IAM statement may close it:
 
 - OUTSIDE: anything that is not the product's (another role, a user, an AWS managed policy,
-  another stack, a compute service running a role): closed, directly and through a change set;
-- UNBOUNDED: a role of the product without the product's permission boundary: closed wherever
-  the product has a boundary (enterprise), directly and through a change set;
-- REVIEWED: what the product's own roles and policies may do, and the boundary's document:
-  closed to direct calls; open only through a change set on the product's stack, which the
-  review report and ``show-changes`` show before it runs.
+  another stack or product, a compute service running a role, the administrator's boundary):
+  closed, directly, through a change set, and to any role a change set can write;
+- UNBOUNDED: a role of the product without the administrator's boundary: closed everywhere;
+- WITHIN_BOUNDARY: the product's own roles and policies, whatever a change set writes into them,
+  and sessions of them: closed to direct calls, open through a change set (the stack needs it),
+  and harmless because every such role carries the boundary (test_privilege_escalation checks
+  that the widest such role reaches no OUTSIDE or UNBOUNDED path);
 - PRODUCT_RUNS: what a product role runs (a buildspec, a pipeline, a rule's target) and what
   guards its data (bucket policy and ACL, key policy and state, the compliance log group):
   closed to direct calls, for CloudFormation to change in a change set.
@@ -25,9 +28,11 @@ from typing import Any
 
 from ml_provisioner.naming import Names
 
-OUTSIDE, UNBOUNDED, REVIEWED = "outside the product", "a product role without its boundary", "reviewed change"
+OUTSIDE, UNBOUNDED = "outside the product", "a product role without the administrator's boundary"
+WITHIN_BOUNDARY = "a product role, within the administrator's boundary"
 PRODUCT_RUNS = "the product's compute or data, changed around its stack"
 BOUNDED = {"iam:PermissionsBoundary": "{boundary}"}  # a role of the product, carrying its boundary
+SELF_MADE = {"iam:PermissionsBoundary": "{self_made_boundary}"}  # a boundary the holder wrote itself
 
 
 @dataclass(frozen=True)
@@ -56,13 +61,18 @@ CATALOGUE = (
     # -- new policy versions ------------------------------------------------------------------------
     path("CreatePolicyVersion on another policy", OUTSIDE, ("iam:CreatePolicyVersion", "{other_policy}")),
     path("SetDefaultPolicyVersion on another policy", OUTSIDE, ("iam:SetDefaultPolicyVersion", "{other_policy}")),
-    path("CreatePolicyVersion on a product policy", REVIEWED, ("iam:CreatePolicyVersion", "{product_policy}")),
-    path("SetDefaultPolicyVersion on a product policy", REVIEWED, ("iam:SetDefaultPolicyVersion", "{product_policy}")),
-    path("CreatePolicyVersion on the boundary", REVIEWED, ("iam:CreatePolicyVersion", "{boundary}")),
-    path("SetDefaultPolicyVersion on the boundary", REVIEWED, ("iam:SetDefaultPolicyVersion", "{boundary}")),
+    path("CreatePolicyVersion on a product policy", WITHIN_BOUNDARY, ("iam:CreatePolicyVersion", "{product_policy}")),
+    path(
+        "SetDefaultPolicyVersion on a product policy",
+        WITHIN_BOUNDARY,
+        ("iam:SetDefaultPolicyVersion", "{product_policy}"),
+    ),
+    path("CreatePolicyVersion on the boundary", OUTSIDE, ("iam:CreatePolicyVersion", "{boundary}")),
+    path("SetDefaultPolicyVersion on the boundary", OUTSIDE, ("iam:SetDefaultPolicyVersion", "{boundary}")),
+    path("DeletePolicyVersion of the boundary", OUTSIDE, ("iam:DeletePolicyVersion", "{boundary}")),
     path(
         "DeletePolicy + CreatePolicy: the boundary again, another document",
-        REVIEWED,
+        OUTSIDE,
         ("iam:DeletePolicy", "{boundary}"),
         ("iam:CreatePolicy", "{boundary}"),
     ),
@@ -107,10 +117,10 @@ CATALOGUE = (
     ),
     path(
         "AttachRolePolicy a product policy to a product role",
-        REVIEWED,
+        WITHIN_BOUNDARY,
         ("iam:AttachRolePolicy", "{product_role}", {**BOUNDED, "iam:PolicyARN": "{product_policy}"}),
     ),
-    path("PutRolePolicy on a product role", REVIEWED, ("iam:PutRolePolicy", "{product_role}", BOUNDED)),
+    path("PutRolePolicy on a product role", WITHIN_BOUNDARY, ("iam:PutRolePolicy", "{product_role}", BOUNDED)),
     path("PutRolePolicy on another role", OUTSIDE, ("iam:PutRolePolicy", "{other_role}")),
     path("PutRolePolicy on another product's role", OUTSIDE, ("iam:PutRolePolicy", "{other_product_role}", BOUNDED)),
     path("PutRolePolicy on the CloudFormation execution role", OUTSIDE, ("iam:PutRolePolicy", "{execution_role}")),
@@ -121,13 +131,39 @@ CATALOGUE = (
         ("sts:AssumeRole", "{other_role}"),
     ),
     path(
-        "UpdateAssumeRolePolicy on a product role + AssumeRole",
-        OUTSIDE,
+        "UpdateAssumeRolePolicy on a product role: a trust naming the holder + AssumeRole",
+        WITHIN_BOUNDARY,
         ("iam:UpdateAssumeRolePolicy", "{product_role}", BOUNDED),
         ("sts:AssumeRole", "{product_role}"),
     ),
     path(
-        "UpdateAssumeRolePolicy on a product role", REVIEWED, ("iam:UpdateAssumeRolePolicy", "{product_role}", BOUNDED)
+        "CreateRole with the boundary, an inline *:* and a trust naming the holder + AssumeRole",
+        WITHIN_BOUNDARY,
+        ("iam:CreateRole", "{new_role}", BOUNDED),
+        ("iam:PutRolePolicy", "{new_role}", BOUNDED),
+        ("sts:AssumeRole", "{new_role}"),
+    ),
+    path(
+        "CreateRole on a test deployment's path with the boundary + AssumeRole",
+        WITHIN_BOUNDARY,
+        ("iam:CreateRole", "{test_role}", BOUNDED),
+        ("sts:AssumeRole", "{test_role}"),
+    ),
+    path(
+        "CreatePolicy a boundary of one's own (a test deployment's policy) + CreateRole with it",
+        UNBOUNDED,
+        ("iam:CreatePolicy", "{self_made_boundary}"),
+        ("iam:CreateRole", "{new_role}", SELF_MADE),
+    ),
+    path(
+        "CreateRole on a test deployment's path with a self-made boundary",
+        UNBOUNDED,
+        ("iam:CreateRole", "{test_role}", SELF_MADE),
+    ),
+    path(
+        "PutRolePermissionsBoundary: a self-made boundary",
+        UNBOUNDED,
+        ("iam:PutRolePermissionsBoundary", "{product_role}", SELF_MADE),
     ),
     path(
         "CreateRole without the boundary + PutRolePolicy",
@@ -284,6 +320,42 @@ CATALOGUE = (
     path("ssm:SendCommand to an instance", OUTSIDE, ("ssm:SendCommand", "{instance}")),
     path("ssm:StartSession on an instance", OUTSIDE, ("ssm:StartSession", "{instance}")),
     path("sts:AssumeRole of another role", OUTSIDE, ("sts:AssumeRole", "{other_role}")),
+    path("sts:AssumeRole of the deployer role", OUTSIDE, ("sts:AssumeRole", "{deployer_role}")),
+    # -- another product's data and compute (a product role widened by a change set, reaching out) --
+    path("s3:GetObject in another product's bucket", OUTSIDE, ("s3:GetObject", "{other_product_bucket}/data.csv")),
+    path("s3:PutObject in another product's bucket", OUTSIDE, ("s3:PutObject", "{other_product_bucket}/x.zip")),
+    path(
+        "kms:Decrypt with another product's key",
+        OUTSIDE,
+        ("kms:Decrypt", "{other_product_key}", {"aws:ResourceTag/ml-provisioner:product": "{other_product}"}),
+    ),
+    path(
+        "codebuild:StartBuild of another product's project",
+        OUTSIDE,
+        ("codebuild:StartBuild", "{other_product_project}"),
+    ),
+    path(
+        "codepipeline:StartPipelineExecution of another product's pipeline",
+        OUTSIDE,
+        ("codepipeline:StartPipelineExecution", "{other_product_pipeline}"),
+    ),
+    path(
+        "sagemaker:CreateModelPackage in another product's registry",
+        OUTSIDE,
+        ("sagemaker:CreateModelPackage", "{other_product_models}"),
+    ),
+    path(
+        "iam:PassRole another product's role to SageMaker",
+        OUTSIDE,
+        ("iam:PassRole", "{other_product_role}", passed_to("sagemaker")),
+    ),
+    path("sts:AssumeRole of another product's role", OUTSIDE, ("sts:AssumeRole", "{other_product_role}")),
+    path(
+        "iam:AttachRolePolicy AdministratorAccess to the deployer role",
+        OUTSIDE,
+        ("iam:AttachRolePolicy", "{deployer_role}", {"iam:PolicyARN": "{admin_policy}"}),
+    ),
+    path("iam:CreateAccessKey for oneself", OUTSIDE, ("iam:CreateAccessKey", "{user}")),
 )
 
 
@@ -292,10 +364,21 @@ def targets(names: Names) -> dict[str, str]:
     n = names
     account = f"arn:{n.partition}:iam::{n.account}"
     product_role = f"{account}:role{n.iam_path}{n.stack_name}-StarterCoreCodeBuildRole-1A2B3C4D5E6F"
+    test = Names(n.config, "t1a2b")
+    other = Names(n.config.model_copy(update={"ml_product": n.config.ml_product.model_copy(update={"workload": "x"})}))
     return {
         "product_role": product_role,
         "new_role": f"{account}:role{n.iam_path}{n.stack_name}-NewRole-0Z9Y8X7W6V5U",
+        "test_role": f"{account}:role{test.iam_path}{test.stack_name}-NewRole-0Z9Y8X7W6V5U",
+        "self_made_boundary": f"{account}:policy{test.iam_path}{test.stack_name}-OpenBoundary-1A2B3C4D5E6F",
         "other_product_role": product_role.replace(n.deployment_id, f"{n.deployment_id}-batch"),
+        "deployer_role": n.deployer_role_arn,
+        "other_product": other.product,
+        "other_product_bucket": f"arn:{n.partition}:s3:::{other.artifacts_bucket}",
+        "other_product_key": n.arn("kms", "key/99999999-12ab-34cd-56ef-1234567890ab"),
+        "other_product_project": n.arn("codebuild", f"project/{other.codebuild_project('build')}"),
+        "other_product_pipeline": n.arn("codepipeline", other.pipeline("deploy")),
+        "other_product_models": n.arn("sagemaker", f"model-package-group/{other.model_package_group}"),
         "other_role": f"{account}:role/ops/administrator",
         "execution_role": n.execution_role_arn,
         "product_policy": f"{account}:policy{n.iam_path}{n.stack_name}-ProfessionalAddonsBuildPolicy-1A2B3C4D5E6F",

@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 from ml_provisioner.config.models import ProductConfig
 from ml_provisioner.naming import Names, config_file_name
 from tests.conftest import example
+from tests.support.sandbox import create_boundary
 
 ACCOUNTS = ("111111111111", "222222222222", "333333333333")
 TEMPLATES = ("techcorp s3", "edge s3")  # starter, professional: nothing to provision beforehand
@@ -57,11 +58,17 @@ def deployer_role(account: str) -> str:
 
 
 def write_fleet(
-    folder: Path, per_account: int, accounts: tuple[str, ...] = ACCOUNTS, *, bootstrap_roles: bool = False
+    folder: Path,
+    per_account: int,
+    accounts: tuple[str, ...] = ACCOUNTS,
+    *,
+    bootstrap_roles: bool = False,
+    aws_client=None,
 ) -> list[Path]:
     """per_account products in each account (tenant a<n>, use cases uc-001, uc-002, ...), written
     to folder under their canonical file names; returns the paths. Each deploys through its
-    account's deployer role, or with bootstrap_roles through the role `bootstrap` makes for it."""
+    account's deployer role, with its permission boundary created through aws_client (the sandbox
+    fixture's), or with bootstrap_roles through the role and boundary `bootstrap` makes for it."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for a, account in enumerate(accounts):
@@ -72,9 +79,9 @@ def write_fleet(
             data["ml_product"]["use_case"] = f"uc-{n + 1:03d}"
             data["tags"]["project"] = f"uc-{n + 1:03d}"
             data["deployment"] = {"role_arn": deployer_role(account)}
-            if bootstrap_roles:
+            if bootstrap_roles:  # and bootstrap creates the boundaries
                 data["deployment"]["role_arn"] = _names(data).deployer_role_arn
-            paths.append(write(folder, data))
+            paths.append(write(folder, data, None if bootstrap_roles else aws_client))
     return paths
 
 
@@ -83,10 +90,13 @@ def _names(data: dict) -> Names:
     return Names(TypeAdapter(ProductConfig).validate_python(data))
 
 
-def write(folder: Path, data: dict) -> Path:
+def write(folder: Path, data: dict, aws_client=None) -> Path:
+    """The config, and with aws_client its permission boundary in the sandbox."""
     config = TypeAdapter(ProductConfig).validate_python(data)
     path = folder / config_file_name(config)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
+    if aws_client:
+        create_boundary(path, aws_client)
     return path
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ml_provisioner.naming import Names
+from ml_provisioner.policy.boundary import boundary_document
 from tests.iam_eval import Request, TemplateValues, evaluate, listed
 
 BUILD_ID = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
@@ -42,7 +43,7 @@ class Role:
     logical_id: str
     arn: str
     identity: list[dict[str, Any]]
-    boundary: dict[str, Any] | None
+    boundary: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -80,18 +81,10 @@ class Product:
         for policy_id, policy in self.of_type("AWS::IAM::ManagedPolicy"):
             if self.values.ref(logical_id) in listed(policy.get("Roles")) or self.values.ref(policy_id) in policy_arns:
                 identity.append(policy["PolicyDocument"])
-        boundary_arn = props.get("PermissionsBoundary")
-        boundary = next(
-            (
-                p["PolicyDocument"]
-                for i, p in self.of_type("AWS::IAM::ManagedPolicy")
-                if self.values.ref(i) == boundary_arn
-            ),
-            None,
-        )
-        if boundary_arn and boundary is None:
-            raise AssertionError(f"{logical_id}'s boundary {boundary_arn} is not in the template")
-        return Role(logical_id, self.values.get_att(logical_id, "Arn"), identity, boundary)
+        # the administrator's boundary (bootstrap creates it): the only one a product role may carry
+        if props.get("PermissionsBoundary") != self.names.permission_boundary_arn:
+            raise AssertionError(f"{logical_id}'s boundary is {props.get('PermissionsBoundary')}, not the product's")
+        return Role(logical_id, self.values.get_att(logical_id, "Arn"), identity, boundary_document(self.names))
 
     def role_with_arn(self, arn: str) -> str:
         return next(i for i, r in self.roles.items() if r.arn == arn)
@@ -138,8 +131,13 @@ class Product:
     def _kms(self, who: str, role: str, key_arn: str | None, via: str, doc: str) -> list[Call]:
         if not key_arn:
             return []
-        context = {"kms:ViaService": f"{via}.{self.names.region}.amazonaws.com"}
+        context = {"kms:ViaService": f"{via}.{self.names.region}.amazonaws.com", **self._key_tags()}
         return [Call(who, role, f"kms:{a}", key_arn, doc, context) for a in ("Decrypt", "GenerateDataKey")]
+
+    def _key_tags(self) -> dict[str, str]:
+        """The product's key's tags as request context (aws:ResourceTag/...), from the template."""
+        tags = next((p.get("Tags", []) for _, p in self.of_type("AWS::KMS::Key")), [])
+        return {f"aws:ResourceTag/{t['Key']}": t["Value"] for t in tags}
 
     def _codebuild(self) -> Iterator[Call]:
         v = self.values

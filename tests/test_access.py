@@ -7,42 +7,28 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import boto3
 import pytest
 import yaml
 
 from ml_provisioner.aws.access import SESSION_NAME_LIMIT, session_name
 from ml_provisioner.config.loader import load_config
 from tests.support.processes import closed_local_url
-from tests.support.sandbox import ACCOUNT, cli, product
+from tests.support.sandbox import ACCOUNT, cli, create_boundary, in_account, product
 from tests.test_faults import FAST
 
 WORKLOAD_ACCOUNT = "111111111111"  # an account the caller's credentials are not for
 ROLE = f"arn:aws:iam::{WORKLOAD_ACCOUNT}:role/ml-provisioner-deployer"
 
 
-def in_account(account: str, role: str, service: str, region: str, endpoint: str):
-    """A client acting in another account of the sandbox, as AWS would give it: through AssumeRole."""
-    credentials = boto3.client("sts", region_name=region, endpoint_url=endpoint).assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="test-observer"
-    )["Credentials"]
-    return boto3.client(
-        service,
-        region_name=region,
-        endpoint_url=endpoint,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
-
-
 def workload_product(aws, **deployment) -> tuple[str, dict]:
     """The starter example in the workload account, with a deployment section when given."""
     name, data = product("techcorp s3", aws)
     data["client"]["account_id"] = WORKLOAD_ACCOUNT
+    Path("ml/configs", name).write_text(yaml.safe_dump(data, sort_keys=False))
+    create_boundary(Path("ml/configs", name), aws)  # the workload account's administrator's step
     if deployment:
         data["deployment"] = deployment
-    Path("ml/configs", name).write_text(yaml.safe_dump(data, sort_keys=False))
+        Path("ml/configs", name).write_text(yaml.safe_dump(data, sort_keys=False))
     return name, data
 
 

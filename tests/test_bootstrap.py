@@ -14,10 +14,10 @@ import yaml
 from ml_provisioner import bootstrap as plan
 from ml_provisioner.config.loader import load_config
 from ml_provisioner.policy import generate_policy
-from ml_provisioner.synth import render_yaml
+from ml_provisioner.policy.boundary import boundary_document
+from ml_provisioner.synth import render_yaml, synthesize
 from tests.fleet_fixture import ACCOUNTS, prepare_stack_set_targets, write_fleet
-from tests.support.sandbox import ACCOUNT, cli
-from tests.test_access import in_account
+from tests.support.sandbox import ACCOUNT, cli, in_account, product
 
 pytestmark = pytest.mark.synth  # the fleet is synthesized (in this process or the CLI it runs)
 
@@ -35,7 +35,7 @@ def fleet_template(synthesized):
             "techcorp-prod-a001-us-west-2-customer-churn-batch-ml-s3",
         )
     ]
-    deployers = [plan.Deployer(r.names, generate_policy(r).documents) for r in chosen]
+    deployers = [plan.Deployer(r.names, p.documents, p.boundary) for r in chosen for p in [generate_policy(r)]]
     return deployers, plan.template(deployers, [TOOLING], external_id="platform-42")
 
 
@@ -68,16 +68,31 @@ def test_each_product_gets_its_own_role_in_its_own_account_trusted_only_by_the_t
         policies = [
             v["Properties"]["PolicyDocument"]
             for v in template["Resources"].values()
-            if v["Type"] == "AWS::IAM::ManagedPolicy" and v["Properties"]["Roles"] == [{"Ref": deployer.logical_id}]
+            if v["Type"] == "AWS::IAM::ManagedPolicy" and v["Properties"].get("Roles") == [{"Ref": deployer.logical_id}]
         ]
         assert policies == deployer.documents, "create-policy's documents, unchanged"
         assert all(
             v.get("Condition") == role["Condition"]
             for v in template["Resources"].values()
-            if v["Type"] == "AWS::IAM::ManagedPolicy" and v["Properties"]["Roles"] == [{"Ref": deployer.logical_id}]
+            if v["Type"] == "AWS::IAM::ManagedPolicy" and v["Properties"].get("Roles") == [{"Ref": deployer.logical_id}]
         )
         assert names.deployer_role_arn.startswith(f"arn:aws:iam::{names.account}:role/ml-provisioner-deployer/")
         assert len(names.deployer_role_name) <= 64
+
+
+def test_each_product_gets_its_permission_boundary_at_its_fixed_arn_attached_to_nothing(fleet_template):
+    """The administrator's stack holds the boundary every product role must carry: the deployer
+    role may not write it (test_privilege_escalation), nor hold it as a permission."""
+    deployers, template = fleet_template
+    for deployer in deployers:
+        names = deployer.names
+        boundary = template["Resources"][deployer.boundary_logical_id]
+        assert boundary["Condition"] == template["Resources"][deployer.logical_id]["Condition"]
+        properties = boundary["Properties"]
+        arn = names.arn("iam", f"policy{properties['Path']}{properties['ManagedPolicyName']}", region=False)
+        assert arn == names.permission_boundary_arn
+        assert properties["PolicyDocument"] == boundary_document(names)
+        assert not {"Roles", "Users", "Groups"} & set(properties), "a boundary, never a permission"
 
 
 def test_the_staging_bucket_is_encrypted_versioned_tls_only_private_and_retained(fleet_template):
@@ -131,6 +146,68 @@ def test_one_account_is_bootstrapped_through_a_stack_and_a_product_deploys_throu
     paths[0].write_text(yaml.safe_dump(data, sort_keys=False))
     code, out, err = cli("deploy-product", "-c", paths[0].name, "--force")
     assert code == 0, err
+    # ... and its roles carry the boundary bootstrap made, which no template of the product holds
+    names = load_config(paths[0]).names()
+    assert iam.get_policy(PolicyArn=names.permission_boundary_arn)["Policy"]["Path"] == "/ml-provisioner-boundary/"
+    roles = iam.list_roles(PathPrefix=names.iam_path)["Roles"]
+    assert len(roles) == 3
+    for role in roles:
+        boundary = iam.get_role(RoleName=role["RoleName"])["Role"]["PermissionsBoundary"]
+        assert boundary["PermissionsBoundaryArn"] == names.permission_boundary_arn
+
+
+def test_with_service_role_bootstrap_creates_the_execution_role_and_the_product_deploys_through_it(aws, endpoint):
+    config, _ = product("techcorp s3", aws, boundary=False)
+    path = Path("ml/configs") / config
+    names = load_config(path).names()
+    code, out, err = cli("bootstrap", config, "--trust", TOOLING, "--service-role", "--json")
+    assert code == 0, err
+    [row] = json.loads(out[out.index("{") :])["roles"]
+    assert row["execution_role_arn"] == names.execution_role_arn
+    iam = aws("iam", names.region)
+    role = iam.get_role(RoleName=names.execution_role_name)["Role"]
+    assert role["Arn"] == names.execution_role_arn
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "cloudformation.amazonaws.com"}
+    policy = generate_policy(synthesize([load_config(path)])[0], service_role=True)
+    attached = iam.list_attached_role_policies(RoleName=names.execution_role_name)["AttachedPolicies"]
+    assert len(attached) == len(policy.execution_role.documents)
+
+    data = yaml.safe_load(path.read_text())
+    data["deployment"] = {"role_arn": names.deployer_role_arn}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    code, _, err = cli("deploy-product", "-c", config, "--service-role", "--force")
+    assert code == 0, err
+    stack = aws("cloudformation", names.region).describe_stacks(StackName=names.stack_name)["Stacks"][0]
+    assert stack["RoleARN"] == names.execution_role_arn
+
+
+def test_a_product_whose_boundary_does_not_exist_is_refused_before_any_change_set(aws):
+    config, data = product("techcorp s3", aws, boundary=False)
+    names = load_config(Path("ml/configs") / config).names()
+    code, _, err = cli("deploy-product", "-c", config, "--force")
+    assert code == 2
+    assert f"the permission boundary {names.permission_boundary_arn} does not exist" in err
+    assert "ml-provisioner bootstrap" in err and "-boundary.json" in err
+    stacks = aws("cloudformation", names.region).list_stacks()["StackSummaries"]
+    assert names.stack_name not in {s["StackName"] for s in stacks}, "nothing was created"
+    code, _, err = cli("show-changes", "-c", config, "--save")
+    assert code == 2 and "does not exist" in err
+
+
+def test_a_boundary_that_differs_from_this_version_s_is_a_warning(aws):
+    config, _ = product("techcorp s3", aws, boundary=False)
+    names = load_config(Path("ml/configs") / config).names()
+    aws("iam", names.region).create_policy(
+        PolicyName=names.permission_boundary,
+        Path=names.permission_boundary_path,
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        ),
+    )
+    code, _, err = cli("deploy-product", "-c", config, "--force")
+    assert code == 0, err
+    assert f"warning: the permission boundary {names.permission_boundary_arn} differs" in err
 
 
 def test_two_regions_of_one_account_and_several_accounts_go_through_a_stack_set(aws, endpoint):

@@ -37,7 +37,7 @@ def test_list_products_shows_the_three_tiers(workspace):
     code, out, _ = run("list-products")
     assert code == 0
     assert [line.split()[0] for line in out.splitlines()[2:5]] == ["starter", "professional", "enterprise"]
-    assert "39-41 / 36-38" in out
+    assert "38-40 / 35-37" in out
 
 
 def test_spec_form_con_act_is_accepted_and_config_is_found_in_the_workspace(workspace):
@@ -64,7 +64,7 @@ def test_show_product_json_lists_every_resource_with_physical_names(workspace):
     code, out, _ = run("show-product", "--config", ENTERPRISE.name, "--json")
     assert code == 0
     shown = json.loads(out)
-    assert shown["resource_count"] == 39
+    assert shown["resource_count"] == 38
     account_digest = hashlib.sha256(b"345678901234").hexdigest()[:4]
     assert {
         "construct": "StarterCore",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from constructs_lib.enterprise_security.policies import endpoint_policy, key_policy, permission_boundary
+from constructs_lib.enterprise_security.policies import endpoint_policy, key_policy
 from constructs_lib.policy_document import Grant, PolicyDocument
 from constructs_lib.professional_addons.policies import approval_trigger_trust, deploy_on_approval
 from constructs_lib.starter_core.policies import (
@@ -186,16 +186,6 @@ def test_a_redirected_statement_is_acknowledged_after_the_documents_own(names):
     assert findings[-1].endswith(f"{names.compliance_log_group}:log-stream:build/*]")
     own = [finding.removeprefix("AwsSolutions-IAM5[").removesuffix("]") for finding in findings[:-1]]
     assert own == sorted(own)
-
-
-def test_the_permission_boundary_caps_services_and_region_and_forbids_identity_changes(names):
-    boundary = permission_boundary(names)
-    services = statement(boundary, "ProductServicesInThisRegion")
-    assert services["Condition"] == {"StringEquals": {"aws:RequestedRegion": names.region}}
-    assert "iam:CreateRole" in statement(boundary, "NoIdentityOrBoundaryChanges")["Action"]
-    assert "UseOnlyTheSourceConnection" not in {s["Sid"] for s in boundary.statements}
-    connected = permission_boundary(names, CONNECTION)
-    assert statement(connected, "UseOnlyTheSourceConnection")["Resource"] == CONNECTION.arn
 
 
 def test_the_key_and_the_endpoints_serve_only_the_products_account(names):

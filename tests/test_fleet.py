@@ -23,8 +23,7 @@ from ml_provisioner.fleet.selection import select
 from ml_provisioner.workspace import Workspace
 from tests.fleet_fixture import ACCOUNTS, break_source, deployer_role, write, write_fleet
 from tests.support.processes import closed_local_url
-from tests.support.sandbox import cli, product
-from tests.test_access import in_account
+from tests.support.sandbox import cli, in_account, product
 
 pytestmark = pytest.mark.synth  # the fleet is synthesized (in this process or the CLI it runs)
 
@@ -40,7 +39,7 @@ def as_json(out: str) -> list[dict]:
 
 
 def test_a_fleet_across_three_accounts_end_to_end(aws, endpoint):
-    paths = write_fleet(Path("ml/configs"), PER_ACCOUNT)
+    paths = write_fleet(Path("ml/configs"), PER_ACCOUNT, aws_client=aws)
     break_source(paths[1])  # the second product of the first account
     paths = sorted(Path("ml/configs").glob("*.yaml"))
     broken = next(p for p in paths if "codeconnections" in p.name)
@@ -109,7 +108,7 @@ def test_a_fleet_across_three_accounts_end_to_end(aws, endpoint):
 
 
 def test_a_config_whose_role_is_in_another_account_stops_the_fleet_before_any_call(aws, monkeypatch):
-    paths = write_fleet(Path("ml/configs"), 1)
+    paths = write_fleet(Path("ml/configs"), 1, aws_client=aws)
     data = yaml.safe_load(paths[0].read_text())
     data["deployment"]["role_arn"] = deployer_role(ACCOUNTS[1])  # the first product names the second account's
     paths[0].write_text(yaml.safe_dump(data, sort_keys=False))
@@ -120,7 +119,7 @@ def test_a_config_whose_role_is_in_another_account_stops_the_fleet_before_any_ca
 
 
 def test_a_role_arn_pattern_serves_every_account(aws, endpoint):
-    write_fleet(Path("ml/configs"), 1, ACCOUNTS[:2])
+    write_fleet(Path("ml/configs"), 1, ACCOUNTS[:2], aws_client=aws)
     code, out, err = cli(
         "fleet", "plan", "--json", "--role-arn", "arn:aws:iam::{account}:role/platform-deployer-{region}"
     )
@@ -130,7 +129,7 @@ def test_a_role_arn_pattern_serves_every_account(aws, endpoint):
         assert row["acted_as"].startswith(f"arn:aws:sts::{account}:assumed-role/platform-deployer-")
 
 
-def own_products(paths: list[Path], use_case: str) -> list[Path]:
+def own_products(paths: list[Path], use_case: str, aws_client) -> list[Path]:
     """The fleet's products under a use case of their own: the module's sandbox keeps the stacks
     of the tests before."""
     renamed = []
@@ -138,12 +137,12 @@ def own_products(paths: list[Path], use_case: str) -> list[Path]:
         data = yaml.safe_load(path.read_text())
         data["ml_product"]["use_case"] = data["tags"]["project"] = use_case
         path.unlink()
-        renamed.append(write(path.parent, data))
+        renamed.append(write(path.parent, data, aws_client))
     return renamed
 
 
 def test_saved_plans_are_what_fleet_deploy_executes_and_a_changed_config_is_refused(aws, endpoint):
-    paths = own_products(write_fleet(Path("ml/configs"), 1, ACCOUNTS[:2]), "planned")
+    paths = own_products(write_fleet(Path("ml/configs"), 1, ACCOUNTS[:2], aws_client=aws), "planned", aws)
     code, out, err = cli("fleet", "plan", "--save", "--json")
     assert code == 0, err
     rows = [r["result"] for r in as_json(out)]
@@ -170,7 +169,7 @@ def test_saved_plans_are_what_fleet_deploy_executes_and_a_changed_config_is_refu
 def test_a_tool_upgrade_that_changes_no_resource_leaves_the_product_up_to_date(aws, endpoint, monkeypatch):
     """The new tool's stamp differs, the body does not: CloudFormation would not update the stack
     for its Metadata alone, so status must not call it outdated forever."""
-    own_products(write_fleet(Path("ml/configs"), 1, ACCOUNTS[:1]), "upgraded")
+    own_products(write_fleet(Path("ml/configs"), 1, ACCOUNTS[:1], aws_client=aws), "upgraded", aws)
     code, _, err = cli("fleet", "deploy", "--force")
     assert code == 0, err
     from ml_provisioner import fingerprint

@@ -235,14 +235,17 @@ def test_the_deployer_policy_covers_its_test_deployments_and_no_other_product():
 
 
 def test_example_products_in_one_account_and_region_do_not_reach_each_other(synthesized):
-    by_product = {}
+    """Every example against every example of another product (all 28, not one per product id):
+    its roles', deployer's and boundary's patterns against the other's names."""
+    examples = []
     for result in synthesized.values():
-        documents = template_documents(result.template) + generate_policy(result).documents
-        by_product.setdefault(result.names.deployment_id, (patterns(documents, result.names), result.names))
+        policy = generate_policy(result)
+        documents = template_documents(result.template) + policy.documents + [policy.boundary]
+        examples.append((patterns(documents, result.names), result.names))
     pairs = [
         (a, b)
-        for a, b in itertools.permutations(by_product.values(), 2)
-        if (a[1].account, a[1].region) == (b[1].account, b[1].region)
+        for a, b in itertools.permutations(examples, 2)
+        if (a[1].account, a[1].region) == (b[1].account, b[1].region) and a[1].product != b[1].product
     ]
     assert pairs, "the examples have products sharing an account and region"
     for a, b in pairs:

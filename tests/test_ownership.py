@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from ml_provisioner.config.loader import load_config
-from tests.support.sandbox import cli, product, stack
+from tests.support.sandbox import cli, create_boundary, product, stack
 
 pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
 
@@ -86,6 +86,7 @@ def test_a_product_named_like_a_test_deployment_is_not_treated_as_one(aws):
     long_data["ml_product"]["use_case"] += "-t1a2b"
     long_path = Path("ml/configs") / "look-alike.yaml"
     long_path.write_text(yaml.safe_dump(long_data))
+    create_boundary(long_path, aws)
     region = data["environment"]["region"]
     code, out, err = cli("deploy-product", "--config", str(long_path), "--force")
     assert code == 0, out + err

@@ -17,6 +17,7 @@ from ml_provisioner.config.loader import load_config
 from ml_provisioner.errors import BadInput
 from ml_provisioner.naming import Names
 from tests.conftest import example
+from tests.support.sandbox import create_boundary
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"  # the enterprise examples' region
@@ -154,6 +155,7 @@ def test_deploy_product_refuses_before_any_change_set(session, network, endpoint
     data["vpc_integration"].update(vpc_id=network.vpc_id, subnet_ids=network.subnets)
     config = tmp_path / example(STANDALONE).name.replace("-c001-", "-pre1-")
     config.write_text(yaml.safe_dump(data, sort_keys=False))
+    create_boundary(config, lambda service, region: boto3.client(service, region_name=region, endpoint_url=endpoint))
     result = CliRunner().invoke(app, ["deploy-product", "--config", str(config), "--force"])
     assert result.exit_code == 2, result.output
     assert "vpc_integration.private_dns" in result.stderr and "enableDnsHostnames off" in result.stderr

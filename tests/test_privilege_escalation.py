@@ -1,10 +1,14 @@
 """The deployer policy is not administrator in disguise: none of the known IAM privilege-escalation
-paths (tests/escalation_paths.py) is open to its holder, for every example, in both modes.
+paths (tests/escalation_paths.py) is open to its holder beyond its product, for every example, in
+both modes.
 
-The holder acts two ways. Directly: its own policy (direct mode: the deployer policy; service-role
-mode: the caller's policy), requests made without CloudFormation. Through a change set on the
-product's stack: CloudFormation acting with the deployer's credentials (direct mode) or with the
-execution role (service-role mode), each call carrying ``aws:CalledVia``. Each path is evaluated
+The holder writes the templates. It acts three ways. Directly: its own policy (direct mode: the
+deployer policy; service-role mode: the caller's policy), requests made without CloudFormation.
+Through a change set: CloudFormation acting with the deployer's credentials (direct mode) or with
+the execution role (service-role mode), each call carrying ``aws:CalledVia``; such a change set may
+give a product role any inline policy and a trust naming the holder, so ``sts:AssumeRole`` of a role
+it can write is decided by that trust. And as such a role: the widest one a change set can write
+(an inline ``*:*``), which still carries the administrator's boundary. Each path is evaluated
 with the resources and conditions it would really use (tests/iam_eval.py).
 """
 
@@ -15,8 +19,11 @@ import re
 import pytest
 
 from ml_provisioner.policy import generate_policy
+from ml_provisioner.policy.boundary import boundary_document
+from ml_provisioner.policy.delegation import ATTACHMENTS, BOUNDARY_WRITES, NEVER, ROLE_CHANGES
+from ml_provisioner.policy.generator import MANAGED_POLICY_LIMIT, policy_size
 from tests.conftest import EXAMPLES, PROJECT
-from tests.escalation_paths import CATALOGUE, OUTSIDE, REVIEWED, UNBOUNDED, Path, bind, targets
+from tests.escalation_paths import CATALOGUE, OUTSIDE, UNBOUNDED, WITHIN_BOUNDARY, Path, bind, targets
 from tests.iam_eval import Request, evaluate
 
 pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
@@ -24,6 +31,8 @@ pytestmark = pytest.mark.synth  # every test here synthesizes (in this process o
 STEMS = [p.stem for p in EXAMPLES]
 MODES = ("direct", "service-role")
 VIA_CLOUDFORMATION = {"aws:CalledVia": ["cloudformation.amazonaws.com"], "aws:ViaAWSService": "true"}
+# The widest policy a change set can write into a product role.
+EVERYTHING = [{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]
 
 
 @pytest.fixture(scope="module")
@@ -35,18 +44,34 @@ def policies(synthesized):
     }
 
 
-def open_steps(path: Path, documents: list[dict], names, context: dict) -> bool:
-    """Is every step of the path allowed?"""
+def open_steps(
+    path: Path, documents: list[dict], names, context: dict, *, principal: str = "", boundary: dict | None = None
+) -> bool:
+    """Is every step of the path allowed to principal (default: the holder)?"""
     bound = targets(names)
-    principal = f"arn:{names.partition}:iam::{names.account}:user/deployer"
+    principal = principal or f"arn:{names.partition}:iam::{names.account}:user/deployer"
     base = {"aws:RequestedRegion": names.region, "aws:PrincipalAccount": names.account, **context}
     return all(
         evaluate(
             Request(step.action, bind(step.resource, bound), principal, {**base, **bind(step.context, bound)}),
             documents,
+            boundary=boundary,
+            resource_policy=trust(step.action, bind(step.resource, bound), principal, bound),
         )
         for step in path.steps
     )
+
+
+def trust(action: str, resource: str, principal: str, bound: dict) -> dict | None:
+    """The trust of a role being assumed: for a role a change set writes (the product's, a new
+    one, a test deployment's), one naming the caller; for any other, one naming the account only
+    (so the caller's own policies decide, as IAM does)."""
+    if action != "sts:AssumeRole":
+        return None
+    written = resource in (bound["product_role"], bound["new_role"], bound["test_role"])
+    who = principal if written else principal.split(":user/")[0].split(":role/")[0] + ":root"
+    statement = {"Effect": "Allow", "Principal": {"AWS": who}, "Action": "sts:AssumeRole", "Resource": resource}
+    return {"Version": "2012-10-17", "Statement": [statement]}
 
 
 def holder(policy) -> list[dict]:
@@ -57,15 +82,11 @@ def through_stack(policy) -> list[dict]:
     return policy.execution_role.documents if policy.execution_role else policy.documents
 
 
-def must_stay_closed_through_stack(path: Path, bounded: bool) -> bool:
-    return path.leads == OUTSIDE or (path.leads == UNBOUNDED and bounded)
-
-
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("stem", STEMS)
 def test_no_escalation_path_is_open_to_direct_calls(synthesized, policies, stem, mode):
     policy, names = policies[stem, mode], synthesized[stem].names
-    opened = [p.name for p in CATALOGUE if open_steps(p, holder(policy), names, {})]
+    opened = [p.name for p in CATALOGUE if p.leads != WITHIN_BOUNDARY and open_steps(p, holder(policy), names, {})]
     assert not opened, f"open to the holder's direct calls: {opened}"
 
 
@@ -76,22 +97,51 @@ def test_a_change_set_cannot_reach_outside_the_product_or_unbound_a_role(synthes
     opened = [
         p.name
         for p in CATALOGUE
-        if must_stay_closed_through_stack(p, policy.bounded)
-        and open_steps(p, through_stack(policy), names, VIA_CLOUDFORMATION)
+        if p.leads in (OUTSIDE, UNBOUNDED) and open_steps(p, through_stack(policy), names, VIA_CLOUDFORMATION)
     ]
     assert not opened, f"open through a change set: {opened}"
 
 
+@pytest.mark.parametrize("stem", STEMS)
+def test_the_widest_role_a_change_set_can_write_reaches_nothing_outside_the_product(synthesized, stem):
+    """Paths A and B of the threat model: a change set writes a product role with an inline *:* and
+    a trust naming the holder, who assumes it. The administrator's boundary is all that stands
+    between that session and the account: every OUTSIDE and UNBOUNDED path stays closed to it."""
+    names = synthesized[stem].names
+    bound = targets(names)
+    boundary = boundary_document(names)
+    for role in (bound["new_role"], bound["test_role"]):
+        opened = [
+            p.name
+            for p in CATALOGUE
+            if p.leads in (OUTSIDE, UNBOUNDED)
+            and open_steps(p, EVERYTHING, names, {}, principal=role, boundary=boundary)
+        ]
+        assert not opened, f"a widened role {role} reaches: {opened}"
+
+
+def test_without_the_boundary_that_role_is_an_administrator(synthesized):
+    """The check above has teeth: the same role, uncapped, opens the account."""
+    names = synthesized[STEMS[0]].names
+    role = targets(names)["new_role"]
+    opened = {p.name for p in CATALOGUE if p.leads == OUTSIDE and open_steps(p, EVERYTHING, names, {}, principal=role)}
+    assert {
+        "iam:AttachRolePolicy AdministratorAccess to the deployer role",
+        "s3:GetObject in another product's bucket",
+        "CreatePolicyVersion on the boundary",
+        "sts:AssumeRole of the deployer role",
+    } <= opened
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_a_change_set_can_still_do_what_the_stack_needs(synthesized, policies, mode):
-    """The guard is not a wall: the reviewed changes (the product's own roles and policies, the
-    boundary's document) stay possible through CloudFormation, or deploys would fail."""
+    """The guard is not a wall: the product's own roles and policies stay changeable through
+    CloudFormation (with the boundary), or deploys would fail; and a role the holder's change set
+    writes to trust it can be assumed, which is why the boundary above must hold."""
     for stem in (STEMS[0], next(s for s in STEMS if "-standalone-" in s)):
         policy, names = policies[stem, mode], synthesized[stem].names
-        reviewed = [p for p in CATALOGUE if p.leads == REVIEWED and "SetDefault" not in p.name]
-        if not policy.bounded:
-            reviewed = [p for p in reviewed if "boundary" not in p.name and "product policy" not in p.name]
-        closed = [p.name for p in reviewed if not open_steps(p, through_stack(policy), names, VIA_CLOUDFORMATION)]
+        within = [p for p in CATALOGUE if p.leads == WITHIN_BOUNDARY and "SetDefault" not in p.name]
+        closed = [p.name for p in within if not open_steps(p, through_stack(policy), names, VIA_CLOUDFORMATION)]
         assert not closed, f"{stem}: CloudFormation could not {closed}"
 
 
@@ -199,3 +249,39 @@ def test_every_other_change_is_cloudformation_s_call_for_a_change_set(synthesize
                 if action.startswith("s3:"):
                     for resource in statement["Resource"]:
                         assert any(mark in resource for mark in EMPTIED_OR_STAGED), (stem, action, resource)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_role_change_requires_the_one_boundary_no_grant_can_write(synthesized, policies, mode):
+    """For all examples, the holder's and the execution role's documents alike: each grant of a role
+    change names exactly the administrator's boundary (one ARN, no wildcard, no test variant), and
+    no Allow reaches that policy's document, versions or existence."""
+    for stem in STEMS:
+        policy, names = policies[stem, mode], synthesized[stem].names
+        boundary = names.permission_boundary_arn
+        assert "*" not in boundary and "?" not in boundary
+        documents = [*policy.documents, *(policy.execution_role.documents if policy.execution_role else [])]
+        statements = [s for d in documents for s in d["Statement"]]
+        for statement in (s for s in statements if s["Effect"] == "Allow"):
+            if set(statement["Action"]) & {*ROLE_CHANGES, *ATTACHMENTS}:
+                assert statement["Condition"]["ArnEquals"] == {"iam:PermissionsBoundary": boundary}, stem
+            assert not set(statement["Action"]) & set(NEVER), stem
+        for action in BOUNDARY_WRITES:
+            request = Request(action, boundary, "arn:aws:iam::1:user/deployer", VIA_CLOUDFORMATION)
+            assert not evaluate(request, documents), f"{stem} ({mode}): {action} on the boundary"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_the_boundary_allows_no_data_compute_key_role_or_session_action_on_any_resource(synthesized, stem):
+    names = synthesized[stem].names
+    document = boundary_document(names)
+    for statement in (s for s in document["Statement"] if s["Effect"] == "Allow"):
+        assert not any(a.endswith(":*") or a == "*" for a in statement["Action"]), statement["Sid"]
+        if "*" in statement["Resource"]:
+            # the two calls AWS authorizes on no resource, neither touching data
+            assert statement["Action"] in (["ecr:GetAuthorizationToken"], ["cloudwatch:PutMetricData"])
+        for resource in statement["Resource"]:
+            assert resource == "*" or names.account in resource or ":s3:::" in resource or ":ecr:" in resource
+    denied = {a for s in document["Statement"] if s["Effect"] == "Deny" for a in s["Action"]}
+    assert {"iam:Create*", "iam:Put*", "iam:Attach*", "iam:Delete*", "sts:AssumeRole"} <= denied
+    assert policy_size(document) <= MANAGED_POLICY_LIMIT

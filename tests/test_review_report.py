@@ -24,6 +24,7 @@ from ml_provisioner.report import ReviewInput, build_report
 from ml_provisioner.report.page import SECTIONS
 from tests.conftest import example
 from tests.support.processes import closed_local_url
+from tests.support.sandbox import create_boundary
 
 pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
 
@@ -296,6 +297,10 @@ def test_preview_shows_the_change_set_of_the_deployed_stack(endpoint, tmp_path, 
     # An existing CodeCommit customer (CodeCommit creates no first repository in an account).
     boto3.client("codecommit", region_name="us-west-2", endpoint_url=endpoint).create_repository(
         repositoryName=f"existing-{uuid.uuid4().hex[:8]}"
+    )
+    create_boundary(
+        tmp_path / "ml" / "configs" / config,
+        lambda service, region: boto3.client(service, region_name=region, endpoint_url=endpoint),
     )
     deployed = CliRunner().invoke(app, ["deploy-product", "-c", config, "--force"])
     assert deployed.exit_code == 0, deployed.output

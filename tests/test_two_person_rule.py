@@ -150,6 +150,8 @@ def _request(names, service: str, operation: str, params: dict) -> tuple[str, st
         bucket = f"arn:{names.partition}:s3:::{params['Bucket']}"
         action, on_object = S3_ACTIONS[operation]
         return action, f"{bucket}/{params['Key']}" if on_object else bucket, {}
+    if service == "iam" and "PolicyArn" in params:  # the boundary check reads the policy by its ARN
+        return action, params["PolicyArn"], {}
     if service == "ec2" and "VpcId" in params:  # the VPC preflight: DescribeVpcAttribute acts on the VPC
         return action, names.arn("ec2", f"vpc/{params['VpcId']}"), {}
     return action, "*", {}

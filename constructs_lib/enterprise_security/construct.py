@@ -1,11 +1,11 @@
-"""EnterpriseSecurity: encryption, private networking, compliance logging and a permission boundary.
+"""EnterpriseSecurity: encryption, private networking and compliance logging.
 
 A rotating KMS key (and alias) that encrypts the artifacts bucket, the builds, the pipeline
 artifacts, the compliance log group and the alerts topic; VPC endpoints for SageMaker API,
 SageMaker Runtime, S3 and STS in an existing VPC; the compliance log group (the builds' logs, with
-secrets masked) with metric filters and alarms that notify an SNS topic with an email subscription;
-an IAM permission boundary set on every role of the stack by an Aspect. The key, the log group
-and the SSM outputs reach StarterCore through its props (the stack wires them).
+secrets masked) with metric filters and alarms that notify an SNS topic with an email subscription.
+The key, the log group and the SSM outputs reach StarterCore through its props (the stack wires
+them). The permission boundary on every role is StarterCore's, in every tier.
 
 The VPC id and the SG-provisioner's security group id may live in SSM: they are then
 CloudFormation parameters of an SSM parameter type, resolved at deploy time, never at synth time.
@@ -13,17 +13,15 @@ CloudFormation parameters of an SSM parameter type, resolved at deploy time, nev
 
 from __future__ import annotations
 
-import jsii
-from aws_cdk import Aspects, CfnParameter, IAspect, RemovalPolicy, Stack
+from aws_cdk import CfnParameter, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
-from constructs import Construct, IConstruct
+from constructs import Construct
 
-from constructs_lib._iam import acknowledge, report_wildcards
+from constructs_lib._iam import acknowledge
 from constructs_lib.enterprise_security import policies
 from constructs_lib.enterprise_security.props import EndpointNetwork, EnterpriseSecurityProps
 from constructs_lib.names import ProductNames
@@ -81,18 +79,6 @@ class EnterpriseSecurity(Construct):
             self, "SecurityAlertsEmail", topic_arn=self.topic.ref, protocol="email", endpoint=props.alerts_email
         )
         self.metric_filters, self.alarms = _build_alarms(self, names, log_group=self.log_group, topic=self.topic)
-
-        boundary = policies.permission_boundary(names, props.source_connection)
-        self.boundary = iam.CfnManagedPolicy(
-            self,
-            "PermissionBoundary",
-            path=names.iam_path,
-            managed_policy_name=names.permission_boundary,
-            description=f"Permission boundary of every role of ML product {names.deployment_id}",
-            policy_document=boundary.to_json(),
-        )
-        report_wildcards(boundary, self.boundary)
-        Aspects.of(Stack.of(self)).add(PermissionBoundaryAspect(self.boundary.ref))
 
     @property
     def outputs(self) -> dict[str, str]:
@@ -247,15 +233,3 @@ def _build_alarms(
         filters.append(metric_filter)
         alarms.append(alarm)
     return filters, alarms
-
-
-@jsii.implements(IAspect)
-class PermissionBoundaryAspect:
-    """Sets the permission boundary on every IAM role in scope, including roles added later."""
-
-    def __init__(self, boundary_arn: str) -> None:
-        self.boundary_arn = boundary_arn
-
-    def visit(self, node: IConstruct) -> None:
-        if isinstance(node, iam.CfnRole):
-            node.permissions_boundary = self.boundary_arn

@@ -1,13 +1,12 @@
 """The enterprise tier's documents as pure functions of the names: the key policy, the endpoint
-policies, the permission boundary, the compliance log group's data protection policy."""
+policies, the compliance log group's data protection policy."""
 
 from __future__ import annotations
 
 from typing import Final
 
 from constructs_lib.names import AlarmKind, ProductNames
-from constructs_lib.policy_document import Json, PolicyDocument
-from constructs_lib.starter_core.props import Connection
+from constructs_lib.policy_document import Json
 
 # Interface endpoints (and S3, gateway or interface) by SSM output name.
 ENDPOINT_SERVICES = {
@@ -29,9 +28,6 @@ COMPLIANCE_FILTERS: Final[tuple[tuple[AlarmKind, str, str], ...]] = (
 
 # CloudWatch Logs managed data identifiers masked in the compliance log group.
 MASKED_SECRETS = ("AwsSecretKey", "OpenSshPrivateKey", "PgpPrivateKey", "PkcsPrivateKey", "PuttyPrivateKey")
-
-# The services a role of the product may ever call (the permission boundary's cap).
-BOUNDARY_SERVICES = ("codebuild", "codecommit", "codepipeline", "ecr", "kms", "logs", "s3", "sagemaker", "cloudwatch")
 
 
 def key_policy(names: ProductNames) -> Json:
@@ -104,57 +100,6 @@ def endpoint_policy(names: ProductNames, service: str) -> Json:
             }
         )
     return {"Version": "2012-10-17", "Statement": statements}
-
-
-def permission_boundary(names: ProductNames, connection: Connection | None = None) -> PolicyDocument:
-    """The most any role of this product may ever do, whatever its own policies grant."""
-    n = names
-    boundary = PolicyDocument()
-    boundary.allow(
-        "ProductServicesInThisRegion",
-        [f"{service}:*" for service in BOUNDARY_SERVICES],
-        ["*"],
-        why_wildcard="A permission boundary caps, it never grants: each role's own policy is scoped "
-        "to the product's resources, the boundary fixes the services and the region.",
-        condition={"StringEquals": {"aws:RequestedRegion": n.region}},
-    )
-    boundary.allow(
-        "PassOnlyProductRoles",
-        ["iam:PassRole"],
-        [n.arn("iam", f"role{n.iam_path}*", region=False)],
-        why_wildcard="Roles of the product get CloudFormation-generated names under its IAM path.",
-    )
-    if connection:  # a codeconnections source: the pipelines' one connection
-        boundary.allow("UseOnlyTheSourceConnection", [connection.use_action], [connection.arn])
-    boundary.deny(
-        "NoIdentityOrBoundaryChanges",
-        [
-            "iam:AttachRolePolicy",
-            "iam:CreateAccessKey",
-            "iam:CreateRole",
-            "iam:CreateUser",
-            "iam:DeleteRolePermissionsBoundary",
-            "iam:PutRolePermissionsBoundary",
-            "iam:PutRolePolicy",
-            "iam:UpdateAssumeRolePolicy",
-        ],
-        ["*"],
-    )
-    boundary.deny(
-        "NoKeyDestructionOrLogTampering",
-        [
-            "kms:DisableKey",
-            "kms:PutKeyPolicy",
-            "kms:ScheduleKeyDeletion",
-            "logs:DeleteDataProtectionPolicy",
-            "logs:DeleteLogGroup",
-            "logs:DeleteRetentionPolicy",
-            "s3:DeleteBucket",
-            "s3:PutBucketPolicy",
-        ],
-        ["*"],
-    )
-    return boundary
 
 
 def data_protection_policy(names: ProductNames) -> Json:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from constructs_lib.names import ProductNames
-from constructs_lib.starter_core.props import Connection
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,4 +28,3 @@ class EnterpriseSecurityProps:
     network: EndpointNetwork
     alerts_email: str
     log_retention_days: int
-    source_connection: Connection | None = None  # the boundary allows the pipelines' one connection

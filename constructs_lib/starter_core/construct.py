@@ -2,7 +2,8 @@
 
 Model registry, source (two CodeCommit repositories, archives in the artifacts bucket, or two
 repositories on GitHub/GitLab/Bitbucket reached through an existing CodeConnections connection), the
-build and deploy CodeBuild projects and CodePipeline pipelines, their three IAM roles, the
+build and deploy CodeBuild projects and CodePipeline pipelines, their three IAM roles (each capped
+by the permission boundary ``ml-provisioner bootstrap`` creates outside the stack), the
 artifacts bucket with its TLS-only policy, and the SSM outputs ModelPackageGroupArn and
 RepositoryUrl. L1 resources only: CDK's L2 pipeline and grants would add roles, policies, keys and
 buckets of their own, and the tier's inventory is a contract.
@@ -12,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Aspects, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from constructs_lib._iam import report_wildcards
+from constructs_lib._iam import PermissionBoundaryAspect, report_wildcards
 from constructs_lib.names import KINDS, Kind, ProductNames
 from constructs_lib.policy_document import Json, PolicyDocument
 from constructs_lib.starter_core import policies
@@ -34,6 +35,8 @@ class StarterCore(Construct):
         self.props = props
         names, source, key = props.names, props.source, props.kms_key_arn
         removal = RemovalPolicy.DESTROY if names.is_test else RemovalPolicy.RETAIN
+        # Every role of the stack, whichever tier adds it, is capped by the administrator's boundary.
+        Aspects.of(Stack.of(self)).add(PermissionBoundaryAspect(names.permission_boundary_arn))
 
         self.artifacts_bucket = build_artifacts_bucket(
             self, names, removal=removal, kms_key_arn=key, build_log_retention_days=props.build_log_retention_days

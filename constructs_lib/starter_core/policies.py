@@ -17,7 +17,16 @@ from constructs_lib.starter_core.props import LogDestination, Source
 PIPELINE_STEP_PREFIX = "pipelines-"
 # The SageMaker jobs a pipeline step runs: IAM resource type -> API name.
 PIPELINE_JOBS = {"processing-job": "ProcessingJob", "training-job": "TrainingJob", "transform-job": "TransformJob"}
-_PRODUCT_KEY_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+PRODUCT_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
+# What the pipeline role reads of a CodeCommit source (CodePipeline's CodeCommit source action).
+SOURCE_READ_ACTIONS = (
+    "codecommit:CancelUploadArchive",
+    "codecommit:GetBranch",
+    "codecommit:GetCommit",
+    "codecommit:GetRepository",
+    "codecommit:GetUploadArchiveStatus",
+    "codecommit:UploadArchive",
+)
 _MODEL_PACKAGES_REASON = "Model package versions are created at run time inside the product's group."
 
 
@@ -187,14 +196,7 @@ def pipeline_policy(
     if source.uses_codecommit:
         policy.allow(
             "ReadSourceRepositories",
-            [
-                "codecommit:CancelUploadArchive",
-                "codecommit:GetBranch",
-                "codecommit:GetCommit",
-                "codecommit:GetRepository",
-                "codecommit:GetUploadArchiveStatus",
-                "codecommit:UploadArchive",
-            ],
+            list(SOURCE_READ_ACTIONS),
             [n.arn("codecommit", n.repository(kind)) for kind in KINDS],
         )
     if source.connection:
@@ -279,5 +281,5 @@ def _allow_build_logs(
 def _with_product_key(policy: PolicyDocument, kms_key_arn: str | None) -> PolicyDocument:
     """Every role of the product may use the product's key (and only that key)."""
     if kms_key_arn:
-        policy.allow("UseProductKey", _PRODUCT_KEY_ACTIONS, [kms_key_arn])
+        policy.allow("UseProductKey", list(PRODUCT_KEY_ACTIONS), [kms_key_arn])
     return policy

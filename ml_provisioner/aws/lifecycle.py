@@ -26,7 +26,7 @@ from ml_provisioner.aws.changes import (
     deployed_template,
 )
 from ml_provisioner.aws.ownership import SOURCE_TAG, require_ours
-from ml_provisioner.aws.preflight import check_network
+from ml_provisioner.aws.preflight import check_boundary, check_network
 from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.aws.source_preflight import CODECOMMIT_REFUSED, SOURCE_ALTERNATIVES, check_source
 from ml_provisioner.changes import ChangeSet, refuse_unsafe_changes
@@ -174,6 +174,9 @@ def deploy(
     executing = False
     try:
         # read-only checks: a source or a VPC that cannot work fails here, not halfway through a stack
+        outdated = check_boundary(aws, names)
+        if outdated:
+            notify(outdated)
         check_source(aws, names)
         check_network(aws, names)
         change_type = prepare_stack(

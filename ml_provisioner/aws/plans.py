@@ -30,7 +30,7 @@ from ml_provisioner.aws.lifecycle import (
     stack_not_ready,
     stack_state,
 )
-from ml_provisioner.aws.preflight import check_network
+from ml_provisioner.aws.preflight import check_boundary, check_network
 from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.aws.source_preflight import check_source
 from ml_provisioner.changes import ChangeSet, ResourceChange, refuse_unsafe_changes
@@ -56,6 +56,9 @@ def make_plan(
 ) -> tuple[Plan | None, ChangeSet]:
     """Create the change set a deploy would execute now and keep it: (the plan, its change set),
     or (None, an empty change set) when there is nothing to change."""
+    outdated = check_boundary(aws, names)
+    if outdated:
+        notify(outdated)
     check_source(aws, names)
     check_network(aws, names)
     owned_stack_state(aws, names)

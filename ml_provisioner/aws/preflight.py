@@ -1,4 +1,6 @@
-"""Deploy preflight: read-only EC2 (and SSM) calls that find, before any change set, what would make
+"""Deploy preflight. The administrator's permission boundary (IAM GetPolicy): a product whose
+roles would name a boundary that does not exist is refused before any change set, naming what
+creates it. Then read-only EC2 (and SSM) calls that find, before any change set, what would make
 AWS refuse the enterprise tier's VPC endpoints after CloudFormation has started: subnets that are
 missing, outside the VPC or two in one AZ (DuplicateSubnetsInSameZone); private DNS in a VPC
 without DNS support or hostnames; another endpoint that already has private DNS for one of our
@@ -9,6 +11,8 @@ Each problem names what was found and the config field to change; all of them ex
 
 from __future__ import annotations
 
+import json
+import urllib.parse
 from typing import Any
 
 import botocore.exceptions
@@ -16,6 +20,38 @@ import botocore.exceptions
 from ml_provisioner.config.models import EnterpriseConfig, VpcIntegration, VpcSource
 from ml_provisioner.errors import BadInput
 from ml_provisioner.naming import Names
+
+
+def check_boundary(aws: Any, names: Names) -> str | None:
+    """Refuse (BadInput, exit 2) a product whose permission boundary does not exist; a warning
+    when it differs from the document this version writes (its roles may then lack a call)."""
+    from ml_provisioner.policy.boundary import boundary_document
+
+    iam = aws.client("iam")
+    arn = names.permission_boundary_arn
+    try:
+        version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    except botocore.exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "NoSuchEntity":
+            raise
+        raise BadInput(
+            f"the permission boundary {arn} does not exist: every role of {names.stack_name} must carry it, "
+            "and only an administrator may create it",
+            "an administrator runs ml-provisioner bootstrap <config file> --trust <deployer ARN> (it also makes the "
+            "deployer role), or creates it by hand from the file create-policy writes "
+            f"(policies/<config>-boundary.json) at path {names.permission_boundary_path} named "
+            f"{names.permission_boundary}; nothing was deployed",
+        ) from None
+    document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+    if isinstance(document, str):  # IAM sends it URL-encoded; boto3 decodes it, other clients may not
+        document = json.loads(urllib.parse.unquote(document))
+    if document != boundary_document(names):
+        return (
+            f"warning: the permission boundary {arn} differs from the one this version of ml-provisioner writes "
+            "(an administrator re-runs bootstrap to update it); the product's roles may be refused a call"
+        )
+    return None
+
 
 INTERFACE_SERVICES = ("sagemaker.api", "sagemaker.runtime", "sts", "s3")
 _LIVE = ("pendingAcceptance", "pending", "available")  # endpoint states that hold a DNS name or a route

@@ -1,6 +1,7 @@
-"""`ml-provisioner bootstrap`: what deploying needs in each target account and region (a deployer
-role per product, trusted only by the given principals, holding create-policy's deployer policy;
-the staging bucket). One account and region: a stack. Several, or --org-unit: a StackSet."""
+"""`ml-provisioner bootstrap`: what deploying needs in each target account and region (per product
+its permission boundary and a deployer role, trusted only by the given principals, holding
+create-policy's deployer policy; the staging bucket). One account and region: a stack. Several,
+or --org-unit: a StackSet."""
 
 from __future__ import annotations
 
@@ -50,11 +51,18 @@ def bootstrap(
     delegated_admin: Annotated[
         bool, typer.Option("--delegated-admin", help="Service-managed: run as a delegated administrator account.")
     ] = False,
+    service_role: Annotated[
+        bool,
+        typer.Option(
+            "--service-role",
+            help="Deploy through a CloudFormation execution role: bootstrap creates it (create-policy --service-role).",
+        ),
+    ] = False,
     endpoint_url: EndpointOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Put a deployer role per product (trusted only by --trust) and the staging bucket into each
-    account and region of the selected configs."""
+    """Put each product's permission boundary and deployer role (trusted only by --trust) and the
+    staging bucket into each account and region of the selected configs."""
     from ml_provisioner import bootstrap as plan
     from ml_provisioner.aws import AwsSession, aws_errors
     from ml_provisioner.aws.access import Caller, Route
@@ -75,9 +83,28 @@ def bootstrap(
             raise OperationFailed(
                 f"cdk-nag reports unacknowledged errors in {', '.join(failing)}", "run validate-prov-template"
             )
-        deployers = [plan.Deployer(r.names, generate_policy(r).documents) for r in results]
+        policies = [generate_policy(r, service_role=service_role) for r in results]
+        deployers = [
+            plan.Deployer(
+                r.names,
+                p.documents,
+                p.boundary,
+                (p.execution_role.trust, p.execution_role.documents) if p.execution_role else None,
+            )
+            for r, p in zip(results, policies, strict=True)
+        ]
         template = plan.template(deployers, principals, external_id)
-        roles = [[d.names.deployment_id, d.names.account, d.names.region, d.names.deployer_role_arn] for d in deployers]
+        roles = [
+            [
+                d.names.deployment_id,
+                d.names.account,
+                d.names.region,
+                d.names.deployer_role_arn,
+                d.names.permission_boundary_arn,
+                d.names.execution_role_arn if d.execution else None,
+            ]
+            for d in deployers
+        ]
         if len(places) == 1 and not (stack_set or org_unit):
             [(target_account, target_region)] = places
             with aws_errors("bootstrap"):
@@ -115,7 +142,16 @@ def bootstrap(
             run.json(
                 {
                     "outcome": outcome,
-                    "roles": [dict(zip(["product", "account", "region", "role_arn"], r, strict=True)) for r in roles],
+                    "roles": [
+                        dict(
+                            zip(
+                                ["product", "account", "region", "role_arn", "boundary_arn", "execution_role_arn"],
+                                r,
+                                strict=True,
+                            )
+                        )
+                        for r in roles
+                    ],
                     "instances": [vars(i) for i in instances],
                 }
             )
@@ -127,8 +163,11 @@ def bootstrap(
                         ["account", "region", "status", "detail", "reason"],
                     )
                 )
-            run.out(table(roles, ["product", "account", "region", "deployer role"]))
-            run.out("deploy through them: put each role in its config's deployment.role_arn")
+            run.out(table([r[:4] for r in roles], ["product", "account", "region", "deployer role"]))
+            run.out(
+                "deploy through them: put each role in its config's deployment.role_arn"
+                + (" and pass --service-role to the lifecycle commands" if service_role else "")
+            )
             run.result(outcome if not instances else run.summary)
         failed = [i for i in instances if not i.ok]
         if failed:

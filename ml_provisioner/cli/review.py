@@ -64,7 +64,8 @@ def create_policy(
     approver: ApproverOption = False,
 ) -> None:
     """Write the least-privilege IAM policy for deploying, testing, checking and deleting the product
-    into policies/<config>-deployer-<n>.json (each document within IAM's managed-policy limit)."""
+    into policies/<config>-deployer-<n>.json (each document within IAM's managed-policy limit), and
+    the product's permission boundary, for its administrator, into policies/<config>-boundary.json."""
     from ml_provisioner.policy import generate_policy
     from ml_provisioner.templates import current_templates
 
@@ -106,6 +107,10 @@ def _print_policy(run: Run, policy: DeployerPolicy) -> None:
             f"execution role {policy.execution_role.arn}: create it with "
             + ", ".join(str(run.workspace.policies / f) for f in policy.execution_file_names())
         )
+    run.out(
+        f"permission boundary {policy.boundary_arn}: an administrator creates it once (ml-provisioner bootstrap, "
+        f"or by hand from {run.workspace.policies / policy.boundary_file_name})"
+    )
     run.out(policy.holder_can_and_cannot)
     if policy.two_person_rule:
         run.out(policy.two_person_rule)

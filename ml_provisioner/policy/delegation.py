@@ -10,27 +10,29 @@ granted only as the stack needs it:
   only when CloudFormation makes it for a stack operation (``aws:CalledVia``: CloudFormation makes
   every resource call through a forward access session, with or without a service role), so the
   holder cannot make these changes outside a change set;
-- Attach/DetachRolePolicy only for the product's own managed policies (``iam:PolicyARN``);
-- enterprise: every role change only on roles carrying the product's permission boundary
-  (``iam:PermissionsBoundary``), the boundary never attached as a permissions policy, and the
-  boundary never removed from a role of the product (explicit Deny: also covers a policy that
-  some other statement of the holder's would allow).
+- every role change only on roles carrying the product's permission boundary, and every role
+  created with it (``iam:PermissionsBoundary`` equal to its one fixed ARN): a role a change set
+  makes or widens, whatever its inline policy or trust says, can do no more than the boundary,
+  which an administrator wrote (policy/boundary.py) and no statement here may create, version,
+  re-default, delete, attach as a permission or remove from a role (explicit Denies: they also
+  cover anything some other statement of the holder's would allow);
+- Attach/DetachRolePolicy only for the product's own managed policies (``iam:PolicyARN``).
 
-IAM has no condition key on a trust policy's content, so the trust a role gets cannot be pinned
-to the template's services by a condition: it can only change through a change set.
+IAM has no condition key on a trust policy's or an inline policy's content: a change set may say
+anything there. The boundary is what makes that safe, not a review.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ml_provisioner.config.models import EnterpriseConfig
 from ml_provisioner.naming import Names
 from ml_provisioner.policy import scopes
 from ml_provisioner.policy.tables import ROLE
 
 THROUGH_CLOUDFORMATION = {"ForAnyValue:StringEquals": {"aws:CalledVia": ["cloudformation.amazonaws.com"]}}
 POLICY: tuple[str, str] = ("iam", "policy")
+ANY = "*"  # a Deny on every resource: stronger than any scope
 
 # What a role may do or who may assume it (all of them accept iam:PermissionsBoundary).
 ROLE_CHANGES = (
@@ -50,18 +52,11 @@ POLICY_VERSIONS = (
     "iam:DeletePolicyVersion",
     "iam:SetDefaultPolicyVersion",
 )
+# The boundary's document and existence: the administrator's alone.
+BOUNDARY_WRITES = (*POLICY_VERSIONS, "iam:TagPolicy", "iam:UntagPolicy")
 # Never granted: removing a boundary frees the role from it.
 NEVER = ("iam:DeleteRolePermissionsBoundary",)
 GUARDED = (*ROLE_CHANGES, *ATTACHMENTS, *POLICY_VERSIONS, *NEVER)
-
-
-def bounded(names: Names) -> bool:
-    return isinstance(names.config, EnterpriseConfig)
-
-
-def boundary_arns(names: Names) -> list[str]:
-    """The product's boundary and its test deployments' (``t????`` in the ARN)."""
-    return [d.permission_boundary_arn for d in scopes.deployments(names)]
 
 
 def guard(statements: list[dict[str, Any]], names: Names) -> list[dict[str, Any]]:
@@ -76,33 +71,37 @@ def guard(statements: list[dict[str, Any]], names: Names) -> list[dict[str, Any]
             kept.append({**statement, "Action": actions})
     roles = scopes.product_arns(ROLE, names)
     policies = scopes.product_arns(POLICY, names)
-    boundary = {"iam:PermissionsBoundary": boundary_arns(names)} if bounded(names) else {}
+    boundary = names.permission_boundary_arn
+    with_boundary = {"iam:PermissionsBoundary": boundary}
     guarded = [
         _allow(
             "IamChangeProductRolesThroughStack",
             found & set(ROLE_CHANGES),
             roles,
-            {**THROUGH_CLOUDFORMATION, **({"ArnLike": boundary} if boundary else {})},
+            {**THROUGH_CLOUDFORMATION, "ArnEquals": with_boundary},
         ),
         _allow(
             "IamAttachProductPoliciesThroughStack",
             found & set(ATTACHMENTS),
             roles,
-            {**THROUGH_CLOUDFORMATION, "ArnLike": {**boundary, "iam:PolicyARN": policies}},
+            {**THROUGH_CLOUDFORMATION, "ArnEquals": with_boundary, "ArnLike": {"iam:PolicyARN": policies}},
         ),
         _allow("IamChangeProductPoliciesThroughStack", found & set(POLICY_VERSIONS), policies, THROUGH_CLOUDFORMATION),
-        {"Sid": "IamNeverRemoveBoundaries", "Effect": "Deny", "Action": list(NEVER), "Resource": roles},
+        {"Sid": "IamNeverRemoveBoundaries", "Effect": "Deny", "Action": list(NEVER), "Resource": [ANY]},
+        {
+            "Sid": "IamNeverWriteTheBoundary",
+            "Effect": "Deny",
+            "Action": list(BOUNDARY_WRITES),
+            "Resource": [boundary],
+        },
+        {
+            "Sid": "IamNeverAttachTheBoundaryAsPermissions",
+            "Effect": "Deny",
+            "Action": list(ATTACHMENTS[:1]),
+            "Resource": [ANY],
+            "Condition": {"ArnEquals": {"iam:PolicyARN": boundary}},
+        },
     ]
-    if bounded(names):
-        guarded.append(
-            {
-                "Sid": "IamNeverAttachTheBoundaryAsPermissions",
-                "Effect": "Deny",
-                "Action": list(ATTACHMENTS[:1]),
-                "Resource": roles,
-                "Condition": {"ArnLike": {"iam:PolicyARN": boundary_arns(names)}},
-            }
-        )
     return kept + [s for s in guarded if s["Action"]]
 
 

@@ -25,6 +25,7 @@ from ml_provisioner.errors import OperationFailed
 from ml_provisioner.identity import PLAN_PREFIX
 from ml_provisioner.naming import Names
 from ml_provisioner.policy import delegation, iam_reference, scopes, tables
+from ml_provisioner.policy.boundary import boundary_document
 from ml_provisioner.policy.schemas import TypePermissions, type_permissions
 from ml_provisioner.synth import Synthesized
 
@@ -70,7 +71,8 @@ class DeployerPolicy:
     documents: list[dict[str, Any]]
     omitted: list[Omitted]
     staged: bool  # the template is large enough to go through the staging bucket
-    bounded: bool = False  # the product's roles carry a permission boundary (enterprise)
+    boundary_arn: str  # the administrator's permission boundary every product role carries
+    boundary: dict[str, Any]  # its document (policy/boundary.py)
     execution_role: ExecutionRole | None = None  # service-role mode
     # Two-person rule (create-policy --approver): the statements above are the author's, who plans
     # but cannot execute; the approver executes saved plans and nothing else.
@@ -98,9 +100,14 @@ class DeployerPolicy:
     def approver_file_names(self) -> list[str]:
         return [f"{self.config_stem}-approver-{n}.json" for n in range(1, len(self.approver_documents) + 1)]
 
+    @property
+    def boundary_file_name(self) -> str:
+        return f"{self.config_stem}-boundary.json"
+
     def files(self) -> dict[str, str]:
         """policies/ file name -> JSON text, in the order they are written."""
         documents = dict(zip(self.file_names(), self.documents, strict=True))
+        documents[self.boundary_file_name] = self.boundary
         documents |= dict(zip(self.approver_file_names(), self.approver_documents, strict=True))
         if self.execution_role:
             role = self.execution_role
@@ -133,12 +140,10 @@ class DeployerPolicy:
     def holder_can_and_cannot(self) -> str:
         """What the holder of the deployer policy could and could not do, for an approver."""
         bounded = (
-            (
-                " Every role it creates or changes carries the product's permission boundary, which it cannot "
-                "remove, attach as a permission or rewrite outside the stack."
-            )
-            if self.bounded
-            else ""
+            " Every role of the product carries the administrator's permission boundary "
+            f"({self.boundary_arn}): a role is created or changed only with exactly it, and nothing the holder "
+            "holds may write, attach or remove it; so a role any change set makes or widens, whatever its policy "
+            "or trust says, reaches the product's own resources and nothing else."
         )
         if self.execution_role:
             return (
@@ -174,6 +179,7 @@ class DeployerPolicy:
                 "files": self.execution_file_names(),
                 "actions": len(_actions(self.execution_role.statements)),
             },
+            "permission_boundary": {"arn": self.boundary_arn, "file": self.boundary_file_name},
             "two_person_rule": self.two_person_rule or None,
             "approver_files": self.approver_file_names(),
             "statements": len(self.statements),
@@ -335,7 +341,8 @@ def generate_policy(synthesized: Synthesized, *, service_role: bool = False, app
         approver_statements=approver_statements,
         omitted=sorted(omitted.values(), key=lambda o: (o.resource_type, o.action)),
         staged=staged,
-        bounded=delegation.bounded(names),
+        boundary_arn=names.permission_boundary_arn,
+        boundary=boundary_document(names),
         execution_role=execution_role,
     )
 
@@ -512,8 +519,13 @@ RETAINED_LOOKUP_ACTIONS = (
 RETAINED_KEY_SEARCH = "kms:ListKeys"
 
 
+BOUNDARY_READS = ("iam:GetPolicy", "iam:GetPolicyVersion")
+
+
 def _allow_caller_reads(grants: _Grants) -> None:
     config = grants.names.config
+    # deploy-product refuses before any change set when the administrator's boundary is missing
+    grants.allow("IamReadTheBoundary", BOUNDARY_READS, [grants.names.permission_boundary_arn])
     owned = tuple(scopes.BUILDERS)
     for action in RETAINED_LOOKUP_ACTIONS:
         service = action.split(":")[0]

@@ -3,21 +3,27 @@
 Fixtures (registered for every test module by tests/conftest.py): ``endpoint``, the sandbox of a
 test module; ``aws``, the environment the CLI reads plus a boto3 factory on that endpoint.
 Helpers: ``product`` (an example config of its own in ./ml/configs, with what its source and
-network need), ``cli`` (the CLI in-process), ``stack`` (a stack's description).
+network need and its permission boundary), ``create_boundary``, ``cli`` (the CLI in-process),
+``stack`` (a stack's description).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import boto3
+import botocore.exceptions
 import pytest
 import yaml
 from ml_provisioner_sandbox import start_sandbox
 from typer.testing import CliRunner
 
 from ml_provisioner.cli import app, spec_argv
+from ml_provisioner.config.loader import load_config
+from ml_provisioner.naming import Names
+from ml_provisioner.policy.boundary import boundary_document
 from tests.conftest import example
 
 ACCOUNT = "123456789012"  # the account the endpoint emulates
@@ -48,9 +54,12 @@ def aws(endpoint, monkeypatch, tmp_path):
     return client
 
 
-def product(fragment: str, aws_client, provision_source: bool = True, **changes) -> tuple[str, dict]:
+def product(
+    fragment: str, aws_client, provision_source: bool = True, boundary: bool = True, **changes
+) -> tuple[str, dict]:
     """An example config in ./ml/configs, in the endpoint's account, under a tenant of its own so
-    that tests never share a stack, with what its source needs (unless provision_source is False).
+    that tests never share a stack, with what its source needs (unless provision_source is False)
+    and the permission boundary an administrator creates (unless boundary is False).
     Returns (file name, config data)."""
     data = yaml.safe_load(example(fragment).read_text())
     data["client"]["account_id"] = ACCOUNT
@@ -66,7 +75,49 @@ def product(fragment: str, aws_client, provision_source: bool = True, **changes)
     path = Path("ml/configs") / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
+    if boundary:
+        create_boundary(path, aws_client)
     return name, data
+
+
+def create_boundary(path: Path, aws_client) -> str:
+    """What an administrator does once per product (bootstrap does it in its stack): the product's
+    permission boundary at its fixed ARN, in the config's account. Returns the ARN."""
+    names = Names(load_config(path).config)
+    iam = administrator_client(aws_client, "iam", names.account, names.region)
+    try:
+        iam.create_policy(
+            PolicyName=names.permission_boundary,
+            Path=names.permission_boundary_path,
+            PolicyDocument=json.dumps(boundary_document(names)),
+        )
+    except botocore.exceptions.ClientError as error:
+        if error.response["Error"]["Code"] != "EntityAlreadyExists":
+            raise
+    return names.permission_boundary_arn
+
+
+def administrator_client(aws_client, service: str, account: str, region: str):
+    """A client of an administrator of account (another account of the sandbox is reached as AWS
+    would: through AssumeRole)."""
+    if account == ACCOUNT:
+        return aws_client(service, region)
+    return in_account(account, "administrator", service, region, aws_client("sts", region).meta.endpoint_url)
+
+
+def in_account(account: str, role: str, service: str, region: str, endpoint: str):
+    """A client acting in another account of the sandbox, as AWS would give it: through AssumeRole."""
+    credentials = boto3.client("sts", region_name=region, endpoint_url=endpoint).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName=f"test-{role}"
+    )["Credentials"]
+    return boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
 
 
 def _provision_source(data: dict, aws_client) -> None:

@@ -1,0 +1,197 @@
+"""The permission boundary of one product: the most any of its roles may ever do.
+
+An administrator creates it (``ml-provisioner bootstrap``, or by hand from the file
+``create-policy`` writes), at a fixed ARN outside every path the deployer or the product may
+write (Names.permission_boundary_arn). Every role of the product and of its test deployments
+carries it (StarterCore's Aspect), and the deployer may create or change a role only with exactly
+it (delegation.py). So whatever template the deployer writes, a role it makes or widens reaches
+the product's own resources and nothing else.
+
+It allows the calls the product's roles make at run time (tests/runtime_contracts.py), on the
+product's names in its real and its test deployments, and denies identity changes, sessions and
+the destruction of keys and logs outright. The exceptions are where AWS gives no product name:
+SageMaker Pipelines names its jobs and models ``pipelines-*``, SageMaker writes to the log groups
+``/aws/sagemaker/*``, images are pulled from the region's ECR repositories (AWS's algorithm
+images live in AWS accounts), and CloudWatch metrics are allowed only in SageMaker's namespaces.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from constructs_lib.starter_core.policies import (
+    PIPELINE_JOBS,
+    PIPELINE_STEP_PREFIX,
+    PRODUCT_KEY_ACTIONS,
+    SOURCE_READ_ACTIONS,
+)
+from ml_provisioner.config.models import CONNECTION_ARN, EnterpriseConfig, SourceControl
+from ml_provisioner.naming import TOOL, Names
+from ml_provisioner.policy import scopes
+
+S3_BUCKET_ACTIONS = ("s3:GetBucketAcl", "s3:GetBucketLocation", "s3:GetBucketVersioning", "s3:ListBucket")
+S3_OBJECT_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject")
+LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents")
+CODEBUILD_ACTIONS = (
+    "codebuild:BatchGetBuilds",
+    "codebuild:BatchPutCodeCoverages",
+    "codebuild:BatchPutTestCases",
+    "codebuild:CreateReport",
+    "codebuild:CreateReportGroup",
+    "codebuild:StartBuild",
+    "codebuild:UpdateReport",
+)
+SAGEMAKER_ACTIONS = (
+    "sagemaker:AddTags",
+    "sagemaker:CreateEndpoint",
+    "sagemaker:CreateEndpointConfig",
+    "sagemaker:CreateModel",
+    "sagemaker:CreateModelPackage",
+    "sagemaker:CreatePipeline",
+    "sagemaker:CreateProcessingJob",
+    "sagemaker:CreateTrainingJob",
+    "sagemaker:CreateTransformJob",
+    "sagemaker:DeleteEndpoint",
+    "sagemaker:DeleteEndpointConfig",
+    "sagemaker:DeleteModel",
+    "sagemaker:Describe*",
+    "sagemaker:ListModelPackages",
+    "sagemaker:ListPipelineExecutionSteps",
+    "sagemaker:StartPipelineExecution",
+    "sagemaker:StopProcessingJob",
+    "sagemaker:StopTrainingJob",
+    "sagemaker:StopTransformJob",
+    "sagemaker:UpdateEndpoint",
+    "sagemaker:UpdatePipeline",
+)
+# Services whose ARNs name a resource type before the name ("project/<name>"): "*/<name>" covers all.
+TYPED_ARNS = ("codebuild", "sagemaker")
+# What SageMaker Pipelines names itself: the one documented exception to the product's names.
+SAGEMAKER_PIPELINE_NAMED = (*PIPELINE_JOBS, "model")
+IMAGE_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+
+# Denied whatever a role's own policy says: changing identities (users, groups, logins, access
+# keys, roles, policies, boundaries), taking another role's session, destroying keys and logs.
+IDENTITY_WRITES = (
+    "iam:Add*",
+    "iam:Attach*",
+    "iam:Change*",
+    "iam:Create*",
+    "iam:Deactivate*",
+    "iam:Delete*",
+    "iam:Detach*",
+    "iam:Enable*",
+    "iam:Put*",
+    "iam:Remove*",
+    "iam:Reset*",
+    "iam:Resync*",
+    "iam:Set*",
+    "iam:Tag*",
+    "iam:Untag*",
+    "iam:Update*",
+    "iam:Upload*",
+    "sts:AssumeRole",
+    "sts:AssumeRoleWithSAML",
+    "sts:AssumeRoleWithWebIdentity",
+    "sts:GetFederationToken",
+)
+DESTRUCTION = (
+    "kms:DisableKey",
+    "kms:PutKeyPolicy",
+    "kms:ScheduleKeyDeletion",
+    "logs:DeleteDataProtectionPolicy",
+    "logs:DeleteLogGroup",
+    "logs:DeleteRetentionPolicy",
+    "logs:PutDataProtectionPolicy",
+    "s3:DeleteBucket",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketPolicy",
+)
+
+
+def boundary_document(names: Names) -> dict[str, Any]:
+    """The boundary of names' product (the same for its test deployments)."""
+    config = names.config
+    product = Names(config)  # the real deployment's names, whichever deployment's were given
+    deployments = scopes.deployments(product)
+    statements = [
+        _allow("ProductBucket", S3_BUCKET_ACTIONS, [scopes.artifacts_bucket_arn(d) for d in deployments]),
+        _allow("ProductObjects", S3_OBJECT_ACTIONS, [f"{scopes.artifacts_bucket_arn(d)}/*" for d in deployments]),
+        _allow("ProductLogs", LOG_ACTIONS, [arn for d in deployments for arn in _log_groups(d)]),
+        _allow("ProductBuilds", CODEBUILD_ACTIONS, [_named(d, "codebuild") for d in deployments]),
+        _allow(
+            "ProductPipelines",
+            ["codepipeline:StartPipelineExecution"],
+            [_named(d, "codepipeline") for d in deployments],
+        ),
+        _allow("ProductSageMaker", SAGEMAKER_ACTIONS, [arn for d in deployments for arn in _sagemaker(d)]),
+        _allow(
+            "PassProductRolesToSageMaker",
+            ["iam:PassRole"],
+            scopes.product_arns(("iam", "role"), product),
+            {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        ),
+        _allow("PullImagesOfTheRegion", IMAGE_PULL_ACTIONS, [product.arn("ecr", "repository/*", account=False)]),
+        _allow("ImageRegistryLogin", ["ecr:GetAuthorizationToken"], ["*"]),
+        _allow(
+            "SageMakerMetrics",
+            ["cloudwatch:PutMetricData"],
+            ["*"],
+            {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}},
+        ),
+    ]
+    if config.ml_product.source_control is SourceControl.CODECOMMIT:
+        statements.append(
+            _allow("ProductRepositories", SOURCE_READ_ACTIONS, [_named(d, "codecommit") for d in deployments])
+        )
+    connection = CONNECTION_ARN.match(config.ml_product.connection_arn or "")
+    if connection:
+        statements.append(
+            _allow("TheSourceConnection", [f"{connection.group('service')}:UseConnection"], [connection.group(0)])
+        )
+    if isinstance(config, EnterpriseConfig):
+        # The key's id is generated: it is the product's by the tag every resource of the stack carries.
+        statements.append(
+            _allow(
+                "ProductKey",
+                PRODUCT_KEY_ACTIONS,
+                [product.arn("kms", "key/*")],
+                {"StringEquals": {f"aws:ResourceTag/{TOOL}:product": product.product}},
+            )
+        )
+    statements += [
+        {"Sid": "NoIdentityChangesOrSessions", "Effect": "Deny", "Action": list(IDENTITY_WRITES), "Resource": "*"},
+        {"Sid": "NoKeyOrLogDestruction", "Effect": "Deny", "Action": list(DESTRUCTION), "Resource": "*"},
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _allow(
+    sid: str, actions: tuple[str, ...] | list[str], resources: list[str], condition: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": sorted(actions),
+        "Resource": list(dict.fromkeys(resources)),
+    }
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def _named(n: Names, service: str) -> str:
+    """Every resource of the service named under the deployment, whatever its type."""
+    return n.arn(service, f"*/{n.name('*')}") if service in TYPED_ARNS else n.arn(service, n.name("*"))
+
+
+def _log_groups(n: Names) -> list[str]:
+    groups = [f"/aws/codebuild/{n.name('*')}", f"/{TOOL}/{n.deployment_id}/*", "/aws/sagemaker/*"]
+    return [n.arn("logs", f"log-group:{group}") for group in groups]
+
+
+def _sagemaker(n: Names) -> list[str]:
+    return [
+        _named(n, "sagemaker"),
+        *(n.arn("sagemaker", f"{kind}/{PIPELINE_STEP_PREFIX}*") for kind in SAGEMAKER_PIPELINE_NAMED),
+    ]
