@@ -108,8 +108,10 @@ def _operator_holds(operator: str, key: str, expected: Any, request: Request) ->
     compare = _STRING.get(_NEGATED.get(base, base))
     if compare is None:
         raise NotImplementedError(f"condition operator {operator} is not supported")
-    if actual is None:
-        return if_exists or negated or qualifier == "ForAllValues"
+    if actual is None:  # the key is not in the request
+        if if_exists or qualifier == "ForAllValues":
+            return True
+        return negated and qualifier != "ForAnyValue"  # ForAnyValue over no values matches nothing
 
     def matches(value: str) -> bool:
         hit = any(compare(p, value) for p in patterns)

@@ -98,6 +98,10 @@ def test_a_permission_boundary_caps_but_never_grants():
         ({"ForAnyValue:StringEquals": {"aws:CalledVia": "cloudformation.amazonaws.com"}}, {}, False),
         ({"ForAllValues:StringEquals": {"aws:TagKeys": ["a", "b"]}}, {"aws:TagKeys": ["a", "c"]}, False),
         ({"ForAllValues:StringEquals": {"aws:TagKeys": ["a", "b"]}}, {}, True),
+        # ForAnyValue over a key the request lacks matches nothing, negated or not (AWS: "Condition
+        # operators for multivalued context keys")
+        ({"ForAnyValue:StringNotEquals": {"aws:CalledVia": "cloudformation.amazonaws.com"}}, {}, False),
+        ({"ForAnyValue:StringNotEqualsIfExists": {"aws:CalledVia": "x"}}, {}, True),
     ],
 )
 def test_condition_operators(condition, context, expected):
