@@ -326,7 +326,7 @@ def generate_policy(synthesized: Synthesized, *, service_role: bool = False, app
         _allow_template_parameters(caller, template)  # CloudFormation resolves them as the caller too
         execution = delegation.guard(resources.render(), names)
         execution_role = ExecutionRole(
-            names.execution_role_arn, EXECUTION_ROLE_TRUST, execution, split_documents(execution)
+            names.execution_role_arn, execution_role_trust(names), execution, split_documents(execution)
         )
     statements = delegation.guard(caller.render(), names)
     approver_statements = None
@@ -392,13 +392,22 @@ def _actions(statements: list[dict[str, Any]]) -> list[str]:
     return sorted({a for s in statements if s["Effect"] == "Allow" for a in s["Action"]})
 
 
-# CloudFormation assumes the execution role; only the product's deployer may pass it (its policy).
-EXECUTION_ROLE_TRUST = {
-    "Version": POLICY_VERSION,
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ],
-}
+def execution_role_trust(names: Names) -> dict[str, Any]:
+    """CloudFormation assumes the execution role; only the product's deployer may pass it (its
+    policy). The account is pinned where CloudFormation names it (aws:SourceAccount); AWS does not
+    document that it sets the key when it assumes a stack's service role, so it is IfExists rather
+    than a condition that might refuse every deploy."""
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudformation.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEqualsIfExists": {"aws:SourceAccount": names.account}},
+            }
+        ],
+    }
 
 
 def _resources(template: dict[str, Any]) -> list[dict[str, Any]]:
