@@ -124,7 +124,9 @@ def test_a_role_arn_pattern_serves_every_account(aws, endpoint):
         "fleet", "plan", "--json", "--role-arn", "arn:aws:iam::{account}:role/platform-deployer-{region}"
     )
     assert code == 0, err
-    for row in as_json(out):
+    rows = as_json(out)
+    assert len(rows) == 2, "one product in each of two accounts"
+    for row in rows:
         account = row["acted_as"].split(":")[4]
         assert row["acted_as"].startswith(f"arn:aws:sts::{account}:assumed-role/platform-deployer-")
 

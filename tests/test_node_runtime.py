@@ -19,7 +19,10 @@ def fake_node(folder: Path, version: str) -> Path:
 
 @pytest.fixture
 def clean_env(monkeypatch):
-    monkeypatch.delenv("JSII_NODE", raising=False)
+    # setenv first records JSII_NODE's state, so what ensure_node() sets is undone after the test
+    # (a bare delenv of an absent variable records nothing, and the fake node leaked into the worker)
+    monkeypatch.setenv("JSII_NODE", "")
+    monkeypatch.delenv("JSII_NODE")
     return monkeypatch
 
 
@@ -40,3 +43,4 @@ def test_a_supported_node_on_path_is_used(clean_env, tmp_path):
 def test_jsii_node_set_by_the_user_wins(clean_env):
     clean_env.setenv("JSII_NODE", "/opt/node/bin/node")
     assert ensure_node() == "/opt/node/bin/node"
+
