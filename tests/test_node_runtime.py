@@ -43,4 +43,3 @@ def test_a_supported_node_on_path_is_used(clean_env, tmp_path):
 def test_jsii_node_set_by_the_user_wins(clean_env):
     clean_env.setenv("JSII_NODE", "/opt/node/bin/node")
     assert ensure_node() == "/opt/node/bin/node"
-

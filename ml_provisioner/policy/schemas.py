@@ -59,6 +59,12 @@ def type_permissions(resource_type: str, region: str) -> TypePermissions:
     return TypePermissions(resource_type, handlers, tagging, f"schema {schema_id} ({schema_region})")
 
 
+def create_only_properties(resource_type: str, region: str) -> set[str]:
+    """The top-level properties whose change makes CloudFormation replace the resource."""
+    schema = _schema(_schema_id(resource_type, region)[0])
+    return {path.split("/")[2] for path in schema.get("createOnlyProperties", [])}
+
+
 def _schema_id(resource_type: str, region: str) -> tuple[str, str]:
     for candidate in dict.fromkeys((region, REFERENCE_REGION)):
         schema_id = _provider(candidate).get(resource_type)

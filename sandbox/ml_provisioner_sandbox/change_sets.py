@@ -29,22 +29,32 @@ from . import stack_lifecycle
 _EXECUTING = threading.Lock()
 NO_CHANGES = "The submitted information didn't contain changes. Submit different information to create a change set."
 
-# Properties whose change makes CloudFormation replace the resource ("Update requires: Replacement").
+# Properties whose change makes CloudFormation replace the resource ("Update requires: Replacement"):
+# the createOnlyProperties of each type's registry schema (tests/sandbox/test_resources.py compares
+# them with the schemas cfn-lint ships). AWS::KMS::Key has none: CloudFormation refuses a change of
+# its KeySpec or KeyUsage rather than replace a key.
 REPLACEMENT_PROPERTIES = {
     "AWS::CloudWatch::Alarm": {"AlarmName"},
     "AWS::CloudWatch::Dashboard": {"DashboardName"},
     "AWS::CodeBuild::Project": {"Name"},
     "AWS::CodePipeline::Pipeline": {"Name"},
     "AWS::EC2::SecurityGroup": {"GroupName", "GroupDescription", "VpcId"},
-    "AWS::EC2::VPCEndpoint": {"ServiceName", "VpcId", "VpcEndpointType"},
-    "AWS::Events::Rule": {"Name", "EventBusName"},
+    "AWS::EC2::VPCEndpoint": {
+        "DnsOptions",
+        "ResourceConfigurationArn",
+        "ServiceName",
+        "ServiceNetworkArn",
+        "ServiceRegion",
+        "VpcEndpointType",
+        "VpcId",
+    },
+    "AWS::Events::Rule": {"Name"},
     "AWS::IAM::ManagedPolicy": {"ManagedPolicyName", "Path", "Description"},
     "AWS::IAM::Role": {"RoleName", "Path"},
     "AWS::KMS::Alias": {"AliasName"},
-    "AWS::KMS::Key": {"KeySpec", "KeyUsage", "MultiRegion"},
     "AWS::Logs::LogGroup": {"LogGroupName"},
     "AWS::Logs::MetricFilter": {"FilterName", "LogGroupName"},
-    "AWS::S3::Bucket": {"BucketName"},
+    "AWS::S3::Bucket": {"BucketName", "BucketNamePrefix", "BucketNamespace"},
     "AWS::S3::BucketPolicy": {"Bucket"},
     "AWS::SNS::Subscription": {"Endpoint", "Protocol", "TopicArn"},
     "AWS::SNS::Topic": {"TopicName", "FifoTopic"},

@@ -186,3 +186,15 @@ def test_vpc_endpoints_and_security_group_use_ssm_resolved_ids(
     parameters = {p["ParameterKey"]: p for p in deployed.stack()["Parameters"]}
     assert parameters["VpcId"]["ParameterValue"] == "/ml-provisioner/network/vpc-id"
     assert parameters["VpcId"]["ResolvedValue"] == net["vpc_id"]
+
+
+def test_replacements_are_the_registry_schemas_create_only_properties() -> None:
+    """What the sandbox replaces is what CloudFormation's own resource schemas (those cfn-lint
+    ships) mark createOnly: never a hand-written guess."""
+    from ml_provisioner_sandbox.change_sets import REPLACEMENT_PROPERTIES
+
+    from ml_provisioner.policy import schemas
+
+    assert len(REPLACEMENT_PROPERTIES) >= 18
+    for resource_type, replaced in REPLACEMENT_PROPERTIES.items():
+        assert replaced == schemas.create_only_properties(resource_type, "us-east-1"), resource_type
