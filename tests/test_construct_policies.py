@@ -199,3 +199,40 @@ def test_the_key_and_the_endpoints_serve_only_the_products_account(names):
         only = endpoint_policy(names, service)["Statement"][0]
         assert only["Condition"] == {"StringEquals": {"aws:PrincipalAccount": names.account}}
     assert len(endpoint_policy(names, "sts")["Statement"]) == 2
+
+
+def test_the_s3_endpoint_still_serves_the_aws_owned_buckets_other_workloads_of_the_vpc_read(names):
+    """ECR's image layers and the Amazon Linux repositories are read with AWS's signatures (or none):
+    an account-only S3 endpoint would break every container pull and package install in the VPC."""
+    from tests.iam_eval import Request, statement_applies
+
+    policy = endpoint_policy(names, "s3")
+    region = names.region
+
+    def admitted(action: str, resource: str, principal: str, **context: str) -> bool:
+        request = Request(action, resource, principal, context)
+        return any(
+            s["Effect"] == "Allow" and statement_applies(s, request, resource_policy=True) for s in policy["Statement"]
+        )
+
+    aws_service = "arn:aws:iam::999999999999:root"  # ECR's presigned URLs: not this account's principal
+    for bucket in (
+        f"prod-{region}-starport-layer-bucket",
+        f"al2023-repos-{region}-de612dc2",
+        f"amazonlinux-2-repos-{region}",
+    ):
+        assert admitted(
+            "s3:GetObject", f"arn:aws:s3:::{bucket}/layer", aws_service, **{"aws:PrincipalAccount": "999999999999"}
+        )
+    # ... and nothing else of another account: not its objects, not writes
+    foreign = "arn:aws:s3:::someone-elses-bucket/data.csv"
+    assert not admitted("s3:GetObject", foreign, aws_service, **{"aws:PrincipalAccount": "999999999999"})
+    assert not admitted(
+        "s3:PutObject",
+        f"arn:aws:s3:::prod-{region}-starport-layer-bucket/x",
+        aws_service,
+        **{"aws:PrincipalAccount": "9"},
+    )
+    assert admitted(
+        "s3:PutObject", foreign, f"arn:aws:iam::{names.account}:role/r", **{"aws:PrincipalAccount": names.account}
+    )

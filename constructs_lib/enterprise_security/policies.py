@@ -75,7 +75,8 @@ def key_policy(names: ProductNames) -> Json:
 
 
 def endpoint_policy(names: ProductNames, service: str) -> Json:
-    """Only principals of this account may use the endpoint; on STS also federated sign-in
+    """Only principals of this account may use the endpoint; on S3 also the AWS-owned buckets other
+    workloads of the VPC read (ECR image layers, Amazon Linux repositories); on STS also federated sign-in
     (AssumeRoleWithSAML/WithWebIdentity carry no principal account: IAM's "STS VPC endpoint
     policies"), limited to this account's roles, so every workload of the VPC can still federate."""
     n = names
@@ -89,6 +90,31 @@ def endpoint_policy(names: ProductNames, service: str) -> Json:
             "Condition": {"StringEquals": {"aws:PrincipalAccount": n.account}},
         }
     ]
+    if service == "s3":
+        # The S3 endpoint changes how every workload of the VPC reaches S3 (a gateway endpoint, for
+        # all subnets on its route tables; an interface endpoint with private DNS, for the VPC's
+        # resolvers). Some of their reads are signed by AWS, not by this account: image layers ECR
+        # hands out (Amazon ECR User Guide, "Minimum Amazon S3 bucket permissions for Amazon ECR")
+        # and the Amazon Linux package repositories (Amazon Linux User Guide, "Amazon S3 gateway
+        # endpoint" policies). Those AWS-owned buckets stay readable; nothing else does.
+        statements.append(
+            {
+                "Sid": "AwsOwnedBucketsOfOtherWorkloads",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": [
+                    f"arn:{n.partition}:s3:::{bucket}/*"
+                    for bucket in (
+                        f"prod-{n.region}-starport-layer-bucket",
+                        f"al2023-repos-{n.region}-de612dc2",
+                        f"amazonlinux-2-repos-{n.region}",
+                        f"packages.{n.region}.amazonaws.com",
+                        f"repo.{n.region}.amazonaws.com",
+                    )
+                ],
+            }
+        )
     if service == "sts":
         statements.append(
             {
