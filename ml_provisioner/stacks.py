@@ -32,6 +32,7 @@ from ml_provisioner.config.models import (
     StarterConfig,
     Tier,
     VpcIntegration,
+    deployed_vpc,
 )
 from ml_provisioner.config.regions import console_url
 from ml_provisioner.naming import Names
@@ -146,7 +147,7 @@ class EnterpriseStack(ProfessionalStack):
             "EnterpriseSecurity",
             props=EnterpriseSecurityProps(
                 names=self.names,
-                network=endpoint_network(self.config.vpc_integration),
+                network=endpoint_network(deployed_vpc(self.config, self.names.is_test)),
                 alerts_email=monitoring.alerts_email,
                 log_retention_days=monitoring.log_retention_days,
             ),

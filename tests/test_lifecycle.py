@@ -123,6 +123,23 @@ def test_test_deploy_runs_beside_the_product_and_is_removed_with_its_data(aws):
     assert stack(aws, real_stack, region)["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 
 
+def test_an_enterprise_test_deployment_runs_beside_the_product_in_its_vpc(aws):
+    """The product's endpoints have private DNS and the S3 gateway route: the test deployment's
+    preflight, which refuses a second of either, passes, and its endpoints are the beside kind."""
+    config, data = product("globalbank codecommit sgprov direct", aws)
+    region = data["environment"]["region"]
+    assert cli("deploy-product", "-c", config, "--force")[0] == 0
+    code, out, err = cli("test-deploy", "-c", config)
+    assert code == 0, err
+    test_stack = out.split("test stack name: ")[1].split()[0]
+    resources = aws("cloudformation", region).describe_stack_resources(StackName=test_stack)["StackResources"]
+    ids = [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::EC2::VPCEndpoint"]
+    found = aws("ec2", region).describe_vpc_endpoints(VpcEndpointIds=ids)["VpcEndpoints"]
+    assert len(found) == 4 and {e["VpcEndpointType"] for e in found} == {"Interface"}
+    assert not any(e.get("PrivateDnsEnabled") for e in found)
+    assert cli("delete-product", "-c", config, "--stack-name", test_stack, "--force")[0] == 0
+
+
 def test_delete_product_refuses_a_stack_name_of_another_product(aws):
     config, _ = product("techcorp s3", aws)
     code, _, err = cli("delete-product", "-c", config, "--stack-name", "someone-elses-ml", "--force")

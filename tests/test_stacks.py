@@ -636,6 +636,21 @@ def test_compliance_alarms_notify_the_encrypted_topic_and_email_subscription(syn
 # -- test deployments -------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("fragment", ["globalbank codecommit sgprov direct", "globalbank s3 standalone ssm"])
+def test_a_test_deployments_endpoints_sit_beside_the_products(loaded_examples, fragment):
+    """AWS allows one private-DNS interface endpoint per service in a VPC and one S3 gateway endpoint
+    per route table: a test deployment's endpoints have no private DNS and its S3 endpoint is an
+    interface endpoint, in the same number as the product's."""
+    loaded = loaded_examples[example(fragment).stem]
+    [test] = synthesize([loaded], test_marker="t1a2b", nag=False)
+    endpoints = resources(test, "AWS::EC2::VPCEndpoint")
+    assert len(endpoints) == 4
+    for endpoint in endpoints:
+        properties = endpoint["Properties"]
+        assert properties["VpcEndpointType"] == "Interface" and "RouteTableIds" not in properties
+        assert properties.get("PrivateDnsEnabled") is False
+
+
 def test_test_deploy_suffixes_every_name_and_destroys_data(loaded_examples):
     loaded = loaded_examples[example("globalbank codecommit standalone ssm").stem]
     [result] = synthesize([loaded], test_marker="t1a2b", nag=False)

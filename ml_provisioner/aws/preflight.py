@@ -17,7 +17,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from ml_provisioner.config.models import EnterpriseConfig, VpcIntegration, VpcSource
+from ml_provisioner.config.models import EnterpriseConfig, VpcIntegration, VpcSource, deployed_vpc
 from ml_provisioner.errors import BadInput
 from ml_provisioner.naming import Names
 
@@ -62,7 +62,7 @@ def check_network(aws: Any, names: Names) -> None:
     config = names.config
     if not isinstance(config, EnterpriseConfig):
         return
-    vpc = config.vpc_integration
+    vpc = deployed_vpc(config, names.is_test)
     problems: list[str] = []
     ec2 = aws.client("ec2")
     vpc_id = _vpc_id(aws, vpc, problems)

@@ -429,3 +429,12 @@ class EnterpriseConfig(_ProductBase):
 
 
 ProductConfig = Annotated[StarterConfig | ProfessionalConfig | EnterpriseConfig, Field(discriminator="tier")]
+
+
+def deployed_vpc(config: EnterpriseConfig, test_deployment: bool) -> VpcIntegration:
+    """What a deployment puts into the VPC. A test deployment sits beside the deployed product's
+    endpoints: AWS allows one private-DNS interface endpoint per service in a VPC and one S3
+    gateway endpoint per route table, so its endpoints have no private DNS and its S3 endpoint is an
+    interface endpoint (the same count of resources; they answer at their own DNS names)."""
+    vpc = config.vpc_integration
+    return vpc.model_copy(update={"private_dns": False, "route_table_ids": []}) if test_deployment else vpc
