@@ -86,8 +86,13 @@ def test_sts_endpoint_lets_federated_callers_assume_this_accounts_roles(endpoint
         "Sid": "FederationIntoThisAccount",
         "Effect": "Allow",
         "Principal": "*",
-        "Action": ["sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity"],
+        "Action": ["sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity", "sts:TagSession"],
         "Resource": f"arn:aws:iam::{account}:role/*",
     }
-    for service in ("sagemaker.api", "sagemaker.runtime", "s3"):
+    for service in ("sagemaker.api", "sagemaker.runtime"):
         assert len(endpoints["standalone"][service]["PolicyDocument"]["Statement"]) == 1
+    # S3: this account, and reading the AWS-owned buckets other workloads use (test_construct_policies)
+    assert [s["Sid"] for s in endpoints["standalone"]["s3"]["PolicyDocument"]["Statement"]] == [
+        "OnlyThisAccount",
+        "AwsOwnedBucketsOfOtherWorkloads",
+    ]

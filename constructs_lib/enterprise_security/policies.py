@@ -121,7 +121,8 @@ def endpoint_policy(names: ProductNames, service: str) -> Json:
                 "Sid": "FederationIntoThisAccount",
                 "Effect": "Allow",
                 "Principal": "*",
-                "Action": ["sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity"],
+                # with session tags (SAML or OIDC claims), STS also authorizes sts:TagSession on the role
+                "Action": ["sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity", "sts:TagSession"],
                 "Resource": n.arn("iam", "role/*", region=False),
             }
         )
