@@ -44,6 +44,10 @@ class SandboxResource:
     def create(self) -> None:
         raise NotImplementedError
 
+    def exists(self) -> bool:
+        """A resource of this name is already in the account (a fixed name AWS refuses twice)."""
+        return False
+
     def update(self) -> None:
         self.create()
 
@@ -79,6 +83,8 @@ class SandboxResource:
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
     ) -> SandboxResource:
         resource = cls(resource_name, cloudformation_json.get("Properties", {}), account_id, region_name)
+        if resource.exists():  # AWS refuses the second and the stack rolls back (moto would overwrite)
+            raise ValidationError(message=f"{resource.name} already exists (Service: {cls.TYPE.split('::')[1]})")
         resource.create()
         return resource
 
@@ -177,6 +183,9 @@ class ModelPackageGroup(SandboxResource, CloudFormationModel):
     creation_time = property(lambda self: self.group.creation_time.isoformat())
     status = property(lambda self: self.group.model_package_group_status)
 
+    def exists(self) -> bool:
+        return self.name in self.backend.model_package_groups
+
     def create(self) -> None:
         self.backend.create_model_package_group(
             self.name, self.properties.get("ModelPackageGroupDescription"), self.properties.get("Tags", [])
@@ -200,6 +209,9 @@ class CodeBuildProject(SandboxResource, CloudFormationModel):
         return codebuild_backends[self.account_id][self.region_name]
 
     arn = property(lambda self: self.backend.codebuild_projects[self.name].arn)
+
+    def exists(self) -> bool:
+        return self.name in self.backend.codebuild_projects
 
     def create(self) -> None:
         p = self.properties

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -425,3 +426,43 @@ def test_a_delete_failed_stack_lists_what_it_deleted_and_what_failed_without_rec
     deployer.cfn.delete_stack(StackName=deployer.name)  # the retry deletes what is left
     deployer.cfn.get_waiter("stack_delete_complete").wait(StackName=deployer.name, WaiterConfig=FAST)
     assert bucket not in {b["Name"] for b in aws("s3").list_buckets()["Buckets"]}
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "name_property", "properties"),
+    [
+        ("AWS::SageMaker::ModelPackageGroup", "ModelPackageGroupName", {}),
+        (
+            "AWS::CodeBuild::Project",
+            "Name",
+            {
+                "ServiceRole": "arn:aws:iam::123456789012:role/build",
+                "Source": {"Type": "NO_SOURCE", "BuildSpec": "version: 0.2"},
+                "Artifacts": {"Type": "NO_ARTIFACTS"},
+                "Environment": {
+                    "Type": "LINUX_CONTAINER",
+                    "ComputeType": "BUILD_GENERAL1_SMALL",
+                    "Image": "aws/codebuild/standard:7.0",
+                },
+            },
+        ),
+    ],
+)
+def test_a_fixed_name_another_stack_holds_fails_the_create_as_aws_does(
+    aws: Callable[..., Any], resource_type: str, name_property: str, properties: dict[str, Any]
+) -> None:
+    """AWS refuses a second project or model package group of one name (the second stack rolls back);
+    moto alone would overwrite the first."""
+    name = f"fixed-{uuid.uuid4().hex[:8]}"
+    template = {"Resources": {"Fixed": {"Type": resource_type, "Properties": {name_property: name, **properties}}}}
+    first, second = Deployer(aws, "us-west-2"), Deployer(aws, "us-west-2")
+    first.deploy(template)
+    second.cfn.execute_change_set(ChangeSetName=second.change_set(template)["ChangeSetId"])
+    with pytest.raises(WaiterError, match="ROLLBACK_COMPLETE"):
+        second.cfn.get_waiter("stack_create_complete").wait(StackName=second.name, WaiterConfig=FAST)
+    events = second.cfn.describe_stack_events(StackName=second.name)["StackEvents"]
+    [reason] = [e["ResourceStatusReason"] for e in events if e["ResourceStatus"] == "CREATE_FAILED"]
+    assert f"{name} already exists" in reason
+    assert first.stack()["StackStatus"] == "CREATE_COMPLETE"  # the first keeps its resource
+    if resource_type == "AWS::CodeBuild::Project":
+        assert aws("codebuild").batch_get_projects(names=[name])["projects"][0]["serviceRole"].endswith("role/build")
