@@ -356,6 +356,56 @@ CATALOGUE = (
         ("iam:AttachRolePolicy", "{deployer_role}", {"iam:PolicyARN": "{admin_policy}"}),
     ),
     path("iam:CreateAccessKey for oneself", OUTSIDE, ("iam:CreateAccessKey", "{user}")),
+    # -- what a change set may hold: the product's types, and only its data resources imported --------
+    path(
+        "CreateChangeSet of the product's own types",
+        WITHIN_BOUNDARY,
+        (
+            "cloudformation:CreateChangeSet",
+            "{product_stack}",
+            {"cloudformation:ResourceTypes": ["AWS::IAM::Role"], "cloudformation:RoleArn": "{execution_role}"},
+        ),
+    ),
+    path(
+        "CreateChangeSet without naming its resource types (any type's handler)",
+        OUTSIDE,
+        ("cloudformation:CreateChangeSet", "{product_stack}"),
+    ),
+    path(
+        "CreateChangeSet with an AWS::EC2::SecurityGroupIngress on someone else's group",
+        OUTSIDE,
+        (
+            "cloudformation:CreateChangeSet",
+            "{product_stack}",
+            {"cloudformation:ResourceTypes": ["AWS::IAM::Role", "AWS::EC2::SecurityGroupIngress"]},
+        ),
+    ),
+    path(
+        "CreateChangeSet importing someone else's security group, to change it through the stack",
+        OUTSIDE,
+        (
+            "cloudformation:CreateChangeSet",
+            "{product_stack}",
+            {
+                "cloudformation:ResourceTypes": ["AWS::EC2::SecurityGroup"],
+                "cloudformation:ImportResourceTypes": ["AWS::EC2::SecurityGroup"],
+            },
+        ),
+    ),
+    path(
+        "kms:PutKeyPolicy on another product's key imported into the stack",
+        OUTSIDE,
+        ("kms:PutKeyPolicy", "{other_product_key}", {"aws:ResourceTag/ml-provisioner:product": "{other_product}"}),
+    ),
+    path(
+        "kms:ScheduleKeyDeletion of another product's retained key imported into the stack",
+        OUTSIDE,
+        (
+            "kms:ScheduleKeyDeletion",
+            "{other_product_key}",
+            {"aws:ResourceTag/ml-provisioner:product": "{other_product}"},
+        ),
+    ),
 )
 
 
@@ -373,6 +423,7 @@ def targets(names: Names) -> dict[str, str]:
         "self_made_boundary": f"{account}:policy{test.iam_path}{test.stack_name}-OpenBoundary-1A2B3C4D5E6F",
         "other_product_role": product_role.replace(n.deployment_id, f"{n.deployment_id}-batch"),
         "deployer_role": n.deployer_role_arn,
+        "product_stack": n.arn("cloudformation", f"stack/{n.stack_name}/1a2b3c4d"),
         "other_product": other.product,
         "other_product_bucket": f"arn:{n.partition}:s3:::{other.artifacts_bucket}",
         "other_product_key": n.arn("kms", "key/99999999-12ab-34cd-56ef-1234567890ab"),
@@ -406,4 +457,6 @@ def targets(names: Names) -> dict[str, str]:
 def bind(value: Any, bound: dict[str, str]) -> Any:
     if isinstance(value, str):
         return value.format(**bound) if value.startswith("{") else value
+    if isinstance(value, list):
+        return [bind(v, bound) for v in value]
     return {k: bind(v, bound) for k, v in value.items()}

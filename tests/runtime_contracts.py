@@ -32,6 +32,8 @@ DOCS = {
     "events": "EventBridge User Guide, 'CodePipeline as a target': the target role starts the pipeline",
     "sagemaker-pipelines": "SageMaker Developer Guide, 'IAM access management' for Pipelines: the pipeline "
     "execution role creates and describes the steps' jobs, models and model packages, and passes itself",
+    "sagemaker-images": "SageMaker Developer Guide, 'Amazon SageMaker AI roles': the execution role pulls the "
+    "job's container image from Amazon ECR (GetAuthorizationToken, BatchGetImage, GetDownloadUrlForLayer)",
     "sagemaker-build": "SageMaker API, CreatePipeline/StartPipelineExecution: the caller passes RoleArn",
     "logs-kms": "CloudWatch Logs User Guide, 'Encrypt log data using AWS KMS': the key policy and encryption context",
     "sns-kms": "SNS Developer Guide, 'Enable compatibility between event sources and encrypted topics'",
@@ -229,7 +231,15 @@ class Product:
         elif provider == "CodeStarSourceConnection":
             # AWS authorizes UseConnection under the connection ARN's own service prefix
             prefix = config["ConnectionArn"].split(":")[2]
-            yield Call(who, role, f"{prefix}:UseConnection", config["ConnectionArn"], DOCS["codepipeline-connections"])
+            repository = {f"{prefix}:FullRepositoryId": config["FullRepositoryId"]}
+            yield Call(
+                who,
+                role,
+                f"{prefix}:UseConnection",
+                config["ConnectionArn"],
+                DOCS["codepipeline-connections"],
+                repository,
+            )
         else:
             raise AssertionError(f"no runtime contract for pipeline action provider {provider}: add one")
 
@@ -274,6 +284,11 @@ class Product:
             doc,
         )
         yield Call(who, role, "iam:PassRole", arn, doc, {"iam:PassedToService": "sagemaker.amazonaws.com"})
+        # a built-in algorithm's image, in AWS's account of the region (the XGBoost image's in us-west-2)
+        image = f"arn:{n.partition}:ecr:{n.region}:246618743249:repository/sagemaker-xgboost"
+        for action in ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"):
+            yield Call(who, role, action, image, DOCS["sagemaker-images"], {"aws:ResourceAccount": "246618743249"})
+        yield Call(who, role, "ecr:GetAuthorizationToken", "*", DOCS["sagemaker-images"])
         bucket = self._bucket_arn(n.artifacts_bucket)
         for action in ("s3:GetObject", "s3:PutObject"):
             yield Call(who, role, action, f"{bucket}/pipelines/{EXECUTION_ID}/output/model.tar.gz", doc)

@@ -627,8 +627,8 @@ def test_create_policy_service_role_writes_the_callers_policy_and_the_execution_
             *lookups,
         }
     ]
-    with_role = next(s for s in policy.statements if "cloudformation:CreateChangeSet" in s["Action"])
-    assert with_role["Condition"] == {"StringEquals": {"cloudformation:RoleArn": role.arn}}
-    assert "cloudformation:DeleteStack" in with_role["Action"], "deletion names the execution role too"
-    assert not any("cloudformation:DeleteStack" in s["Action"] for s in policy.statements if s is not with_role)
+    [change_sets] = [s for s in policy.statements if "cloudformation:CreateChangeSet" in s["Action"]]
+    assert change_sets["Condition"]["StringEquals"] == {"cloudformation:RoleArn": role.arn}
+    [deletion] = [s for s in policy.statements if "cloudformation:DeleteStack" in s["Action"]]
+    assert deletion["Condition"] == {"StringEquals": {"cloudformation:RoleArn": role.arn}}, "deletion names it too"
     assert {"codebuild:CreateProject", "iam:CreateRole"} <= {a for s in role.statements for a in s["Action"]}

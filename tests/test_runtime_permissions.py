@@ -91,3 +91,16 @@ def test_sagemaker_pipelines_can_run_their_steps_as_the_execution_role(products)
         "iam:PassRole",
     }
     assert all(product.decide(c) for c in pipeline_calls)
+
+
+@pytest.mark.parametrize("stem", STEMS[:1])
+def test_images_of_another_product_in_the_account_are_denied(products, stem):
+    """The boundary lets a role pull AWS's algorithm images and its own product's, not a repository
+    another product of the account holds."""
+    product = products[stem]
+    pulls = [c for c in product.calls() if c.action == "ecr:BatchGetImage"]
+    assert pulls and all(product.decide(c) for c in pulls)
+    n = product.names
+    foreign = n.arn("ecr", f"repository/{n.deployment_id}-batch--images")
+    context = {"aws:ResourceAccount": n.account}
+    assert not any(product.decide(Call(c.who, c.role, c.action, foreign, c.doc, context)) for c in pulls)

@@ -16,6 +16,7 @@ import yaml
 
 from ml_provisioner.config.loader import load_config
 from ml_provisioner.policy import generate_policy
+from ml_provisioner.policy.generator import template_types
 from ml_provisioner.policy.iam_reference import changes_something
 from ml_provisioner.synth import Synthesized
 from ml_provisioner.templates import load_template_text
@@ -54,7 +55,8 @@ def test_the_author_plans_but_cannot_execute_any_change_set(synthesized, split, 
     for stem in STEMS:
         policy, names = split[stem, mode], synthesized[stem].names
         author = policy.documents
-        assert allowed(author, "cloudformation:CreateChangeSet", stack_arn(names), names, **_role(policy))
+        types = {"cloudformation:ResourceTypes": template_types(synthesized[stem].template)}
+        assert allowed(author, "cloudformation:CreateChangeSet", stack_arn(names), names, **_role(policy), **types)
         for name in (PLAN, "ml-provisioner-20261207012345678901", "anything"):
             assert not allowed(
                 author,
@@ -142,6 +144,10 @@ def _request(names, service: str, operation: str, params: dict) -> tuple[str, st
             )
         if "RoleARN" in params:
             context["cloudformation:RoleArn"] = params["RoleARN"]
+        if "ResourceTypes" in params:
+            context["cloudformation:ResourceTypes"] = params["ResourceTypes"]
+        if "ResourcesToImport" in params:
+            context["cloudformation:ImportResourceTypes"] = [r["ResourceType"] for r in params["ResourcesToImport"]]
         return action, stack_arn(names), context
     if service == "ssm":
         path = params.get("Path") or params.get("Name") or (params.get("Names") or [""])[0]

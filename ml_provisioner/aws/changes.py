@@ -45,6 +45,9 @@ def create_change_set(
         Capabilities=CAPABILITIES,
         Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
         Description="Created by ml-provisioner",
+        # the types the template holds: the deployer policy allows change sets only of its own
+        # product's types, and CloudFormation refuses a template with a type outside this list
+        ResourceTypes=sorted({r["Type"] for r in new_template.get("Resources", {}).values()}),
         **template,
         **({"ResourcesToImport": resources_to_import} if resources_to_import else {}),
         **aws.stack_role(),

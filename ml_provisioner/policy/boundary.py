@@ -11,8 +11,8 @@ It allows the calls the product's roles make at run time (tests/runtime_contract
 product's names in its real and its test deployments, and denies identity changes, sessions and
 the destruction of keys and logs outright. The exceptions are where AWS gives no product name:
 SageMaker Pipelines names its jobs and models ``pipelines-*``, SageMaker writes to the log groups
-``/aws/sagemaker/*``, images are pulled from the region's ECR repositories (AWS's algorithm
-images live in AWS accounts), and CloudWatch metrics are allowed only in SageMaker's namespaces.
+``/aws/sagemaker/*``, images are pulled from other accounts' ECR repositories (AWS's algorithm
+images live in AWS's accounts), and CloudWatch metrics are allowed only in SageMaker's namespaces.
 """
 
 from __future__ import annotations
@@ -131,7 +131,19 @@ def boundary_document(names: Names) -> dict[str, Any]:
             scopes.product_arns(("iam", "role"), product),
             {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
         ),
-        _allow("PullImagesOfTheRegion", IMAGE_PULL_ACTIONS, [product.arn("ecr", "repository/*", account=False)]),
+        # images of the product's own repositories, or of another account (SageMaker's algorithm
+        # images are in AWS's accounts): never another product's repository in this account
+        _allow(
+            "PullProductImages",
+            IMAGE_PULL_ACTIONS,
+            [product.arn("ecr", f"repository/{d.name('*')}") for d in deployments],
+        ),
+        _allow(
+            "PullImagesOfOtherAccounts",
+            IMAGE_PULL_ACTIONS,
+            [f"arn:{product.partition}:ecr:{product.region}:*:repository/*"],
+            {"StringNotEquals": {"aws:ResourceAccount": product.account}},
+        ),
         _allow("ImageRegistryLogin", ["ecr:GetAuthorizationToken"], ["*"]),
         _allow(
             "SageMakerMetrics",
@@ -146,8 +158,16 @@ def boundary_document(names: Names) -> dict[str, Any]:
         )
     connection = CONNECTION_ARN.match(config.ml_product.connection_arn or "")
     if connection:
+        # the connection reaches whatever its app may read: only the product's two repositories
+        service = connection.group("service")
+        repositories = [r for r in (config.ml_product.build_repository, config.ml_product.deploy_repository) if r]
         statements.append(
-            _allow("TheSourceConnection", [f"{connection.group('service')}:UseConnection"], [connection.group(0)])
+            _allow(
+                "TheSourceConnection",
+                [f"{service}:UseConnection"],
+                [connection.group(0)],
+                {"StringEquals": {f"{service}:FullRepositoryId": repositories}},
+            )
         )
     if isinstance(config, EnterpriseConfig):
         # The key's id is generated: it is the product's by the tag every resource of the stack carries.

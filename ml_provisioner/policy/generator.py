@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ml_provisioner import staging
+from ml_provisioner.changes import DATA_TYPES
 from ml_provisioner.config.models import CONNECTION_ARN, EnterpriseConfig, SourceControl
 from ml_provisioner.errors import OperationFailed
 from ml_provisioner.identity import PLAN_PREFIX
-from ml_provisioner.naming import Names
+from ml_provisioner.naming import TOOL, Names
 from ml_provisioner.policy import delegation, iam_reference, scopes, tables
 from ml_provisioner.policy.boundary import boundary_document
 from ml_provisioner.policy.schemas import TypePermissions, type_permissions
@@ -34,6 +35,8 @@ POLICY_VERSION = "2012-10-17"
 ANY_RESOURCE = "*"
 PASS_ROLE = "iam:PassRole"
 STACK: tables.Scope = ("cloudformation", "stack")
+# Scoped to the account and region only (AWS generates the id): changed only when tagged for the product.
+GENERATED_ID_SCOPES: tuple[tables.Scope, ...] = (("kms", "key"),)
 SSM_PARAMETER: tables.Scope = ("ssm", "parameter")
 
 
@@ -264,6 +267,10 @@ class _Grants:
         if not matching:
             raise PolicyGap(f"{action} (for {what}) acts on {', '.join(types)}: none of them is the product's")
         resources = list(dict.fromkeys(arn for s in matching for arn in arns[s]))
+        if condition and any(s in GENERATED_ID_SCOPES for s in matching):
+            # Resources whose ids AWS generates are the product's by the tag its stack gives them:
+            # a key (or another product's) imported into a stack cannot be changed through it.
+            condition = {**condition, "StringEqualsIfExists": {f"aws:ResourceTag/{TOOL}:product": self.names.product}}
         self.allow(_title(service) + "".join(_title(t) for _, t in matching) + suffix, [action], resources, condition)
 
     def render(self) -> list[dict[str, Any]]:
@@ -348,6 +355,7 @@ def generate_policy(synthesized: Synthesized, *, service_role: bool = False, app
 
 
 EXECUTE = "cloudformation:ExecuteChangeSet"
+CREATE_CHANGE_SET = "cloudformation:CreateChangeSet"
 PROTECT = "cloudformation:UpdateTerminationProtection"
 
 
@@ -577,21 +585,45 @@ def _properties(value: Any) -> Iterator[tuple[str, Any]]:
             yield from _properties(item)
 
 
+def template_types(template: dict[str, Any]) -> list[str]:
+    return sorted({resource["Type"] for resource in template.get("Resources", {}).values()})
+
+
 def _allow_lifecycle(grants: _Grants, template: dict[str, Any], *, service_role: bool) -> None:
     names = grants.names
     for action in tables.STACK_ACTIONS:
-        if service_role and action in tables.STACK_ACTIONS_WITH_ROLE:
+        if action == CREATE_CHANGE_SET or (service_role and action in tables.STACK_ACTIONS_WITH_ROLE):
             continue
         grants.allow_scoped(action, (STACK,), "the product's stack")
+    # A change set holds only the resource types of the product's template (the request must name
+    # them: CloudFormation refuses a template with any other), and imports only its data resources
+    # (bringing retained data back): no other type's handler runs with these permissions, and no
+    # resource of someone else's can be pulled into the stack and changed there.
+    types = template_types(template)
+    change_sets = {
+        "Null": {"cloudformation:ResourceTypes": "false"},
+        "ForAllValues:StringEquals": {
+            "cloudformation:ResourceTypes": types,
+            "cloudformation:ImportResourceTypes": sorted(DATA_TYPES & set(types)),
+        },
+    }
     if service_role:
-        # Creating change sets and deleting the stack only with the execution role: CloudFormation
-        # then acts with that role, never with the caller's credentials.
+        # ... and only with the execution role: CloudFormation then acts with that role, never with
+        # the caller's credentials; the stack is deleted only with it too.
+        change_sets["StringEquals"] = {"cloudformation:RoleArn": names.execution_role_arn}
         grants.allow(
-            "CloudformationStackWithExecutionRole",
-            tables.STACK_ACTIONS_WITH_ROLE,
+            "CloudformationDeleteWithExecutionRole",
+            [a for a in tables.STACK_ACTIONS_WITH_ROLE if a != CREATE_CHANGE_SET],
             scopes.product_arns(STACK, names),
             {"StringEquals": {"cloudformation:RoleArn": names.execution_role_arn}},
         )
+    grants.allow(
+        "CloudformationChangeSetsOfTheProductsTypes",
+        [CREATE_CHANGE_SET],
+        scopes.product_arns(STACK, names),
+        change_sets,
+    )
+    if service_role:
         grants.allow(
             "IamPassExecutionRole",
             [PASS_ROLE],

@@ -9,6 +9,7 @@ executing a FAILED change set "works"; ListChangeSets ignores StackName.
 from __future__ import annotations
 
 import copy
+import fnmatch
 import functools
 import json
 import re
@@ -493,7 +494,9 @@ def _create_change_set_action(self: CloudFormationResponse) -> ActionResult:
         elif stack is not None and key in stack.parameters:  # the raw input (an SSM name stays a name)
             parameters[key] = stack.parameters[key]
     capabilities = self._get_param("Capabilities", [])
-    stack_lifecycle.require_capabilities(Stack.parse_template(template), capabilities)
+    parsed = Stack.parse_template(template)
+    stack_lifecycle.require_capabilities(parsed, capabilities)
+    _require_listed_types(parsed, self._get_param("ResourceTypes", []))
     # The backend's create_change_set is this module's _create_change_set, which takes capabilities.
     change_set_id, stack_id = self.cloudformation_backend.create_change_set(  # type: ignore[call-arg]
         stack_name=stack_name,
@@ -508,6 +511,17 @@ def _create_change_set_action(self: CloudFormationResponse) -> ActionResult:
         capabilities=capabilities,
     )
     return ActionResult({"Id": change_set_id, "StackId": stack_id})
+
+
+def _require_listed_types(template: dict[str, Any], listed: list[str]) -> None:
+    """With ResourceTypes (AWS::*, AWS::EC2::*, Custom::* allowed), every resource of the template
+    must be of a listed type, or CloudFormation refuses it."""
+    if not listed:
+        return
+    types = sorted({r.get("Type", "") for r in (template.get("Resources") or {}).values()})
+    outside = [t for t in types if not any(fnmatch.fnmatchcase(t, pattern) for pattern in listed)]
+    if outside:
+        raise ValidationError(message=f"Resource types {outside} are not in the request's ResourceTypes {listed}")
 
 
 def _list_change_sets_action(self: CloudFormationResponse) -> ActionResult:

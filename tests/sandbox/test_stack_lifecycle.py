@@ -466,3 +466,12 @@ def test_a_fixed_name_another_stack_holds_fails_the_create_as_aws_does(
     assert first.stack()["StackStatus"] == "CREATE_COMPLETE"  # the first keeps its resource
     if resource_type == "AWS::CodeBuild::Project":
         assert aws("codebuild").batch_get_projects(names=[name])["projects"][0]["serviceRole"].endswith("role/build")
+
+
+def test_a_template_with_a_type_outside_the_requests_resource_types_is_refused(deployer: Deployer) -> None:
+    """CreateChangeSet's ResourceTypes (what the deployer policy's condition reads): a template with
+    any other type is refused, as AWS does."""
+    template = {"Resources": {"Parameter": _parameter(f"/{deployer.name}/x")}}
+    with pytest.raises(ClientError, match=r"AWS::SSM::Parameter'\] are not in the request's ResourceTypes"):
+        deployer.change_set(template, ResourceTypes=["AWS::S3::Bucket"])
+    deployer.change_set(template, ResourceTypes=["AWS::SSM::*"])  # AWS's wildcards are allowed
