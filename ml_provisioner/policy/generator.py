@@ -255,7 +255,8 @@ class _Grants:
         through_stack: only when CloudFormation makes the call for a stack operation."""
         types = iam_reference.resource_types(action)
         service = action.split(":")[0]
-        suffix, condition = ("ThroughStack", delegation.THROUGH_CLOUDFORMATION) if through_stack else ("", None)
+        condition: dict[str, Any] | None = dict(delegation.THROUGH_CLOUDFORMATION) if through_stack else None
+        suffix = "ThroughStack" if through_stack else ""
         if not types:
             self.allow(f"{_title(service)}Unscoped{suffix}", [action], [ANY_RESOURCE], condition)
             return
@@ -270,7 +271,8 @@ class _Grants:
         if condition and any(s in GENERATED_ID_SCOPES for s in matching):
             # Resources whose ids AWS generates are the product's by the tag its stack gives them:
             # a key (or another product's) imported into a stack cannot be changed through it.
-            condition = {**condition, "StringEqualsIfExists": {f"aws:ResourceTag/{TOOL}:product": self.names.product}}
+            tagged = {f"aws:ResourceTag/{TOOL}:product": self.names.product}
+            condition = {**condition, "StringEqualsIfExists": tagged}
         self.allow(_title(service) + "".join(_title(t) for _, t in matching) + suffix, [action], resources, condition)
 
     def render(self) -> list[dict[str, Any]]:
