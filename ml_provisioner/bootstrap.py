@@ -16,7 +16,8 @@ template (pure: no AWS calls, no CDK).
 
 The same template serves every account: each role is conditional on its account and region, so a
 StackSet instance creates only the roles of its own account's products (and an account added to
-an OU later gets the staging bucket and no role until its products are bootstrapped)."""
+an OU later gets no role until its products are bootstrapped). A StackSet's template holds no
+staging bucket: deploy-product creates it in an account on first need."""
 
 from __future__ import annotations
 
@@ -68,9 +69,12 @@ def check_principals(principals: list[str]) -> list[str]:
     return sorted(set(principals))
 
 
-def template(deployers: list[Deployer], principals: list[str], external_id: str | None = None) -> dict[str, Any]:
+def template(
+    deployers: list[Deployer], principals: list[str], external_id: str | None = None, *, staging_bucket: bool = True
+) -> dict[str, Any]:
+    """The bootstrap template; staging_bucket: with the staging bucket (a single account's stack)."""
     conditions: dict[str, Any] = {}
-    resources: dict[str, Any] = {**_staging_bucket()}
+    resources: dict[str, Any] = _staging_bucket() if staging_bucket else {}
     for deployer in sorted(deployers, key=lambda d: d.names.deployer_role_arn):
         names = deployer.names
         if max(len(deployer.documents), len(deployer.execution[1]) if deployer.execution else 0) > MAX_MANAGED_POLICIES:

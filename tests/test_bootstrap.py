@@ -116,14 +116,14 @@ def test_a_principal_that_is_not_a_role_user_or_account_root_is_refused(aws, pri
 
 
 def test_one_account_is_bootstrapped_through_a_stack_and_a_product_deploys_through_its_role(aws, endpoint):
-    # five products in one region: the template is over TemplateBody's limit, so the staging bucket comes first
-    paths = [p for p in write_fleet(Path("ml/configs"), 10, (ACCOUNT,)) if "us-west-2" in p.name]
+    # eight products in one region: the template is over TemplateBody's limit, so the staging bucket comes first
+    paths = [p for p in write_fleet(Path("ml/configs"), 16, (ACCOUNT,)) if "us-west-2" in p.name]
     code, out, err = cli("bootstrap", "--trust", TOOLING, "--region", "us-west-2", "--json")
     assert code == 0, err
     assert "the staging bucket first" in out
     report = json.loads(out[out.index("{") :])
     assert report["outcome"] == "created" and report["instances"] == []
-    assert len(report["roles"]) == len(paths) == 5
+    assert len(report["roles"]) == len(paths) == 8
     cfn, s3, iam = aws("cloudformation", "us-west-2"), aws("s3", "us-west-2"), aws("iam", "us-west-2")
     stack = cfn.describe_stacks(StackName=plan.STACK_NAME)["Stacks"][0]
     assert (stack["StackStatus"], stack["EnableTerminationProtection"]) == ("UPDATE_COMPLETE", True)
@@ -211,8 +211,16 @@ def test_a_boundary_that_differs_from_this_version_s_is_a_warning(aws):
 
 
 def test_two_regions_of_one_account_and_several_accounts_go_through_a_stack_set(aws, endpoint):
-    write_fleet(Path("ml/configs"), 1, ACCOUNTS)
+    paths = write_fleet(Path("ml/configs"), 1, ACCOUNTS)
     prepare_stack_set_targets(endpoint, ACCOUNT)
+    # an account that already has its staging bucket (an earlier deploy staged a template there):
+    # the StackSet holds no bucket, so its instance does not collide with it
+    first = load_config(paths[0]).names()
+    staged = in_account(first.account, "observer", "s3", first.region, endpoint)
+    staged.create_bucket(
+        Bucket=f"ml-provisioner-staging-{first.account}-{first.region}",
+        CreateBucketConfiguration={"LocationConstraint": first.region},
+    )
     code, out, err = cli("bootstrap", "--trust", TOOLING, "--json")
     assert code == 0, out + err
     report = json.loads(out[out.index("{") :])
@@ -222,3 +230,20 @@ def test_two_regions_of_one_account_and_several_accounts_go_through_a_stack_set(
         name = role["role_arn"].rsplit("/", 1)[1]
         trust = iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
         assert trust["Statement"][0]["Principal"] == {"AWS": [TOOLING]}
+        boundary = iam.get_policy(PolicyArn=role["boundary_arn"])["Policy"]
+        assert boundary["Path"] == "/ml-provisioner-boundary/"
+
+
+def test_a_stack_set_template_holds_no_staging_bucket(fleet_template):
+    """A fixed name per account that an earlier deploy, a single-account bootstrap or a removed
+    instance (the bucket is retained) may already hold: deploy-product makes it on first need."""
+    deployers, with_bucket = fleet_template
+    without = plan.template(deployers, [TOOLING], external_id="platform-42", staging_bucket=False)
+    assert {k for k in with_bucket["Resources"] if k.startswith("StagingBucket")} == {
+        "StagingBucket",
+        "StagingBucketPolicy",
+    }
+    assert not [k for k in without["Resources"] if k.startswith("StagingBucket")]
+    assert {k: v for k, v in with_bucket["Resources"].items() if not k.startswith("StagingBucket")} == without[
+        "Resources"
+    ]

@@ -93,7 +93,11 @@ def bootstrap(
             )
             for r, p in zip(results, policies, strict=True)
         ]
-        template = plan.template(deployers, principals, external_id)
+        one_stack = len(places) == 1 and not (stack_set or org_unit)
+        # A StackSet holds no staging bucket: a fixed name per account that an earlier deploy, an
+        # earlier single-account bootstrap or a removed instance (it is retained) may already hold;
+        # deploy-product creates it in an account on first need.
+        template = plan.template(deployers, principals, external_id, staging_bucket=one_stack)
         roles = [
             [
                 d.names.deployment_id,
@@ -105,7 +109,7 @@ def bootstrap(
             ]
             for d in deployers
         ]
-        if len(places) == 1 and not (stack_set or org_unit):
+        if one_stack:
             [(target_account, target_region)] = places
             with aws_errors("bootstrap"):
                 aws = Caller(endpoint_url).session(results[0].names, Route())

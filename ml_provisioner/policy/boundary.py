@@ -64,8 +64,6 @@ SAGEMAKER_ACTIONS = (
     "sagemaker:UpdateEndpoint",
     "sagemaker:UpdatePipeline",
 )
-# Services whose ARNs name a resource type before the name ("project/<name>"): "*/<name>" covers all.
-TYPED_ARNS = ("codebuild", "sagemaker")
 # What SageMaker Pipelines names itself: the one documented exception to the product's names.
 SAGEMAKER_PIPELINE_NAMED = (*PIPELINE_JOBS, "model")
 IMAGE_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
@@ -114,30 +112,33 @@ def boundary_document(names: Names) -> dict[str, Any]:
     config = names.config
     product = Names(config)  # the real deployment's names, whichever deployment's were given
     deployments = scopes.deployments(product)
+    sources = SOURCE_READ_ACTIONS if config.ml_product.source_control is SourceControl.CODECOMMIT else ()
     statements = [
-        _allow("ProductBucket", S3_BUCKET_ACTIONS, [scopes.artifacts_bucket_arn(d) for d in deployments]),
-        _allow("ProductObjects", S3_OBJECT_ACTIONS, [f"{scopes.artifacts_bucket_arn(d)}/*" for d in deployments]),
-        _allow("ProductLogs", LOG_ACTIONS, [arn for d in deployments for arn in _log_groups(d)]),
-        _allow("ProductBuilds", CODEBUILD_ACTIONS, [_named(d, "codebuild") for d in deployments]),
+        # One statement for everything named under the product (IAM's limit on a managed policy's
+        # size is what keeps it one): a request's ARN names its own service, so an action never
+        # matches another service's ARN, and every pattern is anchored at the product's name.
         _allow(
-            "ProductPipelines",
-            ["codepipeline:StartPipelineExecution"],
-            [_named(d, "codepipeline") for d in deployments],
+            "ProductResources",
+            (
+                *S3_BUCKET_ACTIONS,
+                *S3_OBJECT_ACTIONS,
+                *LOG_ACTIONS,
+                *CODEBUILD_ACTIONS,
+                "codepipeline:StartPipelineExecution",
+                *SAGEMAKER_ACTIONS,
+                *IMAGE_PULL_ACTIONS,
+                *sources,
+            ),
+            [arn for d in deployments for arn in _product_named(d)] + _aws_named(product),
         ),
-        _allow("ProductSageMaker", SAGEMAKER_ACTIONS, [arn for d in deployments for arn in _sagemaker(d)]),
         _allow(
             "PassProductRolesToSageMaker",
             ["iam:PassRole"],
             scopes.product_arns(("iam", "role"), product),
             {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
         ),
-        # images of the product's own repositories, or of another account (SageMaker's algorithm
-        # images are in AWS's accounts): never another product's repository in this account
-        _allow(
-            "PullProductImages",
-            IMAGE_PULL_ACTIONS,
-            [product.arn("ecr", f"repository/{d.name('*')}") for d in deployments],
-        ),
+        # images of another account (SageMaker's algorithm images are in AWS's accounts); in this
+        # account only the product's own repositories (above)
         _allow(
             "PullImagesOfOtherAccounts",
             IMAGE_PULL_ACTIONS,
@@ -152,10 +153,6 @@ def boundary_document(names: Names) -> dict[str, Any]:
             {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}},
         ),
     ]
-    if config.ml_product.source_control is SourceControl.CODECOMMIT:
-        statements.append(
-            _allow("ProductRepositories", SOURCE_READ_ACTIONS, [_named(d, "codecommit") for d in deployments])
-        )
     connection = CONNECTION_ARN.match(config.ml_product.connection_arn or "")
     if connection:
         # the connection reaches whatever its app may read: only the product's two repositories
@@ -200,18 +197,24 @@ def _allow(
     return statement
 
 
-def _named(n: Names, service: str) -> str:
-    """Every resource of the service named under the deployment, whatever its type."""
-    return n.arn(service, f"*/{n.name('*')}") if service in TYPED_ARNS else n.arn(service, n.name("*"))
-
-
-def _log_groups(n: Names) -> list[str]:
-    groups = [f"/aws/codebuild/{n.name('*')}", f"/{TOOL}/{n.deployment_id}/*", "/aws/sagemaker/*"]
-    return [n.arn("logs", f"log-group:{group}") for group in groups]
-
-
-def _sagemaker(n: Names) -> list[str]:
+def _product_named(n: Names) -> list[str]:
+    """Every resource named under the deployment: the bucket and its objects; in any service,
+    names without a resource type (pipelines, repositories) and with one (projects, report groups,
+    SageMaker's resources, image repositories); its log groups."""
+    bucket = scopes.artifacts_bucket_arn(n)
+    anywhere = f"arn:{n.partition}:*:{n.region}:{n.account}"
     return [
-        _named(n, "sagemaker"),
-        *(n.arn("sagemaker", f"{kind}/{PIPELINE_STEP_PREFIX}*") for kind in SAGEMAKER_PIPELINE_NAMED),
+        bucket,
+        f"{bucket}/*",
+        f"{anywhere}:{n.name('*')}",
+        f"{anywhere}:*/{n.name('*')}",
+        n.arn("logs", f"log-group:/aws/codebuild/{n.name('*')}"),
+        n.arn("logs", f"log-group:/{TOOL}/{n.deployment_id}/*"),
     ]
+
+
+def _aws_named(n: Names) -> list[str]:
+    """Where AWS names what the product's roles use: SageMaker Pipelines' jobs and models, and
+    SageMaker's log groups."""
+    steps = [n.arn("sagemaker", f"{kind}/{PIPELINE_STEP_PREFIX}*") for kind in SAGEMAKER_PIPELINE_NAMED]
+    return [*steps, n.arn("logs", "log-group:/aws/sagemaker/*")]

@@ -351,7 +351,7 @@ def generate_policy(synthesized: Synthesized, *, service_role: bool = False, app
         omitted=sorted(omitted.values(), key=lambda o: (o.resource_type, o.action)),
         staged=staged,
         boundary_arn=names.permission_boundary_arn,
-        boundary=boundary_document(names),
+        boundary=_fitting(boundary_document(names)),
         execution_role=execution_role,
     )
 
@@ -668,6 +668,13 @@ def _allow_staging(grants: _Grants) -> None:
 
 
 # -- documents ----------------------------------------------------------------------------------
+
+
+def _fitting(boundary: dict[str, Any]) -> dict[str, Any]:
+    """A boundary is one managed policy: it fits IAM's limit, or create-policy says so."""
+    if policy_size(boundary) > MANAGED_POLICY_LIMIT:
+        raise PolicyGap(f"the permission boundary needs {policy_size(boundary):,} characters (IAM allows 6,144)")
+    return boundary
 
 
 def policy_size(document: dict[str, Any]) -> int:
