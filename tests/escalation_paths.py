@@ -356,6 +356,15 @@ CATALOGUE = (
         ("iam:AttachRolePolicy", "{deployer_role}", {"iam:PolicyARN": "{admin_policy}"}),
     ),
     path("iam:CreateAccessKey for oneself", OUTSIDE, ("iam:CreateAccessKey", "{user}")),
+    # users named like the product, on its own IAM path: still no user, key or login of any kind
+    path(
+        "CreateUser + CreateAccessKey named like the product",
+        OUTSIDE,
+        ("iam:CreateUser", "{product_user}"),
+        ("iam:CreateAccessKey", "{product_user}"),
+    ),
+    path("CreateLoginProfile for a user named like the product", OUTSIDE, ("iam:CreateLoginProfile", "{product_user}")),
+    path("CreateGroup named like the product", OUTSIDE, ("iam:CreateGroup", "{product_group}")),
     # -- what a change set may hold: the product's types, and only its data resources imported --------
     path(
         "CreateChangeSet of the product's own types",
@@ -423,6 +432,8 @@ def targets(names: Names) -> dict[str, str]:
         "self_made_boundary": f"{account}:policy{test.iam_path}{test.stack_name}-OpenBoundary-1A2B3C4D5E6F",
         "other_product_role": product_role.replace(n.deployment_id, f"{n.deployment_id}-batch"),
         "deployer_role": n.deployer_role_arn,
+        "product_user": f"{account}:user{n.iam_path}{n.stack_name}-Operator-1A2B3C4D5E6F",
+        "product_group": f"{account}:group{n.iam_path}{n.stack_name}-Operators-1A2B3C4D5E6F",
         "product_stack": n.arn("cloudformation", f"stack/{n.stack_name}/1a2b3c4d"),
         "other_product": other.product,
         "other_product_bucket": f"arn:{n.partition}:s3:::{other.artifacts_bucket}",

@@ -21,7 +21,7 @@ import pytest
 from ml_provisioner.errors import EXIT_BAD_INPUT
 from ml_provisioner.workspace import Workspace
 from tests.conftest import example
-from tests.support.processes import read_until, stop
+from tests.support.processes import closed_local_url, read_until, stop
 
 STARTER = example("techcorp s3")
 OUTSIDER = 65534  # nobody: the owner of the folders the CLI may not write
@@ -213,3 +213,27 @@ def test_a_run_logs_started_then_its_outcome_under_one_run_id(tmp_path):
 
 def _mode(path: Path) -> int:
     return path.stat().st_mode & 0o777
+
+
+def test_the_execution_log_holds_names_and_outcomes_only(tmp_path):
+    """README: "the execution log records names and outcomes only": a config's values (an email, a
+    tag, an account id) and the environment's credentials never reach it, even when a run fails."""
+    config = tmp_path / STARTER.name
+    text = STARTER.read_text().replace("ml-platform@techcorp.example", "secret-owner@private.example")
+    config.write_text(text)
+    environment = {**os.environ, "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
+    for action in ("validate-config", "show-product", "deploy-product"):  # the last fails: no endpoint given
+        subprocess.run(
+            [sys.executable, "-m", "ml_provisioner", "--workspace", str(tmp_path), action, "-c", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**environment, "AWS_ENDPOINT_URL": closed_local_url()},
+        )
+    log = (tmp_path / "reports" / "execution.log").read_text()
+    for secret in ("secret-owner@private.example", "wJalrXUtnFEMI", "123456789012", "CC-"):
+        assert secret not in log
+    for line in log.splitlines():
+        assert re.fullmatch(
+            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ run=\d+ action=[a-z-]+ (started|exit=\d+ config=\S+ .*)", line
+        ), line
