@@ -140,6 +140,15 @@ def test_an_enterprise_test_deployment_runs_beside_the_product_in_its_vpc(aws):
     assert cli("delete-product", "-c", config, "--stack-name", test_stack, "--force")[0] == 0
 
 
+def test_deleting_a_product_that_is_not_deployed_says_so_and_succeeds(aws):
+    config, _ = product("techcorp s3", aws)
+    code, out, err = cli("delete-product", "-c", config, "--force")
+    assert code == 0, err
+    assert "is not deployed: nothing to delete" in out
+    code, out, _ = cli("delete-product", "-c", config, "--force", "--json")
+    assert code == 0 and json.loads(out)["deployed"] is False
+
+
 def test_delete_product_refuses_a_stack_name_of_another_product(aws):
     config, _ = product("techcorp s3", aws)
     code, _, err = cli("delete-product", "-c", config, "--stack-name", "someone-elses-ml", "--force")

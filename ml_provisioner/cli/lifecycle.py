@@ -438,7 +438,13 @@ def delete_product(
                     run.summary = f"{names.stack_name} was never created; removed {len(leftovers)} leftover(s)"
                     _report_deleted(run, names.stack_name, [], as_json, leftovers)
                     return
-                raise OperationFailed(f"stack {names.stack_name} does not exist")
+                # what the user asked for is already so: not an error (as `terraform destroy` of nothing)
+                run.summary = f"{names.stack_name} is not deployed: nothing to delete"
+                if as_json:
+                    run.json({"stack": names.stack_name, "deleted": False, "deployed": False, "removed_leftovers": []})
+                else:
+                    run.result(f"stack {names.stack_name} is not deployed: nothing to delete")
+                return
             retained = retained_resources(aws, names.stack_name)
             if state.termination_protection:
                 _decide_on_protection(names.stack_name, retained, force)
