@@ -21,7 +21,7 @@ from ml_provisioner.cli import app, spec_argv
 from ml_provisioner.errors import EXIT_BAD_INPUT
 from ml_provisioner.lock import digest_of
 from tests.conftest import PROJECT, example
-from tests.support.processes import read_fd_until
+from tests.support.processes import closed_local_url, read_fd_until
 
 STARTER = example("techcorp codecommit")
 READ_VERBS = ("list-", "show-", "validate-", "check-")  # commands that report and change nothing
@@ -119,14 +119,24 @@ def test_errors_give_cause_and_hint_and_the_traceback_only_with_verbose(tmp_path
     assert "exit=2" in (tmp_path / "reports" / "execution.log").read_text()
 
 
-def _stderr_on_a_terminal(tmp_path: Path, **env: str) -> str:
+def _stderr_on_a_terminal(tmp_path: Path, *flags: str, **env: str) -> str:
     """Run a failing command with stderr attached to a pseudo-terminal; return what it printed there."""
     bad = tmp_path / STARTER.name
     bad.write_text(STARTER.read_text().replace("tier: starter", "tier: gold"))
     primary, secondary = pty.openpty()
     base = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "ml_provisioner", "--workspace", str(tmp_path), "validate-config", "-c", str(bad)],
+        [
+            sys.executable,
+            "-m",
+            "ml_provisioner",
+            "--workspace",
+            str(tmp_path),
+            *flags,
+            "validate-config",
+            "-c",
+            str(bad),
+        ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=secondary,
@@ -149,6 +159,8 @@ def test_errors_are_red_on_a_terminal_and_plain_with_no_color(tmp_path):
     assert RED in _stderr_on_a_terminal(tmp_path)
     no_color = _stderr_on_a_terminal(tmp_path, NO_COLOR="1")
     assert "error: " in no_color and "\x1b[" not in no_color
+    option = _stderr_on_a_terminal(tmp_path, "--no-color")  # the option, as the variable
+    assert "error: " in option and "\x1b[" not in option
 
 
 def test_no_colour_when_output_is_not_a_terminal(tmp_path):
@@ -190,3 +202,31 @@ def test_every_json_command_keeps_stdout_one_json_document_even_when_it_fails(tm
         assert isinstance(document, dict) and document["error"], (command, result.stdout)
         assert document["exit_code"] == result.exit_code, command
         assert "error: " in result.stderr, command
+
+
+def test_profile_is_the_aws_clis_option_before_or_after_the_action(tmp_path):
+    """--profile NAME, as with the AWS CLI (before or after the action, spec form included), is the
+    profile every AWS session of the run uses: a missing one is named in the error."""
+    workspace = tmp_path / "ml"
+    (workspace / "configs").mkdir(parents=True)
+    config = example("techcorp s3")
+    (workspace / "configs" / config.name).write_text(config.read_text())
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") or k in ("AWS_ENDPOINT_URL",)} | {
+        "AWS_CONFIG_FILE": str(tmp_path / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }
+    (tmp_path / "config").write_text("[profile team]\nregion = us-west-2\n")
+    for argv in (
+        ["--profile", "nowhere", "check-drift", "-c", config.name],
+        ["-con", config.name, "-act", "check-drift", "--profile", "nowhere"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "ml_provisioner", "--workspace", str(workspace), *argv],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**environment, "AWS_ENDPOINT_URL": closed_local_url()},
+        )
+        assert done.returncode == 1, done.stderr
+        assert "The config profile (nowhere) could not be found" in done.stderr
+        assert "check --profile" in done.stderr and "Traceback" not in done.stderr

@@ -142,7 +142,7 @@ def aws_errors(what: str) -> Iterator[None]:
             "machine with an instance or task role; check with `aws sts get-caller-identity`",
         ) from None
     except botocore.exceptions.ProfileNotFound as error:
-        raise OperationFailed(f"{what}: {error}", "check AWS_PROFILE and ~/.aws/config") from None
+        raise OperationFailed(f"{what}: {error}", "check --profile (or AWS_PROFILE) and ~/.aws/config") from None
     except botocore.exceptions.EndpointConnectionError as error:
         raise OperationFailed(
             f"{what}: cannot reach the AWS endpoint {error.kwargs.get('endpoint_url', '')}",

@@ -3,6 +3,7 @@ order `--help` lists them), and the spec's `-con FILE -act ACTION` form."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -47,10 +48,23 @@ def _global_options(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and more detail.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only results and errors.")] = False,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile", help="The AWS profile to use (as AWS_PROFILE; the AWS CLI's option).", metavar="NAME"
+        ),
+    ] = None,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colour, even on a terminal (as NO_COLOR).")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
+    # The process's settings, as the environment variables every AWS SDK and no-color.org read: each
+    # session this run makes, and every message it prints, sees them.
+    if profile:
+        os.environ["AWS_PROFILE"] = profile
+    if no_color:
+        os.environ["NO_COLOR"] = "1"
     ctx.obj = Run(Workspace(workspace_root(workspace)), verbose=verbose, quiet=quiet)
 
 
@@ -75,8 +89,8 @@ for _name, _command in COMMANDS.items():
     app.command(_name)(_command)
 app.add_typer(fleet.fleet)  # fleet status | plan | deploy | drift
 
-_GLOBAL_FLAGS = {"--verbose", "-v", "--quiet", "-q"}
-_GLOBAL_WITH_VALUE = {"--workspace", "-w"}
+_GLOBAL_FLAGS = {"--verbose", "-v", "--quiet", "-q", "--no-color"}
+_GLOBAL_WITH_VALUE = {"--workspace", "-w", "--profile"}
 
 
 def spec_argv(argv: list[str]) -> list[str]:
@@ -93,7 +107,7 @@ def spec_argv(argv: list[str]) -> list[str]:
             globals_.append(arg)
         elif arg in _GLOBAL_WITH_VALUE:
             globals_ += [arg, next(args, "")]
-        elif arg.startswith("--workspace="):
+        elif arg.startswith(("--workspace=", "--profile=")):
             globals_.append(arg)
         else:
             rest.append(arg)
