@@ -83,7 +83,13 @@ def _source(aws: AwsSession, text: str, bucket: str) -> dict[str, str]:
 
 def _upload(aws: AwsSession, text: str, bucket: str) -> str:
     key = f"templates/{STACK_NAME}/{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
-    aws.client("s3").put_object(Bucket=bucket, Key=key, Body=text.encode(), ServerSideEncryption="AES256")
+    aws.client("s3").put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=text.encode(),
+        ServerSideEncryption="AES256",
+        ExpectedBucketOwner=aws.caller_account(),  # never into another account's bucket of that name
+    )
     return aws.object_url(bucket, key)
 
 
@@ -94,7 +100,7 @@ def _resources(aws: AwsSession) -> set[str]:
 
 def _bucket_exists(aws: AwsSession, bucket: str) -> bool:
     try:
-        aws.client("s3").head_bucket(Bucket=bucket)
+        aws.client("s3").head_bucket(Bucket=bucket, ExpectedBucketOwner=aws.caller_account())
         return True
     except botocore.exceptions.ClientError as error:
         if error.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
@@ -158,7 +164,7 @@ def deploy_stack_set(
     source: dict[str, str] = {"TemplateBody": text}
     if staging.needs_staging(text):  # StackSets read a large template from S3 in this (the administrator) account
         bucket = staging.STAGING_BUCKET_FORMAT.format(account=aws.caller_account(), region=aws.region)
-        _ensure_staging_bucket(aws, bucket, aws.region)
+        _ensure_staging_bucket(aws, bucket, aws.region, aws.caller_account())
         source = {"TemplateURL": _upload(aws, text, bucket)}
     preferences = {
         "FailureToleranceCount": 0,

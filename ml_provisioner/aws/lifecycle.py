@@ -525,20 +525,32 @@ def _template_source(aws: AwsSession, names: Names, text: str, staging_bucket: s
     if not staging.needs_staging(text):
         return {"TemplateBody": text}
     bucket = staging_bucket or staging.staging_bucket(names)
-    _ensure_staging_bucket(aws, bucket, names.region)
+    _ensure_staging_bucket(aws, bucket, names.region, names.account)
     key = f"{staging.staging_prefix(names)}{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
     s3 = aws.client("s3")
-    s3.put_object(Bucket=bucket, Key=key, Body=text.encode(), ServerSideEncryption="AES256")
+    s3.put_object(
+        Bucket=bucket, Key=key, Body=text.encode(), ServerSideEncryption="AES256", ExpectedBucketOwner=names.account
+    )
     return {"TemplateURL": aws.object_url(bucket, key)}
 
 
-def _ensure_staging_bucket(aws: AwsSession, bucket: str, region: str) -> None:
+def _ensure_staging_bucket(aws: AwsSession, bucket: str, region: str, account: str) -> None:
+    """The staging bucket, this account's (bucket names are global: a bucket of that name another
+    account made first would get the template CloudFormation deploys from, so S3 must confirm the
+    owner, ExpectedBucketOwner, or the request fails)."""
     s3 = aws.client("s3")
     try:
-        s3.head_bucket(Bucket=bucket)
+        s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=account)
         return
     except botocore.exceptions.ClientError as error:
-        if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+        code = error.response.get("Error", {}).get("Code")
+        if code in ("403", "AccessDenied"):
+            raise OperationFailed(
+                f"the staging bucket {bucket} is not this account's ({account}), or may not be read: no template "
+                "is staged where another account could change it",
+                "pass --staging-bucket with a bucket of this account",
+            ) from None
+        if code not in ("404", "NoSuchBucket", "NotFound"):
             raise
     location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
     s3.create_bucket(Bucket=bucket, **location)
