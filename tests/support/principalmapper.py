@@ -66,11 +66,25 @@ def _with_role_boundaries(original: Any, honour: bool) -> Any:  # shim 3
             if "PermissionsBoundary" in role
         }
         for node in result["nodes"]:
-            if node.arn in boundary_of:
-                node.permissions_boundary = policies[boundary_of[node.arn]]
+            arn = boundary_of.get(node.arn)
+            if arn and arn not in policies:  # not in the listing (moto lists what it lists): read it
+                policies[arn] = _read_policy(iam, arn)
+            if arn and policies[arn] is not None:
+                node.permissions_boundary = policies[arn]
         return result
 
     return nodes_groups_and_policies
+
+
+def _read_policy(iam: Any, arn: str) -> Any:
+    from principalmapper.common import Policy
+
+    try:
+        version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    except iam.exceptions.NoSuchEntityException:
+        return None  # a boundary deleted under its role (AWS refuses that; moto does not)
+    document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+    return Policy(arn, arn.rsplit("/", 1)[-1], document)
 
 
 def graph(endpoint: str, regions: list[str], *, role_boundaries: bool = True) -> Any:
