@@ -29,7 +29,7 @@ from typing import Any
 
 from ml_provisioner import staging
 from ml_provisioner.errors import BadInput
-from ml_provisioner.naming import TOOL, Names
+from ml_provisioner.naming import PRODUCT_TAG, TOOL, Names
 
 STACK_NAME = f"{TOOL}-bootstrap"  # the stack (one account) or StackSet (many) that holds it all
 MAX_MANAGED_POLICIES = 10  # IAM's default quota of managed policies attached to one role
@@ -100,6 +100,7 @@ def template(
                 "PolicyDocument": deployer.boundary,
             },
         }
+        tags = [{"Key": PRODUCT_TAG, "Value": names.deployment_id}]
         role = deployer.logical_id
         resources[role] = {
             "Type": "AWS::IAM::Role",
@@ -110,7 +111,7 @@ def template(
                 "Description": f"Deploys {names.deployment_id} ({names.stack_name}) with ml-provisioner",
                 "MaxSessionDuration": 3600,
                 "AssumeRolePolicyDocument": trust_policy(principals, external_id),
-                "Tags": [{"Key": "ml-provisioner:product", "Value": names.deployment_id}],
+                "Tags": tags,
             },
         }
         resources |= _policies(role, condition, names, deployer.documents, "deployer policy")
@@ -126,7 +127,7 @@ def template(
                     "Description": f"CloudFormation deploys {names.deployment_id} with it (service-role mode)",
                     "MaxSessionDuration": 3600,
                     "AssumeRolePolicyDocument": trust,
-                    "Tags": [{"Key": "ml-provisioner:product", "Value": names.deployment_id}],
+                    "Tags": tags,
                 },
             }
             resources |= _policies(execution, condition, names, documents, "CloudFormation execution role")

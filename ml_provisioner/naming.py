@@ -23,6 +23,11 @@ from ml_provisioner.config.regions import partition_of, url_suffix
 from ml_provisioner.identity import DELIMITER, deployment_id, split_deployment_id
 
 TOOL = "ml-provisioner"
+# The ownership tags every stack and taggable resource carries (Names.ownership_tags).
+PRODUCT_TAG = f"{TOOL}:product"
+TIER_TAG = f"{TOOL}:tier"
+SOURCE_TAG = f"{TOOL}:source-control"
+TEST_TAG = f"{TOOL}:test-deployment"
 
 _DIRECTIONS = {
     "north": "n",
@@ -143,12 +148,12 @@ class Names:
     def ownership_tags(self) -> dict[str, str]:
         """What a stack must carry for this config's commands to touch it (see aws.ownership)."""
         tags = {
-            f"{TOOL}:product": self.product,
-            f"{TOOL}:tier": self.config.tier.value,
-            f"{TOOL}:source-control": self.config.ml_product.source_control.value,
+            PRODUCT_TAG: self.product,
+            TIER_TAG: self.config.tier.value,
+            SOURCE_TAG: self.config.ml_product.source_control.value,
         }
         if self.test_marker:
-            tags[f"{TOOL}:test-deployment"] = self.test_marker
+            tags[TEST_TAG] = self.test_marker
         return tags
 
     # -- SSM outputs ------------------------------------------------------------------------

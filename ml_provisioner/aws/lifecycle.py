@@ -25,14 +25,14 @@ from ml_provisioner.aws.changes import (
     delete_change_set,
     deployed_template,
 )
-from ml_provisioner.aws.ownership import SOURCE_TAG, require_ours
+from ml_provisioner.aws.ownership import require_ours
 from ml_provisioner.aws.preflight import check_boundary, check_network
 from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.aws.source_preflight import CODECOMMIT_REFUSED, SOURCE_ALTERNATIVES, check_source
 from ml_provisioner.changes import ChangeSet, refuse_unsafe_changes
 from ml_provisioner.errors import BadInput, Interrupted, OperationFailed
 from ml_provisioner.identity import CHANGE_SET_PREFIX, PLAN_PREFIX
-from ml_provisioner.naming import Names, config_file_name
+from ml_provisioner.naming import SOURCE_TAG, Names, config_file_name
 
 WAIT = {"Delay": 5, "MaxAttempts": 720}  # up to an hour for a stack to settle
 WATCH_RESUMES = 3  # a watch that lost the endpoint resumes this often while the stack is still busy

@@ -9,11 +9,7 @@ deployment (and the other way round) is refused before anything is touched.
 from __future__ import annotations
 
 from ml_provisioner.errors import BadInput
-from ml_provisioner.naming import TOOL, Names
-
-PRODUCT_TAG = f"{TOOL}:product"
-TEST_TAG = f"{TOOL}:test-deployment"
-SOURCE_TAG = f"{TOOL}:source-control"
+from ml_provisioner.naming import PRODUCT_TAG, TEST_TAG, Names
 
 
 def whose(tags: dict[str, str]) -> str:

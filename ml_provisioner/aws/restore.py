@@ -25,9 +25,8 @@ from ml_provisioner.aws.changes import create_change_set, delete_change_set
 from ml_provisioner.aws.lifecycle import RetainedResource, execute, stack_state
 from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.errors import BadInput, OperationFailed
-from ml_provisioner.naming import TOOL, Names
+from ml_provisioner.naming import PRODUCT_TAG, Names
 
-OWNER_TAG = f"{TOOL}:product"
 RETAINED = ("Retain", "RetainExceptOnCreate")
 # Each type's primary identifier (the primaryIdentifier of its CloudFormation registry schema).
 IDENTIFIERS = {
@@ -59,12 +58,13 @@ class Retained:
     def require_ours(self) -> None:
         if self.foreign:
             whose = "; ".join(
-                f"the {r.resource_type} {r.name} " + (f"belongs to {r.owner}" if r.owner else f"has no {OWNER_TAG} tag")
+                f"the {r.resource_type} {r.name} "
+                + (f"belongs to {r.owner}" if r.owner else f"has no {PRODUCT_TAG} tag")
                 for r in self.foreign
             )
             raise BadInput(
                 f"resources with this product's names exist but are not {self.deployment_id}'s: {whose}",
-                f"deploy-product adopts only resources tagged {OWNER_TAG}={self.deployment_id}; remove or rename "
+                f"deploy-product adopts only resources tagged {PRODUCT_TAG}={self.deployment_id}; remove or rename "
                 "them, or give the product another name (use_case, workload or tenant_id)",
             )
 
@@ -128,7 +128,7 @@ def _bucket(aws: AwsSession, names: Names, name: str) -> tuple[str, str | None] 
         if _code(error) in ("AccessDenied", "403"):  # S3 names are global: another account's bucket
             return name, "another AWS account"
         raise
-    return name, {t["Key"]: t["Value"] for t in tags}.get(OWNER_TAG)
+    return name, {t["Key"]: t["Value"] for t in tags}.get(PRODUCT_TAG)
 
 
 def _repository(aws: AwsSession, names: Names, name: str) -> tuple[str, str | None] | None:
@@ -140,7 +140,7 @@ def _repository(aws: AwsSession, names: Names, name: str) -> tuple[str, str | No
             return None
         raise
     tags = codecommit.list_tags_for_resource(resourceArn=metadata["Arn"]).get("tags", {})
-    return metadata["repositoryId"], tags.get(OWNER_TAG)
+    return metadata["repositoryId"], tags.get(PRODUCT_TAG)
 
 
 def _model_package_group(aws: AwsSession, names: Names, name: str) -> tuple[str, str | None] | None:
@@ -152,7 +152,7 @@ def _model_package_group(aws: AwsSession, names: Names, name: str) -> tuple[str,
             return None
         raise
     tags = {t["Key"]: t["Value"] for t in sagemaker.list_tags(ResourceArn=arn).get("Tags", [])}
-    return arn, tags.get(OWNER_TAG)
+    return arn, tags.get(PRODUCT_TAG)
 
 
 def _log_group(aws: AwsSession, names: Names, name: str) -> tuple[str, str | None] | None:
@@ -162,7 +162,7 @@ def _log_group(aws: AwsSession, names: Names, name: str) -> tuple[str, str | Non
     if group is None:
         return None
     arn = group.get("logGroupArn") or group["arn"].removesuffix(":*")
-    return name, logs.list_tags_for_resource(resourceArn=arn).get("tags", {}).get(OWNER_TAG)
+    return name, logs.list_tags_for_resource(resourceArn=arn).get("tags", {}).get(PRODUCT_TAG)
 
 
 _LOOKUPS: dict[str, Callable[[AwsSession, Names, str], tuple[str, str | None] | None]] = {
@@ -184,7 +184,7 @@ def _product_keys(aws: AwsSession, names: Names, found: Retained) -> list[str]:
             if metadata.get("KeyManager") != "CUSTOMER" or metadata["KeyState"] not in ("Enabled", "Disabled"):
                 continue
             tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=entry["KeyId"]).get("Tags", [])}
-            if tags.get(OWNER_TAG) == names.deployment_id:
+            if tags.get(PRODUCT_TAG) == names.deployment_id:
                 keys.append(metadata)
     in_use = _bucket_key(aws, found)
     keys.sort(key=lambda k: (in_use in (k["KeyId"], k["Arn"]), k["CreationDate"]), reverse=True)

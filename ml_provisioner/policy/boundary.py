@@ -26,7 +26,7 @@ from constructs_lib.starter_core.policies import (
     SOURCE_READ_ACTIONS,
 )
 from ml_provisioner.config.models import CONNECTION_ARN, EnterpriseConfig, SourceControl
-from ml_provisioner.naming import TOOL, Names
+from ml_provisioner.naming import PRODUCT_TAG, TOOL, Names
 from ml_provisioner.policy import scopes
 
 S3_BUCKET_ACTIONS = ("s3:GetBucketAcl", "s3:GetBucketLocation", "s3:GetBucketVersioning", "s3:ListBucket")
@@ -173,7 +173,7 @@ def boundary_document(names: Names) -> dict[str, Any]:
                 "ProductKey",
                 PRODUCT_KEY_ACTIONS,
                 [product.arn("kms", "key/*")],
-                {"StringEquals": {f"aws:ResourceTag/{TOOL}:product": product.product}},
+                {"StringEquals": {f"aws:ResourceTag/{PRODUCT_TAG}": product.product}},
             )
         )
     statements += [

@@ -24,7 +24,7 @@ from ml_provisioner.changes import DATA_TYPES
 from ml_provisioner.config.models import CONNECTION_ARN, EnterpriseConfig, SourceControl
 from ml_provisioner.errors import OperationFailed
 from ml_provisioner.identity import PLAN_PREFIX
-from ml_provisioner.naming import TOOL, Names
+from ml_provisioner.naming import PRODUCT_TAG, Names
 from ml_provisioner.policy import delegation, iam_reference, scopes, tables
 from ml_provisioner.policy.boundary import boundary_document
 from ml_provisioner.policy.schemas import TypePermissions, type_permissions
@@ -271,7 +271,7 @@ class _Grants:
         if condition and any(s in GENERATED_ID_SCOPES for s in matching):
             # Resources whose ids AWS generates are the product's by the tag its stack gives them:
             # a key (or another product's) imported into a stack cannot be changed through it.
-            tagged = {f"aws:ResourceTag/{TOOL}:product": self.names.product}
+            tagged = {f"aws:ResourceTag/{PRODUCT_TAG}": self.names.product}
             condition = {**condition, "StringEqualsIfExists": tagged}
         self.allow(_title(service) + "".join(_title(t) for _, t in matching) + suffix, [action], resources, condition)
 
