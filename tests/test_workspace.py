@@ -131,9 +131,23 @@ def test_an_unwritable_output_folder_exits_2_naming_the_folder_and_the_fix(share
 
 @pytest.mark.synth
 def test_deploy_product_on_a_read_only_templates_folder_deploys_and_warns(shared_workspace):
+    import boto3
     from ml_provisioner_sandbox import start_sandbox
 
+    from tests.support.sandbox import create_boundary
+
     with start_sandbox(port=0) as sandbox:
+
+        def administrator(service: str, region: str):
+            return boto3.client(
+                service,
+                region_name=region,
+                endpoint_url=sandbox.url,
+                aws_access_key_id="sandbox",
+                aws_secret_access_key="sandbox",
+            )
+
+        create_boundary(STARTER, administrator)  # the account's administrator has bootstrapped it
         run = as_outsider(
             ["-con", STARTER.name, "-act", "deploy-product", "--force"],
             shared_workspace,
