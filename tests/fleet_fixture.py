@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import boto3
 import yaml
 from pydantic import TypeAdapter
 
 from ml_provisioner.config.models import ProductConfig
 from ml_provisioner.naming import Names, config_file_name
 from tests.conftest import example
-from tests.support.sandbox import create_boundary
+from tests.support.sandbox import create_boundary, in_account
 
 ACCOUNTS = ("111111111111", "222222222222", "333333333333")
 TEMPLATES = ("techcorp s3", "edge s3")  # starter, professional: nothing to provision beforehand
@@ -36,19 +35,8 @@ def prepare_stack_set_targets(endpoint: str, administrator: str, accounts: tuple
             }
         ],
     }
-    sts = boto3.client("sts", region_name="us-east-1", endpoint_url=endpoint)
     for account in accounts:
-        credentials = sts.assume_role(
-            RoleArn=f"arn:aws:iam::{account}:role/landing-zone", RoleSessionName="landing-zone"
-        )["Credentials"]
-        iam = boto3.client(
-            "iam",
-            region_name="us-east-1",
-            endpoint_url=endpoint,
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-        )
+        iam = in_account(account, "landing-zone", "iam", "us-east-1", endpoint)
         if not any(r["RoleName"] == STACK_SET_EXECUTION_ROLE for r in iam.list_roles()["Roles"]):
             iam.create_role(RoleName=STACK_SET_EXECUTION_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
 

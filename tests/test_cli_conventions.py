@@ -21,7 +21,7 @@ from ml_provisioner.cli import app, spec_argv
 from ml_provisioner.errors import EXIT_BAD_INPUT
 from ml_provisioner.lock import digest_of
 from tests.conftest import PROJECT, example
-from tests.support.processes import closed_local_url, read_fd_until
+from tests.support.processes import closed_local_url, read_fd_until, run_cli
 
 STARTER = example("techcorp codecommit")
 READ_VERBS = ("list-", "show-", "validate-", "check-")  # commands that report and change nothing
@@ -211,7 +211,7 @@ def test_profile_is_the_aws_clis_option_before_or_after_the_action(tmp_path):
     (workspace / "configs").mkdir(parents=True)
     config = example("techcorp s3")
     (workspace / "configs" / config.name).write_text(config.read_text())
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") or k in ("AWS_ENDPOINT_URL",)} | {
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | {
         "AWS_CONFIG_FILE": str(tmp_path / "config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
     }
@@ -220,13 +220,7 @@ def test_profile_is_the_aws_clis_option_before_or_after_the_action(tmp_path):
         ["--profile", "nowhere", "check-drift", "-c", config.name],
         ["-con", config.name, "-act", "check-drift", "--profile", "nowhere"],
     ):
-        done = subprocess.run(
-            [sys.executable, "-m", "ml_provisioner", "--workspace", str(workspace), *argv],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env={**environment, "AWS_ENDPOINT_URL": closed_local_url()},
-        )
+        done = run_cli(workspace, *argv, env={**environment, "AWS_ENDPOINT_URL": closed_local_url()})
         assert done.returncode == 1, done.stderr
         assert "The config profile (nowhere) could not be found" in done.stderr
         assert "check --profile" in done.stderr and "Traceback" not in done.stderr

@@ -100,13 +100,18 @@ def test_whole_lifecycle(aws, fragment):
     assert not [s for s in aws("cloudformation", region).describe_stacks()["Stacks"] if s["StackName"] == stack_name]
 
 
-def test_test_deploy_runs_beside_the_product_and_is_removed_with_its_data(aws):
-    config, data = product("techcorp s3", aws)
-    region = data["environment"]["region"]
+def deployed_with_a_test_deployment(fragment: str, aws) -> tuple[str, dict, str]:
+    """An example deployed, then test-deployed beside it: (config, its data, the test stack's name)."""
+    config, data = product(fragment, aws)
     assert cli("deploy-product", "-c", config, "--force")[0] == 0
     code, out, err = cli("test-deploy", "-c", config)
     assert code == 0, err
-    test_stack = out.split("test stack name: ")[1].split()[0]
+    return config, data, out.split("test stack name: ")[1].split()[0]
+
+
+def test_test_deploy_runs_beside_the_product_and_is_removed_with_its_data(aws):
+    config, data, test_stack = deployed_with_a_test_deployment("techcorp s3", aws)
+    region = data["environment"]["region"]
     real_stack = f"techcorp-prod-{data['client']['tenant_id']}-customer-churn--ml"
     assert re.fullmatch(rf"t[0-9a-f]{{4}}--{re.escape(real_stack)}", test_stack)
     suffix = test_stack.split("--", 1)[0]
@@ -126,12 +131,8 @@ def test_test_deploy_runs_beside_the_product_and_is_removed_with_its_data(aws):
 def test_an_enterprise_test_deployment_runs_beside_the_product_in_its_vpc(aws):
     """The product's endpoints have private DNS and the S3 gateway route: the test deployment's
     preflight, which refuses a second of either, passes, and its endpoints are the beside kind."""
-    config, data = product("globalbank codecommit sgprov direct", aws)
+    config, data, test_stack = deployed_with_a_test_deployment("globalbank codecommit sgprov direct", aws)
     region = data["environment"]["region"]
-    assert cli("deploy-product", "-c", config, "--force")[0] == 0
-    code, out, err = cli("test-deploy", "-c", config)
-    assert code == 0, err
-    test_stack = out.split("test stack name: ")[1].split()[0]
     resources = aws("cloudformation", region).describe_stack_resources(StackName=test_stack)["StackResources"]
     ids = [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::EC2::VPCEndpoint"]
     found = aws("ec2", region).describe_vpc_endpoints(VpcEndpointIds=ids)["VpcEndpoints"]

@@ -27,16 +27,14 @@ EVERYTHING = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action
 @pytest.fixture(scope="module")
 def fleet(endpoint, tmp_path_factory):
     """bootstrap and deploy one product per tier, as an administrator and a deployer would."""
-    import os
-
     import boto3
 
     folder = tmp_path_factory.mktemp("principalmapper")
-    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    os.environ.update(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="sandbox", AWS_SECRET_ACCESS_KEY="sandbox")
-    cwd = Path.cwd()
-    os.chdir(folder)
-    try:
+    with pytest.MonkeyPatch.context() as environment:  # the CLI in this process reads both
+        environment.setenv("AWS_ENDPOINT_URL", endpoint)
+        environment.setenv("AWS_ACCESS_KEY_ID", "sandbox")
+        environment.setenv("AWS_SECRET_ACCESS_KEY", "sandbox")
+        environment.chdir(folder)
 
         def client(service: str, region: str):
             return boto3.client(service, region_name=region, endpoint_url=endpoint)
@@ -49,13 +47,6 @@ def fleet(endpoint, tmp_path_factory):
             code, _, err = cli("deploy-product", "-c", config, "--force")
             assert code == 0, err
         yield client, configs, names, folder
-    finally:
-        os.chdir(cwd)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def regions(names) -> list[str]:

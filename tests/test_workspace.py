@@ -21,7 +21,7 @@ import pytest
 from ml_provisioner.errors import EXIT_BAD_INPUT
 from ml_provisioner.workspace import Workspace
 from tests.conftest import example
-from tests.support.processes import closed_local_url, read_until, stop
+from tests.support.processes import closed_local_url, read_until, run_cli, stop
 
 STARTER = example("techcorp s3")
 OUTSIDER = 65534  # nobody: the owner of the folders the CLI may not write
@@ -203,21 +203,7 @@ def test_a_killed_run_has_left_its_started_line(tmp_path):
 
 def test_a_run_logs_started_then_its_outcome_under_one_run_id(tmp_path):
     shutil.copy(STARTER, tmp_path / STARTER.name)
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ml_provisioner",
-            "--workspace",
-            str(tmp_path),
-            "validate-config",
-            "-c",
-            str(tmp_path / STARTER.name),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = run_cli(tmp_path, "validate-config", "-c", str(tmp_path / STARTER.name), timeout=60)
     assert run.returncode == 0, run.stderr
     started, outcome = (tmp_path / "reports" / "execution.log").read_text().splitlines()
     run_id = re.search(r" (run=\d+) ", started).group(1)
@@ -237,13 +223,7 @@ def test_the_execution_log_holds_names_and_outcomes_only(tmp_path):
     config.write_text(text)
     environment = {**os.environ, "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
     for action in ("validate-config", "show-product", "deploy-product"):  # the last fails: no endpoint given
-        subprocess.run(
-            [sys.executable, "-m", "ml_provisioner", "--workspace", str(tmp_path), action, "-c", str(config)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env={**environment, "AWS_ENDPOINT_URL": closed_local_url()},
-        )
+        run_cli(tmp_path, action, "-c", str(config), env={**environment, "AWS_ENDPOINT_URL": closed_local_url()})
     log = (tmp_path / "reports" / "execution.log").read_text()
     for secret in ("secret-owner@private.example", "wJalrXUtnFEMI", "123456789012", "CC-"):
         assert secret not in log

@@ -9,6 +9,7 @@ import queue
 import selectors
 import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -89,3 +90,17 @@ def closed_local_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+def run_cli(
+    workspace, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """The CLI in a process of its own (`python -m ml_provisioner --workspace WORKSPACE ARGS`)."""
+
+    return subprocess.run(
+        [sys.executable, "-m", "ml_provisioner", "--workspace", str(workspace), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
