@@ -26,9 +26,9 @@ from ml_provisioner.aws.changes import (
     deployed_template,
 )
 from ml_provisioner.aws.ownership import require_ours
-from ml_provisioner.aws.preflight import check_boundary, check_network
+from ml_provisioner.aws.preflight import before_any_change_set
 from ml_provisioner.aws.session import AwsSession
-from ml_provisioner.aws.source_preflight import CODECOMMIT_REFUSED, SOURCE_ALTERNATIVES, check_source
+from ml_provisioner.aws.source_preflight import CODECOMMIT_REFUSED, SOURCE_ALTERNATIVES
 from ml_provisioner.changes import ChangeSet, refuse_unsafe_changes
 from ml_provisioner.errors import BadInput, Interrupted, OperationFailed
 from ml_provisioner.identity import CHANGE_SET_PREFIX, PLAN_PREFIX
@@ -174,11 +174,7 @@ def deploy(
     executing = False
     try:
         # read-only checks: a source or a VPC that cannot work fails here, not halfway through a stack
-        outdated = check_boundary(aws, names)
-        if outdated:
-            notify(outdated)
-        check_source(aws, names)
-        check_network(aws, names)
+        before_any_change_set(aws, names, notify)
         change_type = prepare_stack(
             aws, names, force=force, on_event=on_event, notify=notify, allow_destructive=allow_destructive
         )

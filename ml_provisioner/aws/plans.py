@@ -30,9 +30,8 @@ from ml_provisioner.aws.lifecycle import (
     stack_not_ready,
     stack_state,
 )
-from ml_provisioner.aws.preflight import check_boundary, check_network
+from ml_provisioner.aws.preflight import before_any_change_set
 from ml_provisioner.aws.session import AwsSession
-from ml_provisioner.aws.source_preflight import check_source
 from ml_provisioner.changes import ChangeSet, ResourceChange, refuse_unsafe_changes
 from ml_provisioner.errors import BadInput
 from ml_provisioner.identity import PLAN_PREFIX
@@ -56,11 +55,7 @@ def make_plan(
 ) -> tuple[Plan | None, ChangeSet]:
     """Create the change set a deploy would execute now and keep it: (the plan, its change set),
     or (None, an empty change set) when there is nothing to change."""
-    outdated = check_boundary(aws, names)
-    if outdated:
-        notify(outdated)
-    check_source(aws, names)
-    check_network(aws, names)
+    before_any_change_set(aws, names, notify)
     owned_stack_state(aws, names)
     for leftover in remove_leftovers(aws, names.stack_name):
         notify(f"removed {leftover}, left by an interrupted run")

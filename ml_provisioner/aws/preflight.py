@@ -1,4 +1,5 @@
-"""Deploy preflight. The administrator's permission boundary (IAM GetPolicy): a product whose
+"""Deploy preflight (before_any_change_set: what deploys and plans check first, read-only). The
+administrator's permission boundary (IAM GetPolicy): a product whose
 roles would name a boundary that does not exist is refused before any change set, naming what
 creates it. Then read-only EC2 (and SSM) calls that find, before any change set, what would make
 AWS refuse the enterprise tier's VPC endpoints after CloudFormation has started: subnets that are
@@ -13,13 +14,24 @@ from __future__ import annotations
 
 import json
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 import botocore.exceptions
 
+from ml_provisioner.aws.source_preflight import check_source
 from ml_provisioner.config.models import EnterpriseConfig, VpcIntegration, VpcSource, deployed_vpc
 from ml_provisioner.errors import BadInput
 from ml_provisioner.naming import Names
+
+
+def before_any_change_set(aws: Any, names: Names, notify: Callable[[str], None]) -> None:
+    """What a deploy and a plan check first, read-only: the boundary, the source, the VPC."""
+    outdated = check_boundary(aws, names)
+    if outdated:
+        notify(outdated)
+    check_source(aws, names)
+    check_network(aws, names)
 
 
 def check_boundary(aws: Any, names: Names) -> str | None:
