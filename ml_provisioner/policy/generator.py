@@ -611,13 +611,20 @@ def _allow_lifecycle(grants: _Grants, template: dict[str, Any], *, service_role:
     }
     if service_role:
         # ... and only with the execution role: CloudFormation then acts with that role, never with
-        # the caller's credentials; the stack is deleted only with it too.
-        change_sets["StringEquals"] = {"cloudformation:RoleArn": names.execution_role_arn}
+        # the caller's credentials; the stack is deleted only with it too, and only the caller passes it.
+        with_role = {"cloudformation:RoleArn": names.execution_role_arn}
+        change_sets["StringEquals"] = with_role
         grants.allow(
             "CloudformationDeleteWithExecutionRole",
             [a for a in tables.STACK_ACTIONS_WITH_ROLE if a != CREATE_CHANGE_SET],
             scopes.product_arns(STACK, names),
-            {"StringEquals": {"cloudformation:RoleArn": names.execution_role_arn}},
+            {"StringEquals": with_role},
+        )
+        grants.allow(
+            "IamPassExecutionRole",
+            [PASS_ROLE],
+            [names.execution_role_arn],
+            {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
         )
     grants.allow(
         "CloudformationChangeSetsOfTheProductsTypes",
@@ -625,13 +632,6 @@ def _allow_lifecycle(grants: _Grants, template: dict[str, Any], *, service_role:
         scopes.product_arns(STACK, names),
         change_sets,
     )
-    if service_role:
-        grants.allow(
-            "IamPassExecutionRole",
-            [PASS_ROLE],
-            [names.execution_role_arn],
-            {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
-        )
     for action in tables.SSM_READ_ACTIONS:
         grants.allow_scoped(action, (SSM_PARAMETER,), "SSM read-back")
 
