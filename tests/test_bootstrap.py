@@ -208,6 +208,7 @@ def test_a_boundary_that_differs_from_this_version_s_is_a_warning(aws):
     code, _, err = cli("deploy-product", "-c", config, "--force")
     assert code == 0, err
     assert f"warning: the permission boundary {names.permission_boundary_arn} differs" in err
+    assert "warning: warning:" not in err and "more, or less" in err and "create-policy-version" in err
 
 
 def test_two_regions_of_one_account_and_several_accounts_go_through_a_stack_set(aws, endpoint):

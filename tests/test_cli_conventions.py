@@ -224,3 +224,6 @@ def test_profile_is_the_aws_clis_option_before_or_after_the_action(tmp_path):
         assert done.returncode == 1, done.stderr
         assert "The config profile (nowhere) could not be found" in done.stderr
         assert "check --profile" in done.stderr and "Traceback" not in done.stderr
+    # an empty name is not "the default profile": it is refused, naming the option
+    done = run_cli(workspace, "--profile", "", "check-drift", "-c", config.name, env=environment)
+    assert done.returncode == 2 and "--profile" in done.stderr and "empty profile name" in done.stderr

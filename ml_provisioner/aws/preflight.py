@@ -59,8 +59,10 @@ def check_boundary(aws: Any, names: Names) -> str | None:
         document = json.loads(urllib.parse.unquote(document))
     if document != boundary_document(names):
         return (
-            f"warning: the permission boundary {arn} differs from the one this version of ml-provisioner writes "
-            "(an administrator re-runs bootstrap to update it); the product's roles may be refused a call"
+            f"the permission boundary {arn} differs from the one this version of ml-provisioner writes: it may "
+            "let the product's roles do more, or less, than this version expects. An administrator makes "
+            "policies/<config>-boundary.json (create-policy writes it) its default version (aws iam "
+            "create-policy-version --set-as-default), or re-runs bootstrap where bootstrap created it"
         )
     return None
 

@@ -61,7 +61,9 @@ def _global_options(
 ) -> None:
     # The process's settings, as the environment variables every AWS SDK and no-color.org read: each
     # session this run makes, and every message it prints, sees them.
-    if profile:
+    if profile is not None:
+        if not profile.strip():
+            raise typer.BadParameter("an empty profile name; name one of ~/.aws/config", param_hint="--profile")
         os.environ["AWS_PROFILE"] = profile
     if no_color:
         os.environ["NO_COLOR"] = "1"
