@@ -43,8 +43,13 @@ class ResourceChange:
     fixed_name: bool = False  # the product gives the resource its physical name
     recreated_by: list[str] = field(default_factory=list)  # properties whose change forces the replacement
     # Each changed value, as CloudFormation describes it (IncludePropertyValues): path, before,
-    # after (None: absent), change (Add | Remove | Modify) and recreation (Never | Conditionally | Always).
+    # after (None: absent), change (Add | Remove | Modify) and recreation (Never | Conditionally | Always);
+    # in a drift-aware change set "before" is the live value where before_from is ACTUAL_STATE, and
+    # "deployed" what the last deployment had set where it drifted.
     properties: list[dict[str, str | None]] = field(default_factory=list)
+    # Drift-aware change sets (--revert-drift) only: the resource's live state against its template
+    # (IN_SYNC | MODIFIED | DELETED | UNSUPPORTED | UNKNOWN); "" in a plain change set.
+    drift: str = ""
 
     @property
     def replaces(self) -> bool:
@@ -63,8 +68,15 @@ class ResourceChange:
         return self.fixed_name and self.replaces and not renamed
 
     @property
+    def reverts_drift(self) -> bool:
+        """Puts back template values over changes made outside CloudFormation."""
+        return self.drift in ("MODIFIED", "DELETED")
+
+    @property
     def flags(self) -> str:
         flags = ["DATA"] if self.destructive else []
+        if self.reverts_drift:
+            flags.append(f"REVERTS DRIFT ({self.drift.lower()})")
         if self.name_clash:
             flags.append(f"FIXED NAME ({', '.join(self.recreated_by) or 'replacement'})")
         if self.replacement in ("True", "Conditional"):
@@ -118,10 +130,14 @@ class ResourceChange:
                     "after": target.get("AfterValue"),
                     "change": target.get("AttributeChangeType", "Modify"),
                     "recreation": target.get("RequiresRecreation", ""),
+                    **({"before_from": target["BeforeValueFrom"]} if "BeforeValueFrom" in target else {}),
+                    # drifted: what the last deployment set, before it was changed outside CloudFormation
+                    **({"deployed": target["Drift"].get("PreviousValue")} if "Drift" in target else {}),
                 }
                 for detail in rc.get("Details", [])
                 if (target := detail.get("Target", {})).get("Path")
             ],
+            drift=rc.get("ResourceDriftStatus", ""),
         )
 
 
@@ -135,7 +151,12 @@ def describe_value_change(value: dict[str, str | None], width: int = 80) -> str:
         return quoted if len(quoted) <= width else quoted[: width - 2] + '…"'
 
     recreation = {"Always": " [replaces the resource]", "Conditionally": " [may replace the resource]"}
-    return f"{shown(value.get('before'))} -> {shown(value.get('after'))}" + recreation.get(
+    live = ""
+    if "deployed" in value:
+        live = f" (changed outside CloudFormation; deployed as {shown(value['deployed'])})"
+    elif value.get("before_from") == "ACTUAL_STATE":
+        live = " (live)"
+    return f"{shown(value.get('before'))}{live} -> {shown(value.get('after'))}" + recreation.get(
         str(value.get("recreation")), ""
     )
 
@@ -145,6 +166,7 @@ class ChangeSet:
     arn: str | None  # None when CloudFormation found nothing to change (it is deleted then)
     change_type: str  # CREATE | UPDATE | IMPORT
     changes: list[ResourceChange]
+    revert_drift: bool = False  # drift-aware (DeploymentMode REVERT_DRIFT): compared with the live state
 
     @property
     def empty(self) -> bool:

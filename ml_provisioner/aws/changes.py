@@ -32,10 +32,14 @@ def create_change_set(
     resources_to_import: list[dict[str, Any]] | None = None,
     fixed_name_types: frozenset[str] = frozenset(),
     name_prefix: str = CHANGE_SET_PREFIX,
+    revert_drift: bool = False,
 ) -> ChangeSet:
     """Create and describe a change set. ``template`` is {"TemplateBody": ...} or {"TemplateURL": ...};
     an IMPORT names its existing resources in ``resources_to_import``; resources of
-    ``fixed_name_types`` carry physical names the product fixes."""
+    ``fixed_name_types`` carry physical names the product fixes. ``revert_drift`` makes an UPDATE
+    drift-aware: compared with the resources' live state, it puts back what was changed outside
+    CloudFormation (a stack that does not exist yet has nothing to revert)."""
+    revert_drift = revert_drift and change_type == "UPDATE"
     cfn = aws.client("cloudformation")
     name = name_prefix + dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")
     arn = cfn.create_change_set(
@@ -50,6 +54,7 @@ def create_change_set(
         ResourceTypes=sorted({r["Type"] for r in new_template.get("Resources", {}).values()}),
         **template,
         **({"ResourcesToImport": resources_to_import} if resources_to_import else {}),
+        **({"DeploymentMode": "REVERT_DRIFT"} if revert_drift else {}),
         **aws.stack_role(),
     )["Id"]
     try:
@@ -60,7 +65,7 @@ def create_change_set(
         reason = (error.last_response or {}).get("StatusReason", "")
         if any(marker in reason for marker in NO_CHANGES_REASONS):
             cfn.delete_change_set(ChangeSetName=arn)
-            return ChangeSet(None, change_type, [])
+            return ChangeSet(None, change_type, [], revert_drift)
         raise OperationFailed(f"change set for {stack_name} failed: {reason or error}") from None
     changes = described_changes(
         aws,
@@ -70,7 +75,7 @@ def create_change_set(
         new_template=new_template,
         fixed_name_types=fixed_name_types,
     )
-    return ChangeSet(arn, change_type, changes)
+    return ChangeSet(arn, change_type, changes, revert_drift)
 
 
 def delete_change_set(aws: AwsSession, change_set: ChangeSet) -> None:

@@ -163,12 +163,14 @@ def deploy(
     notify: Callable[[str], None] = lambda _: None,
     staging_bucket: str | None = None,
     allow_destructive: bool = False,
+    revert_drift: bool = False,
 ) -> DeployResult:
     """Deploy through a change set: bring back what an earlier stack of the product retained (an
     IMPORT, after ``confirm``), plan the change set, let ``review`` show it (it raises to stop,
     and the change set is discarded then), execute it, watch the stack settle, read the outputs back.
     Termination protection is reconciled on every run, "no changes" included. A change set that
-    would remove or replace data-bearing resources is refused unless ``allow_destructive``."""
+    would remove or replace data-bearing resources is refused unless ``allow_destructive``;
+    ``revert_drift`` also puts back what was changed outside CloudFormation."""
     from ml_provisioner.aws import restore  # built on this module's primitives
 
     executing = False
@@ -181,7 +183,13 @@ def deploy(
         if change_type == "CREATE":  # what an earlier stack retained comes back first, with its data
             change_type = restore.bring_back(aws, names, template, say=say, confirm=confirm, on_event=on_event)
         change_set = plan_deploy(
-            aws, names, template, template_text, change_type=change_type, staging_bucket=staging_bucket
+            aws,
+            names,
+            template,
+            template_text,
+            change_type=change_type,
+            staging_bucket=staging_bucket,
+            revert_drift=revert_drift,
         )
         if not change_set.empty:
             try:
@@ -289,6 +297,7 @@ def plan_deploy(
     change_type: str,
     staging_bucket: str | None = None,
     name_prefix: str = CHANGE_SET_PREFIX,
+    revert_drift: bool = False,
 ) -> ChangeSet:
     source = _template_source(aws, names, template_text, staging_bucket)
     change_set = create_change_set(
@@ -300,6 +309,7 @@ def plan_deploy(
         new_template=template,
         fixed_name_types=catalog.fixed_name_types(names.config),
         name_prefix=name_prefix,
+        revert_drift=revert_drift,
     )
     if change_type == "CREATE":
         # The new stack exists now (REVIEW_IN_PROGRESS): protect it before anything runs in it, so
@@ -315,9 +325,11 @@ def preview(
     template: dict[str, Any],
     template_text: str,
     notify: Callable[[str], None] = lambda _: None,
+    revert_drift: bool = False,
 ) -> ChangeSet | None:
-    """What deploying the template would change: a change set created, described and deleted,
-    never executed. None when the stack is not deployed."""
+    """What deploying the template would change (with ``revert_drift``, what it would also put back
+    over changes made outside CloudFormation): a change set created, described and deleted, never
+    executed. None when the stack is not deployed."""
     owned_stack_state(aws, names)
     try:
         for leftover in remove_leftovers(aws, names.stack_name):
@@ -327,7 +339,7 @@ def preview(
             return None
         if not state.stable:
             raise stack_not_ready(names, state, "show what a deploy would change")
-        change_set = plan_deploy(aws, names, template, template_text, change_type="UPDATE")
+        change_set = plan_deploy(aws, names, template, template_text, change_type="UPDATE", revert_drift=revert_drift)
         delete_change_set(aws, change_set)
         return change_set
     except KeyboardInterrupt:

@@ -52,6 +52,7 @@ def make_plan(
     fingerprint: str,
     notify: Callable[[str], None] = lambda _: None,
     staging_bucket: str | None = None,
+    revert_drift: bool = False,
 ) -> tuple[Plan | None, ChangeSet]:
     """Create the change set a deploy would execute now and keep it: (the plan, its change set),
     or (None, an empty change set) when there is nothing to change."""
@@ -80,6 +81,7 @@ def make_plan(
         change_type=change_type,
         staging_bucket=staging_bucket,
         name_prefix=PLAN_PREFIX,
+        revert_drift=revert_drift,
     )
     if change_set.empty:
         return None, change_set
@@ -154,7 +156,7 @@ def planned_change_set(aws: AwsSession, names: Names, plan: Plan) -> ChangeSet:
             f"({len(changes)} change(s)): the file was changed after it was saved",
             hint,
         )
-    return ChangeSet(plan.change_set_arn, change_type, changes)
+    return ChangeSet(plan.change_set_arn, change_type, changes, described.get("DeploymentMode") == "REVERT_DRIFT")
 
 
 class PlanGone(BadInput):

@@ -29,7 +29,7 @@ from ml_provisioner.cli._common import (
 from ml_provisioner.config.loader import LoadedConfig
 from ml_provisioner.errors import EXIT_DRIFT, EXIT_FAILED, BadInput, Interrupted, OperationFailed, ProvisionerError
 from ml_provisioner.identity import new_test_marker
-from ml_provisioner.naming import Names
+from ml_provisioner.naming import Names, config_file_name
 from ml_provisioner.workspace import FolderNotWritable
 
 if TYPE_CHECKING:
@@ -78,6 +78,15 @@ AllowDestructiveOption = Annotated[
     ),
 ]
 
+RevertDriftOption = Annotated[
+    bool,
+    typer.Option(
+        "--revert-drift",
+        help="Compare with the resources' live state, not only the last template (a drift-aware change set), "
+        "and put back what was changed outside CloudFormation; check-drift shows what drifted.",
+    ),
+]
+
 
 def deploy_product(
     ctx: typer.Context,
@@ -92,9 +101,15 @@ def deploy_product(
     fresh: FreshOption = False,
     role_arn: RoleArnOption = None,
     external_id: ExternalIdOption = None,
+    revert_drift: RevertDriftOption = False,
 ) -> None:
     """Deploy the product's stack through a change set, then read its SSM outputs back."""
     with action(ctx, "deploy-product") as run:
+        if plan and revert_drift:
+            raise BadInput(
+                "--revert-drift does not go with --plan: a plan executes the change set it was saved with",
+                "save the plan with show-changes --save --revert-drift",
+            )
         if plan:
             _deploy_plan(
                 run,
@@ -120,6 +135,7 @@ def deploy_product(
             service_role=service_role,
             fresh=fresh,
             access=(role_arn, external_id),
+            revert_drift=revert_drift,
         )
 
 
@@ -176,12 +192,13 @@ def show_changes(
             "-detailed-exitcode), for CI steps that branch on it.",
         ),
     ] = False,
+    revert_drift: RevertDriftOption = False,
 ) -> None:
     """Preview what deploying the config now would change (a change set, described then deleted;
     kept as a plan with --save)."""
     try:
         changed = _show_changes(
-            ctx, config, endpoint_url, as_json, service_role, save, discard, fresh, role_arn, external_id
+            ctx, config, endpoint_url, as_json, service_role, save, discard, fresh, role_arn, external_id, revert_drift
         )
     except typer.Exit as stopped:
         if detailed_exitcode and stopped.exit_code:
@@ -205,6 +222,7 @@ def _show_changes(
     fresh: bool,
     role_arn: str | None,
     external_id: str | None,
+    revert_drift: bool,
 ) -> bool:
     """show-changes; whether something would change."""
     from ml_provisioner.aws import aws_errors
@@ -212,8 +230,11 @@ def _show_changes(
 
     with action(ctx, "show-changes") as run:
         loaded = run.load(config)
-        if save and discard:
-            raise BadInput("--save and --discard do not go together", "save a new plan, or discard an old one")
+        if discard and (save or revert_drift):
+            raise BadInput(
+                f"--discard does not go with {'--save' if save else '--revert-drift'}",
+                "save a new plan, or discard an old one",
+            )
         names, aws = _connect(
             run, loaded, None, endpoint_url, "show-changes", service_role=service_role, access=(role_arn, external_id)
         )
@@ -222,9 +243,11 @@ def _show_changes(
             return False
         result = _template(run, loaded, fresh=fresh)
         if save:
-            return _save_plan(run, loaded, result, aws, as_json)
+            return _save_plan(run, loaded, result, aws, as_json, revert_drift)
         with aws_errors("show-changes"):
-            change_set = preview(aws, names, result.template, result.template_yaml(), notify=run.warn)
+            change_set = preview(
+                aws, names, result.template, result.template_yaml(), notify=run.warn, revert_drift=revert_drift
+            )
         if change_set is None:
             raise OperationFailed(
                 f"stack {names.stack_name} is not deployed", "show-product lists what deploy-product would create"
@@ -237,7 +260,9 @@ def _show_changes(
     return False  # not reached: action() turns every failure into an exit
 
 
-def _save_plan(run: Run, loaded: LoadedConfig, result: Synthesized, aws: AwsSession, as_json: bool) -> bool:
+def _save_plan(
+    run: Run, loaded: LoadedConfig, result: Synthesized, aws: AwsSession, as_json: bool, revert_drift: bool
+) -> bool:
     """show-changes --save; whether a plan was saved (something would change)."""
     from ml_provisioner.aws import aws_errors
     from ml_provisioner.aws.plans import make_plan
@@ -268,6 +293,7 @@ def _save_plan(run: Run, loaded: LoadedConfig, result: Synthesized, aws: AwsSess
             template_sha256=sha256,
             fingerprint=result.fingerprint.digest,
             notify=run.warn,
+            revert_drift=revert_drift,
         )
     if plan is None:
         run.summary = "no changes: no plan saved"
@@ -401,6 +427,13 @@ def check_drift(
                 )
             )
         if report.drifted:
+            if not as_json and report.resources and not names.is_test:
+                config_name = config_file_name(names.config)
+                run.out(
+                    "to put the template's values back: "
+                    f"ml-provisioner show-changes --config {config_name} --revert-drift (what it would change), then "
+                    f"ml-provisioner deploy-product --config {config_name} --revert-drift"
+                )
             raise typer.Exit(EXIT_DRIFT)
 
 
@@ -551,6 +584,7 @@ def _deploy(
     service_role: bool = False,
     fresh: bool = False,
     access: tuple[str | None, str | None] = (None, None),
+    revert_drift: bool = False,
 ) -> None:
     from ml_provisioner.aws import aws_errors
     from ml_provisioner.aws.lifecycle import deploy
@@ -585,6 +619,7 @@ def _deploy(
             notify=run.warn,
             staging_bucket=staging_bucket,
             allow_destructive=allow_destructive,
+            revert_drift=revert_drift,
         )
     run.summary = f"{names.stack_name}: {deployed.outcome}"
     _report_outputs(run, loaded, names, deployed.outputs, as_json, deployed.outcome)

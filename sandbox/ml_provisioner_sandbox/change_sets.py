@@ -25,7 +25,7 @@ from moto.cloudformation.utils import generate_changeset_id, generate_stack_id, 
 from moto.core.responses import ActionResult
 from moto.ssm.models import ssm_backends
 
-from . import stack_lifecycle
+from . import drift, stack_lifecycle
 
 _EXECUTING = threading.Lock()
 NO_CHANGES = "The submitted information didn't contain changes. Submit different information to create a change set."
@@ -80,15 +80,88 @@ class ResourceChange:
         self.scope = fields.get("scope")
         self.details = fields.get("details")
         self.policy_action = fields.get("policy_action")
+        self.resource_drift_status = fields.get("resource_drift_status")  # drift-aware change sets only
+        self.reverts_drift = bool(fields.get("reverts_drift"))  # executing it puts template values back
 
 
 class SandboxChangeSet(ChangeSet):
     capabilities: list[str]  # DescribeChangeSet shows them (moto's ChangeSet drops them)
+    deployment_mode: str | None = None  # REVERT_DRIFT: a drift-aware change set
+    stack_drift_status: str | None = None
 
     def diff(self) -> list[ResourceChange]:  # type: ignore[override]
         resource_map = self.stack.resource_map
         self.changed_parameters = changed_parameters(resource_map, self.template_dict, self.parameters)
         return resource_changes(resource_map, self.template_dict, self.changed_parameters)
+
+    def make_drift_aware(self) -> None:
+        """DeploymentMode REVERT_DRIFT: each change carries its resource's drift status against the
+        last deployment, and a resource the template leaves as it is but that was changed outside
+        CloudFormation gets a Modify that puts the template's values back (before: the live value)."""
+        self.deployment_mode = "REVERT_DRIFT"
+        changes: list[ResourceChange] = self.changes  # type: ignore[assignment]
+        listed = {c.logical_resource_id: c for c in changes}
+        old = self.stack.resource_map._resource_json_map
+        new = self.template_dict.get("Resources") or {}
+        drifted = False
+        for name in [n for n in new if n in old]:
+            status, details = _drift_details(self.stack, name, new[name])
+            drifted = drifted or status in ("MODIFIED", "DELETED")
+            if name in listed:
+                listed[name].resource_drift_status = status
+            elif status == "MODIFIED":  # a deleted resource is not put back here: see the module's gaps
+                revert = ResourceChange(
+                    "Modify",
+                    name,
+                    new[name]["Type"],
+                    physical_resource_id=_physical_id(self.stack.resource_map, name),
+                    replacement="False",
+                    scope=["Properties"],
+                    details=details,
+                    resource_drift_status=status,
+                    reverts_drift=True,
+                )
+                changes.append(revert)
+        for change in changes:
+            if change.resource_drift_status is None and change.action == "Modify":
+                change.resource_drift_status = "UNSUPPORTED"
+        self.stack_drift_status = "DRIFTED" if drifted else "IN_SYNC"
+
+    def apply(self) -> None:
+        # moto's update modifies what _build_resource_diff lists; drift reverts are not in the template diff
+        changes: list[ResourceChange] = self.changes  # type: ignore[assignment]
+        resource_map = vars(self.stack.resource_map)
+        resource_map["reverting"] = {c.logical_resource_id for c in changes if c.reverts_drift}
+        try:
+            super().apply()
+        finally:
+            resource_map.pop("reverting", None)
+
+
+def _drift_details(stack: Stack, name: str, resource: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """(the resource's drift status, DescribeChangeSet details of reverting it)."""
+    if resource["Type"] not in drift.READERS:
+        return "UNSUPPORTED", []
+    found = drift.resource_drift(stack, name)
+    recreate = REPLACEMENT_PROPERTIES.get(resource["Type"], set())
+    details = []
+    for difference in found.get("PropertyDifferences", []):
+        path = difference["PropertyPath"]
+        deployed, actual = ({"null": None}.get(difference[k], difference[k]) for k in ("ExpectedValue", "ActualValue"))
+        prop = path.split("/")[1]
+        target: dict[str, Any] = {
+            "Attribute": "Properties",
+            "Name": prop,
+            "RequiresRecreation": "Always" if prop in recreate else "Never",
+            "Path": f"/Properties{path}",
+            "AttributeChangeType": "Add" if actual is None else "Remove" if deployed is None else "Modify",
+            "BeforeValueFrom": "ACTUAL_STATE",
+            "AfterValueFrom": "TEMPLATE",
+            "Drift": {"PreviousValue": deployed, "ActualValue": actual},
+        }
+        target |= {k: v for k, v in (("BeforeValue", actual), ("AfterValue", deployed)) if v is not None}
+        details.append({"Target": target, "Evaluation": "Static", "ChangeSource": "DirectModification"})
+    return found["StackResourceDriftStatus"], details
 
 
 def install() -> None:
@@ -293,9 +366,11 @@ def _build_resource_diff(
     self: ResourceMap, other_template: dict[str, Any], parameters: dict[str, Any] | None = None
 ) -> dict[str, list[str]]:
     changes = resource_changes(self, other_template, changed_parameters(self, other_template, parameters or {}))
-    return {
+    by_action = {
         action: [c.logical_resource_id for c in changes if c.action == action] for action in ("Add", "Modify", "Remove")
     }
+    by_action["Modify"] += sorted(vars(self).get("reverting", set()) - set(by_action["Modify"]))
+    return by_action
 
 
 # --- backend -----------------------------------------------------------------------------------
@@ -334,8 +409,13 @@ def _create_change_set(
     tags: dict[str, str] | None = None,
     role_arn: str | None = None,
     capabilities: list[str] | None = None,
+    deployment_mode: str | None = None,
 ) -> tuple[str, str]:
     validate_create_change_set(change_set_name)
+    if deployment_mode not in (None, "REVERT_DRIFT"):
+        raise ValidationError(message=f"DeploymentMode {deployment_mode} is not one of [REVERT_DRIFT]")
+    if deployment_mode and change_set_type != "UPDATE":  # the sandbox's reading: a new stack has no drift
+        raise ValidationError(message=f"DeploymentMode {deployment_mode} is for UPDATE change sets only")
     stack = next((s for s in self.stacks.values() if stack_name in (s.name, s.stack_id)), None)
     reviewing = stack is not None and stack.status == "REVIEW_IN_PROGRESS"
     if change_set_type == "UPDATE" and (stack is None or reviewing):
@@ -364,6 +444,8 @@ def _create_change_set(
         role_arn=role_arn,
     )
     change_set.capabilities = capabilities or []
+    if deployment_mode:
+        change_set.make_drift_aware()
     unchanged = (
         change_set_type == "UPDATE"
         and not change_set.changes
@@ -509,6 +591,7 @@ def _create_change_set_action(self: CloudFormationResponse) -> ActionResult:
         tags={tag["Key"]: tag["Value"] for tag in self._get_param("Tags", [])},
         role_arn=self._get_param("RoleARN"),
         capabilities=capabilities,
+        deployment_mode=self._get_param("DeploymentMode"),
     )
     return ActionResult({"Id": change_set_id, "StackId": stack_id})
 

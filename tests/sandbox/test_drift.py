@@ -8,8 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
-from .conftest import TEMPLATE, Deployer
+from .conftest import FAST, TEMPLATE, Deployer
 
 CHECKED_TYPES = {
     "AWS::SSM::Parameter",
@@ -167,3 +168,39 @@ def test_a_topic_carries_the_template_tags_so_a_fresh_stack_is_in_sync(
     status, drifts = detect(deployer)
     assert drifts["AlarmTopic"]["StackResourceDriftStatus"] == "IN_SYNC"
     assert (status["StackDriftStatus"], status["DriftedStackResourceCount"]) == ("IN_SYNC", 0)
+
+
+# --- drift-aware change sets (DeploymentMode REVERT_DRIFT) -----------------------------------------
+
+
+def test_a_drift_aware_change_set_reverts_what_changed_outside_cloudformation(
+    deployer: Deployer, aws: Callable[..., Any]
+) -> None:
+    deployer.deploy()
+    logical_id, difference = _shorten_retention(deployer, aws)
+    plain = deployer.change_set(TEMPLATE)
+    assert plain["Status"] == "FAILED" and "DeploymentMode" not in plain, "a plain change set compares templates"
+
+    aware = deployer.change_set(TEMPLATE, DeploymentMode="REVERT_DRIFT")
+    described = deployer.cfn.describe_change_set(ChangeSetName=aware["ChangeSetId"], IncludePropertyValues=True)
+    assert (described["DeploymentMode"], described["StackDriftStatus"]) == ("REVERT_DRIFT", "DRIFTED")
+    [change] = [c["ResourceChange"] for c in described["Changes"]]
+    assert (change["Action"], change["LogicalResourceId"], change["ResourceDriftStatus"]) == (
+        "Modify",
+        logical_id,
+        "MODIFIED",
+    )
+    [target] = [d["Target"] for d in change["Details"]]
+    assert target["Path"] == "/Properties/RetentionInDays"
+    assert (target["BeforeValue"], target["AfterValue"]) == (difference["ActualValue"], difference["ExpectedValue"])
+    assert (target["BeforeValueFrom"], target["AfterValueFrom"]) == ("ACTUAL_STATE", "TEMPLATE")
+    assert (target["Drift"]["PreviousValue"], target["Drift"]["ActualValue"]) == ("30", "1")
+
+    deployer.cfn.execute_change_set(ChangeSetName=aware["ChangeSetId"])
+    deployer.cfn.get_waiter("stack_update_complete").wait(StackName=deployer.name, WaiterConfig=FAST)
+    assert detect(deployer)[0]["StackDriftStatus"] == "IN_SYNC", "executing it put the template's value back"
+
+
+def test_drift_aware_change_sets_are_for_updates(deployer: Deployer) -> None:
+    with pytest.raises(ClientError, match="for UPDATE change sets only"):
+        deployer.change_set(TEMPLATE, DeploymentMode="REVERT_DRIFT")
