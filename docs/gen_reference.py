@@ -142,14 +142,23 @@ def _section(name: str, model: dict, defs: dict, tiers: dict[str, dict]) -> list
 
 def _mode_rule(rule: dict, section: str) -> list[str]:
     [(field, condition)] = rule["if"]["properties"].items()
+    when = f"is {_code(condition['const'])}" if "const" in condition else "is set"
     then = rule["then"]
+    needs = _needs(then)
+    if "anyOf" in then:
+        alternatives = [_code(target) for option in then["anyOf"] for target in option["required"]]
+        needs.append(" or ".join(alternatives) + " is required")
+    return [f"{_code(f'{section}.{field}')} {when}", "; ".join(needs)]
+
+
+def _needs(then: dict) -> list[str]:
     needs = []
-    for target, constraint in then["properties"].items():
-        if target in then["required"]:
+    for target, constraint in then.get("properties", {}).items():
+        if target in then.get("required", []):
             needs.append(f"{_code(target)} is required")
         elif constraint.get("type") == "null" or constraint.get("maxItems") == 0:
             needs.append(f"{_code(target)} must not be set")
-    return [f"{_code(f'{section}.{field}')} is {_code(condition['const'])}", "; ".join(needs)]
+    return needs
 
 
 def _type(prop: dict, defs: dict) -> str:

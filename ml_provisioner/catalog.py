@@ -76,6 +76,11 @@ def _codecommit(config: ProductConfig) -> bool:
     return config.ml_product.source_control is SourceControl.CODECOMMIT
 
 
+def _own_s3_endpoint(config: ProductConfig) -> bool:
+    """The product creates its S3 endpoint, unless it uses the VPC's existing gateway endpoint."""
+    return isinstance(config, EnterpriseConfig) and not config.vpc_integration.s3_gateway_endpoint_id
+
+
 def _standalone(config: ProductConfig) -> bool:
     return (
         isinstance(config, EnterpriseConfig)
@@ -135,8 +140,17 @@ _ENTRIES = (
     _Entry(E, "EnterpriseSecurity", "AWS::KMS::Alias", "key alias", lambda n: n.kms_alias),
     *(
         _Entry(E, "EnterpriseSecurity", "AWS::EC2::VPCEndpoint", f"VPC endpoint {service}", lambda n: "(generated id)")
-        for service in ("sagemaker.api", "sagemaker.runtime", "s3", "sts")
+        for service in ("sagemaker.api", "sagemaker.runtime")
     ),
+    _Entry(
+        E,
+        "EnterpriseSecurity",
+        "AWS::EC2::VPCEndpoint",
+        "VPC endpoint s3",
+        lambda n: "(generated id)",
+        _own_s3_endpoint,
+    ),
+    _Entry(E, "EnterpriseSecurity", "AWS::EC2::VPCEndpoint", "VPC endpoint sts", lambda n: "(generated id)"),
     _Entry(
         E,
         "EnterpriseSecurity",

@@ -92,13 +92,22 @@ def _add_validator_rules(defs: dict[str, Any]) -> None:
     vpc["allOf"] = [
         _when("vpc_source", "direct", vpc_id=STRING, vpc_id_ssm_parameter=ABSENT),
         _when("vpc_source", "ssm", vpc_id_ssm_parameter=STRING, vpc_id=ABSENT),
-        _when(
-            "security_group_mode",
-            "sgprov",
-            security_group_id_ssm_parameter=STRING,
-            route_table_ids=NON_EMPTY,
-            endpoint_client_cidrs=EMPTY,
-        ),
+        _when("security_group_mode", "sgprov", security_group_id_ssm_parameter=STRING, endpoint_client_cidrs=EMPTY),
+        # sgprov: the product's own S3 gateway endpoint (route_table_ids) or an existing one
+        {
+            "if": {"properties": {"security_group_mode": {"const": "sgprov"}}, "required": ["security_group_mode"]},
+            "then": {
+                "anyOf": [
+                    {"required": ["route_table_ids"], "properties": {"route_table_ids": dict(NON_EMPTY)}},
+                    {"required": ["s3_gateway_endpoint_id"], "properties": {"s3_gateway_endpoint_id": dict(STRING)}},
+                ]
+            },
+        },
+        # never both
+        {
+            "if": {"required": ["s3_gateway_endpoint_id"], "properties": {"s3_gateway_endpoint_id": dict(STRING)}},
+            "then": {"properties": {"route_table_ids": dict(EMPTY)}},
+        },
         _when(
             "security_group_mode", "standalone", endpoint_client_cidrs=NON_EMPTY, security_group_id_ssm_parameter=ABSENT
         ),

@@ -206,5 +206,6 @@ def endpoint_network(vpc: VpcIntegration) -> EndpointNetwork:
         security_group_id_ssm_parameter=vpc.security_group_id_ssm_parameter,
         endpoint_client_cidrs=tuple(vpc.endpoint_client_cidrs),
         route_table_ids=tuple(vpc.route_table_ids),
+        s3_gateway_endpoint_id=vpc.s3_gateway_endpoint_id,
         private_dns=vpc.private_dns,
     )

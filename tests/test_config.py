@@ -343,12 +343,33 @@ def test_sgprov_requires_route_tables_and_the_security_group_parameter(tmp_path)
     data = base(ENTERPRISE_SGPROV)
     del data["vpc_integration"]["route_table_ids"]
     assert problems(write(tmp_path, data)) == {
-        "vpc_integration.route_table_ids": "is required when security_group_mode is sgprov"
+        "vpc_integration.route_table_ids": "is required when security_group_mode is sgprov (or "
+        "s3_gateway_endpoint_id, to use the VPC's existing S3 gateway endpoint)"
     }
     data = base(ENTERPRISE_SGPROV)
     del data["vpc_integration"]["security_group_id_ssm_parameter"]
     assert problems(write(tmp_path, data)) == {
         "vpc_integration.security_group_id_ssm_parameter": "is required when security_group_mode is sgprov"
+    }
+
+
+def test_a_second_sgprov_product_uses_the_vpcs_existing_s3_gateway_endpoint(tmp_path):
+    """AWS allows one S3 gateway endpoint per route table: a second product names the existing one."""
+    data = base(ENTERPRISE_SGPROV)
+    vpc = data["vpc_integration"]
+    del vpc["route_table_ids"]
+    vpc["s3_gateway_endpoint_id"] = "vpce-0a1b2c3d4e5f60003"
+    config = load_config(write(tmp_path, data)).config
+    assert config.vpc_integration.s3_gateway_endpoint_id == "vpce-0a1b2c3d4e5f60003"
+    vpc["route_table_ids"] = ["rtb-0a1b2c3d4e5f60001"]
+    assert problems(write(tmp_path, data)) == {
+        "vpc_integration.s3_gateway_endpoint_id": "does not go with route_table_ids: give route_table_ids for an "
+        "S3 gateway endpoint of the product's own, or s3_gateway_endpoint_id to use an existing one"
+    }
+    del vpc["route_table_ids"]
+    vpc["s3_gateway_endpoint_id"] = "vpce-nope"
+    assert problems(write(tmp_path, data)) == {
+        "vpc_integration.s3_gateway_endpoint_id": "'vpce-nope' must look like vpce-0123456789abcdef0"
     }
 
 

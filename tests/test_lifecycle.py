@@ -141,6 +141,37 @@ def test_an_enterprise_test_deployment_runs_beside_the_product_in_its_vpc(aws):
     assert cli("delete-product", "-c", config, "--stack-name", test_stack, "--force")[0] == 0
 
 
+def test_a_second_sgprov_product_in_the_vpc_uses_the_first_ones_s3_gateway_endpoint(aws):
+    """AWS allows one S3 gateway endpoint per route table and one private-DNS endpoint per service:
+    demand-forecasting-batch, as bundled, names demand-forecasting's gateway and has no private DNS."""
+    first, data = product("globalbank codecommit sgprov direct", aws)
+    assert cli("deploy-product", "-c", first, "--force")[0] == 0
+    region, vpc = data["environment"]["region"], data["vpc_integration"]
+    first_stack = load_config(f"ml/configs/{first}").names().stack_name
+    gateway = {o["OutputKey"]: o["OutputValue"] for o in stack(aws, first_stack, region)["Outputs"]}["VpcEndpointIdS3"]
+    ssm = aws("ssm", region)
+    group = ssm.get_parameter(Name=vpc["security_group_id_ssm_parameter"])["Parameter"]["Value"]
+
+    second, _ = product(
+        "globalbank batch codecommit sgprov direct",
+        aws,
+        vpc_integration__vpc_id=vpc["vpc_id"],
+        vpc_integration__subnet_ids=vpc["subnet_ids"],
+        vpc_integration__s3_gateway_endpoint_id=gateway,
+    )
+    ssm.put_parameter(Name=vpc["security_group_id_ssm_parameter"], Value=group, Type="String", Overwrite=True)
+    code, out, err = cli("deploy-product", "-c", second, "--force")
+    assert code == 0, err
+    second_stack = load_config(f"ml/configs/{second}").names().stack_name
+    resources = aws("cloudformation", region).describe_stack_resources(StackName=second_stack)["StackResources"]
+    ids = [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::EC2::VPCEndpoint"]
+    found = aws("ec2", region).describe_vpc_endpoints(VpcEndpointIds=ids)["VpcEndpoints"]
+    assert sorted(e["ServiceName"].rsplit(".", 1)[1] for e in found) == ["api", "runtime", "sts"]
+    assert not any(e.get("PrivateDnsEnabled") for e in found)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack(aws, second_stack, region)["Outputs"]}
+    assert outputs["VpcEndpointIdS3"] == gateway, "it publishes the endpoint it uses"
+
+
 def test_deleting_a_product_that_is_not_deployed_says_so_and_succeeds(aws):
     config, _ = product("techcorp s3", aws)
     code, out, err = cli("delete-product", "-c", config, "--force")

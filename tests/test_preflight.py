@@ -142,6 +142,36 @@ def test_a_route_table_that_already_has_an_s3_gateway_endpoint(session, network)
     assert found.startswith(
         f"vpc_integration.route_table_ids: {network.tables[1]} already has the S3 gateway endpoint {existing}"
     )
+    assert found.endswith(f"or use that endpoint: s3_gateway_endpoint_id: {existing} in place of route_table_ids")
+    # the second product of the VPC does so, and is ready
+    check_network(session, network.names(SGPROV, route_table_ids=[], s3_gateway_endpoint_id=existing))
+
+
+def test_the_existing_s3_gateway_endpoint_must_be_one_live_in_the_vpc(session, network):
+    missing = "vpce-0123456789abcdef0"
+    [found] = problems(session, network.names(SGPROV, route_table_ids=[], s3_gateway_endpoint_id=missing))
+    assert found == f"vpc_integration.s3_gateway_endpoint_id: {network.vpc_id} has no live endpoint {missing}"
+    interface = network.ec2.create_vpc_endpoint(
+        VpcId=network.vpc_id,
+        ServiceName=f"com.amazonaws.{REGION}.s3",
+        VpcEndpointType="Interface",
+        SubnetIds=network.subnets,
+        PrivateDnsEnabled=False,
+    )["VpcEndpoint"]["VpcEndpointId"]
+    [found] = problems(session, network.names(SGPROV, route_table_ids=[], s3_gateway_endpoint_id=interface))
+    assert found == (
+        f"vpc_integration.s3_gateway_endpoint_id: {interface} is an endpoint of type Interface for "
+        f"com.amazonaws.{REGION}.s3, not an S3 gateway endpoint"
+    )
+    elsewhere = Network(session.client("ec2"))
+    other_vpc = elsewhere.ec2.create_vpc_endpoint(
+        VpcId=elsewhere.vpc_id,
+        ServiceName=f"com.amazonaws.{REGION}.s3",
+        VpcEndpointType="Gateway",
+        RouteTableIds=elsewhere.tables,
+    )["VpcEndpoint"]["VpcEndpointId"]
+    [found] = problems(session, network.names(SGPROV, route_table_ids=[], s3_gateway_endpoint_id=other_vpc))
+    assert found == f"vpc_integration.s3_gateway_endpoint_id: {network.vpc_id} has no live endpoint {other_vpc}"
 
 
 @pytest.mark.synth

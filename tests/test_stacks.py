@@ -26,14 +26,16 @@ TLS_POLICY = "AWS::S3::BucketPolicy"
 
 def expected_count(config) -> int:
     """The spec's tier matrix: Starter 13/10, Professional 19/16, Enterprise 39-41/36-38 less the
-    permission boundary, which the administrator's bootstrap stack holds (README, Security model)."""
+    permission boundary, which the administrator's bootstrap stack holds (README, Security model),
+    and less the S3 endpoint where the product uses the VPC's existing S3 gateway endpoint."""
     codecommit = config.ml_product.source_control is SourceControl.CODECOMMIT
     if config.tier == "starter":
         return 13 if codecommit else 10
     if config.tier == "professional":
         return 19 if codecommit else 16
     standalone = config.vpc_integration.security_group_mode is SecurityGroupMode.STANDALONE
-    return (38 if codecommit else 35) + (2 if standalone else 0)
+    existing_gateway = config.vpc_integration.s3_gateway_endpoint_id is not None
+    return (38 if codecommit else 35) + (2 if standalone else 0) - (1 if existing_gateway else 0)
 
 
 def template_of(synthesized, fragment: str) -> Template:

@@ -51,7 +51,9 @@ class EnterpriseSecurity(Construct):
                 self, names, network, output, service, vpc_id=self.vpc_id, security_group_id=self.security_group_id
             )
             for output, service in policies.ENDPOINT_SERVICES.items()
+            if not (service == "s3" and network.s3_gateway_endpoint_id)
         }
+        self.s3_gateway_endpoint_id = network.s3_gateway_endpoint_id
 
         self.log_group = logs.CfnLogGroup(
             self,
@@ -84,7 +86,12 @@ class EnterpriseSecurity(Construct):
     def outputs(self) -> dict[str, str]:
         """The tier's SSM outputs, in the order they are published."""
         outputs = {"KmsKeyArn": self.key.attr_arn, "LogGroupName": self.log_group.ref}
-        outputs |= {output: endpoint.ref for output, endpoint in self.endpoints.items()}
+        outputs |= {
+            output: self.s3_gateway_endpoint_id
+            if policies.ENDPOINT_SERVICES[output] == "s3" and self.s3_gateway_endpoint_id
+            else self.endpoints[output].ref
+            for output in policies.ENDPOINT_SERVICES
+        }
         if self.security_group is not None:
             outputs["SecurityGroupId"] = self.security_group.attr_group_id
         return outputs

@@ -19,6 +19,7 @@ class EndpointNetwork:
     security_group_id_ssm_parameter: str | None = None
     endpoint_client_cidrs: tuple[str, ...] = ()
     route_table_ids: tuple[str, ...] = ()  # with them S3 gets a gateway endpoint, else an interface one
+    s3_gateway_endpoint_id: str | None = None  # the VPC's existing S3 gateway endpoint: no S3 endpoint of our own
     private_dns: bool = True
 
 

@@ -88,6 +88,13 @@ def check_network(aws: Any, names: Names) -> None:
             problems += _dns_problems(ec2, vpc_id, names, endpoints)
         if vpc.route_table_ids:
             problems += _route_table_problems(ec2, vpc, names, endpoints)
+        if vpc.s3_gateway_endpoint_id in own:
+            problems.append(
+                f"vpc_integration.s3_gateway_endpoint_id: {vpc.s3_gateway_endpoint_id} is this product's own S3 "
+                "endpoint, which the deploy would remove; keep route_table_ids"
+            )
+        elif vpc.s3_gateway_endpoint_id:
+            problems += _existing_gateway_problems(vpc.s3_gateway_endpoint_id, vpc_id, names, endpoints)
     if problems:
         raise BadInput(
             f"the VPC cannot take the endpoints of {names.stack_name}:\n  " + "\n  ".join(problems),
@@ -164,9 +171,28 @@ def _route_table_problems(ec2: Any, vpc: VpcIntegration, names: Names, endpoints
             for table_id in sorted(wanted & set(endpoint.get("RouteTableIds", []))):
                 problems.append(
                     f"vpc_integration.route_table_ids: {table_id} already has the S3 gateway "
-                    f"endpoint {endpoint['VpcEndpointId']} (one per table); leave it out"
+                    f"endpoint {endpoint['VpcEndpointId']} (one per table); leave it out, or use that "
+                    f"endpoint: s3_gateway_endpoint_id: {endpoint['VpcEndpointId']} in place of route_table_ids"
                 )
     return problems
+
+
+def _existing_gateway_problems(
+    endpoint_id: str, vpc_id: str, names: Names, endpoints: list[dict[str, Any]]
+) -> list[str]:
+    """The S3 gateway endpoint the product uses instead of its own must be one, live, in the VPC."""
+    endpoint = next((e for e in endpoints if e["VpcEndpointId"] == endpoint_id), None)
+    if endpoint is None:
+        return [f"vpc_integration.s3_gateway_endpoint_id: {vpc_id} has no live endpoint {endpoint_id}"]
+    kind, service = endpoint["VpcEndpointType"], endpoint["ServiceName"]
+    if kind != "Gateway" or _our_service(endpoint, names) != "s3":
+        return [
+            f"vpc_integration.s3_gateway_endpoint_id: {endpoint_id} is an endpoint of type {kind} for {service}, "
+            "not an S3 gateway endpoint"
+        ]
+    if not endpoint.get("RouteTableIds"):
+        return [f"vpc_integration.s3_gateway_endpoint_id: {endpoint_id} is on no route table: it routes nothing"]
+    return []
 
 
 def _endpoints(ec2: Any, vpc_id: str) -> list[dict[str, Any]]:

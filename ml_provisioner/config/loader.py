@@ -320,4 +320,5 @@ _PATTERN_HINTS = {
     "alerts_email": "is not an email address",
     "subnet_ids": "must look like subnet-0123456789abcdef0",
     "route_table_ids": "must look like rtb-0123456789abcdef0",
+    "s3_gateway_endpoint_id": "must look like vpce-0123456789abcdef0",
 }

@@ -235,6 +235,7 @@ class Monitoring(Frozen):
 VpcId = Annotated[str, StringConstraints(pattern=r"^vpc-[0-9a-f]{8}([0-9a-f]{9})?$")]
 SubnetId = Annotated[str, StringConstraints(pattern=r"^subnet-[0-9a-f]{8}([0-9a-f]{9})?$")]
 RouteTableId = Annotated[str, StringConstraints(pattern=r"^rtb-[0-9a-f]{8}([0-9a-f]{9})?$")]
+VpcEndpointId = Annotated[str, StringConstraints(pattern=r"^vpce-[0-9a-f]{8}([0-9a-f]{9})?$")]
 
 
 class VpcIntegration(Frozen):
@@ -256,8 +257,15 @@ class VpcIntegration(Frozen):
     )
     route_table_ids: list[RouteTableId] = Field(
         default_factory=list,
-        description="Route tables for the S3 gateway endpoint; required for sgprov. Without them "
-        "(standalone only) S3 is reached through an interface endpoint in the subnets.",
+        description="Route tables for the product's own S3 gateway endpoint; sgprov needs them or "
+        "s3_gateway_endpoint_id. Without either (standalone only) S3 is reached through an interface "
+        "endpoint in the subnets.",
+    )
+    s3_gateway_endpoint_id: VpcEndpointId | None = Field(
+        default=None,
+        description="An S3 gateway endpoint the VPC's route tables already have (another product's, the "
+        "landing zone's): the product uses it and creates no S3 endpoint of its own (AWS allows one per "
+        "route table). Instead of route_table_ids; its policy must allow the account's principals.",
     )
     endpoint_client_cidrs: list[str] = Field(
         default_factory=list,
@@ -300,6 +308,12 @@ class VpcIntegration(Frozen):
 
     @model_validator(mode="after")
     def _modes_have_their_fields(self) -> VpcIntegration:
+        if self.route_table_ids and self.s3_gateway_endpoint_id:
+            raise ConfigRuleError(
+                "s3_gateway_endpoint_id",
+                "does not go with route_table_ids: give route_table_ids for an S3 gateway endpoint of the "
+                "product's own, or s3_gateway_endpoint_id to use an existing one",
+            )
         if self.vpc_source is VpcSource.DIRECT:
             if not self.vpc_id:
                 raise ConfigRuleError("vpc_id", "is required when vpc_source is direct")
@@ -315,8 +329,12 @@ class VpcIntegration(Frozen):
                 raise ConfigRuleError(
                     "security_group_id_ssm_parameter", "is required when security_group_mode is sgprov"
                 )
-            if not self.route_table_ids:
-                raise ConfigRuleError("route_table_ids", "is required when security_group_mode is sgprov")
+            if not self.route_table_ids and not self.s3_gateway_endpoint_id:
+                raise ConfigRuleError(
+                    "route_table_ids",
+                    "is required when security_group_mode is sgprov (or s3_gateway_endpoint_id, to use the "
+                    "VPC's existing S3 gateway endpoint)",
+                )
             if self.endpoint_client_cidrs:
                 raise ConfigRuleError(
                     "endpoint_client_cidrs",

@@ -137,8 +137,9 @@ def _provision_source(data: dict, aws_client) -> None:
 
 
 def _provision_network(data: dict, aws_client) -> None:
-    """What an enterprise VPC offers before we deploy: a VPC, subnets, route tables, and the
-    SSM parameters naming the VPC and the SG-provisioner's security group."""
+    """What an enterprise VPC offers before we deploy: a VPC, subnets, route tables (with the S3
+    gateway endpoint a config that uses an existing one names), and the SSM parameters naming the
+    VPC and the SG-provisioner's security group."""
     region = data["environment"]["region"]
     ec2 = aws_client("ec2", region)
     vpc_id = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
@@ -159,7 +160,11 @@ def _provision_network(data: dict, aws_client) -> None:
         aws_client("ssm", region).put_parameter(
             Name=vpc["vpc_id_ssm_parameter"], Value=vpc_id, Type="String", Overwrite=True
         )
-    if vpc["security_group_mode"] == "sgprov":
+    if vpc.get("s3_gateway_endpoint_id"):  # another product's (or the landing zone's) gateway on the tables
+        vpc["s3_gateway_endpoint_id"] = ec2.create_vpc_endpoint(
+            VpcId=vpc_id, ServiceName=f"com.amazonaws.{region}.s3", VpcEndpointType="Gateway", RouteTableIds=tables
+        )["VpcEndpoint"]["VpcEndpointId"]
+    elif vpc["security_group_mode"] == "sgprov":
         vpc["route_table_ids"] = tables
         aws_client("ssm", region).put_parameter(
             Name=vpc["security_group_id_ssm_parameter"], Value=group["GroupId"], Type="String", Overwrite=True
