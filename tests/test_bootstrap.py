@@ -5,6 +5,7 @@ and a product then deploys through its role."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from ml_provisioner.policy import generate_policy
 from ml_provisioner.policy.boundary import boundary_document
 from ml_provisioner.synth import render_yaml, synthesize
 from tests.fleet_fixture import ACCOUNTS, prepare_stack_set_targets, write_fleet
-from tests.support.sandbox import ACCOUNT, cli, in_account, product
+from tests.support.sandbox import ACCOUNT, administrator_client, cli, in_account, product
 
 pytestmark = pytest.mark.synth  # the fleet is synthesized (in this process or the CLI it runs)
 
@@ -248,3 +249,127 @@ def test_a_stack_set_template_holds_no_staging_bucket(fleet_template):
     assert {k: v for k, v in with_bucket["Resources"].items() if not k.startswith("StagingBucket")} == without[
         "Resources"
     ]
+
+
+# --- StackSets beside single-account bootstraps, and Organizations --------------------------------
+
+TOPIC = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}  # what the bootstrap holds is not the point here
+
+
+def test_a_stack_set_is_refused_where_a_target_holds_the_single_account_bootstrap(aws, endpoint):
+    """Its boundaries and roles have the names the instance would create: refused before anything is made."""
+    from ml_provisioner.aws.bootstrap import StackSetTargets, deploy_stack_set
+    from ml_provisioner.aws.session import AwsSession
+    from ml_provisioner.errors import BadInput
+
+    region = "ca-central-1"
+    prepare_stack_set_targets(endpoint, ACCOUNT, (ACCOUNT, *ACCOUNTS))
+    for account in (ACCOUNT, ACCOUNTS[1]):  # the administrator's own account, and one read through its role
+        administrator_client(aws, "cloudformation", account, region).create_stack(
+            StackName=plan.STACK_NAME, TemplateBody=json.dumps(TOPIC)
+        )
+    targets = StackSetTargets(regions=[region], accounts=[ACCOUNT, *ACCOUNTS], org_units=[])
+    with pytest.raises(BadInput) as refused:
+        deploy_stack_set(AwsSession(region, endpoint), TOPIC, targets)
+    assert refused.value.message.startswith(
+        f"{ACCOUNT}/{region}, {ACCOUNTS[1]}/{region} already hold(s) the single-account bootstrap stack"
+    )
+    assert "without --stack-set" in str(refused.value.hint)
+    sets = aws("cloudformation", region).list_stack_sets()["Summaries"]
+    assert not [s for s in sets if s["StackSetName"] == plan.STACK_NAME and s["Status"] == "ACTIVE"]
+
+
+def test_a_single_account_bootstrap_is_refused_where_a_stack_set_instance_is(aws, endpoint):
+    from ml_provisioner.aws.bootstrap import deploy_stack
+    from ml_provisioner.aws.session import AwsSession
+    from ml_provisioner.errors import BadInput
+
+    region = "ap-northeast-3"
+    instance = f"StackSet-{plan.STACK_NAME}-0f3c9a52-7d1e-4b8a-9c2e-5a6b7c8d9e0f"  # AWS names instances so
+    aws("cloudformation", region).create_stack(StackName=instance, TemplateBody=json.dumps(TOPIC))
+    with pytest.raises(BadInput) as refused:
+        deploy_stack(AwsSession(region, endpoint), {"Resources": dict(TOPIC["Resources"])})
+    assert f"the bootstrap StackSet's instance {instance}" in refused.value.message
+    assert not [
+        s for s in aws("cloudformation", region).describe_stacks()["Stacks"] if s["StackName"] == plan.STACK_NAME
+    ]
+
+
+def _organization(aws) -> tuple[str, dict[str, str]]:
+    """The caller's organization (made if there is none) with two new OUs of one account each:
+    (root, OU -> account)."""
+    org = aws("organizations", "us-east-1")
+    with contextlib.suppress(org.exceptions.AlreadyInOrganizationException):
+        org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    accounts = {}
+    for name in ("analytics", "research"):
+        unit = org.create_organizational_unit(ParentId=root, Name=f"{name}-{len(accounts)}-{id(org)}")
+        created = org.create_account(Email=f"{name}-{id(org)}@example.com", AccountName=name)["CreateAccountStatus"]
+        org.move_account(
+            AccountId=created["AccountId"], SourceParentId=root, DestinationParentId=unit["OrganizationalUnit"]["Id"]
+        )
+        accounts[unit["OrganizationalUnit"]["Id"]] = created["AccountId"]
+    return root, accounts
+
+
+def test_service_managed_needs_trusted_access_and_an_ou_added_later_gets_its_instances(aws, endpoint):
+    from ml_provisioner.aws.bootstrap import StackSetTargets, deploy_stack_set
+    from ml_provisioner.aws.session import AwsSession
+    from ml_provisioner.errors import BadInput
+
+    region, session = "sa-east-1", AwsSession("sa-east-1", endpoint)
+    _, accounts = _organization(aws)
+    (first_ou, first), (second_ou, second) = accounts.items()
+    cfn = aws("cloudformation", region)
+    cfn.deactivate_organizations_access()
+    with pytest.raises(BadInput) as refused:
+        deploy_stack_set(session, TOPIC, StackSetTargets(regions=[region], accounts=[], org_units=[first_ou]))
+    assert "trusted access between CloudFormation StackSets and AWS Organizations is DISABLED" in refused.value.message
+    assert "activate-organizations-access" in str(refused.value.hint)
+
+    cfn.activate_organizations_access()
+    try:
+        found = deploy_stack_set(session, TOPIC, StackSetTargets(regions=[region], accounts=[], org_units=[first_ou]))
+        assert {(i.account, i.org_unit) for i in found} == {(first, first_ou)}
+        # the second OU, in the region the StackSet already serves
+        both = StackSetTargets(regions=[region], accounts=[], org_units=[first_ou, second_ou])
+        found = deploy_stack_set(session, TOPIC, both)
+        assert {(i.account, i.org_unit, i.status) for i in found} == {
+            (first, first_ou, "CURRENT"),
+            (second, second_ou, "CURRENT"),
+        }
+    finally:
+        cfn.delete_stack_instances(
+            StackSetName=plan.STACK_NAME,
+            DeploymentTargets={"OrganizationalUnitIds": [first_ou, second_ou]},
+            Regions=[region],
+            RetainStacks=False,
+        )
+        cfn.delete_stack_set(StackSetName=plan.STACK_NAME)
+
+
+def test_the_management_account_gets_no_instance_of_a_service_managed_stack_set_and_is_named(aws):
+    """AWS never deploys a service-managed StackSet to the organization's management account, even
+    inside a targeted OU: a product living there is named, with how to bootstrap it."""
+    config, _ = product("techcorp s3", aws)  # in the caller's account: the organization's management account
+    _, accounts = _organization(aws)
+    [unit, *_] = accounts
+    cfn = aws("cloudformation", "sa-east-1")
+    cfn.activate_organizations_access()
+    try:
+        code, out, err = cli(
+            "bootstrap", config, "--trust", TOOLING, "--org-unit", unit, "--stack-set-region", "sa-east-1"
+        )
+        assert code == 1, out + err
+        assert f"no stack instance in {ACCOUNT}/us-west-2, where selected products live" in err
+        assert "never the organization's management account" in err
+        assert "bootstrap such an account on its own" in err
+    finally:
+        cfn.delete_stack_instances(
+            StackSetName=plan.STACK_NAME,
+            DeploymentTargets={"OrganizationalUnitIds": [unit]},
+            Regions=["us-west-2"],
+            RetainStacks=False,
+        )
+        cfn.delete_stack_set(StackSetName=plan.STACK_NAME)

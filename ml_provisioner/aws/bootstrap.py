@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 import botocore.exceptions
 
 from ml_provisioner import staging
@@ -18,10 +19,12 @@ from ml_provisioner.aws.changes import create_change_set
 from ml_provisioner.aws.lifecycle import _ensure_staging_bucket, stack_state, watch
 from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.bootstrap import STACK_NAME
-from ml_provisioner.errors import OperationFailed
+from ml_provisioner.config.regions import partition_of
+from ml_provisioner.errors import BadInput, OperationFailed
 from ml_provisioner.synth import render_yaml
 
 TAGS = {"ml-provisioner:bootstrap": "true"}
+DEFAULT_EXECUTION_ROLE = "AWSCloudFormationStackSetExecutionRole"  # AWS's name for a self-managed StackSet's
 OPERATION_DONE = ("SUCCEEDED", "FAILED", "STOPPED")
 POLL_SECONDS = 3.0
 
@@ -42,6 +45,14 @@ def deploy_stack(aws: AwsSession, template: dict[str, Any], *, say: Callable[[st
             f"stack {STACK_NAME} is ROLLBACK_COMPLETE (its creation failed)",
             f"see why: aws cloudformation describe-stack-events --stack-name {STACK_NAME}; then delete it",
         )
+    instance = _stack_set_instance(cfn)
+    if instance and not state.exists:
+        raise BadInput(
+            f"this account and region hold the bootstrap StackSet's instance {instance}: a {STACK_NAME} stack "
+            "would create the same boundaries and roles, and fail",
+            "bootstrap it with the StackSet (run bootstrap with the StackSet's configs and --stack-set or "
+            "--org-unit), or remove the instance first",
+        )
     managed = state.exists and "StagingBucket" in _resources(aws)
     bucket = staging.STAGING_BUCKET_FORMAT.format(account=aws.caller_account(), region=aws.region)
     if not managed and _bucket_exists(aws, bucket):  # made earlier by a deploy: keep it as it is
@@ -56,6 +67,16 @@ def deploy_stack(aws: AwsSession, template: dict[str, Any], *, say: Callable[[st
     changed = _apply(aws, template, "UPDATE" if state.exists else "CREATE", bucket=bucket)
     cfn.update_termination_protection(StackName=STACK_NAME, EnableTerminationProtection=True)
     return outcome if changed or outcome == "created" else "no changes"
+
+
+def _stack_set_instance(cfn: Any) -> str | None:
+    """The live stack of a bootstrap StackSet instance here (AWS names it StackSet-<set>-<id>), if any."""
+    prefix = f"StackSet-{STACK_NAME}-"
+    for page in cfn.get_paginator("list_stacks").paginate():
+        for summary in page["StackSummaries"]:
+            if summary["StackName"].startswith(prefix) and summary["StackStatus"] != "DELETE_COMPLETE":
+                return str(summary["StackName"])
+    return None
 
 
 def _apply(aws: AwsSession, template: dict[str, Any], change_type: str, bucket: str | None = None) -> bool:
@@ -128,6 +149,7 @@ class Instance:
     status: str  # CURRENT | OUTDATED | INOPERABLE
     detailed: str  # PENDING | RUNNING | SUCCEEDED | FAILED | CANCELLED | INOPERABLE | SKIPPED_SUSPENDED_ACCOUNT
     reason: str = ""
+    org_unit: str = ""  # service-managed: the targeted OU the account was found under
 
     @property
     def ok(self) -> bool:
@@ -160,6 +182,10 @@ def deploy_stack_set(
     return every instance's status (shown as it changes through on_instances)."""
     cfn = aws.client("cloudformation")
     call_as = {"CallAs": "DELEGATED_ADMIN"} if targets.delegated_admin else {}
+    if targets.service_managed:
+        require_trusted_access(cfn, call_as)
+    else:
+        refuse_single_stacks(aws, targets)
     text = render_yaml(template)
     source: dict[str, str] = {"TemplateBody": text}
     if staging.needs_staging(text):  # StackSets read a large template from S3 in this (the administrator) account
@@ -195,14 +221,20 @@ def deploy_stack_set(
         _wait(cfn, operation, call_as, lambda: on_instances(instances(aws, call_as)))
     else:
         cfn.create_stack_set(**common, **permissions, Description="ml-provisioner bootstrap (see its README)")
-    existing = {(i.account, i.region) for i in instances(aws, call_as)}
+    found = instances(aws, call_as)
+    existing = {(i.account, i.region) for i in found}
     if targets.service_managed:
-        wanted_regions = [r for r in targets.regions if not any(region == r for _, region in existing)]
-        if wanted_regions:
+        # per region, the OUs with no instance there yet: an OU added later, in a region the StackSet
+        # already serves, gets its instances too (an OU without accounts is asked again: a no-op)
+        placed = {(i.org_unit, i.region) for i in found}
+        for region in targets.regions:
+            new_units = [ou for ou in targets.org_units if (ou, region) not in placed]
+            if not new_units:
+                continue
             operation = cfn.create_stack_instances(
                 StackSetName=STACK_NAME,
-                DeploymentTargets={"OrganizationalUnitIds": targets.org_units},
-                Regions=wanted_regions,
+                DeploymentTargets={"OrganizationalUnitIds": new_units},
+                Regions=[region],
                 OperationPreferences=preferences,
                 **call_as,
             )["OperationId"]
@@ -223,6 +255,72 @@ def deploy_stack_set(
     return found
 
 
+def require_trusted_access(cfn: Any, call_as: dict[str, str]) -> None:
+    """A service-managed StackSet needs StackSets' trusted access with Organizations (AWS refuses
+    one without it); turning it on is the management account's decision, never made here."""
+    status = cfn.describe_organizations_access(**call_as).get("Status")
+    if status != "ENABLED":
+        raise BadInput(
+            f"trusted access between CloudFormation StackSets and AWS Organizations is {status}: a StackSet for "
+            "--org-unit cannot be created",
+            "in the management account, once: aws cloudformation activate-organizations-access (or the StackSets "
+            'console\'s "Activate trusted access"); or target accounts with --account (a self-managed StackSet)',
+        )
+
+
+def refuse_single_stacks(aws: AwsSession, targets: StackSetTargets) -> None:
+    """Refuse (exit 2) targets that hold the single-account bootstrap stack: its boundaries and
+    roles have the names the StackSet's instance would create there, so that instance would fail.
+    Each target is read through its execution role, as the StackSet acts; one that cannot be read
+    is left to the StackSet, which reports a conflict as the instance's reason."""
+    role = targets.execution_role_name or DEFAULT_EXECUTION_ROLE
+    found = []
+    for account in targets.accounts:
+        target = _through_execution_role(aws, account, role)
+        if target is None:
+            continue
+        for region in targets.regions:
+            try:
+                [stack] = target(region).describe_stacks(StackName=STACK_NAME)["Stacks"]
+            except botocore.exceptions.ClientError as error:
+                if "does not exist" in error.response.get("Error", {}).get("Message", ""):
+                    continue
+                raise
+            if stack.get("StackStatus") != "DELETE_COMPLETE":
+                found.append(f"{account}/{region}")
+    if found:
+        raise BadInput(
+            f"{', '.join(found)} already hold(s) the single-account bootstrap stack {STACK_NAME}: a StackSet "
+            "instance there would create the same boundaries and roles, and fail",
+            "bootstrap those accounts one by one as before (without --stack-set), or delete their "
+            f"{STACK_NAME} stack first (it is termination-protected) and run this again",
+        )
+
+
+def _through_execution_role(aws: AwsSession, account: str, role: str) -> Callable[[str], Any] | None:
+    """CloudFormation clients in the account, by region, through the StackSet's execution role (None
+    when the caller may not assume it: the StackSet's administration role may, the caller need not)."""
+    if account == aws.caller_account():
+        return lambda region: AwsSession(region, aws.endpoint_url, profile=aws.profile).client("cloudformation")
+    arn = f"arn:{partition_of(aws.region)}:iam::{account}:role/{role}"
+    try:
+        credentials = aws.client("sts").assume_role(RoleArn=arn, RoleSessionName="ml-provisioner-bootstrap-check")
+    except botocore.exceptions.ClientError:
+        return None
+    keys = credentials["Credentials"]
+
+    def client(region: str) -> Any:
+        session = boto3.Session(
+            aws_access_key_id=keys["AccessKeyId"],
+            aws_secret_access_key=keys["SecretAccessKey"],
+            aws_session_token=keys["SessionToken"],
+            region_name=region,
+        )
+        return AwsSession(region, aws.endpoint_url, boto_session=session).client("cloudformation")
+
+    return client
+
+
 def instances(aws: AwsSession, call_as: dict[str, str] | None = None) -> list[Instance]:
     cfn = aws.client("cloudformation")
     found, token = [], None
@@ -237,6 +335,7 @@ def instances(aws: AwsSession, call_as: dict[str, str] | None = None) -> list[In
                     summary.get("Status", ""),
                     summary.get("StackInstanceStatus", {}).get("DetailedStatus", ""),
                     summary.get("StatusReason", ""),
+                    summary.get("OrganizationalUnitId", ""),
                 )
             )
         token = page.get("NextToken")

@@ -173,6 +173,16 @@ def bootstrap(
                 + (" and pass --service-role to the lifecycle commands" if service_role else "")
             )
             run.result(outcome if not instances else run.summary)
+        covered = {(i.account, i.region) for i in instances}
+        uncovered = [f"{a}/{r}" for a, r in places if instances and (a, r) not in covered]
+        if uncovered:
+            raise OperationFailed(
+                f"no stack instance in {', '.join(uncovered)}, where selected products live: a service-managed "
+                "StackSet reaches only the member accounts under its OUs, never the organization's management "
+                "account",
+                "bootstrap such an account on its own: ml-provisioner bootstrap with its configs only (one account "
+                "and region: a stack), or add its OU with --org-unit",
+            )
         failed = [i for i in instances if not i.ok]
         if failed:
             raise OperationFailed(

@@ -14,7 +14,9 @@ account's CloudFormation, and its status is what its stack did:
   DeleteStackInstances (the same targets, RetainStacks), ListStackInstances, DescribeStackInstance;
 - DescribeStackSetOperation, ListStackSetOperations, ListStackSetOperationResults;
 - auto-deployment: an account created in or moved into a targeted OU gets the stack set's instances;
-  one moved out loses them unless RetainStacksOnAccountRemoval.
+  one moved out loses them unless RetainStacksOnAccountRemoval;
+- trusted access with Organizations (Activate/Deactivate/DescribeOrganizationsAccess): off until
+  activated, and a SERVICE_MANAGED stack set is refused without it, as in AWS.
 
 A self-managed instance needs the execution role in its account (AWS assumes it there); without
 it the instance fails with AWS's reason. Operations complete synchronously (no concurrency or
@@ -334,6 +336,31 @@ def _accounts_in(stack_set: StackSet, ou_ids: list[str]) -> list[tuple[str, str]
     return found
 
 
+def _trusted_access(backend: CloudFormationBackend) -> dict[str, bool]:
+    """StackSets' trusted access with the caller's organization (off until activated)."""
+    organization = organizations_backends[backend.account_id][get_partition(backend.region_name)]
+    access: dict[str, bool] = vars(organization).setdefault("stack_sets_trusted_access", {"active": False})
+    return access
+
+
+def _describe_organizations_access(self: CloudFormationResponse) -> ActionResult:
+    active = _trusted_access(self.cloudformation_backend)["active"]
+    return ActionResult({"Status": "ENABLED" if active else "DISABLED"})
+
+
+def _activate_organizations_access(self: CloudFormationResponse) -> EmptyResult:
+    backend = self.cloudformation_backend
+    if organizations_backends[backend.account_id][get_partition(backend.region_name)].org is None:
+        raise ValidationError(message="The account is not the management account of an organization")
+    _trusted_access(backend)["active"] = True
+    return EmptyResult()
+
+
+def _deactivate_organizations_access(self: CloudFormationResponse) -> EmptyResult:
+    _trusted_access(self.cloudformation_backend)["active"] = False
+    return EmptyResult()
+
+
 def _account_placed(organization: OrganizationsBackend, account_id: str) -> None:
     """Auto-deployment: the account now sits where it sits; give or take the instances that follow."""
     account = next((a for a in organization.accounts if a.id == account_id), None)
@@ -402,6 +429,8 @@ def _create_stack_set(self: CloudFormationResponse) -> ActionResult:
     capabilities = self._get_param("Capabilities", [])
     stack_lifecycle.require_capabilities(Stack.parse_template(template), capabilities)
     model = self._get_param("PermissionModel") or "SELF_MANAGED"
+    if model == "SERVICE_MANAGED" and not _trusted_access(backend)["active"]:
+        raise ValidationError(message="You must enable organizations access to operate a service managed stack set")
     partition = get_partition(backend.region_name)
     stack_set = StackSet(
         name=name,
@@ -611,6 +640,9 @@ def install() -> None:
         "describe_stack_set_operation": _describe_stack_set_operation,
         "list_stack_set_operations": _list_stack_set_operations,
         "list_stack_set_operation_results": _list_stack_set_operation_results,
+        "describe_organizations_access": _describe_organizations_access,
+        "activate_organizations_access": _activate_organizations_access,
+        "deactivate_organizations_access": _deactivate_organizations_access,
     }
     for name, action in actions.items():
         setattr(CloudFormationResponse, name, _one_at_a_time(action))

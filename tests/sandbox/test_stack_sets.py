@@ -4,6 +4,7 @@ managed stack sets resolve Organizations OUs and deploy to accounts that join th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Callable
@@ -313,7 +314,9 @@ def organization(aws: Callable[..., Any]) -> dict[str, Any]:
     """An organization managed by the tooling account: a workloads OU (with a nested team OU) holding
     two accounts, a sandbox OU holding one."""
     org = aws("organizations")
-    org.create_organization(FeatureSet="ALL")
+    with contextlib.suppress(org.exceptions.AlreadyInOrganizationException):  # another module's, same account
+        org.create_organization(FeatureSet="ALL")
+    aws("cloudformation").activate_organizations_access()
     root = org.list_roots()["Roots"][0]["Id"]
     workloads = org.create_organizational_unit(ParentId=root, Name="workloads")["OrganizationalUnit"]["Id"]
     team = org.create_organizational_unit(ParentId=workloads, Name="team")["OrganizationalUnit"]["Id"]
@@ -376,6 +379,19 @@ def test_service_managed_instances_go_to_every_account_under_the_ou(sandbox, aws
             client("iam").get_role(RoleName=f"ml-provisioner-deployer-{region}")["Role"]["Arn"].split(":")[4] == account
         )
     assert cfn.describe_stack_set(StackSetName=name)["StackSet"]["OrganizationalUnitIds"] == [organization["workloads"]]
+
+
+def test_service_managed_stack_sets_need_trusted_access_with_organizations(aws, organization):
+    cfn = aws("cloudformation")
+    assert cfn.describe_organizations_access()["Status"] == "ENABLED"
+    cfn.deactivate_organizations_access()
+    try:
+        assert cfn.describe_organizations_access()["Status"] == "DISABLED"
+        with pytest.raises(ClientError, match="You must enable organizations access"):
+            service_managed(aws)
+    finally:
+        cfn.activate_organizations_access()
+    service_managed(aws)
 
 
 def test_a_service_managed_stack_set_refuses_account_targets(aws, organization):
