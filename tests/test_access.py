@@ -198,6 +198,12 @@ def test_botocore_resolves_each_service_s_endpoint_as_for_any_aws_tool(aws, endp
     assert session.caller_identity()["Account"] == ACCOUNT
     assert session.client("s3").meta.endpoint_url == closed
     assert AwsSession("us-west-2", endpoint).client("s3").meta.endpoint_url == endpoint, "--endpoint-url wins"
+    # and so does the CLI: AWS_ENDPOINT_URL is botocore's to read, never handed to every client
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", endpoint)
+    config, _ = product("techcorp s3", aws)
+    code, _, err = cli("check-drift", "-c", config)
+    assert code == 1 and "is not deployed" in err, err
+    monkeypatch.delenv("AWS_ENDPOINT_URL_CLOUDFORMATION")
 
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     monkeypatch.delenv("AWS_ENDPOINT_URL_STS")

@@ -34,7 +34,12 @@ FreshOption = Annotated[
 ]
 EndpointOption = Annotated[
     str | None,
-    typer.Option("--endpoint-url", envvar="AWS_ENDPOINT_URL", help="AWS endpoint, e.g. the local sandbox's URL."),
+    # No envvar: botocore reads AWS_ENDPOINT_URL itself, and AWS_ENDPOINT_URL_<SERVICE> then still wins over it
+    typer.Option(
+        "--endpoint-url",
+        help="One AWS endpoint for every service, e.g. the local sandbox's URL (default: AWS_ENDPOINT_URL, "
+        "AWS_ENDPOINT_URL_<SERVICE> and the config file's endpoint_url, as for every AWS tool).",
+    ),
 ]
 
 
