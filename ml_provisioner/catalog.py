@@ -203,8 +203,14 @@ def resources_for(config: ProductConfig, names: Names | None = None) -> list[Res
 
 
 def fixed_name_types(config: ProductConfig) -> frozenset[str]:
-    """The resource types to which the config's stack gives a physical name (not generated ones)."""
-    return frozenset(r.type for r in resources_for(config) if not r.physical_name.startswith("("))
+    """The resource types to which the config's stack gives a physical name (not generated ones).
+    A bucket policy is named by its bucket, not by a name of its own: replaced, it attaches to the
+    new bucket, and nothing clashes."""
+    return frozenset(
+        r.type
+        for r in resources_for(config)
+        if not r.physical_name.startswith("(") and r.type != "AWS::S3::BucketPolicy"
+    )
 
 
 def counted(resources: list[Resource]) -> int:

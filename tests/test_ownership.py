@@ -160,6 +160,22 @@ def test_a_source_control_switch_is_refused_unless_asked_for(aws):
     assert not [r for r in resources if r["ResourceType"] == "AWS::CodeCommit::Repository"]
 
 
+def test_leaving_the_s3_source_orphans_nothing_and_is_not_refused(aws):
+    """The s3 source's objects stay in the product's bucket, which the stack keeps: what
+    fleet plan counts as data at risk (none) is what deploy-product refuses (nothing)."""
+    name, data = product("techcorp s3", aws)
+    assert cli("deploy-product", "--config", name, "--force")[0] == 0
+    data["ml_product"]["source_control"] = "codecommit"
+    switched = Path("ml/configs") / name.replace("-s3", "-codecommit")
+    switched.write_text(yaml.safe_dump(data))
+    code, out, _ = cli("show-changes", "--config", switched.name, "--json")
+    changes = json.loads(out)["changes"]
+    assert code == 0 and {c["action"] for c in changes} <= {"Add", "Modify"}
+    assert not [c for c in changes if c["resource_type"] == "AWS::S3::Bucket" and c["replacement"] == "True"]
+    code, out, err = cli("deploy-product", "--config", switched.name, "--force")
+    assert code == 0, out + err
+
+
 def test_a_change_that_removes_data_resources_is_refused_even_with_force(aws):
     """An enterprise product moved to the professional tier would drop its KMS key and its
     compliance log group from the stack."""

@@ -32,6 +32,17 @@ def test_a_replacement_is_a_clash_only_for_a_fixed_name_that_stays():
     assert not _replaced(resource_type="AWS::IAM::Role", recreated_by=["Path"]).name_clash, "generated name"
 
 
+def test_a_bucket_policy_replaced_with_its_bucket_is_no_name_clash():
+    """The policy is named by its bucket: a renamed bucket's policy is created on the new bucket."""
+    from ml_provisioner import catalog
+    from tests.conftest import example
+
+    fixed = catalog.fixed_name_types(load_config(example("techcorp s3")).config)
+    assert "AWS::S3::Bucket" in fixed and "AWS::S3::BucketPolicy" not in fixed
+    policy = _replaced(resource_type="AWS::S3::BucketPolicy", fixed_name=False, recreated_by=["Bucket"])
+    assert not policy.name_clash and "FIXED NAME" not in policy.flags
+
+
 def test_deploy_refuses_replacing_a_fixed_name_resource_naming_the_property(aws):
     config, data = product("techcorp s3", aws)
     assert cli("deploy-product", "-c", config, "--force")[0] == 0

@@ -252,7 +252,10 @@ def prepare_stack(
     if names.is_test and state.status:
         raise BadInput(f"stack {names.stack_name} already exists", "run test-deploy again: it picks a new name")
     deployed_source, source = state.tags.get(SOURCE_TAG), names.config.ml_product.source_control.value
-    if state.exists and deployed_source and deployed_source != source and not allow_destructive:
+    # Only CodeCommit keeps a source's data in the stack: leaving s3 (its objects stay in the
+    # product's bucket) or codeconnections (the code lives outside AWS) orphans nothing.
+    orphans_repositories = deployed_source == "codecommit" and source != deployed_source
+    if state.exists and orphans_repositories and not allow_destructive:
         raise BadInput(
             f"stack {names.stack_name} was deployed with source_control {deployed_source}; this config has "
             f"{source}: switching removes the {deployed_source} source from the stack (its data is orphaned)",
