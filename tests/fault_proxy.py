@@ -19,6 +19,7 @@ for S3), optionally counted only after another action was seen. A rule can
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -160,7 +161,10 @@ class _Handler(BaseHTTPRequestHandler):
         if rule and rule.signal is not None:
             assert self.proxy.process is not None, "no CLI process to signal"
             self.proxy.process.send_signal(rule.signal)
-            time.sleep(0.5)  # the signal lands while the CLI still waits for this answer
+            # the answer is held until the CLI has exited: it is interrupted while it waits for
+            # it, however long the signal takes to land on a loaded machine
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proxy.process.wait(timeout=300)
         try:
             self._answer(status, headers, payload)
         except OSError:

@@ -85,7 +85,8 @@ def test_starter_core_creates_bucket_registry_repositories_roles_projects_pipeli
 def test_starter_core_carries_its_codebuild_policies_inline_exactly_as_the_pure_documents(cdk, names):
     stack, _ = core_on_a_bare_stack(cdk, StarterCoreProps(names=names, source=Source(control="s3")))
     build, deploy = codebuild_policies(names)
-    template_of(stack).has_resource_properties(
+    template = template_of(stack)
+    template.has_resource_properties(
         "AWS::IAM::Role",
         {
             "Policies": [
@@ -94,6 +95,67 @@ def test_starter_core_carries_its_codebuild_policies_inline_exactly_as_the_pure_
             ]
         },
     )
+    # What the documents must say, written out by hand for techcorp's starter product (not read from
+    # codebuild_policies): the CodeBuild User Guide's service-role permissions, scoped to the product.
+    [policies] = [
+        {p["PolicyName"]: p["PolicyDocument"]["Statement"] for p in r["Properties"].get("Policies", [])}
+        for r in template.to_json()["Resources"].values()
+        if r["Type"] == "AWS::IAM::Role" and "build" in {p["PolicyName"] for p in r["Properties"].get("Policies", [])}
+    ]
+    for kind, statements in policies.items():
+        project = f"techcorp-prod-a001-customer-churn--{kind}"
+        # the artifacts bucket and its objects, nothing else of S3 (CodeBuild reads the bucket's ACL
+        # and location before it writes artifacts or S3 logs)
+        assert _actions_on(statements, BUCKET) == {"s3:GetBucketAcl", "s3:GetBucketLocation", "s3:ListBucket"}
+        assert _actions_on(statements, f"{BUCKET}/*") == {"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"}
+        # the project's default log group /aws/codebuild/<project> and its streams
+        group = f"arn:aws:logs:us-west-2:123456789012:log-group:/aws/codebuild/{project}"
+        assert _actions_on(statements, group) == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+        assert _actions_on(statements, f"{group}:log-stream:*") == _actions_on(statements, group)
+        # test reports go to report groups CodeBuild names <project>-<report name>
+        assert "codebuild:CreateReport" in _actions_on(
+            statements, f"arn:aws:codebuild:us-west-2:123456789012:report-group/{project}-*"
+        )
+        # the SageMaker role is passed to SageMaker only
+        assert {
+            "Sid": "PassSageMakerRole",
+            "Effect": "Allow",
+            "Action": ["iam:PassRole"],
+            "Resource": "arn:aws:iam::123456789012:role/ml-provisioner/techcorp-prod-a001-customer-churn--usw2/*",
+            "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        } in statements
+        # ... and what they must not say
+        for statement in statements:
+            actions, resources = statement["Action"], _listed(statement["Resource"])
+            assert statement["Effect"] == "Allow" and not any("*" in a for a in actions), statement
+            assert "*" not in resources, f"{kind}: no action on every resource: {statement}"
+            assert [a for a in actions if a.startswith("iam:")] in ([], ["iam:PassRole"]), statement
+            if "iam:PassRole" in actions:
+                assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+            for resource in resources:
+                assert resource in (BUCKET, f"{BUCKET}/*") or not resource.startswith("arn:aws:s3:"), resource
+                assert "techcorp-prod-a001-customer-churn--" in resource, f"only the product's own: {resource}"
+    assert "sagemaker:StartPipelineExecution" in _actions_on(
+        policies["build"], "arn:aws:sagemaker:us-west-2:123456789012:pipeline/techcorp-prod-a001-customer-churn--*"
+    )
+    assert "sagemaker:StartPipelineExecution" not in {a for s in policies["deploy"] for a in s["Action"]}
+    assert _actions_on(
+        policies["deploy"], "arn:aws:sagemaker:us-west-2:123456789012:endpoint/techcorp-prod-a001-customer-churn--*"
+    ) >= {"sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint", "sagemaker:DescribeEndpoint"}
+    assert not any(a.startswith("sagemaker:CreateEndpoint") for s in policies["build"] for a in s["Action"])
+
+
+# techcorp's artifacts bucket: <product id>--<region code>-<first 4 hex of sha256(account id)>
+BUCKET = "arn:aws:s3:::techcorp-prod-a001-customer-churn--usw2-2a33"
+
+
+def _listed(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def _actions_on(statements: list[dict[str, Any]], resource: str) -> set[str]:
+    """The actions of the Allow statements that name exactly this resource."""
+    return {a for s in statements if s["Effect"] == "Allow" and resource in _listed(s["Resource"]) for a in s["Action"]}
 
 
 def test_what_a_higher_tier_adds_comes_in_through_starter_cores_props(cdk, names):

@@ -15,6 +15,8 @@ import fnmatch
 import json
 import re
 from collections import defaultdict
+from importlib.util import find_spec
+from pathlib import Path
 
 import parliament
 import pytest
@@ -214,23 +216,201 @@ def as_test_deploy(arn: str, names: Names) -> str:
     return arn.replace(names.deployment_id, f"{TEST_SUFFIX}--{names.deployment_id}")
 
 
+# -- what the deployer must hold, written down apart from the generator -------------------------------
+#
+# The tables below restate, by hand, what create-policy leaves out of (or renames in) the handler
+# permissions, each with its reason from the cfn-lint registry schema and the AWS documentation.
+# They are NOT read from ml_provisioner/policy/tables.py: the completeness test below expects what
+# these say, and test_the_generators_exclusions_are_exactly_the_hand_written_ones makes any change to
+# the generator's lists fail until it is made here too, deliberately.
+
+
+def _has(*properties: str):
+    return lambda props: any(p in props for p in properties)
+
+
+def _source_provider(provider: str):
+    """A pipeline with a source action of the provider (Stages[].Actions[].ActionTypeId.Provider)."""
+    return lambda props: any(
+        action["ActionTypeId"]["Provider"] == provider
+        for stage in props.get("Stages", [])
+        for action in stage.get("Actions", [])
+    )
+
+
+def _audit_findings_sent(props: dict) -> bool:
+    """A data protection policy whose Audit operation sends findings somewhere: its FindingsDestination
+    names CloudWatchLogs, Firehose or S3 (an empty one, as the enterprise log group has, sends none)."""
+    statements = (props.get("DataProtectionPolicy") or {}).get("Statement", [])
+    destinations = [s.get("Operation", {}).get("Audit", {}).get("FindingsDestination") or {} for s in statements]
+    return any(set(d) & {"CloudWatchLogs", "Firehose", "S3"} for d in destinations)
+
+
+# (resource type, IAM-style action pattern) -> (does the resource use the feature?, why it is left out
+# when it does not). Each pattern is in the type's handlers in the cfn-lint schema (checked below).
+UNUSED_FEATURE_PERMISSIONS = {
+    ("AWS::S3::Bucket", "s3tables:*"): (
+        _has("MetadataConfiguration", "MetadataTableConfiguration"),
+        "S3 Metadata writes its journal and inventory tables to an S3 table bucket (S3 User Guide, "
+        "'Metadata tables'): the create/update handlers call s3tables only for that",
+    ),
+    ("AWS::S3::Bucket", "s3:CreateBucketMetadataTableConfiguration"): (
+        _has("MetadataConfiguration", "MetadataTableConfiguration"),
+        "configures S3 Metadata (S3 API CreateBucketMetadataTableConfiguration)",
+    ),
+    ("AWS::S3::Bucket", "s3:DeleteBucketMetadataTableConfiguration"): (
+        _has("MetadataConfiguration", "MetadataTableConfiguration"),
+        "removes an S3 Metadata configuration the bucket never had",
+    ),
+    ("AWS::S3::Bucket", "s3:UpdateBucketMetadata*"): (
+        _has("MetadataConfiguration", "MetadataTableConfiguration"),
+        "changes S3 Metadata's journal, inventory or annotation tables",
+    ),
+    ("AWS::S3::Bucket", "iam:PassRole"): (
+        _has("ReplicationConfiguration"),
+        "passes ReplicationConfiguration.Role to S3 (S3 User Guide, 'Setting up permissions for live "
+        "replication'): the only role a bucket is handed",
+    ),
+    ("AWS::CodeCommit::Repository", "s3:GetObject"): (
+        _has("Code"),
+        "reads the initial commit's zip from Code.S3 (AWS::CodeCommit::Repository Code)",
+    ),
+    ("AWS::CodeCommit::Repository", "s3:GetObjectVersion"): (
+        _has("Code"),
+        "reads Code.S3.ObjectVersion of the initial commit's zip",
+    ),
+    ("AWS::CodePipeline::Pipeline", "codestar-connections:PassConnection"): (
+        _source_provider("CodeStarSourceConnection"),
+        "passes a source action's ConnectionArn to CodePipeline (CodePipeline action reference, "
+        "'CodeStarSourceConnection'); no connection, nothing to pass",
+    ),
+    ("AWS::EC2::VPCEndpoint", "vpc-lattice:*"): (
+        _has("ServiceNetworkArn", "ResourceConfigurationArn"),
+        "associates a ServiceNetwork or Resource endpoint with VPC Lattice (VpcEndpointType)",
+    ),
+    ("AWS::EC2::VPCEndpoint", "vpce:AllowMultiRegion"): (
+        _has("ServiceRegion"),
+        "an interface endpoint to a service in another region (cross-region PrivateLink)",
+    ),
+    ("AWS::IAM::ManagedPolicy", "iam:AttachGroupPolicy"): (_has("Groups"), "attaches the policy to Groups"),
+    ("AWS::IAM::ManagedPolicy", "iam:DetachGroupPolicy"): (_has("Groups"), "detaches it from Groups"),
+    ("AWS::IAM::ManagedPolicy", "iam:AttachUserPolicy"): (_has("Users"), "attaches the policy to Users"),
+    ("AWS::IAM::ManagedPolicy", "iam:DetachUserPolicy"): (_has("Users"), "detaches it from Users"),
+    ("AWS::Logs::LogGroup", "logs:CreateLogDelivery"): (
+        _audit_findings_sent,
+        "delivers data protection audit findings (CloudWatch Logs User Guide, 'Audit findings')",
+    ),
+    ("AWS::Logs::LogGroup", "firehose:TagDeliveryStream"): (
+        _audit_findings_sent,
+        "tags the Firehose stream audit findings go to",
+    ),
+    ("AWS::Logs::LogGroup", "s3:REST.PUT.OBJECT"): (
+        _audit_findings_sent,
+        "audit findings written to S3 (and no IAM action at all: see NOT_IAM below)",
+    ),
+    ("AWS::Logs::LogGroup", "logs:PutResourcePolicy"): (
+        _has("ResourcePolicyDocument"),
+        "a log group resource policy",
+    ),
+    ("AWS::Logs::LogGroup", "logs:DeleteResourcePolicy"): (
+        _has("ResourcePolicyDocument"),
+        "removes a log group resource policy",
+    ),
+    ("AWS::Logs::LogGroup", "logs:PutIndexPolicy"): (_has("FieldIndexPolicies"), "field index policies"),
+    ("AWS::Logs::LogGroup", "logs:DeleteIndexPolicy"): (_has("FieldIndexPolicies"), "removes field index policies"),
+    ("AWS::SNS::Topic", "iam:GetRole"): (
+        _has("DeliveryStatusLogging"),
+        "reads the feedback roles of delivery status logging (SNS Developer Guide, 'Delivery status')",
+    ),
+    ("AWS::SNS::Topic", "iam:PassRole"): (
+        _has("DeliveryStatusLogging"),
+        "passes SuccessFeedbackRoleArn / FailureFeedbackRoleArn to SNS",
+    ),
+    ("AWS::SNS::Subscription", "iam:GetRole"): (
+        _has("SubscriptionRoleArn"),
+        "reads the role of a Firehose subscription",
+    ),
+    ("AWS::SNS::Subscription", "iam:PassRole"): (
+        _has("SubscriptionRoleArn"),
+        "passes SubscriptionRoleArn to SNS (Firehose subscriptions only)",
+    ),
+}
+
+# Schema entries that are no IAM action: an IAM policy naming them grants nothing.
+NOT_IAM = {
+    "s3:REST.PUT.OBJECT": "an S3 server-access-log operation name (REST.PUT.OBJECT), not an IAM action",
+    "vpc-lattice:DescribeServiceNetworkVpcEndpointAssociation": "not in the Service Authorization Reference",
+    "s3:UpdateBucketMetadataAnnotationTableConfiguration": "not in the Service Authorization Reference",
+}
+
+# Never granted, whatever the schema says: AWS::IAM::Role's update handler calls it only when a
+# template drops a role's PermissionsBoundary, and a role freed from its boundary escapes the cap
+# (IAM User Guide, 'Permissions boundaries for IAM entities').
+NEVER_GRANTED = {"iam:DeleteRolePermissionsBoundary"}
+
+# S3 API operations the schema names by their API name; the S3 API reference names the IAM
+# action each one needs ("you must have permission to perform the s3:... action").
+API_TO_IAM = {
+    "s3:DeleteBucketAnalyticsConfiguration": "s3:PutAnalyticsConfiguration",
+    "s3:DeleteBucketCors": "s3:PutBucketCORS",
+    "s3:DeleteBucketEncryption": "s3:PutEncryptionConfiguration",
+    "s3:DeleteBucketLifecycle": "s3:PutLifecycleConfiguration",
+    "s3:DeleteBucketMetricsConfiguration": "s3:PutMetricsConfiguration",
+    "s3:DeleteBucketReplication": "s3:PutReplicationConfiguration",
+    "s3:DeleteBucketTagging": "s3:PutBucketTagging",
+    "s3:PutBucketReplication": "s3:PutReplicationConfiguration",
+    "s3:PutObjectLockConfiguration": "s3:PutBucketObjectLockConfiguration",
+}
+
+# AWS::CodeBuild::Project's schema lists no handlers (CloudFormation's legacy provider). What that
+# provider calls, from the CodeBuild API reference: Create/UpdateProject (which carry the tags and
+# need iam:PassRole for the project's service role), BatchGetProjects to read, DeleteProject.
+CODEBUILD_PROJECT_HANDLERS = {
+    "create": ("codebuild:CreateProject", "codebuild:BatchGetProjects", "iam:PassRole"),
+    "read": ("codebuild:BatchGetProjects",),
+    "update": ("codebuild:UpdateProject", "codebuild:BatchGetProjects", "iam:PassRole"),
+    "delete": ("codebuild:DeleteProject", "codebuild:BatchGetProjects"),
+}
+
+CFN_LINT_SCHEMAS = Path(find_spec("cfnlint").origin).parent / "data" / "schemas"
+
+
+def cfn_lint_schema(resource_type: str, region: str) -> dict:
+    """The registry schema cfn-lint ships for the type (the region's list, else us-east-1's)."""
+    for candidate in (region, "us-east-1"):
+        providers = json.loads((CFN_LINT_SCHEMAS / "providers" / f"{candidate}.json").read_text())
+        if resource_type in providers:
+            return json.loads((CFN_LINT_SCHEMAS / "resources" / f"{providers[resource_type]}.json").read_text())
+    raise AssertionError(f"{resource_type} is in no cfn-lint provider list")
+
+
+def schema_permissions(resource_type: str, region: str) -> tuple[list[str], set[str]]:
+    """(handler and tagging permissions, tagging permissions), straight from cfn-lint's schema. Only
+    the create, read, update and delete handlers: CloudFormation calls list only for resource import
+    and the IaC generator, which ML Provisioner never uses."""
+    schema = cfn_lint_schema(resource_type, region)
+    handlers = {name: h.get("permissions", []) for name, h in schema.get("handlers", {}).items()}
+    if not handlers and resource_type == "AWS::CodeBuild::Project":
+        handlers = {name: list(actions) for name, actions in CODEBUILD_PROJECT_HANDLERS.items()}
+    tagging = (schema.get("tagging") or {}).get("permissions", [])
+    listed = [a for name in ("create", "read", "update", "delete") for a in handlers.get(name, [])]
+    return list(dict.fromkeys([*listed, *tagging])), set(tagging)
+
+
 def handler_permissions(result: Synthesized, resource: dict) -> list[tuple[str, bool]]:
-    """(IAM action, is a tagging permission) CloudFormation calls for the resource's lifecycle,
-    without those of features it does not use, nor those never granted (removing a role's
-    permission boundary: its update handler calls it only when a template drops the boundary),
-    and with schema names spelled as IAM actions."""
-    permissions = type_permissions(resource["Type"], result.names.region)
+    """(IAM action, is a tagging permission) CloudFormation calls for the resource's lifecycle, from
+    cfn-lint's schema, without those of features it does not use, nor those that are no IAM action or
+    never granted, and with schema names spelled as IAM actions: all by the hand-written tables above."""
+    actions, tagging = schema_permissions(resource["Type"], result.names.region)
     props = resource.get("Properties", {})
     found = []
-    for action in permissions.actions:
+    for action in actions:
         gated = any(
-            g.resource_type == resource["Type"]
-            and not g.used(props)
-            and any(fnmatch.fnmatchcase(action, p) for p in g.actions)
-            for g in tables.FEATURE_GATES
+            rtype == resource["Type"] and fnmatch.fnmatchcase(action, pattern) and not used(props)
+            for (rtype, pattern), (used, _) in UNUSED_FEATURE_PERMISSIONS.items()
         )
-        if not gated and action not in tables.NOT_IAM_ACTIONS and action not in delegation.NEVER:
-            found.append((tables.RENAMED_ACTIONS.get(action, action), action in permissions.tagging))
+        if not gated and action not in NOT_IAM and action not in NEVER_GRANTED:
+            found.append((API_TO_IAM.get(action, action), action in tagging))
     return found
 
 
@@ -263,17 +443,45 @@ def test_every_handler_permission_is_allowed_on_the_real_arns(synthesized, polic
     assert not missing, "\n".join(sorted(missing))
 
 
+# The CloudFormation calls the lifecycle commands (ml_provisioner/aws) make on the product's stack,
+# by CloudFormation API name, written out here rather than read from tables.STACK_ACTIONS.
+LIFECYCLE_STACK_CALLS = [
+    f"cloudformation:{name}"
+    for name in (
+        "CreateChangeSet",  # deploy-product, test-deploy, show-changes
+        "DescribeChangeSet",  # ... and the change_set_create_complete waiter
+        "ExecuteChangeSet",
+        "DeleteChangeSet",  # an empty or abandoned change set
+        "ListChangeSets",  # leftovers and saved plans
+        "DescribeStacks",  # status, outputs and the stack waiters
+        "DescribeStackEvents",  # why a deployment failed
+        "DescribeStackResources",
+        "GetTemplate",  # show-changes and fleet compare the deployed template
+        "DetectStackDrift",  # check-drift
+        "DescribeStackDriftDetectionStatus",
+        "DescribeStackResourceDrifts",
+        "UpdateTerminationProtection",
+        "DeleteStack",  # delete-product
+    )
+]
+
+
+def test_a_test_deployments_bucket_is_named_as_written_by_hand(synthesized):
+    names = synthesized[example("techcorp s3").stem].names
+    assert Names(names.config, TEST_SUFFIX).artifacts_bucket == "t1a2b--techcorp-prod-a001-customer-churn--usw2-2a33"
+
+
 @pytest.mark.parametrize("stem", STEMS)
 def test_the_lifecycle_calls_are_allowed_for_the_stack_and_its_test_deployments(synthesized, policies, stem):
     result = synthesized[stem]
     names, allows = result.names, Allows(policies[stem].statements)
     for deployment in (names, Names(names.config, TEST_SUFFIX)):
         stack = names.arn("cloudformation", f"stack/{deployment.stack_name}/0a1b2c3d-1234-5678-9abc-def012345678")
-        for action in tables.STACK_ACTIONS:
+        for action in LIFECYCLE_STACK_CALLS:
             assert allows(action, stack) or allows(action, "*"), action
         assert allows("ssm:GetParametersByPath", names.arn("ssm", f"parameter{deployment.ssm_prefix}"))
         assert allows("ssm:GetParameter", names.arn("ssm", f"parameter{deployment.ssm_parameter('BucketName')}"))
-        test_bucket = scopes.artifacts_bucket_arn(deployment)
+        test_bucket = f"arn:aws:s3:::{deployment.artifacts_bucket}"
         emptied = allows("s3:ListBucketVersions", test_bucket) and allows("s3:DeleteObjectVersion", f"{test_bucket}/k")
         assert emptied == deployment.is_test, "only a test deployment's bucket is emptied by delete-product"
     for parameter in template_ssm_parameters(result.template):
@@ -287,14 +495,30 @@ def test_the_lifecycle_calls_are_allowed_for_the_stack_and_its_test_deployments(
 def test_templates_over_the_body_limit_may_use_the_staging_bucket_and_only_their_prefix(synthesized, policies, stem):
     result = synthesized[stem]
     names, allows = result.names, Allows(policies[stem].statements)
-    bucket = f"arn:aws:s3:::{staging.staging_bucket(names)}"
-    staged = f"{bucket}/{staging.staging_prefix(names)}0123abcd.yaml"
+    bucket = f"arn:aws:s3:::ml-provisioner-staging-{names.account}-{names.region}"
+    staged = f"{bucket}/templates/{names.stack_name}/0123abcd.yaml"
+    assert staging.staging_prefix(names) == f"templates/{names.stack_name}/"
     large = len(result.template_yaml().encode()) > 51_200
     assert policies[stem].staged == large
     assert allows("s3:PutObject", staged) == large and allows("s3:GetObject", staged) == large
     assert allows("s3:CreateBucket", bucket) == large
     assert not allows("s3:GetObject", f"{bucket}/templates/another-product-ml/0123abcd.yaml")
     assert staging.staging_bucket(names) == f"ml-provisioner-staging-{names.account}-{names.region}"
+
+
+# The region codes of the examples' regions (us-west-2 -> usw2: the README's naming scheme).
+REGION_CODES = {"us-west-2": "usw2", "eu-west-1": "euw1", "eu-central-1": "euc1"}
+# The roles the deployer may pass, written out by hand for two examples.
+PASSED_ROLES = {
+    "techcorp-prod-a001-us-west-2-customer-churn-ml-s3": [
+        "arn:aws:iam::123456789012:role/ml-provisioner/techcorp-prod-a001-customer-churn--usw2/*",
+        "arn:aws:iam::123456789012:role/ml-provisioner/t????--techcorp-prod-a001-customer-churn--usw2/*",
+    ],
+    "globalbank-prod-c001-eu-west-1-demand-forecasting-ml-s3-sgprov-direct": [
+        "arn:aws:iam::345678901234:role/ml-provisioner/globalbank-prod-c001-demand-forecasting--euw1/*",
+        "arn:aws:iam::345678901234:role/ml-provisioner/t????--globalbank-prod-c001-demand-forecasting--euw1/*",
+    ],
+}
 
 
 @pytest.mark.parametrize("stem", STEMS)
@@ -307,7 +531,28 @@ def test_roles_are_passed_only_to_the_services_the_template_hands_them_to(synthe
         expected.add("events.amazonaws.com")  # the model-approval rule starts the deploy pipeline
     assert set(statement["Condition"]["StringEquals"]["iam:PassedToService"]) == expected
     assert "sagemaker.amazonaws.com" not in json.dumps(statement), "the SageMaker role is only named, never passed"
-    assert statement["Resource"] == scopes.product_arns(tables.ROLE, result.names)
+    # IAM role ARNs are arn:aws:iam::<account>:role<path><name>; the product's roles (whose names
+    # CloudFormation generates) sit under /ml-provisioner/<product id>--<region code>/, a test
+    # deployment's under /ml-provisioner/t<4 hex>--<product id>--<region code>/: both, nothing else.
+    config = result.loaded.config
+    product = "-".join(
+        [config.client.company_prefix, config.environment.name, config.client.tenant_id, config.ml_product.use_case]
+        + ([config.ml_product.workload] if config.ml_product.workload else [])
+    )
+    region = REGION_CODES[config.environment.region]
+    expected_resources = [
+        f"arn:aws:iam::{config.client.account_id}:role/ml-provisioner/{deployment}--{region}/*"
+        for deployment in (product, f"t????--{product}")
+    ]
+    assert set(PASSED_ROLES) <= set(STEMS)
+    assert statement["Resource"] == PASSED_ROLES.get(stem, expected_resources)
+    assert statement["Resource"] == expected_resources
+    paths = {r["Properties"]["Path"] for r in result.template["Resources"].values() if r["Type"] == "AWS::IAM::Role"}
+    assert paths == {f"/ml-provisioner/{product}--{region}/"}, "every role of the template is one it may pass"
+    allows, account = Allows([statement]), config.client.account_id
+    assert allows("iam:PassRole", f"arn:aws:iam::{account}:role/ml-provisioner/{product}--{region}/x-Role-1A2B")
+    assert not allows("iam:PassRole", f"arn:aws:iam::{account}:role/ml-provisioner/{product}-x--{region}/x-Role-1A2B")
+    assert not allows("iam:PassRole", f"arn:aws:iam::{account}:role/{product}--{region}-Role-1A2B")
 
 
 @pytest.mark.parametrize("stem", STEMS)
@@ -367,7 +612,7 @@ def test_every_resource_is_the_products_own_or_an_explained_exception(synthesize
         exceptions |= {names.arn("ec2", f"subnet/{s}") for s in vpc.subnet_ids}
         exceptions |= {names.arn("ec2", f"route-table/{r}") for r in vpc.route_table_ids}
     exceptions |= {names.arn("ssm", "parameter" + p) for p in template_ssm_parameters(result.template)}
-    exceptions.add(f"arn:aws:s3:::{staging.staging_bucket(names)}")
+    exceptions.add(f"arn:aws:s3:::ml-provisioner-staging-{names.account}-{names.region}")  # the account's
     if config.ml_product.connection_arn:  # the existing connection the pipelines read their source through
         exceptions.add(config.ml_product.connection_arn)
     for statement in policies[stem].statements:
@@ -504,6 +749,77 @@ def test_the_fallback_table_covers_exactly_the_example_types_without_handlers(ex
             assert iam_reference.canonical(action) == action, action
 
 
+# A resource that uses each feature of UNUSED_FEATURE_PERMISSIONS (the examples use none of them).
+USING_THE_FEATURE = {
+    "AWS::S3::Bucket": [
+        {"MetadataConfiguration": {}},
+        {"MetadataTableConfiguration": {}},
+        {"ReplicationConfiguration": {}},
+    ],
+    "AWS::CodeCommit::Repository": [{"Code": {"S3": {"Bucket": "b", "Key": "k.zip"}}}],
+    "AWS::CodePipeline::Pipeline": [
+        {"Stages": [{"Actions": [{"ActionTypeId": {"Provider": "CodeStarSourceConnection"}, "Configuration": {}}]}]}
+    ],
+    "AWS::EC2::VPCEndpoint": [
+        {"ServiceNetworkArn": "arn"},
+        {"ResourceConfigurationArn": "arn"},
+        {"ServiceRegion": "r"},
+    ],
+    "AWS::IAM::ManagedPolicy": [{"Groups": ["g"]}, {"Users": ["u"]}],
+    "AWS::Logs::LogGroup": [
+        {"DataProtectionPolicy": {"Statement": [{"Operation": {"Audit": {"FindingsDestination": {"S3": {}}}}}]}},
+        {"ResourcePolicyDocument": {}},
+        {"FieldIndexPolicies": [{"Fields": ["requestId"]}]},
+    ],
+    "AWS::SNS::Topic": [{"DeliveryStatusLogging": [{"Protocol": "sqs"}]}],
+    "AWS::SNS::Subscription": [{"SubscriptionRoleArn": "arn"}],
+}
+
+
+def test_the_generators_exclusions_are_exactly_the_hand_written_ones(synthesized):
+    """The generator's tables equal the hand-written ones above: a change on either side fails here."""
+    assert {(g.resource_type, p) for g in tables.FEATURE_GATES for p in g.actions} == set(UNUSED_FEATURE_PERMISSIONS)
+    assert set(tables.NOT_IAM_ACTIONS) == set(NOT_IAM)
+    assert set(delegation.NEVER) == NEVER_GRANTED
+    assert tables.RENAMED_ACTIONS == API_TO_IAM
+    assert tables.FALLBACK_HANDLERS == {"AWS::CodeBuild::Project": CODEBUILD_PROJECT_HANDLERS}
+    # ... and the generator decides "the resource uses the feature" as the hand-written predicates do,
+    # on every example resource and on a resource that uses each feature
+    examples = defaultdict(list)
+    for result in synthesized.values():
+        for resource in result.template["Resources"].values():
+            examples[resource["Type"]].append(resource.get("Properties", {}))
+    for (rtype, pattern), (used, _) in UNUSED_FEATURE_PERMISSIONS.items():
+        assert any(used(props) for props in USING_THE_FEATURE[rtype]), f"no sample uses {rtype}: {pattern}"
+        gates = [g for g in tables.FEATURE_GATES if g.resource_type == rtype and pattern in g.actions]
+        for props in [*examples[rtype], *USING_THE_FEATURE[rtype]]:
+            assert any(g.used(props) for g in gates) == used(props), f"{rtype} {pattern}: {props}"
+
+
+def test_the_hand_written_exclusions_are_in_the_cfn_lint_schemas_and_the_iam_reference():
+    for (rtype, pattern), (_, reason) in UNUSED_FEATURE_PERMISSIONS.items():
+        actions, _ = schema_permissions(rtype, "us-west-2")
+        assert reason and any(fnmatch.fnmatchcase(a, pattern) for a in actions), f"{rtype}: {pattern}"
+    bucket, _ = schema_permissions("AWS::S3::Bucket", "us-west-2")
+    for api_name, action in API_TO_IAM.items():
+        assert api_name in bucket and iam_reference.canonical(api_name) is None, api_name
+        assert iam_reference.canonical(action) == action, action
+    for name in NOT_IAM:
+        assert iam_reference.canonical(name) is None, name
+    role, _ = schema_permissions("AWS::IAM::Role", "us-west-2")
+    assert set(role) >= NEVER_GRANTED
+    for actions in CODEBUILD_PROJECT_HANDLERS.values():
+        assert all(iam_reference.canonical(a) == a for a in actions), actions
+
+
+def test_the_generator_reads_the_same_handler_permissions_as_cfn_lint_ships(example_permissions):
+    """policy/schemas.py against a direct read of cfn-lint's registry schemas."""
+    for rtype, permissions in example_permissions.items():
+        actions, tagging = schema_permissions(rtype, "us-west-2")
+        assert list(permissions.actions) == actions, rtype
+        assert set(permissions.tagging) == tagging, rtype
+
+
 def test_feature_gates_name_permissions_their_types_really_list(example_permissions):
     for gate in tables.FEATURE_GATES:
         listed = example_permissions[gate.resource_type].actions
@@ -599,12 +915,17 @@ def test_create_policy_service_role_writes_the_callers_policy_and_the_execution_
     # the caller drives CloudFormation and passes one role; the execution role holds the rest
     # ... and reads what the CLI looks at before any change set (the VPC and source preflights,
     # retained data to bring back), changing nothing outside CloudFormation
-    lookups = {
-        *NETWORK_PREFLIGHT_ACTIONS,
-        *RETAINED_LOOKUP_ACTIONS,
-        RETAINED_KEY_SEARCH,
-        *tables.CODECOMMIT_PREFLIGHT_ACTIONS,
+    lookups = {  # written out by hand: every one reads (Describe, Get, List), none writes
+        *("ec2:DescribeSubnets", "ec2:DescribeVpcAttribute", "ec2:DescribeVpcEndpoints", "ec2:DescribeRouteTables"),
+        *("codecommit:ListRepositories", "codecommit:GetRepository", "codecommit:ListTagsForResource"),
+        *("sagemaker:DescribeModelPackageGroup", "sagemaker:ListTags"),
+        *("logs:DescribeLogGroups", "logs:ListTagsForResource"),
+        *("kms:ListKeys", "kms:DescribeKey", "kms:ListResourceTags"),
+        *("s3:GetBucketTagging", "s3:GetEncryptionConfiguration"),
     }
+    assert all(re.fullmatch(r"[a-z0-9-]+:(Describe|Get|List)[A-Za-z]+", a) for a in lookups)
+    generators = {*NETWORK_PREFLIGHT_ACTIONS, *RETAINED_LOOKUP_ACTIONS, RETAINED_KEY_SEARCH}
+    assert generators | set(tables.CODECOMMIT_PREFLIGHT_ACTIONS) <= lookups, "the generator's lookups only read"
     caller_services = {a.split(":")[0] for a in policy.actions if a not in lookups}
     assert caller_services <= {"cloudformation", "iam", "ssm", "s3"}
     # passing the execution role, and reading the boundary the deploy checks for
@@ -614,19 +935,12 @@ def test_create_policy_service_role_writes_the_callers_policy_and_the_execution_
         "iam:GetPolicyVersion",
     }
     assert not [a for a in policy.actions if a.startswith("codebuild:")]
-    assert not [
-        a
-        for a in policy.actions
-        if a.startswith("s3:")
-        and a
-        not in {
-            *tables.EMPTY_BUCKET_ACTIONS,
-            *tables.EMPTY_BUCKET_OBJECT_ACTIONS,
-            *tables.STAGING_BUCKET_ACTIONS,
-            *tables.STAGING_OBJECT_ACTIONS,
-            *lookups,
-        }
-    ]
+    assert {a for a in policy.actions if a.startswith("s3:")} <= {
+        *("s3:CreateBucket", "s3:ListBucket", "s3:PutBucketPublicAccessBlock"),  # the staging bucket ...
+        *("s3:PutEncryptionConfiguration", "s3:PutLifecycleConfiguration", "s3:PutObject", "s3:GetObject"),
+        *("s3:ListBucketVersions", "s3:DeleteObject", "s3:DeleteObjectVersion"),  # emptying a test bucket
+        *("s3:GetBucketTagging", "s3:GetEncryptionConfiguration"),  # finding a retained bucket
+    }
     [change_sets] = [s for s in policy.statements if "cloudformation:CreateChangeSet" in s["Action"]]
     assert change_sets["Condition"]["StringEquals"] == {"cloudformation:RoleArn": role.arn}
     [deletion] = [s for s in policy.statements if "cloudformation:DeleteStack" in s["Action"]]

@@ -208,7 +208,8 @@ def test_two_configs_that_produce_the_same_product_id_are_one_product(aws):
     assert f"stack {names.stack_name}: " in out, "the same stack, not another product's"
     code, out, err = cli("show-changes", "-c", other.name)
     assert code == 0 and f"{names.stack_name}: no changes" in out, out + err
-    stacks = aws("cloudformation", names.region).describe_stacks()["Stacks"]
+    pages = aws("cloudformation", names.region).get_paginator("describe_stacks").paginate()
+    stacks = [s for page in pages for s in page["Stacks"]]
     assert [s["StackName"] for s in stacks if data["client"]["tenant_id"] in s["StackName"]] == [names.stack_name]
 
     from ml_provisioner.errors import BadInput
@@ -314,7 +315,8 @@ def test_a_bucket_with_the_products_name_in_another_account_is_refused_and_left_
     assert code == 2, out + err
     assert f"the AWS::S3::Bucket {names.artifacts_bucket} belongs to another AWS account" in err
     assert "CreateChangeSet" not in faults.calls and "ExecuteChangeSet" not in faults.calls
-    stacks = aws("cloudformation", names.region).describe_stacks()["Stacks"]
+    pages = aws("cloudformation", names.region).get_paginator("describe_stacks").paginate()
+    stacks = [s for page in pages for s in page["Stacks"]]
     assert not [s for s in stacks if s["StackName"] == names.stack_name], "nothing half-done"
     assert theirs.get_object(Bucket=names.artifacts_bucket, Key="their-data")["Body"].read() == b"theirs"
     tags = theirs.get_bucket_tagging(Bucket=names.artifacts_bucket)["TagSet"]
@@ -407,7 +409,8 @@ def test_a_product_whose_retained_data_must_be_imported_is_deployed_once_without
     assert f"resource(s) of {names.deployment_id} outlived an earlier stack" in err
     assert f"deploy-product --config {config} (without --plan) brings them back first" in err
     assert not (Path("ml/reports") / f"{Path(config).stem}-plan.json").exists()
-    stacks = aws("cloudformation", names.region).describe_stacks()["Stacks"]
+    pages = aws("cloudformation", names.region).get_paginator("describe_stacks").paginate()
+    stacks = [s for page in pages for s in page["Stacks"]]
     assert not [s for s in stacks if s["StackName"] == names.stack_name], "no plan's stack was made"
 
     code, out, err = cli("deploy-product", "-c", config, "--force")
