@@ -11,6 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ml_provisioner import __version__
 from ml_provisioner.errors import BadInput
 from ml_provisioner.image import IMAGE_TIER_ENV
 
@@ -122,15 +123,20 @@ class Workspace:
         return written
 
     # -- reports/execution.log: one "started" line when an action begins, one outcome line when it ends,
-    # so a run that was killed still left a trace. Names and outcomes only, never secrets.
+    # so a run that was killed still left a trace. Names, who, where and outcomes only: never a
+    # config's values, never credentials.
     def log_started(self, action: str) -> str | None:
         """Log the start of a run; returns why the log cannot be written, or None."""
-        return self._log(f"run={os.getpid()} action={action} started")
+        return self._log(f"run={os.getpid()} action={action} started version={__version__}")
 
-    def log_execution(self, action: str, configs: list[str], exit_code: int, summary: str) -> str | None:
-        """Log a run's outcome; returns why the log cannot be written, or None."""
+    def log_execution(
+        self, action: str, configs: list[str], exit_code: int, summary: str, where: str = ""
+    ) -> str | None:
+        """Log a run's outcome (``where``: the caller, account and region it acted as and in, once
+        it reached AWS); returns why the log cannot be written, or None."""
         return self._log(
-            f"run={os.getpid()} action={action} exit={exit_code} config={','.join(configs) or '-'} {summary}"
+            f"run={os.getpid()} action={action} exit={exit_code} config={','.join(configs) or '-'} "
+            f"version={__version__} {where + ' ' if where else ''}{summary}"
         )
 
     def _log(self, entry: str) -> str | None:

@@ -57,6 +57,54 @@ def test_spec_argv_moves_global_options_before_the_action():
     ]
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-con=x.yaml", "-act=validate-config"],
+        ["-con", "x.yaml", "validate-config"],
+        ["validate-config", "-con", "x.yaml"],
+    ],
+    ids=["with-equals", "action-named-without-act", "action-first"],
+)
+def test_the_spec_form_names_only_what_the_user_typed(argv):
+    assert spec_argv(argv) == ["validate-config", "--config", "x.yaml"]
+
+
+def test_con_without_an_action_says_which_actions_there_are(capsys):
+    from ml_provisioner.cli.app import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["-con", "x.yaml"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "error: -con FILE needs an action: -act ACTION" in err and "validate-config" in err
+    assert "No such option" not in err
+
+
+def test_several_configs_after_one_option_as_a_shell_expands_a_glob(workspace):
+    code, out, err = run("validate-config", "-c", STARTER.name, ENTERPRISE.name)
+    assert code == 0, err
+    assert out.count(": valid ") == 2
+    # an action of one config names the second one as unexpected, never drops it
+    code, _, err = run("show-product", "-c", STARTER.name, ENTERPRISE.name)
+    assert code == 2 and f"unexpected extra argument(s) ({ENTERPRISE.name})" in err
+
+
+def test_a_config_file_may_have_any_name_and_strict_names_refuses_it_for_ci(workspace):
+    (workspace / "configs" / "prod.yaml").write_text(STARTER.read_text())
+    code, out, err = run("validate-config", "-c", "prod.yaml")
+    assert code == 0 and ": valid starter config" in out
+    assert f"warning: ml/configs/prod.yaml: file name does not match its content: expected {STARTER.name}" in err
+    code, out, err = run("validate-config", "-c", "prod.yaml", "--strict-names")
+    assert code == 2 and f"file name does not match its content: expected {STARTER.name}" in err
+
+
+def test_quiet_show_product_keeps_its_table(workspace):
+    code, out, _ = run("-q", "show-product", "-c", STARTER.name)
+    assert code == 0
+    assert "AWS::CodeBuild::Project" in out and "10 resources (+1 TLS-only bucket policy)" in out
+
+
 def test_show_product_json_lists_every_resource_with_physical_names(workspace):
     import hashlib
     import json

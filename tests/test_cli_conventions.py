@@ -104,7 +104,12 @@ def test_quiet_prints_only_the_result(tmp_path):
         "13 resources (+1 TLS-only bucket policy); SSM outputs under /ml-provisioner/techcorp-prod-a001-customer-churn/"
     )
     assert "AWS::CodePipeline::Pipeline" in normal and result in normal  # the resource table, then the result
-    assert [line for line in quiet.splitlines() if line] == [result]
+    # the table is show-product's result: --quiet drops only the heading line above it
+    heading = "techcorp-prod-a001-customer-churn--ml  (starter tier, region us-west-2)"
+    assert [line for line in quiet.splitlines() if line] == [
+        line for line in normal.splitlines() if line and line != heading
+    ]
+    assert heading in normal and heading not in quiet
 
 
 def test_errors_give_cause_and_hint_and_the_traceback_only_with_verbose(tmp_path):
@@ -227,3 +232,15 @@ def test_profile_is_the_aws_clis_option_before_or_after_the_action(tmp_path):
     # an empty name is not "the default profile": it is refused, naming the option
     done = run_cli(workspace, "--profile", "", "check-drift", "-c", config.name, env=environment)
     assert done.returncode == 2 and "--profile" in done.stderr and "empty profile name" in done.stderr
+
+
+def test_every_aws_cli_command_a_hint_offers_names_its_region():
+    """A hint pasted into a shell whose default region is another would look at the wrong stack
+    (or at none)."""
+    import re
+
+    for path in sorted((Path(__file__).parent.parent / "ml_provisioner").rglob("*.py")):
+        text = path.read_text()
+        for match in re.finditer(r"aws cloudformation (?!activate-organizations-access)[a-z-]+ ", text):
+            statement = text[match.start() : text.find(")", match.start())]  # to the end of the call
+            assert "--region" in statement, f"{path.name}: {text[match.start() : match.start() + 80]!r}"

@@ -198,7 +198,9 @@ def test_a_killed_run_has_left_its_started_line(tmp_path):
         stop(process)
     lines = (tmp_path / "reports" / "execution.log").read_text().splitlines()
     assert len(lines) == 1
-    assert re.fullmatch(rf"\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ run={process.pid} action=sandbox started", lines[0])
+    assert re.fullmatch(
+        rf"\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ run={process.pid} action=sandbox started version=\S+", lines[0]
+    )
 
 
 def test_a_run_logs_started_then_its_outcome_under_one_run_id(tmp_path):
@@ -207,7 +209,7 @@ def test_a_run_logs_started_then_its_outcome_under_one_run_id(tmp_path):
     assert run.returncode == 0, run.stderr
     started, outcome = (tmp_path / "reports" / "execution.log").read_text().splitlines()
     run_id = re.search(r" (run=\d+) ", started).group(1)
-    assert started.endswith(f"{run_id} action=validate-config started")
+    assert f"{run_id} action=validate-config started version=" in started
     assert f" {run_id} action=validate-config exit=0 config=" in outcome
 
 
@@ -229,5 +231,21 @@ def test_the_execution_log_holds_names_and_outcomes_only(tmp_path):
         assert secret not in log
     for line in log.splitlines():
         assert re.fullmatch(
-            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ run=\d+ action=[a-z-]+ (started|exit=\d+ config=\S+ .*)", line
+            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ run=\d+ action=[a-z-]+ "
+            r"(started version=\S+|exit=\d+ config=\S+ version=\S+ .*)",
+            line,
         ), line
+
+
+def test_the_execution_log_says_who_ran_what_where_with_which_version(aws):
+    from ml_provisioner import __version__
+    from tests.support.sandbox import cli, product
+
+    config, data = product("techcorp s3", aws)
+    caller = aws("sts", "us-east-1").get_caller_identity()["Arn"]
+    assert cli("check-drift", "-c", config)[0] == 1  # not deployed: but it reached AWS as the caller
+    started, outcome = (Path("ml") / "reports" / "execution.log").read_text().splitlines()[-2:]
+    assert started.endswith(f"action=check-drift started version={__version__}")
+    region = data["environment"]["region"]
+    assert f"action=check-drift exit=1 config=ml/configs/{config} version={__version__} " in outcome
+    assert f" caller={caller} account={data['client']['account_id']} region={region} " in outcome

@@ -43,7 +43,8 @@ def deploy_stack(aws: AwsSession, template: dict[str, Any], *, say: Callable[[st
     if state.status == "ROLLBACK_COMPLETE":
         raise OperationFailed(
             f"stack {STACK_NAME} is ROLLBACK_COMPLETE (its creation failed)",
-            f"see why: aws cloudformation describe-stack-events --stack-name {STACK_NAME}; then delete it",
+            f"see why: aws cloudformation describe-stack-events --stack-name {STACK_NAME} --region {aws.region}; "
+            "then delete it",
         )
     instance = _stack_set_instance(cfn)
     if instance and not state.exists:
@@ -91,7 +92,8 @@ def _apply(aws: AwsSession, template: dict[str, Any], change_type: str, bucket: 
     state = watch(aws, STACK_NAME, "stack_create_complete" if change_type == "CREATE" else "stack_update_complete")
     if state.status != f"{change_type}_COMPLETE":
         raise OperationFailed(
-            state.describe(), f"see why: aws cloudformation describe-stack-events --stack-name {STACK_NAME}"
+            state.describe(),
+            f"see why: aws cloudformation describe-stack-events --stack-name {STACK_NAME} --region {aws.region}",
         )
     return True
 
@@ -366,5 +368,6 @@ def _wait(cfn: Any, operation: str, call_as: dict[str, str], show: Callable[[], 
         time.sleep(POLL_SECONDS)
     raise OperationFailed(
         f"StackSet operation {operation} still running after {limit:.0f} s",
-        f"aws cloudformation describe-stack-set-operation --stack-set-name {STACK_NAME} --operation-id {operation}",
+        f"aws cloudformation describe-stack-set-operation --stack-set-name {STACK_NAME} --operation-id {operation} "
+        f"--region {cfn.meta.region_name}",
     )

@@ -228,7 +228,9 @@ def _interrupted(names: Names, state: StackState | None, removed: list[str], exe
         where += "; removed what this run had made: " + ", ".join(removed)
     return Interrupted(
         f"interrupted: {where}",
-        None if state else f"look with: aws cloudformation describe-stacks --stack-name {names.stack_name}",
+        None
+        if state
+        else f"look with: aws cloudformation describe-stacks --stack-name {names.stack_name} --region {names.region}",
     )
 
 
@@ -360,7 +362,7 @@ def stack_not_ready(names: Names, state: StackState, purpose: str) -> OperationF
             f"stack {names.stack_name} is ROLLBACK_COMPLETE: its first creation failed and rolled back, so it "
             f"holds no resources; cannot {purpose}",
             f"`ml-provisioner delete-product --config {config}` removes it (the events say why it failed: "
-            f"aws cloudformation describe-stack-events --stack-name {names.stack_name}); "
+            f"aws cloudformation describe-stack-events --stack-name {names.stack_name} --region {names.region}); "
             f"`ml-provisioner deploy-product --config {config} --force` deletes it and creates it anew",
         )
     if state.busy:
@@ -370,7 +372,7 @@ def stack_not_ready(names: Names, state: StackState, purpose: str) -> OperationF
         )
     return OperationFailed(
         f"stack {names.stack_name} is {state.status}; cannot {purpose}",
-        f"see why: aws cloudformation describe-stack-events --stack-name {names.stack_name}",
+        f"see why: aws cloudformation describe-stack-events --stack-name {names.stack_name} --region {names.region}",
     )
 
 
@@ -488,6 +490,7 @@ def watch(aws: AwsSession, stack_name: str, waiter: str) -> StackState:
     raise OperationFailed(
         f"lost track of stack {stack_name} ({problem}); {where}",
         f"CloudFormation carries on without us: aws cloudformation describe-stacks --stack-name {stack_name} "
+        f"--region {aws.region} "
         "shows where it is; run the command again once it has settled",
     )
 
@@ -682,7 +685,8 @@ def delete_stack(
         if now is not None and now.busy:
             where += "; CloudFormation carries on deleting it"
         raise Interrupted(
-            f"interrupted: {where}", f"see where it is: aws cloudformation describe-stacks --stack-name {stack_name}"
+            f"interrupted: {where}",
+            f"see where it is: aws cloudformation describe-stacks --stack-name {stack_name} --region {aws.region}",
         ) from None
 
 

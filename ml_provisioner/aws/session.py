@@ -78,6 +78,7 @@ class AwsSession:
     # Called with (service, client) for every new client, e.g. to rate-limit or count its calls.
     on_client: Callable[[str, Any], None] | None = field(default=None, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+    _identity: dict[str, str] | None = field(default=None, repr=False)
 
     def stack_role(self) -> dict[str, str]:
         """The RoleARN argument of the calls that make CloudFormation act (change sets, deletion)."""
@@ -109,11 +110,13 @@ class AwsSession:
             return self._clients[service]
 
     def caller_identity(self) -> dict[str, str]:
-        """Who we are (Account, Arn): fails early, with a clear message, without credentials or an endpoint."""
-        with _CLIENT_LOCK:
-            sts = self._boto.client("sts", endpoint_url=self.endpoint_url, config=botocore_config(preflight=True))
-        identity: dict[str, str] = sts.get_caller_identity()
-        return identity
+        """Who we are (Account, Arn), asked once: fails early, with a clear message, without
+        credentials or an endpoint."""
+        if self._identity is None:
+            with _CLIENT_LOCK:
+                sts = self._boto.client("sts", endpoint_url=self.endpoint_url, config=botocore_config(preflight=True))
+            self._identity = sts.get_caller_identity()
+        return self._identity
 
     def caller_account(self) -> str:
         """Who we are: fails early, with a clear message, without credentials or an endpoint."""

@@ -53,6 +53,7 @@ class Run:
     summary: str = "ok"
     configs: list[str] = field(default_factory=list)
     json_written: bool = False  # --json: stdout holds one document, the result's or the error's
+    where: str = ""  # who ran it where, once an AWS session exists: caller=<ARN> account=<id> region=<region>
 
     # -- output -------------------------------------------------------------------------------
     def out(self, text: str = "") -> None:
@@ -148,7 +149,7 @@ def action(ctx: typer.Context, name: str) -> Iterator[Run]:
         failed(f"{name} failed: {type(error).__name__}: {error}", verbose_hint)
         raise typer.Exit(code) from None
     finally:
-        unlogged_outcome = run.workspace.log_execution(name, run.configs, code, run.summary)
+        unlogged_outcome = run.workspace.log_execution(name, run.configs, code, run.summary, run.where)
         if unlogged_outcome and not unlogged:
             run.warn(unlogged_outcome)
 

@@ -3,6 +3,7 @@ order `--help` lists them), and the spec's `-con FILE -act ACTION` form."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from collections.abc import Callable
@@ -95,16 +96,50 @@ _GLOBAL_FLAGS = {"--verbose", "-v", "--quiet", "-q", "--no-color"}
 _GLOBAL_WITH_VALUE = {"--workspace", "-w", "--profile"}
 
 
+_CONFIG_OPTIONS = {"--config", "-c"}
+_ACTIONS = {*COMMANDS, "fleet"}
+# The actions that take several configs (their `config` is ConfigsOption).
+_MANY_CONFIGS = {
+    name
+    for name, command in COMMANDS.items()
+    if "config" in (parameters := inspect.signature(command).parameters)
+    and str(parameters["config"].annotation) == "ConfigsOption"
+}
+
+
+class SpecFormError(ValueError):
+    """A command line in the spec's form that names no action."""
+
+
+class _FollowingConfig(str):
+    """A config file given after another one to the same option (as a shell expands *.yaml)."""
+
+
 def spec_argv(argv: list[str]) -> list[str]:
-    """Accept the spec's `-con FILE -act ACTION` form and global options anywhere on the line:
-    rewrite to `[global options] ACTION --config FILE [options]`."""
-    globals_, rest, act = [], [], None
+    """Accept the spec's `-con FILE -act ACTION` form (`-con=FILE`, `-act=ACTION`, and the action
+    named without -act), several config files after one -con/--config/-c where the action takes
+    several, and global options anywhere on the line: rewrite to
+    `[global options] ACTION --config FILE [--config FILE ...] [options]`."""
+    globals_: list[str] = []
+    rest: list[str] = []
+    act, spec_form, after_config = None, False, False
     args = iter(argv)
     for arg in args:
+        option, equals, inline = arg.partition("=")
+        if option in ("-act", "-con") and equals:
+            arg, value = option, inline
+        else:
+            value = None
         if arg == "-act":
-            act = next(args, None)
+            act, after_config = value if value is not None else next(args, None), False
         elif arg == "-con":
-            rest += ["--config", next(args, "")]
+            spec_form = after_config = True
+            rest += ["--config", value if value is not None else next(args, "")]
+        elif arg in _CONFIG_OPTIONS:
+            rest += [arg, next(args, "")]
+            after_config = True
+        elif after_config and not arg.startswith("-") and arg.endswith((".yaml", ".yml")):
+            rest.append(_FollowingConfig(arg))
         elif arg in _GLOBAL_FLAGS:
             globals_.append(arg)
         elif arg in _GLOBAL_WITH_VALUE:
@@ -112,9 +147,30 @@ def spec_argv(argv: list[str]) -> list[str]:
         elif arg.startswith(("--workspace=", "--profile=")):
             globals_.append(arg)
         else:
+            after_config = False
             rest.append(arg)
-    return globals_ + ([act] if act else []) + rest
+    if act is None and spec_form:
+        named = next((i for i, a in enumerate(rest) if a in _ACTIONS and (i == 0 or rest[i - 1] != "--config")), None)
+        if named is None:
+            raise SpecFormError(
+                "-con FILE needs an action: -act ACTION, e.g. -act validate-config "
+                f"(one of: {', '.join(sorted(COMMANDS))})"
+            )
+        act = rest.pop(named)
+    action = act or next((a for a in rest if a in _ACTIONS), None)
+    # an action of one config leaves a second file where it is: typer then names it as unexpected
+    expanded = [
+        part
+        for a in rest
+        for part in (["--config", str(a)] if isinstance(a, _FollowingConfig) and action in _MANY_CONFIGS else [str(a)])
+    ]
+    return globals_ + ([act] if act else []) + expanded
 
 
 def main(argv: list[str] | None = None) -> None:
-    app(args=spec_argv(list(sys.argv[1:] if argv is None else argv)), prog_name="ml-provisioner")
+    try:
+        args = spec_argv(list(sys.argv[1:] if argv is None else argv))
+    except SpecFormError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise SystemExit(2) from None
+    app(args=args, prog_name="ml-provisioner")

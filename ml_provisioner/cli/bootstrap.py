@@ -109,6 +109,7 @@ def bootstrap(
             ]
             for d in deployers
         ]
+        home = stack_set_region or places[0][1]  # a StackSet's region
         if one_stack:
             [(target_account, target_region)] = places
             with aws_errors("bootstrap"):
@@ -119,7 +120,6 @@ def bootstrap(
         else:
             if org_unit and account:
                 raise BadInput("--org-unit and --account do not go together", "the OUs decide the accounts")
-            home = stack_set_region or places[0][1]
             targets = StackSetTargets(
                 regions=sorted({r for _, r in places}),
                 accounts=[] if org_unit else sorted({a for a, _ in places}),
@@ -188,5 +188,5 @@ def bootstrap(
             raise OperationFailed(
                 f"{len(failed)} stack instance(s) did not succeed: "
                 + ", ".join(f"{i.account}/{i.region} {i.detailed} {i.reason}".rstrip() for i in failed),
-                f"aws cloudformation list-stack-instances --stack-set-name {plan.STACK_NAME}",
+                f"aws cloudformation list-stack-instances --stack-set-name {plan.STACK_NAME} --region {home}",
             )

@@ -480,7 +480,7 @@ def delete_product(
                 return
             retained = retained_resources(aws, names.stack_name)
             if state.termination_protection:
-                _decide_on_protection(names.stack_name, retained, force)
+                _decide_on_protection(names.stack_name, names.region, retained, force)
             else:
                 _confirm(f"Delete stack {names.stack_name}?", force)
             try:
@@ -508,14 +508,14 @@ def delete_product(
 FORCE_KEEPS_PROTECTION = "ML_PROVISIONER_FORCE_KEEPS_PROTECTION"
 
 
-def _decide_on_protection(stack_name: str, retained: list[RetainedResource], force: bool) -> None:
+def _decide_on_protection(stack_name: str, region: str, retained: list[RetainedResource], force: bool) -> None:
     """Turning termination protection off is a decision the user sees: asked for once in a
     terminal, naming what is deleted and what is kept; --force decides it without asking (the
     spec's container has no terminal) unless ML_PROVISIONER_FORCE_KEEPS_PROTECTION=1, which teams
     set where --force must stop at protection (CI for production)."""
     undo = (
         f"turn it off deliberately first: aws cloudformation update-termination-protection "
-        f"--no-enable-termination-protection --stack-name {stack_name}"
+        f"--no-enable-termination-protection --stack-name {stack_name} --region {region}"
     )
     if force and os.environ.get(FORCE_KEEPS_PROTECTION) == "1":
         raise BadInput(f"stack {stack_name} has termination protection, and {FORCE_KEEPS_PROTECTION}=1 keeps it", undo)
@@ -704,7 +704,7 @@ def _report_outputs(
         run.out(
             f"remove it with: ml-provisioner delete-product --config {loaded.path.name} "
             f"--stack-name {names.stack_name} --force\n"
-            f"           or: aws cloudformation delete-stack --stack-name {names.stack_name}"
+            f"           or: aws cloudformation delete-stack --stack-name {names.stack_name} --region {names.region}"
         )
 
 
@@ -770,6 +770,7 @@ def _connect(
         aws = Caller(endpoint_url).session(
             names, route, cloudformation_role_arn=names.execution_role_arn if service_role else None
         )
+        run.where = f"caller={aws.caller_identity()['Arn']} account={names.account} region={names.region}"
     return names, aws
 
 

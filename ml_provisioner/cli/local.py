@@ -4,7 +4,7 @@ validate-prov-template checks the written template and never synthesizes."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -69,7 +69,7 @@ def show_product(ctx: typer.Context, config: ConfigOption, as_json: JsonOption =
             )
             return
         run.out(f"{names.stack_name}  ({loaded.config.tier.value} tier, region {names.region})\n")
-        run.out(
+        run.result(  # the table is the result: --quiet keeps it
             table(
                 [[r.construct, r.type, r.purpose, r.physical_name] for r in resources],
                 ["construct", "type", "purpose", "physical name"],
@@ -81,10 +81,22 @@ def show_product(ctx: typer.Context, config: ConfigOption, as_json: JsonOption =
         )
 
 
-def validate_config(ctx: typer.Context, config: ConfigsOption, as_json: JsonOption = False) -> None:
-    """Check config file(s) against the tier schema, AWS naming limits and the file-name scheme."""
+def validate_config(
+    ctx: typer.Context,
+    config: ConfigsOption,
+    as_json: JsonOption = False,
+    strict_names: Annotated[
+        bool,
+        typer.Option(
+            "--strict-names",
+            help="Refuse a file whose name differs from the naming convention (default: a warning), e.g. in CI.",
+        ),
+    ] = False,
+) -> None:
+    """Check config file(s) against the tier schema and AWS naming limits; a file name that differs
+    from the convention is a warning (an error with --strict-names)."""
     with action(ctx, "validate-config") as run:
-        checked = [run.load(given, strict_file_name=True) for given in config]
+        checked = [run.load(given, strict_file_name=strict_names) for given in config]
         if as_json:
             run.json(
                 [
