@@ -244,3 +244,24 @@ def test_every_aws_cli_command_a_hint_offers_names_its_region():
         for match in re.finditer(r"aws cloudformation (?!activate-organizations-access)[a-z-]+ ", text):
             statement = text[match.start() : text.find(")", match.start())]  # to the end of the call
             assert "--region" in statement, f"{path.name}: {text[match.start() : match.start() + 80]!r}"
+
+
+def test_help_names_values_as_what_they_are_and_summaries_are_whole():
+    """FILE, ARN, N and the like, never a Python type (<list[str]>, <str>, <path>); a command's
+    one-line summary is never cut with "..."."""
+    import re
+
+    from ml_provisioner.cli.app import COMMANDS
+
+    helps = [["--help"], ["fleet", "--help"]]
+    helps += [[name, "--help"] for name in COMMANDS]
+    helps += [["fleet", name, "--help"] for name in ("status", "plan", "deploy", "drift")]
+    for args in helps:
+        result = CliRunner().invoke(app, args, terminal_width=100)
+        assert result.exit_code == 0, (args, result.output)
+        assert not re.search(r"<(str|int|float|path|list\[str\]|int range|float range)>", result.output), (
+            args,
+            result.output,
+        )
+        listed = result.output.split("Commands:")[-1] if "Commands:" in result.output else ""
+        assert not [line for line in listed.splitlines() if line.rstrip().endswith("...")], (args, listed)

@@ -12,7 +12,7 @@ RoleArnOption = Annotated[
     str | None,
     typer.Option(
         "--role-arn",
-        help=f"Deploy through this role of the config's account, assumed from your credentials ({{account}} and "
+        help=f"Act through this role of the config's account, assumed from your credentials ({{account}} and "
         f"{{region}} stand for the config's). Default: {ROLE_ENV}, else the config's deployment.role_arn, else "
         "your credentials.",
     ),

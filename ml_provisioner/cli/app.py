@@ -8,9 +8,10 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import typer.core
 
 from ml_provisioner import __version__
 from ml_provisioner.cli import bootstrap, ecosystem, fleet, lifecycle, local, review, sandbox
@@ -71,13 +72,8 @@ def _global_options(
     ctx.obj = Run(Workspace(workspace_root(workspace)), verbose=verbose, quiet=quiet)
 
 
+# In the order of a product's life: look and build locally, review, deploy and watch, then set-up.
 COMMANDS: dict[str, Callable[..., None]] = {
-    "config-schema": ecosystem.print_config_schema,
-    "deploy-product": lifecycle.deploy_product,
-    "test-deploy": lifecycle.test_deploy,
-    "show-changes": lifecycle.show_changes,
-    "check-drift": lifecycle.check_drift,
-    "delete-product": lifecycle.delete_product,
     "list-products": local.list_products,
     "show-product": local.show_product,
     "validate-config": local.validate_config,
@@ -85,12 +81,95 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "validate-prov-template": local.validate_prov_template,
     "create-policy": review.create_policy,
     "create-review-report": review.create_review_report,
-    "sandbox": sandbox.sandbox,
+    "show-changes": lifecycle.show_changes,
+    "deploy-product": lifecycle.deploy_product,
+    "test-deploy": lifecycle.test_deploy,
+    "check-drift": lifecycle.check_drift,
+    "delete-product": lifecycle.delete_product,
     "bootstrap": bootstrap.bootstrap,
+    "sandbox": sandbox.sandbox,
+    "config-schema": ecosystem.print_config_schema,
 }
+# One line each in the command list (Click would cut the docstring's first sentence with "...").
+SUMMARIES = {
+    "config-schema": "Print the config files' JSON Schema.",
+    "deploy-product": "Deploy the product through a change set.",
+    "test-deploy": "Deploy an isolated copy beside the product.",
+    "show-changes": "Preview (or save as a plan) what a deploy changes.",
+    "check-drift": "Detect drift of the stack and its SSM outputs.",
+    "delete-product": "Delete the stack; data resources are kept.",
+    "list-products": "List the tiers and what each provisions.",
+    "show-product": "List every resource of a config's stack.",
+    "validate-config": "Check configs against schema and AWS limits.",
+    "create-prov-template": "Synthesize CloudFormation templates.",
+    "validate-prov-template": "cfn-lint and cdk-nag the written templates.",
+    "create-policy": "Write the deployer policy and the boundary.",
+    "create-review-report": "Write the HTML review of a config or plan.",
+    "sandbox": "Run a local AWS endpoint on 127.0.0.1.",
+    "bootstrap": "Put boundaries and deployer roles in accounts.",
+}
+# Values shown as what they are, not as their Python type (<list[str]>, <path>).
+METAVARS = {
+    "--config": "FILE",
+    "--plan": "FILE",
+    "--discard": "FILE",
+    "--workspace": "DIR",
+    "--endpoint-url": "URL",
+    "--role-arn": "ARN",
+    "--administration-role-arn": "ARN",
+    "--trust": "ARN",
+    "--external-id": "ID",
+    "--stack-name": "NAME",
+    "--execution-role-name": "NAME",
+    "--approver": "NAME",
+    "--staging-bucket": "BUCKET",
+    "--account": "ACCOUNT",
+    "--region": "REGION",
+    "--stack-set-region": "REGION",
+    "--tier": "TIER",
+    "--org-unit": "OU",
+    "--max-concurrent": "N",
+    "--api-rate": "N",
+    "--port": "PORT",
+    "--account-id": "ACCOUNT",
+}
+
+
+def _name_values(params: list[Any]) -> None:
+    """typer ships its own Click: its parameters are told apart by param_type_name."""
+    for param in params:
+        if param.metavar is not None:
+            continue
+        if param.param_type_name == "option" and not param.is_flag:
+            param.metavar = next((METAVARS[o] for o in param.opts if o in METAVARS), None)
+        elif param.param_type_name == "argument":  # sources: typer would show <list[str]>
+            param.display_type_rich = lambda ctx: "FILE|DIR|GLOB"
+
+
+class _Command(typer.core.TyperCommand):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _name_values(self.params)
+
+
+class _Group(typer.core.TyperGroup):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _name_values(self.params)
+
+
+app.info.cls = _Group  # the global options
 for _name, _command in COMMANDS.items():
-    app.command(_name)(_command)
-app.add_typer(fleet.fleet)  # fleet status | plan | deploy | drift
+    app.command(_name, short_help=SUMMARIES[_name], cls=_Command)(_command)
+FLEET_SUMMARIES = {
+    "status": "One row per product: stack, template, drift.",
+    "plan": "show-changes for every product; saves plans.",
+    "deploy": "Deploy every product (or their saved plans).",
+    "drift": "check-drift for every product.",
+}
+for _info in fleet.fleet.registered_commands:
+    _info.cls, _info.short_help = _Command, FLEET_SUMMARIES[str(_info.name)]
+app.add_typer(fleet.fleet, cls=_Group, short_help="Status, plans, deploys and drift of many products.")
 
 _GLOBAL_FLAGS = {"--verbose", "-v", "--quiet", "-q", "--no-color"}
 _GLOBAL_WITH_VALUE = {"--workspace", "-w", "--profile"}
