@@ -314,3 +314,27 @@ def test_an_image_tier_that_is_no_tier_is_bad_input(workspace, monkeypatch):
     code, _, err = run("-con", STARTER.name, "-act", "validate-config")
     assert code == 2
     assert "ML_PROVISIONER_IMAGE_TIER='gold' is not a tier (allowed: starter, professional, enterprise)" in err
+
+
+def test_the_demo_workspace_is_a_fleet_with_every_example_beside_it(tmp_path):
+    """scripts/demo's layout: ml/configs holds one config per product (the fleet commands refuse
+    two configs of one product), ml/examples all 28, and each example's $schema line resolves."""
+    from ml_provisioner.fleet.selection import select
+    from ml_provisioner.workspace import Workspace
+
+    chosen = "techcorp-prod-a001-us-west-2-customer-churn-ml-codecommit.yaml"
+    script = PROJECT / "scripts" / "examples-into-workspace"
+    subprocess.run([str(script), chosen, str(tmp_path / "ml")], check=True)
+    workspace = tmp_path / "ml"
+    fleet = select(Workspace(workspace), [])
+    assert len(fleet) == 6 and chosen in [c.path.name for c in fleet], "the asked-for one, and one per other product"
+    assert len(list((workspace / "examples").glob("*.yaml"))) == len(list((PROJECT / "configs").glob("*.yaml")))
+    for folder in ("configs", "examples"):
+        first = next((workspace / folder).glob("*.yaml")).read_text().splitlines()[0]
+        schema = first.split("$schema=")[1]
+        assert (workspace / folder / schema).resolve().is_file(), first
+
+    edited = workspace / "configs" / chosen
+    edited.write_text(edited.read_text() + "# mine\n")
+    subprocess.run([str(script), chosen, str(workspace)], check=True)
+    assert edited.read_text().endswith("# mine\n"), "a file already there is never overwritten"
