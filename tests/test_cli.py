@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -68,6 +69,33 @@ def test_spec_argv_moves_global_options_before_the_action():
 )
 def test_the_spec_form_names_only_what_the_user_typed(argv):
     assert spec_argv(argv) == ["validate-config", "--config", "x.yaml"]
+
+
+def test_an_action_word_elsewhere_on_the_line_is_never_taken_for_the_action():
+    """Only -act, the first word or the word right after the config's file names the action: an
+    option's value that happens to be an action's name (a file, a plan) never runs that action."""
+    from ml_provisioner.cli.app import SpecFormError
+
+    assert spec_argv(["-con", "a.yaml", "-c", "deploy-product", "show-product"])[0] == "show-product"
+    with pytest.raises(SpecFormError, match="needs an action"):
+        spec_argv(["-con", "a.yaml", "--plan", "deploy-product", "show-changes"])
+    assert spec_argv(["-c", "a.yaml", "show-product"]) == ["show-product", "--config", "a.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["-con=a.yaml", "-act="], "-act needs an action"),
+        (["-con", "-act", "validate-config"], "-con needs a config file, not -act"),
+        (["-con", ""], "-con needs a config file"),
+        (["show-product", "-c"], "-c needs a config file"),
+    ],
+)
+def test_a_missing_value_is_named_not_taken_from_the_next_option(argv, said):
+    from ml_provisioner.cli.app import SpecFormError
+
+    with pytest.raises(SpecFormError, match=re.escape(said)):
+        spec_argv(argv)
 
 
 def test_con_without_an_action_says_which_actions_there_are(capsys):

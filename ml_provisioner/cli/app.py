@@ -6,7 +6,7 @@ from __future__ import annotations
 import inspect
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -196,29 +196,28 @@ class _FollowingConfig(str):
 
 def spec_argv(argv: list[str]) -> list[str]:
     """Accept the spec's `-con FILE -act ACTION` form (`-con=FILE`, `-act=ACTION`, and the action
-    named without -act), several config files after one -con/--config/-c where the action takes
-    several, and global options anywhere on the line: rewrite to
-    `[global options] ACTION --config FILE [--config FILE ...] [options]`."""
+    named without -act right after the config's file), several config files after one
+    -con/--config/-c where the action takes several, and global options anywhere on the line:
+    rewrite to `[global options] ACTION --config FILE [--config FILE ...] [options]`."""
     globals_: list[str] = []
     rest: list[str] = []
-    act, spec_form, after_config = None, False, False
+    act: str | None = None
+    spec_form, after_config = False, False
+    action_slot: int | None = None  # where an action named without -act may stand: after the config's file(s)
     args = iter(argv)
     for arg in args:
         option, equals, inline = arg.partition("=")
-        if option in ("-act", "-con") and equals:
-            arg, value = option, inline
-        else:
-            value = None
-        if arg == "-act":
-            act, after_config = value if value is not None else next(args, None), False
-        elif arg == "-con":
-            spec_form = after_config = True
-            rest += ["--config", value if value is not None else next(args, "")]
-        elif arg in _CONFIG_OPTIONS:
-            rest += [arg, next(args, "")]
-            after_config = True
+        named_inline = bool(equals) and option in ("-act", "-con", *_CONFIG_OPTIONS)
+        name, value = (option, inline) if named_inline else (arg, None)
+        if name == "-act":
+            act, after_config = _value_of(name, value, args, "an action, e.g. -act validate-config"), False
+        elif name == "-con" or name in _CONFIG_OPTIONS:
+            spec_form = spec_form or name == "-con"
+            rest += ["--config", _value_of(name, value, args, "a config file")]
+            after_config, action_slot = True, len(rest) + 1
         elif after_config and not arg.startswith("-") and arg.endswith((".yaml", ".yml")):
             rest.append(_FollowingConfig(arg))
+            action_slot = len(rest) + 1
         elif arg in _GLOBAL_FLAGS:
             globals_.append(arg)
         elif arg in _GLOBAL_WITH_VALUE:
@@ -228,14 +227,15 @@ def spec_argv(argv: list[str]) -> list[str]:
         else:
             after_config = False
             rest.append(arg)
-    if act is None and spec_form:
-        named = next((i for i, a in enumerate(rest) if a in _ACTIONS and (i == 0 or rest[i - 1] != "--config")), None)
-        if named is None:
+    if act is None and not (rest and rest[0] in _ACTIONS):
+        slot = None if action_slot is None else action_slot - 1
+        if slot is not None and slot < len(rest) and rest[slot] in _ACTIONS:
+            act = rest.pop(slot)
+        elif spec_form:
             raise SpecFormError(
                 "-con FILE needs an action: -act ACTION, e.g. -act validate-config "
                 f"(one of: {', '.join(sorted(COMMANDS))})"
             )
-        act = rest.pop(named)
     action = act or next((a for a in rest if a in _ACTIONS), None)
     # an action of one config leaves a second file where it is: typer then names it as unexpected
     expanded = [
@@ -244,6 +244,14 @@ def spec_argv(argv: list[str]) -> list[str]:
         for part in (["--config", str(a)] if isinstance(a, _FollowingConfig) and action in _MANY_CONFIGS else [str(a)])
     ]
     return globals_ + ([act] if act else []) + expanded
+
+
+def _value_of(option: str, inline: str | None, args: Iterator[str], what: str) -> str:
+    """An option's value, given as `option=value` or as the next argument; never another option."""
+    value = inline if inline is not None else next(args, None)
+    if not value or value.startswith("-"):
+        raise SpecFormError(f"{option} needs {what}" + (f", not {value}" if value else ""))
+    return value
 
 
 def main(argv: list[str] | None = None) -> None:
