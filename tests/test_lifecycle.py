@@ -321,3 +321,18 @@ def test_large_templates_go_through_an_encrypted_staging_bucket(aws, monkeypatch
     rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
     assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
+
+
+def test_a_change_set_that_changes_no_resource_is_never_left_behind(aws):
+    """The same product from a file of another name: its template differs only in Metadata (the
+    stamp names the file), so the change set changes no resource; the deploy deletes it."""
+    config, data = product("techcorp s3", aws)
+    assert cli("deploy-product", "-c", config, "--force")[0] == 0
+    renamed = Path("ml/configs/the-same-product.yaml")
+    renamed.write_text(Path("ml/configs", config).read_text())
+    code, out, err = cli("deploy-product", "-c", renamed.name, "--force")
+    assert code == 0, out + err
+    names = load_config(f"ml/configs/{config}").names()
+    summaries = aws("cloudformation", names.region).list_change_sets(StackName=names.stack_name)["Summaries"]
+    left = [s for s in summaries if s["ExecutionStatus"] == "AVAILABLE"]
+    assert left == [], left

@@ -249,3 +249,14 @@ def test_the_execution_log_says_who_ran_what_where_with_which_version(aws):
     region = data["environment"]["region"]
     assert f"action=check-drift exit=1 config=ml/configs/{config} version={__version__} " in outcome
     assert f" caller={caller} account={data['client']['account_id']} region={region} " in outcome
+
+
+def test_a_password_in_the_endpoint_url_reaches_neither_the_log_nor_the_screen(tmp_path):
+    config = tmp_path / STARTER.name
+    config.write_text(STARTER.read_text())
+    url = closed_local_url().replace("http://", "http://admin:S3cretPw@")
+    environment = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    run = run_cli(tmp_path, "check-drift", "-c", str(config), "--endpoint-url", url, env=environment)
+    assert run.returncode == 1 and "cannot reach the AWS endpoint http://127.0.0.1:" in run.stderr
+    assert "S3cretPw" not in run.stderr + run.stdout
+    assert "S3cretPw" not in (tmp_path / "reports" / "execution.log").read_text()

@@ -202,6 +202,8 @@ def deploy(
             executing = True
             with restore.left_behind_reported(aws, names, template, change_set.change_type):
                 execute(aws, names, change_set, on_event=on_event)
+        elif change_set.arn:  # made, but it changes no resource (e.g. only Metadata): never left behind
+            discard_change_set(aws, names.stack_name, change_set)
         return DeployResult(names.stack_name, change_set, read_back_outputs(aws, names, expected_outputs))
     except KeyboardInterrupt:
         with _uninterruptible():

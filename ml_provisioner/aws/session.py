@@ -148,7 +148,7 @@ def aws_errors(what: str) -> Iterator[None]:
         raise OperationFailed(f"{what}: {error}", "check --profile (or AWS_PROFILE) and ~/.aws/config") from None
     except botocore.exceptions.EndpointConnectionError as error:
         raise OperationFailed(
-            f"{what}: cannot reach the AWS endpoint {error.kwargs.get('endpoint_url', '')}",
+            f"{what}: cannot reach the AWS endpoint {_shown(error.kwargs.get('endpoint_url', ''))}",
             "check the network, --endpoint-url / AWS_ENDPOINT_URL, or start `ml-provisioner sandbox`",
         ) from None
     except (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError) as error:
@@ -157,15 +157,15 @@ def aws_errors(what: str) -> Iterator[None]:
             config.read_timeout if isinstance(error, botocore.exceptions.ReadTimeoutError) else (config.connect_timeout)
         )
         raise OperationFailed(
-            f"{what}: the AWS endpoint {error.kwargs.get('endpoint_url', '').rstrip('/')} did not answer "
+            f"{what}: the AWS endpoint {_shown(error.kwargs.get('endpoint_url', '')).rstrip('/')} did not answer "
             f"(waited {waited:g} s for each of its attempts)",
             "check the network, a proxy or VPN in the way, and --endpoint-url / AWS_ENDPOINT_URL; on a slow "
             "link raise ML_PROVISIONER_AWS_READ_TIMEOUT",
         ) from None
     except botocore.exceptions.ConnectionClosedError as error:
         raise OperationFailed(
-            f"{what}: the AWS endpoint {error.kwargs.get('endpoint_url', '').rstrip('/')} closed the connection "
-            "without an answer",
+            f"{what}: the AWS endpoint {_shown(error.kwargs.get('endpoint_url', '')).rstrip('/')} closed the "
+            "connection without an answer",
             "check the network, a proxy or VPN in the way, and --endpoint-url / AWS_ENDPOINT_URL",
         ) from None
     except botocore.exceptions.ClientError as error:
@@ -181,3 +181,12 @@ def aws_errors(what: str) -> Iterator[None]:
         raise OperationFailed(f"{what}: {error.last_response.get('StatusReason') or error}") from None
     except botocore.exceptions.BotoCoreError as error:
         raise OperationFailed(f"{what}: {error}") from None
+
+
+def _shown(url: str) -> str:
+    """An endpoint URL as messages and the execution log may show it: without a user or password."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = f"{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=host))
