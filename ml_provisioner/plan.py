@@ -42,6 +42,9 @@ class Plan:
     created_at: str  # ISO 8601, UTC
     changes: list[dict[str, Any]] = field(default_factory=list)  # with replacement and IAM-widening flags
     format: int = FORMAT
+    # Drift-aware (show-changes --save --revert-drift): it also puts back what drifted. What is
+    # executed is AWS's word (the change set's DeploymentMode), never this line of the file.
+    revert_drift: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"

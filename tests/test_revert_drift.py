@@ -6,8 +6,10 @@ show-changes says what a deploy would put back and deploy-product puts it back. 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 
 from ml_provisioner.config.loader import load_config
 from tests.support.sandbox import bucket_of, cli, product
@@ -83,3 +85,24 @@ def test_revert_drift_on_a_product_not_yet_deployed_creates_it(aws):
     code, out, err = cli("deploy-product", "-c", config, "--force", "--revert-drift")
     assert code == 0, err
     assert ": created" in out
+
+
+def test_a_drifted_resource_the_template_also_changes_shows_both(aws):
+    """The tag the config changes, and the versioning changed by hand, on the one bucket: the
+    drift-aware change set shows (and a deploy writes) both, and says it is drift-aware."""
+    config, bucket, s3 = suspended_by_hand(aws)
+    path = Path("ml/configs", config)
+    data = yaml.safe_load(path.read_text())
+    data["tags"]["owner"] = "platform@example.com"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    code, out, err = cli("show-changes", "-c", config, "--revert-drift", "--json")
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["revert_drift"] is True
+    [bucket_change] = [c for c in shown["changes"] if c["resource_type"] == "AWS::S3::Bucket"]
+    paths = {p["path"] for p in bucket_change["properties"]}
+    assert "/Properties/VersioningConfiguration/Status" in paths and any(
+        p.startswith("/Properties/Tags") for p in paths
+    )
+    code, out, err = cli("show-changes", "-c", config, "--save", "--revert-drift", "--json")
+    assert code == 0 and json.loads(out)["revert_drift"] is True, err

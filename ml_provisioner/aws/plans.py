@@ -101,6 +101,7 @@ def make_plan(
         created_by=aws.client("sts").get_caller_identity()["Arn"],
         created_at=now(),
         changes=[{**change.to_json(), "flags": change.flags} for change in change_set.changes],
+        revert_drift=change_set.revert_drift,
     )
     return plan, change_set
 

@@ -253,7 +253,13 @@ def _show_changes(
                 f"stack {names.stack_name} is not deployed", "show-product lists what deploy-product would create"
             )
         if as_json:
-            run.json({"stack": names.stack_name, "changes": [c.to_json() for c in change_set.changes]})
+            run.json(
+                {
+                    "stack": names.stack_name,
+                    "revert_drift": change_set.revert_drift,
+                    "changes": [c.to_json() for c in change_set.changes],
+                }
+            )
         else:
             _render_changes(run, names, change_set.changes)
         return not change_set.empty

@@ -107,8 +107,13 @@ class SandboxChangeSet(ChangeSet):
         for name in [n for n in new if n in old]:
             status, details = _drift_details(self.stack, name, new[name])
             drifted = drifted or status in ("MODIFIED", "DELETED")
-            if name in listed:
+            if name in listed:  # the template changes it too: its drifted values are put back as well
                 listed[name].resource_drift_status = status
+                shown = {d["Target"].get("Path") for d in listed[name].details or []}
+                listed[name].details = [
+                    *(listed[name].details or []),
+                    *(d for d in details if d["Target"]["Path"] not in shown),
+                ]
             elif status == "MODIFIED":  # a deleted resource is not put back here: see the module's gaps
                 revert = ResourceChange(
                     "Modify",
