@@ -40,6 +40,8 @@ class Network:
         ec2.modify_vpc_attribute(VpcId=self.vpc_id, EnableDnsHostnames={"Value": True})
         self.subnets = [self.subnet(f"10.{octet}.{i}.0/24", f"{REGION}{zone}") for i, zone in ((1, "a"), (2, "b"))]
         self.tables = [ec2.create_route_table(VpcId=self.vpc_id)["RouteTable"]["RouteTableId"] for _ in (1, 2)]
+        for subnet, table in zip(self.subnets, self.tables, strict=True):  # each subnet routes through its table
+            ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
 
     def subnet(self, cidr: str, zone: str, vpc_id: str | None = None) -> str:
         created = self.ec2.create_subnet(VpcId=vpc_id or self.vpc_id, CidrBlock=cidr, AvailabilityZone=zone)
@@ -143,7 +145,13 @@ def test_a_route_table_that_already_has_an_s3_gateway_endpoint(session, network)
         f"vpc_integration.route_table_ids: {network.tables[1]} already has the S3 gateway endpoint {existing}"
     )
     assert found.endswith(f"or use that endpoint: s3_gateway_endpoint_id: {existing} in place of route_table_ids")
-    # the second product of the VPC does so, and is ready
+    # using it instead: it must route the product's every subnet
+    [found] = problems(session, network.names(SGPROV, route_table_ids=[], s3_gateway_endpoint_id=existing))
+    assert found == (
+        f"vpc_integration.s3_gateway_endpoint_id: {existing} is not on route table {network.tables[0]} of subnet "
+        f"{network.subnets[0]}: S3 from that subnet would not go through it"
+    )
+    network.ec2.modify_vpc_endpoint(VpcEndpointId=existing, AddRouteTableIds=[network.tables[0]])
     check_network(session, network.names(SGPROV, route_table_ids=[], s3_gateway_endpoint_id=existing))
 
 

@@ -94,7 +94,7 @@ def check_network(aws: Any, names: Names) -> None:
                 "endpoint, which the deploy would remove; keep route_table_ids"
             )
         elif vpc.s3_gateway_endpoint_id:
-            problems += _existing_gateway_problems(vpc.s3_gateway_endpoint_id, vpc_id, names, endpoints)
+            problems += _existing_gateway_problems(vpc.s3_gateway_endpoint_id, vpc_id, names, endpoints, ec2, vpc)
     if problems:
         raise BadInput(
             f"the VPC cannot take the endpoints of {names.stack_name}:\n  " + "\n  ".join(problems),
@@ -178,9 +178,10 @@ def _route_table_problems(ec2: Any, vpc: VpcIntegration, names: Names, endpoints
 
 
 def _existing_gateway_problems(
-    endpoint_id: str, vpc_id: str, names: Names, endpoints: list[dict[str, Any]]
+    endpoint_id: str, vpc_id: str, names: Names, endpoints: list[dict[str, Any]], ec2: Any, vpc: VpcIntegration
 ) -> list[str]:
-    """The S3 gateway endpoint the product uses instead of its own must be one, live, in the VPC."""
+    """The S3 gateway endpoint the product uses instead of its own must be one, live, in the VPC,
+    on the route table of each of the product's subnets (its own, else the VPC's main one)."""
     endpoint = next((e for e in endpoints if e["VpcEndpointId"] == endpoint_id), None)
     if endpoint is None:
         return [f"vpc_integration.s3_gateway_endpoint_id: {vpc_id} has no live endpoint {endpoint_id}"]
@@ -192,7 +193,25 @@ def _existing_gateway_problems(
         ]
     if not endpoint.get("RouteTableIds"):
         return [f"vpc_integration.s3_gateway_endpoint_id: {endpoint_id} is on no route table: it routes nothing"]
-    return []
+    routed = set(endpoint["RouteTableIds"])
+    return [
+        f"vpc_integration.s3_gateway_endpoint_id: {endpoint_id} is not on route table {table} of subnet "
+        f"{subnet}: S3 from that subnet would not go through it"
+        for subnet in vpc.subnet_ids
+        if (table := _route_table_of(ec2, subnet, vpc_id)) and table not in routed
+    ]
+
+
+def _route_table_of(ec2: Any, subnet_id: str, vpc_id: str) -> str | None:
+    """The route table a subnet uses: its own association, else the VPC's main table."""
+    for filters in (
+        [{"Name": "association.subnet-id", "Values": [subnet_id]}],
+        [{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "association.main", "Values": ["true"]}],
+    ):
+        tables = ec2.describe_route_tables(Filters=filters)["RouteTables"]
+        if tables:
+            return str(tables[0]["RouteTableId"])
+    return None
 
 
 def _endpoints(ec2: Any, vpc_id: str) -> list[dict[str, Any]]:

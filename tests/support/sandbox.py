@@ -151,6 +151,8 @@ def _provision_network(data: dict, aws_client) -> None:
         for i, zone in ((1, "a"), (2, "b"))
     ]
     tables = [ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"] for _ in subnets]
+    for subnet, table in zip(subnets, tables, strict=True):  # each subnet routes through its table
+        ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
     group = ec2.create_security_group(GroupName=f"sgprov-{vpc_id}", Description="endpoints", VpcId=vpc_id)
     vpc = data["vpc_integration"]
     vpc["subnet_ids"] = subnets
