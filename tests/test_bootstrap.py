@@ -352,7 +352,9 @@ def test_service_managed_needs_trusted_access_and_an_ou_added_later_gets_its_ins
 def test_the_management_account_gets_no_instance_of_a_service_managed_stack_set_and_is_named(aws):
     """AWS never deploys a service-managed StackSet to the organization's management account, even
     inside a targeted OU: a product living there is named, with how to bootstrap it."""
-    config, _ = product("techcorp s3", aws)  # in the caller's account: the organization's management account
+    # in the caller's account, the organization's management account; in a region no other test
+    # bootstraps as a single account
+    config, _ = product("techcorp s3", aws, environment__region="eu-west-2")
     _, accounts = _organization(aws)
     [unit, *_] = accounts
     cfn = aws("cloudformation", "sa-east-1")
@@ -362,14 +364,31 @@ def test_the_management_account_gets_no_instance_of_a_service_managed_stack_set_
             "bootstrap", config, "--trust", TOOLING, "--org-unit", unit, "--stack-set-region", "sa-east-1"
         )
         assert code == 1, out + err
-        assert f"no stack instance in {ACCOUNT}/us-west-2, where selected products live" in err
+        assert f"no stack instance in {ACCOUNT}/eu-west-2, where selected products live" in err
         assert "never the organization's management account" in err
         assert "bootstrap such an account on its own" in err
     finally:
         cfn.delete_stack_instances(
             StackSetName=plan.STACK_NAME,
             DeploymentTargets={"OrganizationalUnitIds": [unit]},
-            Regions=["us-west-2"],
+            Regions=["eu-west-2"],
             RetainStacks=False,
         )
         cfn.delete_stack_set(StackSetName=plan.STACK_NAME)
+
+
+def test_a_service_managed_stack_set_is_refused_where_a_selected_products_account_holds_the_single_stack(aws):
+    from ml_provisioner.aws.bootstrap import StackSetTargets, deploy_stack_set
+    from ml_provisioner.aws.session import AwsSession
+    from ml_provisioner.errors import BadInput
+
+    region = "eu-north-1"
+    _, accounts = _organization(aws)
+    aws("cloudformation", region).create_stack(StackName=plan.STACK_NAME, TemplateBody=json.dumps(TOPIC))
+    aws("cloudformation", region).activate_organizations_access()
+    targets = StackSetTargets(regions=[region], accounts=[], org_units=list(accounts), product_accounts=(ACCOUNT,))
+    with pytest.raises(BadInput) as refused:
+        deploy_stack_set(AwsSession(region, aws("sts", region).meta.endpoint_url), TOPIC, targets)
+    assert refused.value.message.startswith(f"{ACCOUNT}/{region} already hold(s) the single-account bootstrap stack")
+    sets = aws("cloudformation", region).list_stack_sets()["Summaries"]
+    assert not [s for s in sets if s["StackSetName"] == plan.STACK_NAME and s["Status"] == "ACTIVE"]

@@ -167,6 +167,9 @@ class StackSetTargets:
     execution_role_name: str | None = None  # self-managed
     delegated_admin: bool = False  # service-managed, run from a delegated administrator account
     max_concurrent: int = 10
+    # The selected products' accounts: service-managed, the OUs decide the targets, and these are
+    # the ones checked for a single-account bootstrap stack before anything is created.
+    product_accounts: tuple[str, ...] = ()
 
     @property
     def service_managed(self) -> bool:
@@ -186,8 +189,7 @@ def deploy_stack_set(
     call_as = {"CallAs": "DELEGATED_ADMIN"} if targets.delegated_admin else {}
     if targets.service_managed:
         require_trusted_access(cfn, call_as)
-    else:
-        refuse_single_stacks(aws, targets)
+    refuse_single_stacks(aws, targets)
     text = render_yaml(template)
     source: dict[str, str] = {"TemplateBody": text}
     if staging.needs_staging(text):  # StackSets read a large template from S3 in this (the administrator) account
@@ -273,11 +275,12 @@ def require_trusted_access(cfn: Any, call_as: dict[str, str]) -> None:
 def refuse_single_stacks(aws: AwsSession, targets: StackSetTargets) -> None:
     """Refuse (exit 2) targets that hold the single-account bootstrap stack: its boundaries and
     roles have the names the StackSet's instance would create there, so that instance would fail.
-    Each target is read through its execution role, as the StackSet acts; one that cannot be read
-    is left to the StackSet, which reports a conflict as the instance's reason."""
+    The targets are the accounts (self-managed) or, service-managed, the selected products'
+    accounts. Each is read through the execution role, as the StackSet acts; one that cannot be
+    read is left to the StackSet, which reports a conflict as the instance's reason."""
     role = targets.execution_role_name or DEFAULT_EXECUTION_ROLE
     found = []
-    for account in targets.accounts:
+    for account in targets.product_accounts if targets.service_managed else targets.accounts:
         target = _through_execution_role(aws, account, role)
         if target is None:
             continue

@@ -123,6 +123,7 @@ def bootstrap(
             targets = StackSetTargets(
                 regions=sorted({r for _, r in places}),
                 accounts=[] if org_unit else sorted({a for a, _ in places}),
+                product_accounts=tuple(sorted({a for a, _ in places})),
                 org_units=org_unit,
                 administration_role_arn=administration_role_arn,
                 execution_role_name=execution_role_name,
