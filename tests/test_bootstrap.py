@@ -121,6 +121,8 @@ def test_one_account_is_bootstrapped_through_a_stack_and_a_product_deploys_throu
     paths = [p for p in write_fleet(Path("ml/configs"), 16, (ACCOUNT,)) if "us-west-2" in p.name]
     code, out, err = cli("bootstrap", "--trust", TOOLING, "--region", "us-west-2", "--json")
     assert code == 0, err
+    outcome = (Path("ml") / "reports" / "execution.log").read_text().splitlines()[-1]
+    assert f" account={ACCOUNT} region=us-west-2 " in outcome and " caller=arn:aws:" in outcome
     assert "the staging bucket first" in out
     report = json.loads(out[out.index("{") :])
     assert report["outcome"] == "created" and report["instances"] == []

@@ -85,6 +85,8 @@ def test_a_fleet_across_three_accounts_end_to_end(aws, endpoint):
     assert {r["termination_protection"] for k, r in status.items() if k != broken_key} == {True}
     code, out, _ = cli("fleet", "status")
     assert re.search(r"^product\s+account\s+region\s+tier\s+stack status\s+template", out, re.M)
+    outcome = (Path("ml") / "reports" / "execution.log").read_text().splitlines()[-1]
+    assert "action=fleet" in outcome and " caller=arn:aws:sts::" in outcome, "who acted, in every account"
 
     # plan: the changed product has an update, the others none, the broken one would be created
     code, out, err = cli("fleet", "plan", "--json", "--account", ACCOUNTS[0], "--account", ACCOUNTS[1])

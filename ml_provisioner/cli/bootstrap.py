@@ -114,6 +114,7 @@ def bootstrap(
             [(target_account, target_region)] = places
             with aws_errors("bootstrap"):
                 aws = Caller(endpoint_url).session(results[0].names, Route())
+                run.where = f"caller={aws.caller_identity()['Arn']} account={target_account} region={target_region}"
                 outcome = deploy_stack(aws, template, say=run.out)
             run.summary = f"stack {plan.STACK_NAME} in {target_account} ({target_region}): {outcome}"
             instances = []
@@ -139,7 +140,9 @@ def bootstrap(
                     shown[(instance.account, instance.region)] = state
 
             with aws_errors("bootstrap"):
-                instances = deploy_stack_set(AwsSession(home, endpoint_url), template, targets, on_instances=show)
+                administrator = AwsSession(home, endpoint_url)
+                run.where = f"caller={administrator.caller_identity()['Arn']} region={home}"
+                instances = deploy_stack_set(administrator, template, targets, on_instances=show)
             failed = [i for i in instances if not i.ok]
             run.summary = f"StackSet {plan.STACK_NAME}: {len(instances)} instance(s), {len(failed)} not current"
             outcome = run.summary

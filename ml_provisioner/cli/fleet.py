@@ -222,6 +222,7 @@ def fleet_status(
         )
         failed = _report(run, outcomes, STATUS_HEADERS, as_json, fleet_run)
         run.summary = f"{len(found)} product(s), {len(failed)} unreadable"
+        run.where = fleet_run.where()
         if failed:
             raise _failed(failed, len(found), "report their status")
 
@@ -269,6 +270,7 @@ def fleet_plan(
         )
         failed = _report(run, outcomes, PLAN_HEADERS, as_json, fleet_run)
         run.summary = f"{len(found)} product(s) planned, {len(failed)} failed"
+        run.where = fleet_run.where()
         if failed:
             raise _failed(failed, len(found), "plan")
 
@@ -347,6 +349,7 @@ def fleet_deploy(
                 "each row above says the state its stack is in; run fleet deploy again to carry on",
             )
         run.summary = f"{len(found)} product(s): {len(failed)} failed"
+        run.where = fleet_run.where()
         if failed:
             raise _failed(failed, len(found), "deploy")
 
@@ -383,6 +386,7 @@ def fleet_drift(
         failed = _report(run, outcomes, DRIFT_HEADERS, as_json, fleet_run)
         drifted = [o.item.key for o in outcomes if o.ok and o.result.drifted]
         run.summary = f"{len(found)} product(s): {len(drifted)} drifted, {len(failed)} not checked"
+        run.where = fleet_run.where()
         if failed:
             raise _failed(failed, len(found), "check drift")
         if drifted:

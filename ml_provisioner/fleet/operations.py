@@ -67,6 +67,11 @@ class Fleet:
         self.service_role = service_role
         self.principals: dict[str, str] = {}  # product -> the ARN it acted as (audit, tests)
 
+    def where(self) -> str:
+        """Who acted, for the execution log: each distinct ARN the products' sessions had."""
+        callers = sorted(set(self.principals.values()))
+        return f"caller={','.join(callers)}" if callers else ""
+
     def session(self, target: Target, what: str) -> AwsSession:
         names = target.names
         with aws_errors(what):
