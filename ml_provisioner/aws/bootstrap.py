@@ -24,7 +24,7 @@ from ml_provisioner.errors import BadInput, OperationFailed
 from ml_provisioner.synth import render_yaml
 
 TAGS = {"ml-provisioner:bootstrap": "true"}
-DEFAULT_EXECUTION_ROLE = "AWSCloudFormationStackSetExecutionRole"  # AWS's name for a self-managed StackSet's
+DEFAULT_EXECUTION_ROLE = "AWSCloudFormationStackSetExecutionRole"  # a self-managed StackSet acts through it
 OPERATION_DONE = ("SUCCEEDED", "FAILED", "STOPPED")
 POLL_SECONDS = 3.0
 
