@@ -18,7 +18,7 @@ import yaml
 
 from ml_provisioner.config.loader import load_config
 from tests.fault_proxy import SIGINT
-from tests.support.sandbox import ACCOUNT, cli, in_account, product, stack
+from tests.support.sandbox import ACCOUNT, cli, deploy_without_asking, in_account, product, stack
 
 pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
 
@@ -131,7 +131,7 @@ def test_every_stack_the_tool_creates_carries_its_ownership_tags(aws):
 
 def test_replacing_a_data_resource_is_flagged_data_refused_even_with_force_and_allowed_when_asked(aws):
     from ml_provisioner.aws.changes import delete_change_set
-    from ml_provisioner.aws.lifecycle import deploy, plan_deploy
+    from ml_provisioner.aws.lifecycle import plan_deploy
     from ml_provisioner.aws.session import AwsSession
     from ml_provisioner.errors import BadInput
     from ml_provisioner.synth import synthesize
@@ -154,22 +154,8 @@ def test_replacing_a_data_resource_is_flagged_data_refused_even_with_force_and_a
     assert change.replaces and change.recreated_by == ["ModelPackageGroupName"] and not change.name_clash
     assert "DATA" in change.flags.split(", "), "show-changes flags it"
 
-    def deploy_it(allow_destructive: bool):
-        return deploy(
-            session,
-            names,
-            template,
-            json.dumps(template),
-            expected_outputs=[],
-            force=True,
-            review=lambda _: None,
-            confirm=lambda _: None,
-            on_event=lambda _: None,
-            allow_destructive=allow_destructive,
-        )
-
-    with pytest.raises(BadInput) as refused:
-        deploy_it(allow_destructive=False)  # force=True: --force alone does not go ahead
+    with pytest.raises(BadInput) as refused:  # as with --force: --force alone does not go ahead
+        deploy_without_asking(session, names, template, allow_destructive=False)
     assert (
         f"replace {group_id} (AWS::SageMaker::ModelPackageGroup) because ModelPackageGroupName changed"
         in refused.value.message
@@ -179,7 +165,7 @@ def test_replacing_a_data_resource_is_flagged_data_refused_even_with_force_and_a
     assert not pending_change_sets(aws, names.stack_name, names.region)
     assert _physical_id(aws, names, group_id).endswith(f"/{old_group}"), "nothing was executed"
 
-    assert deploy_it(allow_destructive=True).change_set.change_type == "UPDATE"
+    assert deploy_without_asking(session, names, template, allow_destructive=True).change_set.change_type == "UPDATE"
     assert _physical_id(aws, names, group_id).endswith(f"/{new_group}"), "--allow-destructive goes ahead"
 
 

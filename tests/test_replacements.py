@@ -10,12 +10,12 @@ import json
 import pytest
 
 from ml_provisioner.aws.changes import delete_change_set
-from ml_provisioner.aws.lifecycle import deploy, plan_deploy
+from ml_provisioner.aws.lifecycle import plan_deploy
 from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.changes import ResourceChange
 from ml_provisioner.config.loader import load_config
 from ml_provisioner.errors import BadInput
-from tests.support.sandbox import cli, product
+from tests.support.sandbox import cli, deploy_without_asking, product
 
 pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
 
@@ -62,18 +62,7 @@ def test_deploy_refuses_replacing_a_fixed_name_resource_naming_the_property(aws)
     delete_change_set(session, change_set)
     for allow_data_loss in (False, True):  # --allow-destructive cannot make AWS accept it
         with pytest.raises(BadInput) as refused:
-            deploy(
-                session,
-                names,
-                template,
-                json.dumps(template),
-                expected_outputs=[],
-                force=True,
-                review=lambda _: None,
-                confirm=lambda _: None,
-                on_event=lambda _: None,
-                allow_destructive=allow_data_loss,
-            )
+            deploy_without_asking(session, names, template, allow_destructive=allow_data_loss)
         assert (
             f"replace {logical_id} (AWS::SageMaker::ModelPackageGroup, fixed name) because "
             "ModelPackageGroupDescription changed"

@@ -10,14 +10,13 @@ import os
 import uuid
 from pathlib import Path
 
-import boto3
 import pytest
 import yaml
 
 from ml_provisioner.config.loader import load_config
 from ml_provisioner.policy.boundary import boundary_document
 from tests.conftest import example
-from tests.support.sandbox import cli
+from tests.support.sandbox import cli, on_endpoint
 
 pytestmark = pytest.mark.synth
 
@@ -29,18 +28,8 @@ def localstack(endpoint, monkeypatch, tmp_path):
     """The CLI's environment: LocalStack for every service, SageMaker (absent there) in the sandbox."""
     url = os.environ["ML_PROVISIONER_LOCALSTACK_URL"]
     assert url.startswith("http://127.0.0.1:")
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCOUNT)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "localstack")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    client = on_endpoint(url, ACCOUNT, monkeypatch, tmp_path)
     monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", endpoint)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.chdir(tmp_path)
-
-    def client(service: str, region: str):
-        return boto3.client(service, region_name=region, endpoint_url=url)
-
     return client
 
 

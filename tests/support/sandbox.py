@@ -40,16 +40,23 @@ def endpoint():
 @pytest.fixture
 def aws(endpoint, monkeypatch, tmp_path):
     """Environment for the CLI and a boto3 factory for the test's own checks, both on the endpoint."""
+    return on_endpoint(endpoint, "sandbox", monkeypatch, tmp_path)
+
+
+def on_endpoint(url: str, access_key: str, monkeypatch, tmp_path):
+    """Point the CLI at an emulator: its URL for every service, dummy credentials (access_key: an
+    emulator may read an account from it), no profile or config file of the machine's, and
+    tmp_path as the working directory. Returns a boto3 factory on the same URL."""
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "sandbox")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "sandbox")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", access_key)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.chdir(tmp_path)
 
     def client(service: str, region: str):
-        return boto3.client(service, region_name=region, endpoint_url=endpoint)
+        return boto3.client(service, region_name=region, endpoint_url=url)
 
     return client
 
@@ -185,3 +192,22 @@ def bucket_of(aws, stack_name: str, region: str) -> str:
 
 def stack(aws, name: str, region: str) -> dict:
     return aws("cloudformation", region).describe_stacks(StackName=name)["Stacks"][0]
+
+
+def deploy_without_asking(session, names, template: dict, *, allow_destructive: bool = False):
+    """ml_provisioner.aws.lifecycle.deploy in this process, as deploy-product --force runs it,
+    with nothing shown and no outputs expected: for tests of what it refuses."""
+    from ml_provisioner.aws.lifecycle import deploy
+
+    return deploy(
+        session,
+        names,
+        template,
+        json.dumps(template),
+        expected_outputs=[],
+        force=True,
+        review=lambda _: None,
+        confirm=lambda _: None,
+        on_event=lambda _: None,
+        allow_destructive=allow_destructive,
+    )
