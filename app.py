@@ -4,12 +4,12 @@ It builds the same stacks as `ml-provisioner create-prov-template`, through the 
 """
 
 from ml_provisioner.config.loader import ConfigError, load_config
-from ml_provisioner.synth import APP_CONTEXT, ensure_node, populate_app
+from ml_provisioner.synth import APP_CONTEXT, APP_PROPS, ensure_node, populate_app
 
 ensure_node()  # before aws_cdk starts the jsii kernel: a supported Node.js, no banner
 import aws_cdk as cdk  # noqa: E402
 
-app = cdk.App(analytics_reporting=False)
+app = cdk.App(**APP_PROPS)
 for key, value in APP_CONTEXT.items():
     app.node.set_context(key, value)
 given = app.node.try_get_context("config")

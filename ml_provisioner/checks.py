@@ -1,7 +1,7 @@
 """validate-prov-template's checks on the written template: cfn-lint, the cdk-nag AwsSolutions
 findings its synthesis recorded in it, and whether it is current (its fingerprint is what its config
-and this tool give now, its text as synthesized). No synthesis, no jsii; a current template's
-cfn-lint findings are those recorded when it was written (cfn-lint runs again on any other)."""
+and this tool give now, its text as synthesized). No synthesis, no jsii; cfn-lint runs on the
+file as it is, every time (its findings are then recorded for the review report: lint.lint_recorded)."""
 
 from __future__ import annotations
 
@@ -16,21 +16,7 @@ from ml_provisioner.synth import Finding, LintFinding
 
 if TYPE_CHECKING:
     from ml_provisioner.templates import TemplateState
-
-
-def cfn_lint(template_text: str, region: str) -> list[LintFinding]:
-    from cfnlint.api import ManualArgs, lint
-
-    matches = lint(template_text, config=ManualArgs(regions=[region]))
-    return [
-        LintFinding(
-            rule=m.rule.id,
-            severity={"E": "error", "W": "warning"}.get(m.rule.id[0], "informational"),
-            message=m.message,
-            line=m.linenumber,
-        )
-        for m in matches
-    ]
+    from ml_provisioner.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -57,8 +43,9 @@ class TemplateCheck:
         )
 
 
-def check_template(state: TemplateState, loaded: LoadedConfig) -> TemplateCheck:
+def check_template(state: TemplateState, loaded: LoadedConfig, workspace: Workspace) -> TemplateCheck:
     """The checks of a written template (``state.text`` must be set)."""
+    from ml_provisioner.lint import lint_recorded
     from ml_provisioner.synth import acknowledged_findings
 
     assert state.text is not None
@@ -70,7 +57,7 @@ def check_template(state: TemplateState, loaded: LoadedConfig) -> TemplateCheck:
     return TemplateCheck(
         template_path=state.path,
         # The file as it is, always: what a stamp says of its own text is written by whoever wrote the file.
-        lint=cfn_lint(state.text, loaded.config.environment.region),
+        lint=lint_recorded(workspace, state.text, loaded.config.environment.region, again=True),
         nag=nag,
         acknowledged=acknowledged_findings(template_data if isinstance(template_data, dict) else {}),
         why_stale="" if state.current else state.why_not_current,

@@ -2,11 +2,11 @@
 a development install a hash of its source), the CDK libraries' versions and the test marker.
 
 A template carries its fingerprint in its Metadata (``Metadata.MlProvisioner``, written last in
-the file), with the SHA-256 of the text above it, the cdk-nag findings of its synthesis and
-cfn-lint's findings on it. A
-template whose fingerprint equals the one its config gives now, and whose text was not edited,
-is current: actions use it as it is and never start the jsii kernel. Nothing here imports
-aws_cdk: the library versions come from the installed distributions' metadata.
+the file), with the SHA-256 of the text above it and the cdk-nag findings of its synthesis (a
+template written by an older version may also carry cfn-lint's findings on it). A template whose
+fingerprint equals the one its config gives now, and whose text was not edited, is current:
+actions use it as it is and never start the jsii kernel. Nothing here imports aws_cdk: the
+library versions come from the installed distributions' metadata.
 """
 
 from __future__ import annotations

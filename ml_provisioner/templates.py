@@ -6,9 +6,8 @@ Nothing is kept anywhere else.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -126,18 +125,9 @@ def current_templates(
     if stale:
         from ml_provisioner.synth import synthesize
 
-        # One template is linted as it is written, cfn-lint loading while the jsii kernel synthesizes:
-        # validate-prov-template and create-review-report then use its findings. Several would
-        # take seconds each after the synthesis: validate-prov-template lints those itself.
-        lint = len(stale) == 1
-        loading = threading.Thread(target=_load_cfn_lint, daemon=True)
-        if lint:
-            loading.start()
-        synthesized = synthesize([configs[i] for i in stale])
-        if lint:
-            loading.join()
-        for i, result in zip(stale, synthesized, strict=True):
-            results[i] = linted(result) if lint else result
+        # Not linted here: validate-prov-template lints the file as it is (lint.lint_recorded).
+        for i, result in zip(stale, synthesize([configs[i] for i in stale]), strict=True):
+            results[i] = result
         for i in stale:
             if states[i].text is not None and not fresh:
                 notify(f"{states[i].path} was not current ({states[i].why_not_current}): synthesized again")
@@ -149,15 +139,3 @@ def current_templates(
                 notify(f"{error.message}: the template is not kept there; {error.hint}")
                 break
     return [r for r in results if r is not None]
-
-
-def linted(result: Synthesized) -> Synthesized:
-    """The result with cfn-lint's findings on its template, as it is written (above the stamp)."""
-    from ml_provisioner.checks import cfn_lint
-    from ml_provisioner.synth import render_yaml
-
-    return replace(result, lint=cfn_lint(render_yaml(result.template), result.names.region))
-
-
-def _load_cfn_lint() -> None:
-    import cfnlint.api  # noqa: F401

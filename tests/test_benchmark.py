@@ -39,6 +39,8 @@ def test_every_measured_command_gets_the_one_environment(tmp_path, monkeypatch):
         seen.clear()
         times = benchmark.one_round(Path("/usr/bin/cdk"), env, cdk_first=cdk_first)
         assert {"cold", "cdk", "again", "seven", "all"} <= set(times)
+        assert {argv[0] for argv in benchmark.SEVEN} <= set(times), "each of the seven is reported"
+        assert {f"{argv[0]} (current)" for argv in benchmark.NO_TEMPLATE} <= set(times)
         assert all(recorded is env for _, recorded in seen), "one environment for both sides"
         order = [name for name, _ in seen][:2]
         assert order == (["/usr/bin/cdk", sys.executable] if cdk_first else [sys.executable, "/usr/bin/cdk"])

@@ -212,3 +212,21 @@ def test_a_template_with_a_repeated_key_is_refused_wherever_it_is_read(tmp_path)
     assert load_template_text("Resources:\n  A:\n    Type: AWS::S3::Bucket\n", "t.yaml") == {
         "Resources": {"A": {"Type": "AWS::S3::Bucket"}}
     }
+
+
+def test_validate_records_cfn_lint_findings_by_text_and_the_review_report_reads_them(workspace, monkeypatch):
+    """create-prov-template does not lint; validate-prov-template lints the file as it is, every time,
+    and records the findings under the text's digest, where the review report of that text finds them."""
+    created()
+    assert not (workspace / ".cache").exists(), "the synthesis does not lint"
+    assert run("validate-prov-template", "-c", STARTER.name)[0] == 0
+    [record] = (workspace / ".cache" / "cfn-lint").glob("*.json")
+    assert json.loads(record.read_text()) == []
+    record.write_text(json.dumps([{"rule": "W9999", "severity": "warning", "message": "recorded", "line": 1}]))
+    monkeypatch.setattr("ml_provisioner.lint.cfn_lint", lambda text, region: pytest.fail("linted again"))
+    code, out, err = run("create-review-report", "-c", STARTER.name, "--json")
+    assert code == 0, err
+    assert json.loads(out)[0]["lint_findings"] == 1
+    monkeypatch.setattr("ml_provisioner.lint.cfn_lint", lambda text, region: [])
+    assert run("validate-prov-template", "-c", STARTER.name)[0] == 0
+    assert json.loads(record.read_text()) == [], "validate-prov-template lints again"

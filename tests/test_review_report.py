@@ -258,7 +258,7 @@ def test_create_review_report_lints_the_template_and_writes_the_page(workspace):
 @pytest.fixture
 def unlinted(monkeypatch):
     """cfn-lint takes seconds per template and is covered above: skip it where the preview is tested."""
-    monkeypatch.setattr("ml_provisioner.checks.cfn_lint", lambda text, region: [])
+    monkeypatch.setattr("ml_provisioner.lint.cfn_lint", lambda text, region: [])
 
 
 @pytest.fixture

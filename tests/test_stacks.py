@@ -139,7 +139,7 @@ def test_no_unacknowledged_cdk_nag_findings_and_every_suppression_has_a_reason(s
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_cfn_lint_reports_no_errors_and_no_warnings(synthesized, stem):
-    from ml_provisioner.checks import cfn_lint
+    from ml_provisioner.lint import cfn_lint
 
     result = synthesized[stem]
     findings = cfn_lint(result.template_yaml(), result.names.region)

@@ -24,7 +24,7 @@ from ml_provisioner.cli._common import (
 from ml_provisioner.errors import BadInput, ProvisionerError
 
 if TYPE_CHECKING:  # the policy and report modules load cfn-lint: imported when a command runs
-    from ml_provisioner.changes import ResourceChange
+    from ml_provisioner.changes import ChangeSet, ResourceChange
     from ml_provisioner.config.loader import LoadedConfig
     from ml_provisioner.plan import Plan
     from ml_provisioner.policy import DeployerPolicy
@@ -141,6 +141,7 @@ def create_review_report(
 ) -> None:
     """Write reports/<config>-review.html: config, tier, resources, pipelines diagram, SSM outputs,
     deployer policy, cdk-nag and cfn-lint findings and (with --preview) the change-set preview."""
+    from ml_provisioner.cost import load_assumptions, template_change
     from ml_provisioner.policy import generate_policy
     from ml_provisioner.report import ReviewInput, build_report
     from ml_provisioner.templates import current_templates
@@ -151,19 +152,34 @@ def create_review_report(
         results = current_templates(run.workspace, loaded, fresh=fresh, notify=run.warn, keep_required=False)
         generated_at = report_time()
         rows = []
+        assumptions = load_assumptions(run.workspace)[0]
         for result in results:
             # A plan's changes are AWS's word on its change set, never the file's (which its holder wrote).
-            changes: list[ResourceChange] | None = _confirmed(result, plan, endpoint_url) if plan else None
+            change_set = _confirmed(result, plan, endpoint_url) if plan else None
+            changes: list[ResourceChange] | None = change_set.changes if change_set else None
             why_not = "" if plan else "--preview not given"
+            compared = change_set is not None
             if preview:
-                changes, why_not = _preview(run, result, endpoint_url)
+                change_set, why_not = _preview(run, result, endpoint_url)
+                changes = change_set.changes if change_set else None
+                compared = change_set is not None or why_not == not_deployed(result)
             review = ReviewInput(
                 synthesized=result,
-                lint=_lint(result),
+                lint=_lint(run, result),
                 policy=generate_policy(result, service_role=service_role, approver=approver),
                 preview=changes,
                 preview_note=why_not,
                 plan=plan,
+                assumptions=assumptions,
+                # the change's cost: against the deployed template, or against nothing for a new stack
+                cost_change=template_change(
+                    change_set.deployed_template if change_set else None,
+                    result.template,
+                    result.names.region,
+                    assumptions,
+                )
+                if compared
+                else None,
             )
             path = run.workspace.write(
                 run.workspace.reports / f"{result.loaded.stem}-review.html", build_report(review, generated_at)
@@ -207,34 +223,41 @@ def _plan_for(run: Run, loaded: list[LoadedConfig], path: Path, *, preview: bool
     return plan
 
 
-def _confirmed(result: Synthesized, plan: Plan, endpoint_url: str | None) -> list[ResourceChange]:
+def _confirmed(result: Synthesized, plan: Plan, endpoint_url: str | None) -> ChangeSet:
     from ml_provisioner.aws import confirmed_plan_changes
     from ml_provisioner.aws.access import route_for
 
     return confirmed_plan_changes(result.names, plan, endpoint_url, route_for(result.loaded))
 
 
-def _lint(result: Synthesized) -> list[LintFinding]:
-    """cfn-lint's findings on the template exactly as create-prov-template writes it (recorded in a
-    current template: the same text, cfn-lint version and region give the same findings)."""
-    from ml_provisioner.checks import cfn_lint
+def _lint(run: Run, result: Synthesized) -> list[LintFinding]:
+    """cfn-lint's findings on the template exactly as create-prov-template writes it (those
+    validate-prov-template recorded for the same text, cfn-lint version and region, or the stamp's
+    of a template an older version wrote, give the same findings)."""
+    from ml_provisioner.lint import lint_recorded
 
-    return result.lint if result.lint is not None else cfn_lint(result.template_yaml(), result.names.region)
+    if result.lint is not None:
+        return result.lint
+    return lint_recorded(run.workspace, result.template_yaml(), result.names.region)
 
 
-def _preview(run: Run, result: Synthesized, endpoint_url: str | None) -> tuple[list[ResourceChange] | None, str]:
-    """(changes, why there are none): a failed preview is reported, not fatal, since the rest
-    of the report stands on its own."""
+def not_deployed(result: Synthesized) -> str:
+    return f"stack {result.names.stack_name} is not deployed"
+
+
+def _preview(run: Run, result: Synthesized, endpoint_url: str | None) -> tuple[ChangeSet | None, str]:
+    """(the change set, why there is none): a failed preview is reported, not fatal, since the
+    rest of the report stands on its own."""
     from ml_provisioner.aws import preview_changes
     from ml_provisioner.aws.access import route_for
 
     try:
         route = route_for(result.loaded)  # the config's deployment.role_arn, or ML_PROVISIONER_ROLE_ARN
-        changes = preview_changes(result.names, result.template, result.template_yaml(), endpoint_url, route)
+        change_set = preview_changes(result.names, result.template, result.template_yaml(), endpoint_url, route)
     except ProvisionerError as error:
         run.warn(f"{result.loaded.stem}: change-set preview failed: {error.message}")
         return None, f"the preview failed: {error.message}"
-    return changes, "" if changes is not None else f"stack {result.names.stack_name} is not deployed"
+    return change_set, "" if change_set is not None else not_deployed(result)
 
 
 def report_time() -> dt.datetime:

