@@ -28,6 +28,8 @@ PRODUCT_TAG = f"{TOOL}:product"
 TIER_TAG = f"{TOOL}:tier"
 SOURCE_TAG = f"{TOOL}:source-control"
 TEST_TAG = f"{TOOL}:test-deployment"
+# A test deployment's stack also carries when it may be removed (test-deploy --prune): ISO-8601 UTC.
+EXPIRES_TAG = f"{TOOL}:expires-at"
 
 _DIRECTIONS = {
     "north": "n",
@@ -72,6 +74,7 @@ class Names:
 
     config: ProductConfig
     test_marker: str | None = None  # the test-deployment marker, t<4 hex>
+    expires_at: str | None = None  # a test deployment's expiry (EXPIRES_TAG), set when it is deployed
 
     # -- identity ---------------------------------------------------------------------------
     @property
@@ -142,6 +145,7 @@ class Names:
             "Owner": c.tags.owner,
             "Environment": c.environment.name,
             **self.ownership_tags,
+            **({EXPIRES_TAG: self.expires_at} if self.expires_at else {}),
         }
 
     @property

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ml_provisioner import bootstrap as plan
+from ml_provisioner import bootstrap_template as plan
 from ml_provisioner.config.loader import load_config
 from ml_provisioner.policy import generate_policy
 from ml_provisioner.policy.boundary import boundary_document
@@ -42,7 +42,7 @@ def fleet_template(synthesized):
 
 @pytest.mark.parametrize("region", ["us-west-2", "eu-central-1"])
 def test_the_template_passes_cfn_lint(fleet_template, region):
-    from ml_provisioner.checks import cfn_lint
+    from ml_provisioner.lint import cfn_lint
 
     _, template = fleet_template
     findings = cfn_lint(render_yaml(template), region)
@@ -260,7 +260,7 @@ TOPIC = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}  # what the bootst
 
 def test_a_stack_set_is_refused_where_a_target_holds_the_single_account_bootstrap(aws, endpoint):
     """Its boundaries and roles have the names the instance would create: refused before anything is made."""
-    from ml_provisioner.aws.bootstrap import StackSetTargets, deploy_stack_set
+    from ml_provisioner.aws.bootstrap_deploy import StackSetTargets, deploy_stack_set
     from ml_provisioner.aws.session import AwsSession
     from ml_provisioner.errors import BadInput
 
@@ -282,7 +282,7 @@ def test_a_stack_set_is_refused_where_a_target_holds_the_single_account_bootstra
 
 
 def test_a_single_account_bootstrap_is_refused_where_a_stack_set_instance_is(aws, endpoint):
-    from ml_provisioner.aws.bootstrap import deploy_stack
+    from ml_provisioner.aws.bootstrap_deploy import deploy_stack
     from ml_provisioner.aws.session import AwsSession
     from ml_provisioner.errors import BadInput
 
@@ -316,7 +316,7 @@ def _organization(aws) -> tuple[str, dict[str, str]]:
 
 
 def test_service_managed_needs_trusted_access_and_an_ou_added_later_gets_its_instances(aws, endpoint):
-    from ml_provisioner.aws.bootstrap import StackSetTargets, deploy_stack_set
+    from ml_provisioner.aws.bootstrap_deploy import StackSetTargets, deploy_stack_set
     from ml_provisioner.aws.session import AwsSession
     from ml_provisioner.errors import BadInput
 
@@ -380,7 +380,7 @@ def test_the_management_account_gets_no_instance_of_a_service_managed_stack_set_
 
 
 def test_a_service_managed_stack_set_is_refused_where_a_selected_products_account_holds_the_single_stack(aws):
-    from ml_provisioner.aws.bootstrap import StackSetTargets, deploy_stack_set
+    from ml_provisioner.aws.bootstrap_deploy import StackSetTargets, deploy_stack_set
     from ml_provisioner.aws.session import AwsSession
     from ml_provisioner.errors import BadInput
 

@@ -11,10 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from ml_provisioner import catalog
-from ml_provisioner.checks import cfn_lint
 from ml_provisioner.cli import app
 from ml_provisioner.config.loader import LoadedConfig, load_config
 from ml_provisioner.config.regions import partition_of, unavailable_types
+from ml_provisioner.lint import cfn_lint
 from tests.conftest import EXAMPLES, example
 
 

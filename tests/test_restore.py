@@ -136,3 +136,30 @@ def test_a_resource_with_the_products_name_that_is_not_the_products_is_refused(a
     stacks = aws("cloudformation", region).describe_stacks()["Stacks"]
     assert not [s for s in stacks if s["StackName"] == names.stack_name], "nothing half-done"
     assert codecommit.list_tags_for_resource(resourceArn=arn)["tags"] == {OWNER_TAG: "someone-else"}, "untouched"
+
+
+def _review_line(out: str, stack_name: str) -> tuple[int, int]:
+    """(changes, IAM-widening) from the review's summary line: "<stack>: 40 change(s), 0 replacement(s),
+    0 IAM-widening"."""
+    line = next(line for line in out.splitlines() if line.startswith(f"{stack_name}: ") and "IAM-widening" in line)
+    changes, _, widening = (int(part.split()[0]) for part in line.split(": ", 1)[1].split(", "))
+    return changes, widening
+
+
+def _added_roles(out: str) -> set[str]:
+    return {line.split()[1] for line in out.splitlines() if line.startswith("Add ") and " AWS::IAM::Role" in line}
+
+
+def test_the_iam_widening_count_is_the_same_whether_roles_arrive_in_a_new_stack_or_after_an_import(aws):
+    config, data = product("techcorp codecommit", aws)
+    names = load_config(f"ml/configs/{config}").names()
+    code, first, err = cli("deploy-product", "-c", config, "--force")
+    assert code == 0, err
+    assert cli("delete-product", "-c", config, "--force")[0] == 0
+    code, again, err = cli("deploy-product", "-c", config, "--force")
+    assert code == 0, err
+    assert "outlived an earlier stack" in again, "the second deploy imports the retained data first"
+
+    roles = _added_roles(first)
+    assert roles and _added_roles(again) == roles, "the same roles arrive both times"
+    assert _review_line(again, names.stack_name)[1] == _review_line(first, names.stack_name)[1]

@@ -63,10 +63,10 @@ def bootstrap(
 ) -> None:
     """Put each product's permission boundary and deployer role (trusted only by --trust) and the
     staging bucket into each account and region of the selected configs."""
-    from ml_provisioner import bootstrap as plan
+    from ml_provisioner import bootstrap_template as plan
     from ml_provisioner.aws import AwsSession, aws_errors
     from ml_provisioner.aws.access import Caller, Route
-    from ml_provisioner.aws.bootstrap import StackSetTargets, deploy_stack, deploy_stack_set
+    from ml_provisioner.aws.bootstrap_deploy import StackSetTargets, deploy_stack, deploy_stack_set
     from ml_provisioner.fleet.selection import select
     from ml_provisioner.policy import generate_policy
     from ml_provisioner.synth import synthesize

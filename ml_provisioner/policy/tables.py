@@ -192,7 +192,9 @@ TYPE_SCOPES = {
 
 # -- the lifecycle commands' own calls ------------------------------------------------------------------
 
-# deploy (change sets), test-deploy, show-changes, check-drift, delete: all on the product's stack.
+# deploy (change sets), test-deploy, show-changes, check-drift, delete: all on the product's stack;
+# test-deploy --list/--prune find its test deployments with ListStacks, which lists names and
+# statuses only and supports no resource-level scoping (IAM gives it "*").
 STACK_ACTIONS = tuple(
     f"cloudformation:{name}"
     for name in (
@@ -201,6 +203,7 @@ STACK_ACTIONS = tuple(
         "ExecuteChangeSet",
         "DeleteChangeSet",
         "ListChangeSets",
+        "ListStacks",
         "DescribeStacks",
         "DescribeStackEvents",
         "DescribeStackResource",

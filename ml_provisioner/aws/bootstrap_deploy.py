@@ -1,4 +1,4 @@
-"""Deploying the bootstrap template (ml_provisioner.bootstrap): into one account as a stack,
+"""Deploying the bootstrap template (ml_provisioner.bootstrap_template): into one account as a stack,
 through a change set; into many as a CloudFormation StackSet (self-managed with explicit
 accounts, or service-managed targeting Organizations OUs with automatic deployment to accounts
 that join them), watching the StackSet operation and reporting every stack instance."""
@@ -18,7 +18,7 @@ from ml_provisioner import staging
 from ml_provisioner.aws.changes import create_change_set
 from ml_provisioner.aws.lifecycle import _ensure_staging_bucket, stack_state, watch
 from ml_provisioner.aws.session import AwsSession
-from ml_provisioner.bootstrap import STACK_NAME
+from ml_provisioner.bootstrap_template import STACK_NAME
 from ml_provisioner.config.regions import partition_of
 from ml_provisioner.errors import BadInput, OperationFailed
 from ml_provisioner.synth import render_yaml
