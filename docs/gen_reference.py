@@ -301,7 +301,36 @@ def tiers_page(examples: list[Path]) -> str:
             for c in loaded
         ),
     )
+    lines += _costs(loaded)
     return "\n".join(lines)
+
+
+def _costs(loaded: list[Any]) -> list[str]:
+    """What each example costs a month at the default assumptions (ml_provisioner.cost)."""
+    from ml_provisioner.cost import billables_from_catalog, estimate, usd
+
+    lines = [
+        "## What each example costs a month",
+        "",
+        "At AWS list prices of the bundled price file and the default usage assumptions "
+        "([Cost estimates](../cost.md) says what they are and how to change them); "
+        "`ml-provisioner show-product` shows the same lines for any config.",
+        "",
+    ]
+    rows = []
+    for c in loaded:
+        cost = estimate(billables_from_catalog(c.config), c.config.environment.region)
+        rows.append(
+            [
+                _code(c.path.name),
+                c.config.tier.value,
+                c.config.environment.region,
+                usd(cost.fixed_usd),
+                usd(cost.usage_usd),
+                cost.headline,
+            ]
+        )
+    return lines + _table(["config", "tier", "region", "fixed", "usage", "per month"], rows)
 
 
 def _all_resources(configs: Iterable[Any]) -> list[tuple[str, str]]:

@@ -161,12 +161,25 @@ def describe_value_change(value: dict[str, str | None], width: int = 80) -> str:
     )
 
 
+def brought_back_only(deployed: dict[str, Any]) -> bool:
+    """Whether a deployed template holds nothing but data-bearing resources: what an IMPORT of a
+    product's retained data makes (aws.restore), never a product's own template (that always has
+    roles and pipelines). The update that completes such a stack is judged as the creation of a new
+    stack: the same roles then count as the same IAM widening whether they arrive in a new stack
+    or after an import."""
+    resources = deployed.get("Resources", {})
+    return bool(resources) and all(r.get("Type") in DATA_TYPES for r in resources.values())
+
+
 @dataclass(frozen=True)
 class ChangeSet:
     arn: str | None  # None when CloudFormation found nothing to change (it is deleted then)
     change_type: str  # CREATE | UPDATE | IMPORT
     changes: list[ResourceChange]
     revert_drift: bool = False  # drift-aware (DeploymentMode REVERT_DRIFT): compared with the live state
+    # The deployed stack's template the change set was compared with (None: a new stack, or not
+    # read): what the change's cost is measured against.
+    deployed_template: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def empty(self) -> bool:

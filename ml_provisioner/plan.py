@@ -45,6 +45,9 @@ class Plan:
     # Drift-aware (show-changes --save --revert-drift): it also puts back what drifted. What is
     # executed is AWS's word (the change set's DeploymentMode), never this line of the file.
     revert_drift: bool = False
+    # What the change does to the monthly cost estimate (ml_provisioner.cost), as shown when the
+    # plan was made; informational: nothing executes or refuses by it.
+    cost: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"

@@ -200,7 +200,13 @@ def test_every_json_command_keeps_stdout_one_json_document_even_when_it_fails(tm
     commands = _json_commands()
     assert len(commands) >= 14, commands
     for command in commands:
-        target = ["ml/configs/no-such-*.yaml"] if command[0] in ("fleet", "bootstrap") else ["-c", "no-such.yaml"]
+        target = (
+            ["--file", "no-such.json"]  # pricing refresh reads a price file, not a config
+            if command[0] == "pricing"
+            else ["ml/configs/no-such-*.yaml"]
+            if command[0] in ("fleet", "bootstrap")
+            else ["-c", "no-such.yaml"]
+        )
         result = run(*command, *target, "--json", workspace=tmp_path)
         assert result.exit_code != 0, command
         document = json.loads(result.stdout)  # one document, nothing before or after it

@@ -480,18 +480,18 @@ def test_status_shows_protection_last_update_and_drift_and_plan_shows_what_a_cha
 
     assert code == 0, err
     header, row = out.splitlines()[0], next(line for line in out.splitlines() if names.deployment_id in line)
-    assert re.search(r"stack status\s+template\s+protection\s+updated\s+drift$", header), header
-    assert re.search(rf"CREATE_COMPLETE\s+up to date\s+on\s+{updated}\s+IN_SYNC$", row), row
+    assert re.search(r"stack status\s+template\s+protection\s+updated\s+drift\s+cost/month$", header), header
+    assert re.search(rf"CREATE_COMPLETE\s+up to date\s+on\s+{updated}\s+IN_SYNC\s+\$\d+\.\d\d$", row), row
 
     # the product moves to CodeCommit: its roles are given CodeCommit's permissions
     path.unlink()
     data["ml_product"]["source_control"] = "codecommit"
     path = write(configs(), data, aws)
     (header, row), result = plan_row(path, names.deployment_id)
-    assert re.search(r"plan\s+changes\s+replacements\s+IAM widening\s+data$", header), header
+    assert re.search(r"plan\s+changes\s+replacements\s+IAM widening\s+data\s+cost$", header), header
     widened = [d["logical_id"] for d in result["details"] if d["iam_widening"]]
     assert result["iam_widening"] == len(widened) >= 1 and result["data"] == 0
-    assert re.search(rf"\s{result['changes']}\s+0\s+{len(widened)}\s+0$", row), row
+    assert re.search(rf"\s{result['changes']}\s+0\s+{len(widened)}\s+0\s+\S.*$", row), row
 
     # ... and back: its two repositories (data) would be removed
     code, out, err = cli("fleet", "deploy", str(path), "--force", "--allow-destructive")  # leaving the s3 source
@@ -503,4 +503,4 @@ def test_status_shows_protection_last_update_and_drift_and_plan_shows_what_a_cha
     removed = sorted(d["resource_type"] for d in result["details"] if d["action"] == "Remove")
     assert removed.count("AWS::CodeCommit::Repository") == 2
     assert (result["data"], result["replacements"]) == (2, 0)
-    assert re.search(rf"\s{result['changes']}\s+0\s+{result['iam_widening']}\s+2$", row), row
+    assert re.search(rf"\s{result['changes']}\s+0\s+{result['iam_widening']}\s+2\s+\S.*$", row), row

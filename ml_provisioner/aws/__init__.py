@@ -30,7 +30,7 @@ def preview_changes(
     template_text: str,
     endpoint_url: str | None = None,
     route: Route | None = None,
-) -> list[ResourceChange] | None:
+) -> ChangeSet | None:
     """The change-set preview of a deployed stack (created, described, deleted: never executed),
     or None when the stack is not deployed. Through the product's role when route names one."""
     from ml_provisioner.aws.access import Caller
@@ -38,13 +38,12 @@ def preview_changes(
 
     with aws_errors("change-set preview"):
         aws = Caller(endpoint_url).session(names, route or Route())
-        change_set = preview(aws, names, template, template_text)
-    return None if change_set is None else change_set.changes
+        return preview(aws, names, template, template_text)
 
 
 def confirmed_plan_changes(
     names: Names, plan: Plan, endpoint_url: str | None = None, route: Route | None = None
-) -> list[ResourceChange]:
+) -> ChangeSet:
     """What AWS says the plan's change set does, once AWS confirms it is the plan's (aws.plans);
     BadInput otherwise. Through the product's role when route names one."""
     from ml_provisioner.aws.access import Caller
@@ -52,4 +51,4 @@ def confirmed_plan_changes(
 
     with aws_errors("plan check"):
         aws = Caller(endpoint_url).session(names, route or Route())
-        return planned_change_set(aws, names, plan).changes
+        return planned_change_set(aws, names, plan)

@@ -13,7 +13,7 @@ from typing import Any
 import botocore.exceptions
 
 from ml_provisioner.aws.session import AwsSession
-from ml_provisioner.changes import ChangeSet, ResourceChange
+from ml_provisioner.changes import ChangeSet, ResourceChange, brought_back_only
 from ml_provisioner.errors import OperationFailed
 from ml_provisioner.identity import CHANGE_SET_PREFIX
 
@@ -67,15 +67,9 @@ def create_change_set(
             cfn.delete_change_set(ChangeSetName=arn)
             return ChangeSet(None, change_type, [], revert_drift)
         raise OperationFailed(f"change set for {stack_name} failed: {reason or error}") from None
-    changes = described_changes(
-        aws,
-        arn,
-        change_type=change_type,
-        stack_name=stack_name,
-        new_template=new_template,
-        fixed_name_types=fixed_name_types,
-    )
-    return ChangeSet(arn, change_type, changes, revert_drift)
+    old_template = deployed_template(aws, stack_name) if change_type == "UPDATE" else None
+    changes = _describe(cfn, arn, old_template, new_template, fixed_name_types)
+    return ChangeSet(arn, change_type, changes, revert_drift, deployed_template=old_template)
 
 
 def delete_change_set(aws: AwsSession, change_set: ChangeSet) -> None:
@@ -90,6 +84,8 @@ def _describe(
     new_template: dict[str, Any],
     fixed_name_types: frozenset[str],
 ) -> list[ResourceChange]:
+    if old_template is not None and brought_back_only(old_template):
+        old_template = None  # IAM widening is judged as for a new stack (changes.brought_back_only)
     changes: list[ResourceChange] = []
     token = None
     while True:
@@ -105,7 +101,7 @@ def _describe(
             return changes
 
 
-def described_changes(
+def described_with_template(
     aws: AwsSession,
     arn: str,
     *,
@@ -113,11 +109,12 @@ def described_changes(
     stack_name: str,
     new_template: dict[str, Any],
     fixed_name_types: frozenset[str],
-) -> list[ResourceChange]:
-    """What CloudFormation says a change set does. Widening is judged against what is deployed; a
-    new stack's grants are reviewed as a whole (show-product, create-review-report), not line by line."""
+) -> tuple[list[ResourceChange], dict[str, Any] | None]:
+    """What CloudFormation says a change set does, and the deployed template it was judged against
+    (None for a new stack). Widening is judged against what is deployed; a new stack's grants are
+    reviewed as a whole (show-product, create-review-report), not line by line."""
     old_template = deployed_template(aws, stack_name) if change_type == "UPDATE" else None
-    return _describe(aws.client("cloudformation"), arn, old_template, new_template, fixed_name_types)
+    return _describe(aws.client("cloudformation"), arn, old_template, new_template, fixed_name_types), old_template
 
 
 def change_set_template_text(aws: AwsSession, arn: str) -> str:

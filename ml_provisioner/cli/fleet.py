@@ -15,6 +15,7 @@ import typer
 
 from ml_provisioner.cli._access import ExternalIdOption, RoleArnOption
 from ml_provisioner.cli._common import EndpointOption, JsonOption, Run, action, table
+from ml_provisioner.cost import load_assumptions
 from ml_provisioner.errors import EXIT_DRIFT, BadInput, Interrupted, OperationFailed, ProvisionerError
 
 fleet = typer.Typer(
@@ -74,6 +75,15 @@ def _synthesized(run: Run, found: list[Any], *, keep_required: bool = False) -> 
     run.note(f"{len(found) - stale} template(s) current, synthesizing {stale} in one process ...")
     results = current_templates(run.workspace, [t.loaded for t in found], notify=run.warn, keep_required=keep_required)
     return {t.key: r for t, r in zip(found, results, strict=True)}
+
+
+def _as_written(run: Run, found: list[Any]) -> dict[str, Any]:
+    """With --plans: each product's template as templates/ holds it, never synthesized again (a
+    template changed since its plan is refused, not replaced); None where it is not current."""
+    from ml_provisioner.templates import from_written, template_state
+
+    states = {t.key: template_state(run.workspace, t.loaded) for t in found}
+    return {t.key: from_written(states[t.key], t.loaded) if states[t.key].current else None for t in found}
 
 
 def _run(
@@ -181,6 +191,24 @@ def _report(run: Run, outcomes: list[Any], headers: list[str], as_json: bool, fl
     return failed
 
 
+def _cost_totals(found: list[Any], costs: dict[str, Any]) -> str:
+    """The monthly estimate summed per account and tier (a sum with an unpriced product says so)."""
+    from ml_provisioner.cost import usd
+
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for target in found:
+        groups.setdefault((target.names.account, target.loaded.config.tier.value), []).append(costs[target.key])
+    rows = []
+    for (account, tier), estimates in sorted(groups.items()):
+        unpriced = [e for e in estimates if e.monthly_usd is None]
+        total = sum(e.monthly_usd for e in estimates if e.monthly_usd is not None)
+        shown = usd(total) + (f" (+ {len(unpriced)} without prices: {unpriced[0].headline})" if unpriced else "")
+        rows.append([account, tier, len(estimates), shown])
+    everything = [costs[t.key].monthly_usd for t in found]
+    rows.append(["all", "", len(found), usd(sum(m for m in everything if m is not None))])
+    return table(rows, ["account", "tier", "products", "estimated cost/month"])
+
+
 def _failed(failed: list[Any], total: int, what: str) -> OperationFailed:
     products = ", ".join(o.item.key for o in failed)
     return OperationFailed(
@@ -204,23 +232,32 @@ def fleet_status(
     as_json: JsonOption = False,
 ) -> None:
     """One row per product: account, region, tier, stack status, template up to date or not,
-    termination protection, last update, drift status."""
+    termination protection, last update, drift status, the monthly cost estimate; then the
+    estimate's totals per account and tier."""
+    from ml_provisioner.cost import billables_from_template, estimate
     from ml_provisioner.fleet.operations import STATUS_HEADERS, Fleet, status
     from ml_provisioner.fleet.ratelimit import RateLimits
 
     with action(ctx, "fleet status") as run:
         found = _selected(run, sources, tier, account, region, role_arn, external_id)
         results = _synthesized(run, found)
+        assumptions = load_assumptions(run.workspace)[0]
+        costs = {
+            t.key: estimate(billables_from_template(results[t.key].template), t.names.region, assumptions)
+            for t in found
+        }
         fleet_run = Fleet(endpoint_url, RateLimits(api_rate))
         outcomes = _run(
             run,
             found,
-            lambda target, progress: status(fleet_run, target, results[target.key]),
+            lambda target, progress: status(fleet_run, target, results[target.key], costs[target.key]),
             max_concurrent=max_concurrent,
             fail_fast=False,
             done_text=lambda row: f"{row.status}, {row.template}",
         )
         failed = _report(run, outcomes, STATUS_HEADERS, as_json, fleet_run)
+        if not as_json:
+            run.out("\n" + _cost_totals(found, costs))
         run.summary = f"{len(found)} product(s), {len(failed)} unreadable"
         run.where = fleet_run.where()
         if failed:
@@ -260,10 +297,13 @@ def fleet_plan(
         results = _synthesized(run, found, keep_required=save)
         fleet_run = Fleet(endpoint_url, RateLimits(api_rate), service_role=service_role)
         saving = run.workspace if save else None
+        assumptions = load_assumptions(run.workspace)[0]
         outcomes = _run(
             run,
             found,
-            lambda target, progress: plan(fleet_run, target, results[target.key], save_to=saving),
+            lambda target, progress: plan(
+                fleet_run, target, results[target.key], save_to=saving, assumptions=assumptions
+            ),
             max_concurrent=max_concurrent,
             fail_fast=False,
             done_text=lambda row: row.action,
@@ -317,7 +357,7 @@ def fleet_deploy(
     with action(ctx, "fleet deploy") as run:
         found = _selected(run, sources, tier, account, region, role_arn, external_id)
         _confirm(f"Deploy {len(found)} product(s)?", force)
-        results = _synthesized(run, found)
+        results = _as_written(run, found) if plans else _synthesized(run, found)
         fleet_run = Fleet(endpoint_url, RateLimits(api_rate), service_role=service_role)
         stop = threading.Event()  # Ctrl-C: nothing more is executed, and the table says what became of each
         outcomes = _run(

@@ -19,6 +19,7 @@ from ml_provisioner.aws.lifecycle import deploy, owned_stack_state, preview
 from ml_provisioner.aws.session import AwsSession, aws_errors
 from ml_provisioner.changes import ResourceChange
 from ml_provisioner.config.loader import LoadedConfig
+from ml_provisioner.cost import Assumptions, Estimate, template_change, usd
 from ml_provisioner.errors import OperationFailed
 from ml_provisioner.fingerprint import read_stamp
 from ml_provisioner.fleet.ratelimit import RateLimits
@@ -127,6 +128,8 @@ class StatusRow:
     last_update: str = ""
     drift: str = ""  # CloudFormation's last drift status (NOT_CHECKED until one ran)
     error: str = ""
+    monthly_usd: float | None = None  # the config's template's cost estimate (None: no price for it)
+    cost: str = ""  # that estimate as shown: a figure, or why there is none
 
     def cells(self) -> list[str]:
         protection = "on" if self.termination_protection else ("off" if self.status != NOT_DEPLOYED else "")
@@ -140,13 +143,25 @@ class StatusRow:
             protection,
             self.last_update,
             self.drift,
+            self.cost,
         ]
 
 
-STATUS_HEADERS = ["product", "account", "region", "tier", "stack status", "template", "protection", "updated", "drift"]
+STATUS_HEADERS = [
+    "product",
+    "account",
+    "region",
+    "tier",
+    "stack status",
+    "template",
+    "protection",
+    "updated",
+    "drift",
+    "cost/month",
+]
 
 
-def status(fleet: Fleet, target: Target, result: Synthesized) -> StatusRow:
+def status(fleet: Fleet, target: Target, result: Synthesized, cost: Estimate | None = None) -> StatusRow:
     names = target.names
     row = StatusRow(
         target.key,
@@ -156,6 +171,9 @@ def status(fleet: Fleet, target: Target, result: Synthesized) -> StatusRow:
         names.config.tier.value,
         names.stack_name,
     )
+    if cost is not None:
+        row.monthly_usd = cost.monthly_usd
+        row.cost = usd(cost.monthly_usd) if cost.monthly_usd is not None else cost.headline
     aws = fleet.session(target, "fleet status")
     with aws_errors(f"status of {names.stack_name}"):
         state = owned_stack_state(aws, names)
@@ -196,6 +214,7 @@ class PlanRow:
     data: int = 0  # changes that remove or replace a data-bearing resource
     details: list[dict[str, Any]] = field(default_factory=list[Any])
     plan_file: str = ""  # with --save: the saved plan that `fleet deploy --plans` executes
+    cost: dict[str, Any] = field(default_factory=dict[str, Any])  # what the change does to the monthly estimate
 
     def cells(self) -> list[str]:
         return [
@@ -207,13 +226,21 @@ class PlanRow:
             str(self.replacements),
             str(self.iam_widening),
             str(self.data),
+            str(self.cost.get("text", "")) if self.changes else "",
         ]
 
 
-PLAN_HEADERS = ["product", "account", "region", "plan", "changes", "replacements", "IAM widening", "data"]
+PLAN_HEADERS = ["product", "account", "region", "plan", "changes", "replacements", "IAM widening", "data", "cost"]
 
 
-def plan(fleet: Fleet, target: Target, result: Synthesized, *, save_to: Workspace | None = None) -> PlanRow:
+def plan(
+    fleet: Fleet,
+    target: Target,
+    result: Synthesized,
+    *,
+    save_to: Workspace | None = None,
+    assumptions: Assumptions | None = None,
+) -> PlanRow:
     """What deploying now would change: show-changes' change set, created, described, deleted;
     with save_to, kept as the product's saved plan (show-changes --save) in its reports/."""
     names = target.names
@@ -221,16 +248,25 @@ def plan(fleet: Fleet, target: Target, result: Synthesized, *, save_to: Workspac
     row = PlanRow(target.key, names.account, names.region, names.stack_name)
     aws = fleet.session(target, "fleet plan")
     if save_to is not None:
-        return _save_plan(aws, target, result, save_to, row)
+        return _save_plan(aws, target, result, save_to, row, assumptions)
     with aws_errors(f"plan of {names.stack_name}"):
         change_set = preview(aws, names, result.template, result.template_yaml())
+    deployed = None if change_set is None else change_set.deployed_template
+    row.cost = template_change(deployed, result.template, names.region, assumptions).to_json()
     if change_set is None:
         row.action, row.changes = "create", len(result.template.get("Resources", {}))
         return row
     return _counted(row, change_set.changes)
 
 
-def _save_plan(aws: AwsSession, target: Target, result: Synthesized, workspace: Workspace, row: PlanRow) -> PlanRow:
+def _save_plan(
+    aws: AwsSession,
+    target: Target,
+    result: Synthesized,
+    workspace: Workspace,
+    row: PlanRow,
+    assumptions: Assumptions | None,
+) -> PlanRow:
     from ml_provisioner.aws.plans import make_plan
 
     template_file = workspace.template_for(target.loaded.stem)
@@ -251,10 +287,12 @@ def _save_plan(aws: AwsSession, target: Target, result: Synthesized, workspace: 
             template_file=str(template_file),
             template_sha256=sha256,
             fingerprint=result.fingerprint.digest,
+            assumptions=assumptions,
         )
     if saved is None:
         row.action = "no changes"
         return row
+    row.cost = saved.cost or {}
     path = plan_path(workspace.reports, target.loaded.stem)
     workspace.write(path, saved.to_json())
     row.plan_file = str(path)
@@ -296,7 +334,7 @@ DEPLOY_HEADERS = ["product", "account", "region", "outcome", "took", "SSM output
 def deploy_one(
     fleet: Fleet,
     target: Target,
-    result: Synthesized,
+    result: Synthesized | None,
     *,
     progress: Callable[[str, str], None],
     allow_destructive: bool = False,
@@ -307,9 +345,11 @@ def deploy_one(
     """deploy-product for one product of the fleet (the caller confirmed the fleet as a whole):
     ``progress(stage, detail)`` follows it, one line's worth at a time. Once ``stop`` is set (the
     fleet was interrupted), it executes nothing: its change set is cancelled as deploy-product
-    cancels one on Ctrl-C, and it ends with Interrupted saying what state it left."""
+    cancels one on Ctrl-C, and it ends with Interrupted saying what state it left. ``result`` is
+    None only with ``plans_in`` for a template that is not current: its plan is refused."""
     names = target.names
-    _refuse_findings(result)
+    if result is not None:
+        _refuse_findings(result)
     started = time.monotonic()
     aws = fleet.session(target, "fleet deploy")
     settled: list[str] = []
@@ -318,7 +358,7 @@ def deploy_one(
         status = event.get("ResourceStatus", "")
         if status.endswith("_COMPLETE") and event.get("LogicalResourceId") != names.stack_name:
             settled.append(event.get("LogicalResourceId", ""))
-        total = len(result.template.get("Resources", {}))
+        total = len(result.template.get("Resources", {})) if result else "?"
         progress("executing", f"{len(settled)}/{total} resources; {event.get('LogicalResourceId', '')} {status}")
 
     def review(change_set: Any) -> None:
@@ -332,6 +372,7 @@ def deploy_one(
         if plans_in is not None:
             deployed = _execute_saved_plan(aws, target, plans_in, review, on_event, allow_destructive)
         else:
+            assert result is not None  # only a saved plan runs without a current template
             deployed = deploy(
                 aws,
                 names,

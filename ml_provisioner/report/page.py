@@ -15,6 +15,16 @@ from typing import Any
 
 from ml_provisioner import __version__
 from ml_provisioner.changes import ResourceChange, describe_value_change
+from ml_provisioner.cost import (
+    Assumptions,
+    CostChange,
+    Estimate,
+    billables_from_template,
+    estimate,
+    number,
+    signed_usd,
+    usd,
+)
 from ml_provisioner.plan import Plan
 from ml_provisioner.policy.generator import MANAGED_POLICY_LIMIT, DeployerPolicy
 from ml_provisioner.report import model
@@ -24,6 +34,7 @@ from ml_provisioner.synth import LintFinding, Synthesized
 SECTIONS = (  # what changes first: it is what the approver signs off
     ("summary", "Summary"),
     ("change-preview", "Change preview"),
+    ("cost", "Monthly cost"),
     ("config", "Configuration"),
     ("tier", "Tier"),
     ("resources", "Resources"),
@@ -42,6 +53,15 @@ class ReviewInput:
     preview: list[ResourceChange] | None = None  # None: not deployed, or not checked
     preview_note: str = ""  # why there is no preview
     plan: Plan | None = None  # the saved plan the preview is (its change set is what deploys)
+    assumptions: Assumptions | None = None  # the usage the cost estimate assumes (None: the defaults)
+    cost_change: CostChange | None = None  # against the deployed stack; None: not compared
+
+    @property
+    def cost_estimate(self) -> Estimate:
+        if self.cost_change is not None:
+            return self.cost_change.after
+        s = self.synthesized
+        return estimate(billables_from_template(s.template), s.names.region, self.assumptions)
 
     def counts(self) -> dict[str, Any]:
         return {
@@ -72,6 +92,7 @@ def build_report(review: ReviewInput, generated_at: dt.datetime) -> str:
             "<main>",
             _summary(review),
             _preview(review.preview, review.preview_note, review.plan),
+            _cost(review),
             _config(s),
             _tier(s),
             _resources(s),
@@ -180,6 +201,7 @@ def _summary(review: ReviewInput) -> str:
             "neutral",
         ),
         ("Change preview", *_preview_headline(review.preview, review.preview_note)),
+        ("Monthly cost", *_cost_headline(review)),
     ]
     html = "".join(
         f'<div class="card {kind}"><div class="label">{escape(label)}</div><div class="value">{escape(value)}</div>'
@@ -200,7 +222,64 @@ def _preview_headline(preview: list[ResourceChange] | None, note: str) -> tuple[
     return f"{len(preview)} change(s)", risks, "bad" if widening or replacements else "good"
 
 
+def _cost_headline(review: ReviewInput) -> tuple[str, str, str]:
+    estimated, change = review.cost_estimate, review.cost_change
+    if estimated.monthly_usd is None:
+        return "no estimate", estimated.headline, "warn"
+    if change is None or change.delta_usd is None:
+        return usd(estimated.monthly_usd), "estimated; change not compared", "neutral"
+    return usd(estimated.monthly_usd), f"{signed_usd(change.delta_usd)}/month with this change", "neutral"
+
+
 # -- sections --------------------------------------------------------------------------------------
+
+
+def _cost(review: ReviewInput) -> str:
+    estimated, change = review.cost_estimate, review.cost_change
+    intro = (
+        "An estimate at AWS list prices, from the template's resources (never from AWS calls): fixed items are "
+        "billed by existing, usage items at the assumptions below (cost-assumptions.yaml in the workspace "
+        "overrides them). Taxes, free tiers shared by the account and usage the product's own code causes "
+        "(training, endpoints it creates) are not included."
+    )
+    if estimated.no_price_data:
+        return _section("cost", intro, Markup(f'<p class="callout">{escape(estimated.headline)}</p>'))
+    if change is None:
+        delta = "Not compared with a deployed stack: run create-review-report with --preview or --plan for the delta."
+    elif change.before is None:
+        delta = f"This change creates the stack: {change.text}."
+    else:
+        delta = f"This change: {change.text}."
+    facts = _table(
+        [],
+        [
+            ("Estimated per month", Markup(f"<strong>{escape(estimated.headline)}</strong>")),
+            ("Fixed (billed while the resources exist)", usd(estimated.fixed_usd)),
+            ("Usage (at the assumptions)", usd(estimated.usage_usd)),
+            ("Delta of the change", delta),
+            ("Prices", f"{estimated.region} list prices in USD, recorded {estimated.prices_recorded}"),
+        ],
+        "kv",
+    )
+    lines = _table(
+        ["Resource", "Billed for", "Kind", "Quantity", "Unit price", "Per month"],
+        [
+            (
+                _code(line.resource),
+                line.item,
+                line.kind,
+                f"{number(line.quantity)} {line.unit}",
+                f"${number(line.unit_usd, 6)}",
+                usd(line.monthly_usd),
+            )
+            for line in estimated.lines
+        ],
+        "cost",
+    )
+    assumptions = _table(
+        ["Assumption", "Value"], [(_code(name), f"{value:g}") for name, value in estimated.assumptions.stated().items()]
+    )
+    return _section("cost", intro, facts, lines, _details("Usage assumptions", assumptions))
 
 
 def _config(s: Synthesized) -> str:

@@ -40,6 +40,7 @@ def install() -> None:
             connections,
             drift,
             model_fixes,
+            pricing,
             resource_import,
             service_fixes,
             stack_lifecycle,
@@ -52,6 +53,7 @@ def install() -> None:
         drift.install()
         service_fixes.install()
         connections.install()
+        pricing.install()
         stack_sets.install()
         # moto caches its type -> model table; the models above register by subclassing.
         for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
