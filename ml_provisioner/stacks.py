@@ -18,10 +18,19 @@ from constructs import Construct
 from constructs_lib._iam import resolved_later
 from constructs_lib.enterprise_security import EndpointNetwork, EnterpriseSecurity, EnterpriseSecurityProps
 from constructs_lib.enterprise_security import policies as enterprise
+from constructs_lib.names import KINDS
 from constructs_lib.professional_addons import policies as professional
 from constructs_lib.professional_addons.construct import ProfessionalAddons, ProfessionalAddonsProps
-from constructs_lib.starter_core import Connection, LogDestination, Source, StarterCore, StarterCoreProps
+from constructs_lib.starter_core import (
+    Connection,
+    InitialCommit,
+    LogDestination,
+    Source,
+    StarterCore,
+    StarterCoreProps,
+)
 from constructs_lib.starter_core.props import SourceControl as SourceControlName
+from ml_provisioner import staging
 from ml_provisioner.config.models import (
     EnterpriseConfig,
     MlProduct,
@@ -66,7 +75,18 @@ class ProductStack(Stack):
 
     def core_props(self) -> StarterCoreProps:
         """StarterCore's props, with what this tier adds to it."""
-        return StarterCoreProps(names=self.names, source=source_of(self.config.ml_product))
+        product, names = self.config.ml_product, self.names
+        seeded = product.source_control is SourceControl.CODECOMMIT and product.seed_code
+        return StarterCoreProps(
+            names=names,
+            source=source_of(product),
+            initial_commits={
+                kind: InitialCommit(bucket=staging.staging_bucket(names), key=staging.seed_archive_key(names, kind))
+                for kind in KINDS
+            }
+            if seeded
+            else {},
+        )
 
     def compose(self) -> None:
         """The tier's constructs, after StarterCore (each tier adds to the one below)."""
@@ -137,6 +157,12 @@ class EnterpriseStack(ProfessionalStack):
                 group_name=self.names.compliance_log_group,
             ),
             outputs={**props.outputs, **outputs_resolved_later(outputs, lambda: self.security.outputs)},
+            # SageMaker jobs and models of the builds use the product's key and run in its subnets
+            build_variables={
+                "KMS_KEY_ARN": resolved_later(lambda: self.security.key.attr_arn),
+                "SUBNET_IDS": ",".join(deployed_vpc(self.config, self.names.is_test).subnet_ids),
+                "SECURITY_GROUP_IDS": resolved_later(lambda: self.security.security_group_id),
+            },
         )
 
     def compose(self) -> None:

@@ -7,6 +7,7 @@ bucket and this key prefix, so the lifecycle code must use these functions to na
 
 from __future__ import annotations
 
+from constructs_lib.names import Kind
 from ml_provisioner.naming import TOOL, Names
 
 TEMPLATE_BODY_LIMIT = 51_200  # bytes
@@ -21,6 +22,12 @@ def staging_prefix(names: Names) -> str:
     """Templates of a stack are staged under ``templates/<stack name>/`` (a test stack's name
     has its suffix), and expire after a few days."""
     return f"templates/{names.stack_name}/"
+
+
+def seed_archive_key(names: Names, kind: Kind) -> str:
+    """Where a codecommit product's seed code waits for CloudFormation to create the repository
+    with it (the repository's Code): beside the stack's staged templates."""
+    return f"{staging_prefix(names)}seed/model-{kind}.zip"
 
 
 def needs_staging(template_body: str) -> bool:

@@ -70,6 +70,11 @@ class Workspace:
     def reports(self) -> Path:
         return self.root / "reports"
 
+    @property
+    def seed(self) -> Path:
+        """seed-code's folders, one per config."""
+        return self.root / "seed"
+
     def template_for(self, config_stem: str) -> Path:
         return self.templates / f"{config_stem}.yaml"
 

@@ -206,11 +206,13 @@ def test_create_prov_template_writes_templates_for_several_configs_in_one_run(wo
     assert "action=create-prov-template exit=0" in log and "2 template(s) written" in log
 
 
-def test_validate_prov_template_runs_cfn_lint_and_cdk_nag(workspace):
+def test_validate_prov_template_runs_cfn_lint_and_cdk_nag(workspace, synthesized):
     assert run("create-prov-template", "-c", STARTER.name)[0] == 0
     code, out, _ = run("validate-prov-template", "-c", STARTER.name)
     assert code == 0
-    assert "0 error(s), 0 warning(s), 32 acknowledged cdk-nag finding(s)" in out
+    acknowledged = len(synthesized[STARTER.stem].acknowledged)  # each with its reason in the template
+    assert acknowledged >= 30
+    assert f"0 error(s), 0 warning(s), {acknowledged} acknowledged cdk-nag finding(s)" in out
 
 
 def test_validate_prov_template_without_a_template_says_to_create_it(workspace):

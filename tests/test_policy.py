@@ -22,7 +22,7 @@ import parliament
 import pytest
 from typer.testing import CliRunner
 
-from ml_provisioner import staging
+from ml_provisioner import seed, staging
 from ml_provisioner.cli import app
 from ml_provisioner.config.models import EnterpriseConfig, SourceControl
 from ml_provisioner.naming import Names
@@ -142,7 +142,9 @@ class RealArns:
                 "model-package-group": [self.arn("sagemaker", f"model-package-group/{p['ModelPackageGroupName']}")]
             }, {}
         if rtype == "AWS::CodeCommit::Repository":
-            return {"repository": [self.arn("codecommit", p["RepositoryName"])]}, {}
+            code = p.get("Code", {}).get("S3")  # the first commit, read from its archive
+            objects = {"object": [f"arn:{self.names.partition}:s3:::{code['Bucket']}/{code['Key']}"]} if code else {}
+            return {"repository": [self.arn("codecommit", p["RepositoryName"])]}, objects
         if rtype == "AWS::CodeBuild::Project":
             return {"project": [self.arn("codebuild", f"project/{p['Name']}")]}, {"role": [self.role(p["ServiceRole"])]}
         if rtype == "AWS::CodePipeline::Pipeline":
@@ -453,6 +455,7 @@ LIFECYCLE_STACK_CALLS = [
         "ExecuteChangeSet",
         "DeleteChangeSet",  # an empty or abandoned change set
         "ListChangeSets",  # leftovers and saved plans
+        "ListStacks",  # test-deploy --list/--prune find the test deployments (only "*" exists for it)
         "DescribeStacks",  # status, outputs and the stack waiters
         "DescribeStackEvents",  # why a deployment failed
         "DescribeStackResources",
@@ -499,9 +502,12 @@ def test_templates_over_the_body_limit_may_use_the_staging_bucket_and_only_their
     staged = f"{bucket}/templates/{names.stack_name}/0123abcd.yaml"
     assert staging.staging_prefix(names) == f"templates/{names.stack_name}/"
     large = len(result.template_yaml().encode()) > 51_200
+    # a codecommit product's seed code waits there too, for its repositories' first commit
+    seeds_repositories = bool(seed.initial_commit_buckets(result.template))
+    uses_staging = large or seeds_repositories
     assert policies[stem].staged == large
-    assert allows("s3:PutObject", staged) == large and allows("s3:GetObject", staged) == large
-    assert allows("s3:CreateBucket", bucket) == large
+    assert allows("s3:PutObject", staged) == uses_staging and allows("s3:GetObject", staged) == uses_staging
+    assert allows("s3:CreateBucket", bucket) == uses_staging
     assert not allows("s3:GetObject", f"{bucket}/templates/another-product-ml/0123abcd.yaml")
     assert staging.staging_bucket(names) == f"ml-provisioner-staging-{names.account}-{names.region}"
 

@@ -229,7 +229,8 @@ DIRECT_CHANGES = {
     "s3:PutBucketPublicAccessBlock": "the staging bucket",
     "s3:PutEncryptionConfiguration": "the staging bucket",
     "s3:PutLifecycleConfiguration": "the staging bucket",
-    "s3:PutObject": "the staged template",
+    "s3:PutObject": "the staged template and seed code; a new s3 product's seed archives, create-only",
+    "kms:GenerateDataKey": "those archives, in an enterprise bucket: encrypted with the product's key, through S3",
     "s3:DeleteObject": "emptying a test deployment's bucket before delete-product removes it",
     "s3:DeleteObjectVersion": "emptying a test deployment's bucket before delete-product removes it",
 }
@@ -252,7 +253,16 @@ def test_every_other_change_is_cloudformation_s_call_for_a_change_set(synthesize
                 if not changes_something(action) or through_stack == ["cloudformation.amazonaws.com"]:
                     continue
                 assert action in DIRECT_CHANGES, f"{stem} ({mode}): {action} is a direct change ({statement['Sid']})"
-                if action.startswith("s3:"):
+                if statement["Sid"] == "S3SeedSourceArchivesKey":  # only S3 may use it, only the product's key
+                    assert statement["Condition"]["StringEquals"]["kms:ViaService"].startswith("s3."), stem
+                    assert "aws:ResourceTag/ml-provisioner:product" in statement["Condition"]["StringEquals"]
+                elif statement["Sid"].startswith("S3SeedSourceArchives"):  # never over the team's source
+                    assert statement["Condition"] == {"StringEquals": {"s3:if-none-match": "*"}}, stem
+                    assert all(
+                        r.endswith(("/source/model-build.zip", "/source/model-deploy.zip"))
+                        for r in statement["Resource"]
+                    )
+                elif action.startswith("s3:"):
                     for resource in statement["Resource"]:
                         assert any(mark in resource for mark in EMPTIED_OR_STAGED), (stem, action, resource)
 

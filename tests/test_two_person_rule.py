@@ -82,11 +82,20 @@ def test_the_approver_executes_the_product_s_saved_plans_and_nothing_else(synthe
             assert not allowed(approver, f"cloudformation:{action}", stack_arn(names), names, **_role(policy)), action
 
 
+# Writing a new s3 product's seed archives: only where no object is (If-None-Match), and the key
+# only through S3.
+SEED_ARCHIVE_CONDITIONS = [{"StringEquals": {"s3:if-none-match": "*"}}] + [
+    {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com", "aws:ResourceTag/ml-provisioner:product": p}}
+    for region in ("eu-west-1",)
+    for p in ("globalbank-prod-c001-demand-forecasting", "globalbank-prod-c001-demand-forecasting-batch")
+]
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_everything_else_the_approver_may_do_is_reading_or_cloudformation_s_own_calls(split, mode):
     """Besides executing plans and keeping production protected: reads, passing the product's roles
-    (CloudFormation checks it as the executor's in direct mode), and what CloudFormation does for
-    the change set (aws:CalledVia)."""
+    (CloudFormation checks it as the executor's in direct mode), what CloudFormation does for the
+    change set (aws:CalledVia), and a new s3 product's seed archives (create-only: If-None-Match)."""
     for stem in STEMS:
         policy = split[stem, mode]
         for statement in (s for s in policy.approver_statements if s["Effect"] == "Allow"):
@@ -100,6 +109,7 @@ def test_everything_else_the_approver_may_do_is_reading_or_cloudformation_s_own_
                         action == "cloudformation:ExecuteChangeSet"
                         and statement["Sid"] == "CloudformationExecuteSavedPlans"
                     )
+                    or statement.get("Condition") in SEED_ARCHIVE_CONDITIONS
                 ), (stem, mode, statement["Sid"], action)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from constructs_lib.names import KINDS
-from constructs_lib.starter_core.props import Connection, LogDestination, Source, StarterCoreProps
+from constructs_lib.starter_core.props import Connection, InitialCommit, LogDestination, Source, StarterCoreProps
 
 if TYPE_CHECKING:
     from constructs_lib.starter_core.construct import StarterCore
@@ -24,4 +24,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["KINDS", "Connection", "LogDestination", "Source", "StarterCore", "StarterCoreProps"]
+__all__ = ["KINDS", "Connection", "InitialCommit", "LogDestination", "Source", "StarterCore", "StarterCoreProps"]

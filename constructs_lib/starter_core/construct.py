@@ -42,7 +42,11 @@ class StarterCore(Construct):
             self, names, removal=removal, kms_key_arn=key, build_log_retention_days=props.build_log_retention_days
         )
         self.model_package_group = build_model_registry(self, names, removal=removal)
-        self.repositories = build_repositories(self, names, removal=removal) if source.uses_codecommit else {}
+        self.repositories = (
+            build_repositories(self, names, removal=removal, initial_commits=props.initial_commits)
+            if source.uses_codecommit
+            else {}
+        )
 
         self.sagemaker_policy = policies.sagemaker_policy(names, kms_key_arn=key)
         self.sagemaker_role = build_role(
@@ -74,6 +78,7 @@ class StarterCore(Construct):
                 kms_key_arn=key,
                 build_logs=props.build_logs,
                 s3_logs=bool(props.build_log_retention_days),
+                extra_variables=props.build_variables,
             )
             for kind in KINDS
         }

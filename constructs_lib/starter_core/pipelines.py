@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
@@ -11,9 +11,9 @@ from constructs import Construct
 from constructs_lib._iam import acknowledge
 from constructs_lib.names import Kind, ProductNames
 from constructs_lib.starter_core.props import LogDestination, Source
+from constructs_lib.starter_core.storage import SOURCE_BRANCH
 
 CODEBUILD_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
-SOURCE_BRANCH = "main"  # of the CodeCommit repositories
 
 
 def build_project(
@@ -26,6 +26,7 @@ def build_project(
     kms_key_arn: str | None,
     build_logs: LogDestination | None,
     s3_logs: bool,
+    extra_variables: Mapping[str, str],
 ) -> codebuild.CfnProject:
     """The project that runs the buildspec of the kind's source, as the CodeBuild role."""
     n = names
@@ -39,6 +40,7 @@ def build_project(
             # this prefix: the roles may only touch names that do.
             ("RESOURCE_NAME_PREFIX", n.name("")),
             ("SAGEMAKER_EXECUTION_ROLE_ARN", sagemaker_role_arn),
+            *extra_variables.items(),
         )
     ]
     cloud_watch_logs = (

@@ -18,6 +18,15 @@ PIPELINE_STEP_PREFIX = "pipelines-"
 # The SageMaker jobs a pipeline step runs: IAM resource type -> API name.
 PIPELINE_JOBS = {"processing-job": "ProcessingJob", "training-job": "TrainingJob", "transform-job": "TransformJob"}
 PRODUCT_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
+# The model-deploy code serves a model through a CloudFormation stack of its own (the seed's
+# serving.yml), made with the deploy build's own credentials: no role is passed to CloudFormation.
+SERVING_STACK = "serving"
+SERVING_STACK_ACTIONS = (
+    "cloudformation:CreateStack",
+    "cloudformation:DescribeStackEvents",
+    "cloudformation:DescribeStacks",
+    "cloudformation:UpdateStack",
+)
 # What the pipeline role reads of a CodeCommit source (CodePipeline's CodeCommit source action).
 SOURCE_READ_ACTIONS = (
     "codecommit:CancelUploadArchive",
@@ -140,6 +149,7 @@ def codebuild_policies(
             "sagemaker:StartPipelineExecution",
             "sagemaker:UpdatePipeline",
             "sagemaker:AddTags",
+            "sagemaker:ListTags",
         ],
         [n.arn("sagemaker", f"pipeline/{n.name('*')}"), n.arn("sagemaker", f"pipeline/{n.name('*')}/execution/*")],
         why_wildcard="The model-build code names its SageMaker pipelines after the product; "
@@ -166,10 +176,24 @@ def codebuild_policies(
             "sagemaker:DescribeEndpointConfig",
             "sagemaker:DescribeModel",
             "sagemaker:UpdateEndpoint",
+            "sagemaker:ListTags",
+            "sagemaker:DeleteTags",
         ],
         [n.arn("sagemaker", f"{rtype}/{n.name('*')}") for rtype in ("endpoint", "endpoint-config", "model")],
         why_wildcard="Endpoints, endpoint configs and models are versioned per deployment under "
         "the product's name prefix.",
+    )
+    deploy.allow(
+        "ServeModels",
+        ["sagemaker:InvokeEndpoint", "sagemaker:CreateTransformJob", "sagemaker:DescribeTransformJob"],
+        [n.arn("sagemaker", f"{rtype}/{n.name('*')}") for rtype in ("endpoint", "transform-job")],
+        why_wildcard="The smoke test invokes the product's endpoint; batch transforms are named per run.",
+    )
+    deploy.allow(
+        "ServingStack",
+        list(SERVING_STACK_ACTIONS),
+        [serving_stack_arn(n)],
+        why_wildcard="CloudFormation gives each stack an id after its name.",
     )
     for policy in (build, deploy):
         policy.allow(
@@ -214,6 +238,10 @@ def pipeline_policy(
 # -- ARNs the documents share -------------------------------------------------------------------
 def artifacts_bucket_arn(names: ProductNames) -> str:
     return names.arn("s3", names.artifacts_bucket, region=False, account=False)
+
+
+def serving_stack_arn(names: ProductNames) -> str:
+    return names.arn("cloudformation", f"stack/{names.name(SERVING_STACK)}/*")
 
 
 def sagemaker_role_arn_pattern(names: ProductNames) -> str:

@@ -42,6 +42,14 @@ class Source:
 
 
 @dataclass(frozen=True, kw_only=True)
+class InitialCommit:
+    """A CodeCommit repository's first commit: a zip in S3, read once when the repository is created."""
+
+    bucket: str
+    key: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class LogDestination:
     """One log group both CodeBuild projects write to, each to streams named after its kind."""
 
@@ -67,3 +75,7 @@ class StarterCoreProps:
     pipeline_grants: tuple[Grant, ...] = ()
     # SSM outputs published after StarterCore's own, in this order (values may be resolved later).
     outputs: Mapping[str, str] = field(default_factory=dict)
+    # codecommit: each repository's first commit (the seed code); empty: the repositories start empty.
+    initial_commits: Mapping[Kind, InitialCommit] = field(default_factory=dict)
+    # Variables both builds get after the build contract's own (a higher tier's key and network).
+    build_variables: Mapping[str, str] = field(default_factory=dict)

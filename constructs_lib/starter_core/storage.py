@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import Fn, RemovalPolicy
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_s3 as s3
@@ -10,6 +12,9 @@ from constructs import Construct
 
 from constructs_lib._iam import acknowledge
 from constructs_lib.names import KINDS, Kind, ProductNames
+from constructs_lib.starter_core.props import InitialCommit
+
+SOURCE_BRANCH = "main"  # of the CodeCommit repositories
 
 
 def build_artifacts_bucket(
@@ -113,15 +118,23 @@ def build_model_registry(
 
 
 def build_repositories(
-    scope: Construct, names: ProductNames, *, removal: RemovalPolicy
+    scope: Construct, names: ProductNames, *, removal: RemovalPolicy, initial_commits: Mapping[Kind, InitialCommit]
 ) -> dict[Kind, codecommit.CfnRepository]:
     repositories = {}
     for kind in KINDS:
+        commit = initial_commits.get(kind)
         repository = codecommit.CfnRepository(
             scope,
             f"Model{kind.title()}Repository",
             repository_name=names.repository(kind),
             repository_description=f"Model {kind} code of ML product {names.deployment_id}",
+            # CodeCommit reads Code only when it creates the repository: later changes never touch it.
+            code=codecommit.CfnRepository.CodeProperty(
+                s3=codecommit.CfnRepository.S3Property(bucket=commit.bucket, key=commit.key),
+                branch_name=SOURCE_BRANCH,
+            )
+            if commit
+            else None,
         )
         repository.apply_removal_policy(removal)  # source code is data
         repositories[kind] = repository

@@ -20,6 +20,8 @@ from typing import Any
 import botocore.exceptions
 
 from ml_provisioner import catalog, staging
+from ml_provisioner import seed as seed_code
+from ml_provisioner.aws import seed
 from ml_provisioner.aws.changes import (
     create_change_set,
     delete_change_set,
@@ -142,6 +144,7 @@ class DeployResult:
     stack_name: str
     change_set: ChangeSet
     outputs: dict[str, str]  # SSM output name -> value, read back from SSM and checked
+    seeded: list[str] = field(default_factory=list)  # where the seed code went (a new s3 product)
 
     @property
     def outcome(self) -> str:
@@ -204,7 +207,12 @@ def deploy(
                 execute(aws, names, change_set, on_event=on_event)
         elif change_set.arn:  # made, but it changes no resource (e.g. only Metadata): never left behind
             discard_change_set(aws, names.stack_name, change_set)
-        return DeployResult(names.stack_name, change_set, read_back_outputs(aws, names, expected_outputs))
+        return DeployResult(
+            names.stack_name,
+            change_set,
+            read_back_outputs(aws, names, expected_outputs),
+            seed.deliver_seed_code(aws, names) if change_set.change_type == "CREATE" else [],
+        )
     except KeyboardInterrupt:
         with _uninterruptible():
             removed = [] if executing else _try_remove_leftovers(aws, names.stack_name)
@@ -307,6 +315,9 @@ def plan_deploy(
     revert_drift: bool = False,
 ) -> ChangeSet:
     source = _template_source(aws, names, template_text, staging_bucket)
+    for bucket in seed_code.initial_commit_buckets(template):  # a new repository's first commit
+        _ensure_staging_bucket(aws, bucket, names.region, names.account)
+        seed.stage_initial_commits(aws, names, bucket)
     change_set = create_change_set(
         aws,
         stack_name=names.stack_name,

@@ -12,8 +12,8 @@ from typing import Any
 import botocore.exceptions
 
 from ml_provisioner import catalog
-from ml_provisioner.aws import restore
-from ml_provisioner.aws.changes import change_set_template_text, described_changes
+from ml_provisioner.aws import restore, seed
+from ml_provisioner.aws.changes import change_set_template_text, described_with_template
 from ml_provisioner.aws.lifecycle import (
     _AWS_FAULTS,
     DeployResult,
@@ -33,6 +33,7 @@ from ml_provisioner.aws.lifecycle import (
 from ml_provisioner.aws.preflight import before_any_change_set
 from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.changes import ChangeSet, ResourceChange, refuse_unsafe_changes
+from ml_provisioner.cost import Assumptions, template_change
 from ml_provisioner.errors import BadInput
 from ml_provisioner.identity import PLAN_PREFIX
 from ml_provisioner.naming import Names
@@ -53,9 +54,11 @@ def make_plan(
     notify: Callable[[str], None] = lambda _: None,
     staging_bucket: str | None = None,
     revert_drift: bool = False,
+    assumptions: Assumptions | None = None,
 ) -> tuple[Plan | None, ChangeSet]:
     """Create the change set a deploy would execute now and keep it: (the plan, its change set),
-    or (None, an empty change set) when there is nothing to change."""
+    or (None, an empty change set) when there is nothing to change. The plan records what the
+    change does to the monthly cost estimate, at these usage assumptions (default: the defaults)."""
     before_any_change_set(aws, names, notify)
     owned_stack_state(aws, names)
     for leftover in remove_leftovers(aws, names.stack_name):
@@ -102,6 +105,7 @@ def make_plan(
         created_at=now(),
         changes=[{**change.to_json(), "flags": change.flags} for change in change_set.changes],
         revert_drift=change_set.revert_drift,
+        cost=template_change(change_set.deployed_template, template, names.region, assumptions).to_json(),
     )
     return plan, change_set
 
@@ -143,7 +147,7 @@ def planned_change_set(aws: AwsSession, names: Names, plan: Plan) -> ChangeSet:
     change_type = described.get("ChangeSetType") or plan.change_type
     if change_type != plan.change_type:
         raise BadInput(f"the plan says {plan.change_type}, the change set is a {change_type}", hint)
-    changes = described_changes(
+    changes, old_template = described_with_template(
         aws,
         plan.change_set_arn,
         change_type=change_type,
@@ -157,7 +161,13 @@ def planned_change_set(aws: AwsSession, names: Names, plan: Plan) -> ChangeSet:
             f"({len(changes)} change(s)): the file was changed after it was saved",
             hint,
         )
-    return ChangeSet(plan.change_set_arn, change_type, changes, described.get("DeploymentMode") == "REVERT_DRIFT")
+    return ChangeSet(
+        plan.change_set_arn,
+        change_type,
+        changes,
+        described.get("DeploymentMode") == "REVERT_DRIFT",
+        deployed_template=old_template,
+    )
 
 
 class PlanGone(BadInput):
@@ -223,7 +233,12 @@ def execute_plan(
         executing = True
         with restore.left_behind_reported(aws, names, template, change_set.change_type):
             execute(aws, names, change_set, on_event=on_event)
-        return DeployResult(names.stack_name, change_set, read_back_outputs(aws, names, expected_outputs))
+        return DeployResult(
+            names.stack_name,
+            change_set,
+            read_back_outputs(aws, names, expected_outputs),
+            seed.deliver_seed_code(aws, names) if change_set.change_type == "CREATE" else [],
+        )
     except KeyboardInterrupt:
         with _uninterruptible():
             now_ = _look(aws, names.stack_name)

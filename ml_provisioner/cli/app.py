@@ -14,7 +14,7 @@ import typer
 import typer.core
 
 from ml_provisioner import __version__
-from ml_provisioner.cli import bootstrap, ecosystem, fleet, lifecycle, local, review, sandbox
+from ml_provisioner.cli import bootstrap, ecosystem, fleet, lifecycle, local, pricing, review, sandbox
 from ml_provisioner.cli._common import Run, workspace_root
 from ml_provisioner.workspace import ENV_VAR, Workspace
 
@@ -81,6 +81,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "validate-prov-template": local.validate_prov_template,
     "create-policy": review.create_policy,
     "create-review-report": review.create_review_report,
+    "seed-code": local.seed_code,
     "show-changes": lifecycle.show_changes,
     "deploy-product": lifecycle.deploy_product,
     "test-deploy": lifecycle.test_deploy,
@@ -105,6 +106,7 @@ SUMMARIES = {
     "validate-prov-template": "cfn-lint and cdk-nag the written templates.",
     "create-policy": "Write the deployer policy and the boundary.",
     "create-review-report": "Write the HTML review of a config or plan.",
+    "seed-code": "Write the product's seed code, with how to push it.",
     "sandbox": "Run a local AWS endpoint on 127.0.0.1.",
     "bootstrap": "Put boundaries and deployer roles in accounts.",
 }
@@ -113,7 +115,9 @@ METAVARS = {
     "--config": "FILE",
     "--plan": "FILE",
     "--discard": "FILE",
+    "--file": "FILE",
     "--workspace": "DIR",
+    "--out": "DIR",
     "--endpoint-url": "URL",
     "--role-arn": "ARN",
     "--administration-role-arn": "ARN",
@@ -170,13 +174,16 @@ FLEET_SUMMARIES = {
 for _info in fleet.fleet.registered_commands:
     _info.cls, _info.short_help = _Command, FLEET_SUMMARIES[str(_info.name)]
 app.add_typer(fleet.fleet, cls=_Group, short_help="Status, plans, deploys and drift of many products.")
+for _info in pricing.pricing.registered_commands:
+    _info.cls, _info.short_help = _Command, "Update the list prices from the Price List API."
+app.add_typer(pricing.pricing, cls=_Group, short_help="The list prices that cost estimates use.")
 
 _GLOBAL_FLAGS = {"--verbose", "-v", "--quiet", "-q", "--no-color"}
 _GLOBAL_WITH_VALUE = {"--workspace", "-w", "--profile"}
 
 
 _CONFIG_OPTIONS = {"--config", "-c"}
-_ACTIONS = {*COMMANDS, "fleet"}
+_ACTIONS = {*COMMANDS, "fleet", "pricing"}
 # The actions that take several configs (their `config` is ConfigsOption).
 _MANY_CONFIGS = {
     name

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -27,6 +28,7 @@ from ml_provisioner.cli._common import (
     table,
 )
 from ml_provisioner.config.loader import LoadedConfig
+from ml_provisioner.cost import load_assumptions
 from ml_provisioner.errors import EXIT_DRIFT, EXIT_FAILED, BadInput, Interrupted, OperationFailed, ProvisionerError
 from ml_provisioner.identity import new_test_marker
 from ml_provisioner.naming import Names, config_file_name
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from ml_provisioner.aws.lifecycle import RetainedResource
     from ml_provisioner.aws.session import AwsSession
     from ml_provisioner.changes import ChangeSet, ResourceChange
+    from ml_provisioner.cost import CostChange
     from ml_provisioner.synth import Synthesized
 
 StackNameOption = Annotated[
@@ -148,9 +151,54 @@ def test_deploy(
     service_role: ServiceRoleOption = False,
     role_arn: RoleArnOption = None,
     external_id: ExternalIdOption = None,
+    expires_in: Annotated[
+        str | None,
+        typer.Option(
+            "--expires-in",
+            metavar="DURATION",
+            help="How long the test deployment lives: a number and m, h, d or w, e.g. 12h or 3d (default 7d). "
+            "Its stack is tagged ml-provisioner:expires-at (UTC); --prune removes it after that.",
+        ),
+    ] = None,
+    list_: Annotated[
+        bool,
+        typer.Option(
+            "--list",
+            help="Deploy nothing: list the product's test deployments in the config's account and region, "
+            "with their expiry.",
+        ),
+    ] = False,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="Deploy nothing: delete the product's expired test deployments (as delete-product --stack-name "
+            "does; retained resources stay). Asks first.",
+        ),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --prune: delete without asking (required without a terminal).")
+    ] = False,
 ) -> None:
-    """Deploy an isolated copy (random suffix on every name) beside the real product."""
+    """Deploy an isolated copy (random suffix on every name) beside the real product; it expires
+    after --expires-in (7 days). --list shows the product's test deployments, --prune deletes the
+    expired ones."""
+    from ml_provisioner.aws.expiring import DEFAULT_LIFETIME, expiry, lifetime
+
     with action(ctx, "test-deploy") as run:
+        if list_ or prune:
+            for given, option in ((expires_in, "--expires-in"), (list_ and prune, "--list")):
+                if given:
+                    raise BadInput(
+                        f"{option} does not go with {'--prune' if option == '--list' else '--list or --prune'}",
+                        "test-deploy --list lists, --prune deletes the expired ones (and lists them), "
+                        "test-deploy [--expires-in DURATION] deploys",
+                    )
+            _test_deployments(run, config, endpoint_url, as_json, prune, force, service_role, (role_arn, external_id))
+            return
+        if force:
+            raise BadInput("--force goes with --prune only", "test-deploy deploys without asking")
+        expires_at = expiry(lifetime(expires_in or DEFAULT_LIFETIME))
         _deploy(
             run,
             run.load(config),
@@ -161,7 +209,86 @@ def test_deploy(
             as_json=as_json,
             service_role=service_role,
             access=(role_arn, external_id),
+            expires_at=expires_at,
         )
+
+
+def _test_deployments(
+    run: Run,
+    config: str,
+    endpoint_url: str | None,
+    as_json: bool,
+    prune: bool,
+    force: bool,
+    service_role: bool,
+    access: tuple[str | None, str | None],
+) -> None:
+    """test-deploy --list / --prune."""
+    from ml_provisioner.aws import aws_errors
+    from ml_provisioner.aws.expiring import find, now
+    from ml_provisioner.aws.expiring import prune as delete_expired
+
+    names, aws = _connect(run, config, None, endpoint_url, "test-deploy", service_role=service_role, access=access)
+    with aws_errors("test-deploy"):
+        found = find(aws, names)
+    at = now()
+    for refused in found.not_ours:
+        run.warn(f"left alone: {refused}")
+    expired = [d for d in found.deployments if d.expired(at)]
+    where = f"{names.product} in {names.account} {names.region}"
+    listed = [d.to_json(at) for d in found.deployments]
+    if not prune:
+        run.summary = f"{len(found.deployments)} test deployment(s), {len(expired)} expired"
+        if as_json:
+            run.json(
+                {
+                    "product": names.product,
+                    "region": names.region,
+                    "test_deployments": listed,
+                    "left_alone": found.not_ours,
+                }
+            )
+            return
+        rows = [
+            [d.stack_name, d.status, d.expires_at or "(none)", "yes" if d.expired(at) else ""]
+            for d in found.deployments
+        ]
+        if rows:
+            run.out(table(rows, ["test stack", "status", "expires at (UTC)", "expired"]))
+        run.result(f"{len(found.deployments)} test deployment(s) of {where}; {len(expired)} expired")
+        return
+    if expired:
+        if not as_json:
+            run.out(table([[d.stack_name, d.expires_at] for d in expired], ["expired test stack", "expired at (UTC)"]))
+        _confirm(f"Delete these {len(expired)} expired test deployment(s)?", force)
+    pruned = []
+    with aws_errors("test-deploy"):
+        for deployment in expired:
+            pruned.append(delete_expired(aws, deployment, on_event=_event_printer(run, as_json)))
+    failed = [p for p in pruned if p.error]
+    run.summary = f"pruned {len(pruned) - len(failed)} expired test deployment(s) of {len(found.deployments)}"
+    if failed:
+        raise OperationFailed(
+            f"{len(failed)} of {len(pruned)} expired test deployment(s) not deleted: "
+            + "; ".join(str(p.error) for p in failed),
+            "the others were deleted; test-deploy --list shows what remains",
+        )
+    if as_json:
+        run.json(
+            {
+                "product": names.product,
+                "region": names.region,
+                "pruned": [p.to_json() for p in pruned],
+                "left_alone": found.not_ours,
+            }
+        )
+        return
+    for deleted in pruned:
+        run.out(f"deleted {deleted.stack_name}")
+        _report_retained(run, deleted.retained, as_json)
+    run.result(
+        f"pruned {len(pruned)} expired test deployment(s) of {where}; {len(found.deployments) - len(pruned)} kept"
+    )
 
 
 def show_changes(
@@ -252,16 +379,20 @@ def _show_changes(
             raise OperationFailed(
                 f"stack {names.stack_name} is not deployed", "show-product lists what deploy-product would create"
             )
+        cost = _cost_change(run, change_set, result)
         if as_json:
             run.json(
                 {
                     "stack": names.stack_name,
                     "revert_drift": change_set.revert_drift,
                     "changes": [c.to_json() for c in change_set.changes],
+                    "cost": cost.to_json(),
                 }
             )
         else:
             _render_changes(run, names, change_set.changes)
+            if change_set.changes:
+                run.result(f"monthly cost estimate: {cost.text}")
         return not change_set.empty
     return False  # not reached: action() turns every failure into an exit
 
@@ -300,6 +431,7 @@ def _save_plan(
             fingerprint=result.fingerprint.digest,
             notify=run.warn,
             revert_drift=revert_drift,
+            assumptions=load_assumptions(run.workspace)[0],
         )
     if plan is None:
         run.summary = "no changes: no plan saved"
@@ -330,6 +462,8 @@ def _save_plan(
         run.json({"stack": names.stack_name, "plan": str(path), **json.loads(plan.to_json())})
         return True
     _render_changes(run, names, change_set.changes)
+    if plan.cost:
+        run.result(f"monthly cost estimate: {plan.cost['text']}")
     run.result(f"plan saved: {path} (change set {plan.change_set_arn})")
     run.out(
         f"review it: ml-provisioner create-review-report --config {loaded.path.name} --plan {path}\n"
@@ -591,6 +725,7 @@ def _deploy(
     fresh: bool = False,
     access: tuple[str | None, str | None] = (None, None),
     revert_drift: bool = False,
+    expires_at: str | None = None,
 ) -> None:
     from ml_provisioner.aws import aws_errors
     from ml_provisioner.aws.lifecycle import deploy
@@ -598,7 +733,7 @@ def _deploy(
     what = "test-deploy" if test_marker else "deploy-product"
     _, aws = _connect(run, loaded, None, endpoint_url, what, service_role=service_role, access=access)
     result = _template(run, loaded, test_marker, fresh=fresh)
-    names = result.names
+    names = replace(result.names, expires_at=expires_at)  # a test deployment's stack carries its expiry
     if result.errors:
         raise OperationFailed(
             f"cdk-nag reports {len(result.errors)} unacknowledged error(s)",
@@ -628,7 +763,7 @@ def _deploy(
             revert_drift=revert_drift,
         )
     run.summary = f"{names.stack_name}: {deployed.outcome}"
-    _report_outputs(run, loaded, names, deployed.outputs, as_json, deployed.outcome)
+    _report_outputs(run, loaded, names, deployed.outputs, as_json, deployed.outcome, deployed.seeded)
 
 
 def _deploy_plan(
@@ -673,7 +808,7 @@ def _deploy_plan(
             allow_destructive=allow_destructive,
         )
     run.summary = f"{names.stack_name}: {deployed.outcome} (plan {path})"
-    _report_outputs(run, loaded, names, deployed.outputs, as_json, deployed.outcome)
+    _report_outputs(run, loaded, names, deployed.outputs, as_json, deployed.outcome, deployed.seeded)
 
 
 def _template(run: Run, loaded: LoadedConfig, test_marker: str | None = None, *, fresh: bool = False) -> Synthesized:
@@ -690,7 +825,13 @@ def _template(run: Run, loaded: LoadedConfig, test_marker: str | None = None, *,
 
 
 def _report_outputs(
-    run: Run, loaded: LoadedConfig, names: Names, outputs: dict[str, str], as_json: bool, outcome: str
+    run: Run,
+    loaded: LoadedConfig,
+    names: Names,
+    outputs: dict[str, str],
+    as_json: bool,
+    outcome: str,
+    seeded: list[str],
 ) -> None:
     if as_json:
         run.json(
@@ -700,18 +841,31 @@ def _report_outputs(
                 "outcome": outcome,
                 "ssm_prefix": names.ssm_prefix,
                 "outputs": outputs,
+                "seed_code": seeded,
+                **({"expires_at": names.expires_at} if names.is_test else {}),
             }
         )
         return
     run.out(table([[names.ssm_parameter(k), v] for k, v in outputs.items()], ["SSM parameter", "value"]))
     run.result(f"stack {names.stack_name}: {outcome}; {len(outputs)} SSM output(s) read back and checked")
+    for line in seeded:
+        run.result(line)
     if names.is_test:
         run.result(f"test stack name: {names.stack_name}")
+        run.out(f"expires at {names.expires_at} (UTC): test-deploy --config {loaded.path.name} --prune removes it then")
         run.out(
             f"remove it with: ml-provisioner delete-product --config {loaded.path.name} "
             f"--stack-name {names.stack_name} --force\n"
             f"           or: aws cloudformation delete-stack --stack-name {names.stack_name} --region {names.region}"
         )
+
+
+def _cost_change(run: Run, change_set: ChangeSet, result: Synthesized) -> CostChange:
+    """What the change does to the monthly cost estimate: the deployed template's against the new one's."""
+    from ml_provisioner.cost import template_change
+
+    assumptions = load_assumptions(run.workspace)[0]
+    return template_change(change_set.deployed_template, result.template, result.names.region, assumptions)
 
 
 def _render_changes(run: Run, names: Names, changes: list[ResourceChange]) -> None:

@@ -4,12 +4,15 @@ validate-prov-template checks the written template and never synthesizes."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from ml_provisioner import catalog
 from ml_provisioner.cli._common import ConfigOption, ConfigsOption, FreshOption, JsonOption, action, table
+from ml_provisioner.cost import billables_from_catalog, estimate, load_assumptions
+from ml_provisioner.cost.text import cost_text
 from ml_provisioner.errors import BadInput, OperationFailed
 
 
@@ -57,6 +60,8 @@ def show_product(ctx: typer.Context, config: ConfigOption, as_json: JsonOption =
         loaded = run.load(config)
         names = loaded.names()
         resources = catalog.resources_for(loaded.config, names)
+        assumptions, assumptions_file = load_assumptions(run.workspace)
+        estimated = estimate(billables_from_catalog(loaded.config), names.region, assumptions)
         if as_json:
             run.json(
                 {
@@ -65,6 +70,7 @@ def show_product(ctx: typer.Context, config: ConfigOption, as_json: JsonOption =
                     "resource_count": catalog.counted(resources),
                     "ssm_prefix": names.ssm_prefix,
                     "resources": [r.__dict__ for r in resources],
+                    "cost": {**estimated.to_json(), "assumptions_file": assumptions_file and str(assumptions_file)},
                 }
             )
             return
@@ -79,6 +85,7 @@ def show_product(ctx: typer.Context, config: ConfigOption, as_json: JsonOption =
             f"\n{catalog.counted(resources)} resources (+1 TLS-only bucket policy); "
             f"SSM outputs under {names.ssm_prefix}/"
         )
+        run.result("\n" + cost_text(estimated, assumptions_file))
 
 
 def validate_config(
@@ -162,7 +169,7 @@ def validate_prov_template(ctx: typer.Context, config: ConfigsOption, as_json: J
                     f"template not found: {state.path}",
                     f"run `ml-provisioner create-prov-template --config {item.path.name}` first",
                 )
-        checks = [check_template(state, item) for item, state in zip(loaded, states, strict=True)]
+        checks = [check_template(state, item, run.workspace) for item, state in zip(loaded, states, strict=True)]
         if as_json:
             run.json(
                 [
@@ -203,3 +210,65 @@ def validate_prov_template(ctx: typer.Context, config: ConfigsOption, as_json: J
         run.summary = f"{sum(c.errors for c in checks)} error(s)"
         if any(c.errors for c in checks):
             raise OperationFailed(f"{sum(c.errors for c in checks)} error(s) in the template(s)")
+
+
+def seed_code(
+    ctx: typer.Context,
+    config: ConfigOption,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Folder to write model-build/ and model-deploy/ into (default: the workspace's seed/<config>/); "
+            "an existing file is never replaced.",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write the product's seed code (model-build and model-deploy), with the commands to push it."""
+    from ml_provisioner import seed
+
+    with action(ctx, "seed-code") as run:
+        loaded = run.load(config)
+        names = loaded.names()
+        out = out or run.workspace.seed / loaded.stem
+        try:
+            folders = seed.write(names, out)
+        except FileExistsError as error:
+            raise BadInput(
+                f"--out: {error} exists; the seed code never replaces a file",
+                "name an empty or new folder",
+            ) from None
+        except OSError as error:
+            raise BadInput(f"--out: cannot write to {out} ({error.strerror})", "name a folder you can write") from None
+        pushes = {kind: _push_commands(names, kind, folder) for kind, folder in folders.items()}
+        run.summary = f"seed code in {out}"
+        if as_json:
+            run.json({"folders": {seed.FOLDERS[k]: str(f) for k, f in folders.items()}, "push": pushes})
+            return
+        for folder in folders.values():
+            run.result(f"{folder}: {len(list(folder.iterdir()))} files")
+        for kind, commands in pushes.items():
+            run.out(f"\nto deliver {seed.FOLDERS[kind]}:\n  " + "\n  ".join(commands))
+
+
+def _push_commands(names: Any, kind: Any, folder: Path) -> list[str]:
+    """How the folder reaches the product's source (what the pipeline of its kind reads)."""
+    product = names.config.ml_product
+    control = product.source_control.value
+    if control == "s3":
+        archive = f"{folder.name}.zip"
+        return [
+            f"(cd {folder} && zip -qr ../{archive} .)",
+            f"aws s3 cp {folder.parent / archive} s3://{names.artifacts_bucket}/{names.source_object_key(kind)} "
+            f"--region {names.region}",
+        ]
+    if control == "codecommit":
+        host = f"https://git-codecommit.{names.region}.amazonaws.com"
+        remote, branch = f"{host}/v1/repos/{names.repository(kind)}", "main"
+    else:
+        remote, branch = f"<the clone URL of {product.repository(kind)}>", product.branch
+    return [
+        f"cd {folder} && git init -q -b {branch} && git add . && git commit -qm 'Seed code from ML Provisioner'",
+        f"git remote add origin {remote} && git push -u origin {branch}",
+    ]

@@ -145,6 +145,13 @@ class MlProduct(Frozen):
     branch: str | None = Field(
         default=None, description="codeconnections only: the branch whose pushes run the pipelines.", max_length=255
     )
+    seed_code: bool = Field(
+        default=True,
+        description="Start the sources with working seed code (a SageMaker pipeline that trains and registers a "
+        "model; a deploy of the newest approved version), on the product's first deploy only: s3, the two archives "
+        "in the bucket; codecommit, each repository's first commit. false: the sources start empty. "
+        "codeconnections: `ml-provisioner seed-code` writes the folders to push.",
+    )
 
     @field_validator("use_case", "workload", mode="before")
     @classmethod

@@ -23,7 +23,9 @@ from constructs_lib.starter_core.policies import (
     PIPELINE_JOBS,
     PIPELINE_STEP_PREFIX,
     PRODUCT_KEY_ACTIONS,
+    SERVING_STACK_ACTIONS,
     SOURCE_READ_ACTIONS,
+    serving_stack_arn,
 )
 from ml_provisioner.config.models import CONNECTION_ARN, EnterpriseConfig, SourceControl
 from ml_provisioner.naming import PRODUCT_TAG, TOOL, Names
@@ -54,8 +56,11 @@ SAGEMAKER_ACTIONS = (
     "sagemaker:DeleteEndpoint",
     "sagemaker:DeleteEndpointConfig",
     "sagemaker:DeleteModel",
+    "sagemaker:DeleteTags",
     "sagemaker:Describe*",
+    "sagemaker:InvokeEndpoint",
     "sagemaker:ListModelPackages",
+    "sagemaker:ListTags",
     "sagemaker:ListPipelineExecutionSteps",
     "sagemaker:StartPipelineExecution",
     "sagemaker:StopProcessingJob",
@@ -131,6 +136,9 @@ def boundary_document(names: Names) -> dict[str, Any]:
             ),
             [arn for d in deployments for arn in _product_named(d)] + _aws_named(product),
         ),
+        # model-deploy's serving stack, with the deploy build's credentials (none other: the product's
+        # own stack is the deployer's)
+        _allow("ServingStack", SERVING_STACK_ACTIONS, [serving_stack_arn(d) for d in deployments]),
         _allow(
             "PassProductRolesToSageMaker",
             ["iam:PassRole"],

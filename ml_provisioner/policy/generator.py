@@ -19,7 +19,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ml_provisioner import staging
+from constructs_lib.names import KINDS
+from ml_provisioner import seed, staging
 from ml_provisioner.changes import DATA_TYPES
 from ml_provisioner.config.models import CONNECTION_ARN, EnterpriseConfig, SourceControl
 from ml_provisioner.errors import OperationFailed
@@ -38,6 +39,7 @@ STACK: tables.Scope = ("cloudformation", "stack")
 # Scoped to the account and region only (AWS generates the id): changed only when tagged for the product.
 GENERATED_ID_SCOPES: tuple[tables.Scope, ...] = (("kms", "key"),)
 SSM_PARAMETER: tables.Scope = ("ssm", "parameter")
+SEED_SOURCE_ARCHIVES = "S3SeedSourceArchives"
 
 
 class PolicyGap(OperationFailed):
@@ -308,6 +310,8 @@ def generate_policy(synthesized: Synthesized, *, service_role: bool = False, app
         granted, left_out = _handler_actions(type_permissions(rtype, names.region), resource.get("Properties", {}))
         scope = tables.TYPE_SCOPES[rtype]
         for action, tagging in granted:
+            if rtype == seed.REPOSITORY and action.startswith("s3:"):
+                continue  # a repository's first commit is read from the staged seed archive only (below)
             # What changes a resource is CloudFormation's call to make, for a change set: never a
             # direct call of the holder's (a direct UpdateProject would run any buildspec as the
             # product's build role). Reads stay direct: the pre-deploy checks make them.
@@ -322,13 +326,14 @@ def generate_policy(synthesized: Synthesized, *, service_role: bool = False, app
             omitted.setdefault((rtype, action), Omitted(rtype, action, reason))
     _allow_passing_roles(resources, template)
     _allow_passing_connections(resources, template)
+    seeds_repositories = _allow_seed_code(resources, caller, template)
     _allow_template_parameters(resources, template)
     _allow_source_preflight(caller)
     _allow_caller_reads(caller)
     _allow_lifecycle(caller, template, service_role=service_role)
     _allow_emptying_test_buckets(caller)
     staged = staging.needs_staging(synthesized.template_yaml())
-    if staged:
+    if staged or seeds_repositories:
         _allow_staging(caller)
     execution_role = None
     if service_role:
@@ -382,6 +387,7 @@ def _approver(statements: list[dict[str, Any]], names: Names) -> list[dict[str, 
             if statement["Effect"] == "Deny"
             or through_stack
             or a in (PASS_ROLE, PROTECT)
+            or statement["Sid"].startswith(SEED_SOURCE_ARCHIVES)  # a new product's seed code
             or not iam_reference.changes_something(a)
         ]
         if keep:
@@ -650,6 +656,58 @@ def template_ssm_parameters(template: dict[str, Any]) -> list[str]:
         for p in template.get("Parameters", {}).values()
         if p.get("Type", "").startswith(tables.SSM_PARAMETER_TYPE_PREFIX) and "Default" in p
     )
+
+
+def _allow_seed_code(resources: _Grants, caller: _Grants, template: dict[str, Any]) -> bool:
+    """The seed code of a new product (ml_provisioner/aws/seed.py). codecommit: CloudFormation reads
+    each repository's first commit from the staged archive (the caller stages it: the staging grants);
+    s3: the caller puts the two archives at the keys the pipelines read, through the product's key
+    where it has one. True when repositories are seeded."""
+    names = resources.names
+    product = names.config.ml_product
+    if not product.seed_code:
+        return False
+    if seed.initial_commit_buckets(template):
+        archives = [
+            names.arn(
+                "s3", f"{staging.staging_bucket(d)}/{staging.seed_archive_key(d, kind)}", region=False, account=False
+            )
+            for d in scopes.deployments(names)
+            for kind in KINDS
+        ]
+        resources.allow(
+            "S3SeedArchivesThroughStack",
+            ["s3:GetObject", "s3:GetObjectVersion"],
+            archives,
+            dict(delegation.THROUGH_CLOUDFORMATION),
+        )
+        return True
+    if product.source_control is SourceControl.S3:
+        # Create only (S3's conditional-write key: If-None-Match: *): the holder can never replace
+        # a source the team has pushed, the one direct write into a product bucket it holds.
+        caller.allow(
+            SEED_SOURCE_ARCHIVES,
+            ["s3:PutObject"],
+            [
+                f"{scopes.artifacts_bucket_arn(d)}/{d.source_object_key(kind)}"
+                for d in scopes.deployments(names)
+                for kind in KINDS
+            ],
+            {"StringEquals": {"s3:if-none-match": "*"}},
+        )
+        if isinstance(names.config, EnterpriseConfig):  # the bucket encrypts with the product's key
+            caller.allow(
+                SEED_SOURCE_ARCHIVES + "Key",
+                ["kms:GenerateDataKey"],
+                scopes.product_arns(("kms", "key"), names),
+                {
+                    "StringEquals": {
+                        "kms:ViaService": f"s3.{names.region}.amazonaws.com",
+                        f"aws:ResourceTag/{PRODUCT_TAG}": names.product,
+                    }
+                },
+            )
+    return False
 
 
 def _allow_emptying_test_buckets(grants: _Grants) -> None:

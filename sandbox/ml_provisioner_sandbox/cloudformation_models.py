@@ -9,6 +9,9 @@ moto's own service backends, so the service APIs (get-repository, get-pipeline, 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
+import zipfile
 from typing import Any, ClassVar
 
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException, ValidationError
@@ -146,15 +149,43 @@ class CodeCommitRepository(SandboxResource, CloudFormationModel):
     clone_url_ssh = property(lambda self: self.metadata["cloneUrlSsh"])
 
     def create(self) -> None:
+        first_commit = self._first_commit()  # read before creating: AWS refuses the whole request
         self.backend.create_repository(self.name, self.properties.get("RepositoryDescription", ""))
-        self.backend.repositories[self.name].tags = tag_dict(self.properties.get("Tags"))  # see service_fixes
+        repository = self.backend.repositories[self.name]
+        repository.tags = tag_dict(self.properties.get("Tags"))  # see service_fixes
+        if first_commit:
+            repository.branches = {self.properties["Code"].get("BranchName", "main"): first_commit}  # see service_fixes
+
+    def _first_commit(self) -> dict[str, Any] | None:
+        """Code: the repository starts with one commit holding the zip's files (read once, at creation)."""
+        code = self.properties.get("Code")
+        if not code:
+            return None
+        location = code["S3"]
+        try:
+            archive = s3_backends[self.account_id][get_partition(self.region_name)].get_object(
+                location["Bucket"], location["Key"], location.get("ObjectVersion")
+            )
+        except Exception:  # moto raises MissingBucket/MissingKey
+            archive = None
+        if archive is None:
+            raise ValidationError(message=f"Code: s3://{location['Bucket']}/{location['Key']} could not be read")
+        with zipfile.ZipFile(io.BytesIO(archive.value)) as zipped:
+            files = {info.filename: zipped.read(info) for info in zipped.infolist() if not info.is_dir()}
+        return {"commitId": hashlib.sha1(archive.value).hexdigest(), "files": files}
 
     def update(self) -> None:
-        # Renames and description changes are in-place updates in AWS: keep the repository id.
-        old = self.backend.repositories.pop(self.name).repository_metadata
+        # Renames and description changes are in-place updates in AWS: keep the repository id and
+        # its commits. Code is read only when the repository is created (AWS ignores later changes).
+        old = self.backend.repositories.pop(self.name)
         self.name = self.properties["RepositoryName"]
-        self.create()
-        self.metadata.update(repositoryId=old["repositoryId"], creationDate=old["creationDate"])
+        self.backend.create_repository(self.name, self.properties.get("RepositoryDescription", ""))
+        repository = self.backend.repositories[self.name]
+        repository.tags = tag_dict(self.properties.get("Tags"))
+        repository.branches = vars(old).get("branches", {})
+        self.metadata.update(
+            repositoryId=old.repository_metadata["repositoryId"], creationDate=old.repository_metadata["creationDate"]
+        )
 
     def delete(self, account_id: str, region_name: str) -> None:
         self.backend.delete_repository(self.name)

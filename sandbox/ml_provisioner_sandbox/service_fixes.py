@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -39,6 +41,8 @@ def install() -> None:
         CodeCommitBackend.create_repository
     )
     CodeCommitResponse.list_repositories = _list_repositories  # type: ignore[attr-defined]
+    CodeCommitResponse.get_branch = _codecommit_get_branch  # type: ignore[attr-defined]
+    CodeCommitResponse.get_file = _codecommit_get_file  # type: ignore[attr-defined]
 
 
 # --- CodeCommit tagging (moto has none; ownership tags are read from repositories) -------------
@@ -68,6 +72,52 @@ def _codecommit_untag(self: CodeCommitResponse) -> str:
     for key in self._get_param("tagKeys") or []:
         tags.pop(key, None)
     return "{}"
+
+
+# --- CodeCommit branches and files: a repository's first commit (CloudFormation's Code) -----------
+# moto keeps no commits; the sandbox's repository model stores the one Code makes as
+# repository.branches = {branch: {"commitId": ..., "files": {path: bytes}}}.
+
+
+def _branches(self: CodeCommitResponse) -> dict[str, Any]:
+    name = self._get_param("repositoryName")
+    repository = self.codecommit_backend.repositories.get(name)
+    if repository is None:
+        raise RepositoryDoesNotExistException(name)
+    branches: dict[str, Any] = vars(repository).get("branches", {})
+    return branches
+
+
+def _branch(self: CodeCommitResponse, name: str) -> dict[str, Any]:
+    branches = _branches(self)
+    if name not in branches:
+        raise JsonRESTError("BranchDoesNotExistException", f"{name} does not exist")
+    branch: dict[str, Any] = branches[name]
+    return branch
+
+
+def _codecommit_get_branch(self: CodeCommitResponse) -> str:
+    name = self._get_param("branchName")
+    return json.dumps({"branch": {"branchName": name, "commitId": _branch(self, name)["commitId"]}})
+
+
+def _codecommit_get_file(self: CodeCommitResponse) -> str:
+    reference = self._get_param("commitSpecifier") or "main"
+    branch = _branch(self, reference)
+    path = self._get_param("filePath").lstrip("/")
+    if path not in branch["files"]:
+        raise JsonRESTError("FileDoesNotExistException", f"{path} does not exist")
+    content = branch["files"][path]
+    return json.dumps(
+        {
+            "commitId": branch["commitId"],
+            "blobId": hashlib.sha1(content).hexdigest(),
+            "filePath": path,
+            "fileMode": "NORMAL",
+            "fileSize": len(content),
+            "fileContent": base64.b64encode(content).decode(),
+        }
+    )
 
 
 def _with_polling_disabled_at(
