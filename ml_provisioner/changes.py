@@ -32,6 +32,11 @@ DATA_TYPES = frozenset(
 )
 
 
+# Properties a resource reads only when it is created: a Modify of these alone changes nothing live
+# (CloudFormation User Guide, AWS::CodeCommit::Repository Code: "only used in resource creation").
+CREATION_ONLY = {"AWS::CodeCommit::Repository": ("Code",)}
+
+
 @dataclass(frozen=True)
 class ResourceChange:
     action: str  # Add | Modify | Remove | Import | Dynamic
@@ -73,7 +78,19 @@ class ResourceChange:
         return self.drift in ("MODIFIED", "DELETED")
 
     @property
+    def creation_only(self) -> bool:
+        """A Modify of properties the resource reads only when created (a product made before seed
+        code gets its repositories' Code): CloudFormation records it and nothing else changes."""
+        properties = CREATION_ONLY.get(self.resource_type, ())
+        paths = [(p.get("path") or "").split("/")[2:3] for p in self.properties]
+        return bool(
+            properties and self.action == "Modify" and paths and all(path and path[0] in properties for path in paths)
+        )
+
+    @property
     def flags(self) -> str:
+        if self.creation_only:
+            return f"NO EFFECT ({', '.join(CREATION_ONLY[self.resource_type])} is read only at creation)"
         flags = ["DATA"] if self.destructive else []
         if self.reverts_drift:
             flags.append(f"REVERTS DRIFT ({self.drift.lower()})")

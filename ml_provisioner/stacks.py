@@ -18,7 +18,6 @@ from constructs import Construct
 from constructs_lib._iam import resolved_later
 from constructs_lib.enterprise_security import EndpointNetwork, EnterpriseSecurity, EnterpriseSecurityProps
 from constructs_lib.enterprise_security import policies as enterprise
-from constructs_lib.names import KINDS
 from constructs_lib.professional_addons import policies as professional
 from constructs_lib.professional_addons.construct import ProfessionalAddons, ProfessionalAddonsProps
 from constructs_lib.starter_core import (
@@ -30,7 +29,7 @@ from constructs_lib.starter_core import (
     StarterCoreProps,
 )
 from constructs_lib.starter_core.props import SourceControl as SourceControlName
-from ml_provisioner import staging
+from ml_provisioner import seed, staging
 from ml_provisioner.config.models import (
     EnterpriseConfig,
     MlProduct,
@@ -81,8 +80,10 @@ class ProductStack(Stack):
             names=names,
             source=source_of(product),
             initial_commits={
-                kind: InitialCommit(bucket=staging.staging_bucket(names), key=staging.seed_archive_key(names, kind))
-                for kind in KINDS
+                kind: InitialCommit(
+                    bucket=staging.staging_bucket(names), key=staging.seed_archive_key(names, kind, archive)
+                )
+                for kind, archive in seed.archives(names).items()
             }
             if seeded
             else {},
@@ -146,6 +147,7 @@ class EnterpriseStack(ProfessionalStack):
 
     def core_props(self) -> StarterCoreProps:
         props = super().core_props()
+        subnets = tuple(deployed_vpc(self.config, self.names.is_test).subnet_ids)
         outputs = enterprise.output_names(
             creates_security_group=self.config.vpc_integration.security_group_mode is SecurityGroupMode.STANDALONE
         )
@@ -160,9 +162,10 @@ class EnterpriseStack(ProfessionalStack):
             # SageMaker jobs and models of the builds use the product's key and run in its subnets
             build_variables={
                 "KMS_KEY_ARN": resolved_later(lambda: self.security.key.attr_arn),
-                "SUBNET_IDS": ",".join(deployed_vpc(self.config, self.names.is_test).subnet_ids),
+                "SUBNET_IDS": ",".join(subnets),
                 "SECURITY_GROUP_IDS": resolved_later(lambda: self.security.security_group_id),
             },
+            job_subnets=subnets,
         )
 
     def compose(self) -> None:

@@ -7,6 +7,8 @@ bucket and this key prefix, so the lifecycle code must use these functions to na
 
 from __future__ import annotations
 
+import hashlib
+
 from constructs_lib.names import Kind
 from ml_provisioner.naming import TOOL, Names
 
@@ -24,10 +26,16 @@ def staging_prefix(names: Names) -> str:
     return f"templates/{names.stack_name}/"
 
 
-def seed_archive_key(names: Names, kind: Kind) -> str:
-    """Where a codecommit product's seed code waits for CloudFormation to create the repository
-    with it (the repository's Code): beside the stack's staged templates."""
-    return f"{staging_prefix(names)}seed/model-{kind}.zip"
+def seed_prefix(names: Names) -> str:
+    """Where a codecommit product's seed code waits for CloudFormation to create the repositories
+    with it (their Code). Never expires and is written create-only: what the key names is what
+    CloudFormation reads, whoever executes the change set."""
+    return f"seed/{names.stack_name}/"
+
+
+def seed_archive_key(names: Names, kind: Kind, archive: bytes) -> str:
+    """The key of one archive, named by its content (the template names exactly the code)."""
+    return f"{seed_prefix(names)}model-{kind}-{hashlib.sha256(archive).hexdigest()[:16]}.zip"
 
 
 def needs_staging(template_body: str) -> bool:

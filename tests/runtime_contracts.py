@@ -35,6 +35,10 @@ DOCS = {
     "sagemaker-images": "SageMaker Developer Guide, 'Amazon SageMaker AI roles': the execution role pulls the "
     "job's container image from Amazon ECR (GetAuthorizationToken, BatchGetImage, GetDownloadUrlForLayer)",
     "sagemaker-build": "SageMaker API, CreatePipeline/StartPipelineExecution: the caller passes RoleArn",
+    "sagemaker-vpc": "SageMaker Developer Guide, 'Give SageMaker AI access to resources in your Amazon VPC': "
+    "the execution role creates and deletes the job's network interfaces and describes the VPC, subnets and groups",
+    "sagemaker-kms": "SageMaker API, CreateTrainingJob/CreateProcessingJob VolumeKmsKeyId: the execution role "
+    "creates a grant on the key for the job's storage (kms:GrantIsForAWSResource)",
     "logs-kms": "CloudWatch Logs User Guide, 'Encrypt log data using AWS KMS': the key policy and encryption context",
     "sns-kms": "SNS Developer Guide, 'Enable compatibility between event sources and encrypted topics'",
 }
@@ -294,6 +298,23 @@ class Product:
             yield Call(who, role, action, f"{bucket}/pipelines/{EXECUTION_ID}/output/model.tar.gz", doc)
         key = next((p.get("EncryptionKey") for _, p in self.of_type("AWS::CodeBuild::Project")), None)
         yield from self._kms(who, role, key, "s3", doc)
+        if key:
+            context = {"kms:GrantIsForAWSResource": "true", **self._key_tags()}
+            yield Call(who, role, "kms:CreateGrant", key, DOCS["sagemaker-kms"], context)
+        variables = {e["Name"]: e["Value"] for e in project["Environment"]["EnvironmentVariables"]}
+        for subnet in [s for s in str(variables.get("SUBNET_IDS", "")).split(",") if s]:
+            for action in ("CreateNetworkInterface", "CreateNetworkInterfacePermission"):
+                for resource in (
+                    f"subnet/{subnet}",
+                    "network-interface/eni-0a1b2c3d4e5f60789",
+                    "security-group/sg-0a1b",
+                ):
+                    yield Call(who, role, f"ec2:{action}", v.arn("ec2", resource), DOCS["sagemaker-vpc"])
+            for action in ("DeleteNetworkInterface", "DeleteNetworkInterfacePermission"):
+                eni = v.arn("ec2", "network-interface/eni-0a1b2c3d4e5f60789")
+                yield Call(who, role, f"ec2:{action}", eni, DOCS["sagemaker-vpc"])
+            for action in ("DescribeNetworkInterfaces", "DescribeVpcs", "DescribeSubnets", "DescribeSecurityGroups"):
+                yield Call(who, role, f"ec2:{action}", "*", DOCS["sagemaker-vpc"])
 
     def _key_services(self) -> Iterator[Call]:
         """Services that use the product's KMS key under their own service principal."""

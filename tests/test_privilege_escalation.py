@@ -294,8 +294,13 @@ def test_the_boundary_allows_no_data_compute_key_role_or_session_action_on_any_r
     for statement in (s for s in document["Statement"] if s["Effect"] == "Allow"):
         assert not any(a.endswith(":*") or a == "*" for a in statement["Action"]), statement["Sid"]
         if "*" in statement["Resource"]:
-            # the two calls AWS authorizes on no resource, neither touching data
-            assert statement["Action"] in (["ecr:GetAuthorizationToken"], ["cloudwatch:PutMetricData"])
+            # calls AWS authorizes on no resource, none touching data: the registry login, metrics, and
+            # (enterprise) the EC2 reads SageMaker makes to place a job in the product's subnets
+            assert statement["Action"] in (
+                ["ecr:GetAuthorizationToken"],
+                ["cloudwatch:PutMetricData"],
+                ["ec2:Describe*"],
+            ), statement
         for resource in statement["Resource"]:
             assert resource == "*" or names.account in resource or ":s3:::" in resource or ":ecr:" in resource
     denied = {a for s in document["Statement"] if s["Effect"] == "Deny" for a in s["Action"]}

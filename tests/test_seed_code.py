@@ -9,6 +9,7 @@ serving stack with that role's credentials, and the pipeline's data against the 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -46,14 +47,16 @@ def test_every_example_gets_both_sources_with_its_own_names_and_no_placeholder_l
     assert set(rendered) == {"build", "deploy"}
     for files in rendered.values():
         text = b"".join(files.values()).decode()
-        assert "{{" not in text and "}}" not in text.replace("}}}", "")
+        assert not seed.PLACEHOLDER.search(text), seed.PLACEHOLDER.search(text)
         buildspec = yaml.safe_load(files["buildspec.yml"])
         assert buildspec["version"] == 0.2 and buildspec["phases"]["build"]["commands"]
         assert "requirements.txt" in files and names.deployment_id in files["README.md"].decode()
     build = rendered["build"]["pipeline.py"].decode()
     assert all(variable in build for variable in (*CONTRACT, *ENTERPRISE_CONTRACT, "SAGEMAKER_EXECUTION_ROLE_ARN"))
     assert '"PendingManualApproval"' in build
-    assert "mode: serverless" in rendered["deploy"]["deploy-config.yml"].decode()
+    # serverless costs nothing idle; the enterprise tier serves in its VPC, which serverless cannot
+    mode = "instance" if names.config.tier.value == "enterprise" else "serverless"
+    assert yaml.safe_load(rendered["deploy"]["deploy-config.yml"])["mode"] == mode
 
 
 def test_the_seed_pins_what_it_installs():
@@ -84,10 +87,12 @@ def test_codecommit_repositories_start_with_the_staged_seed_and_seed_code_false_
     assert codes == {
         names.repository(kind): {
             "BranchName": "main",
-            "S3": {"Bucket": staging.staging_bucket(names), "Key": staging.seed_archive_key(names, kind)},
+            "S3": {"Bucket": staging.staging_bucket(names), "Key": staging.seed_archive_key(names, kind, archive)},
         }
-        for kind in ("build", "deploy")
+        for kind, archive in seed.archives(names).items()
     }
+    # named by their content: the template names exactly the code the repositories start with
+    assert all(f"seed/{names.stack_name}/" in c["S3"]["Key"] for c in codes.values())
 
 
 def test_without_seed_code_the_repositories_have_no_first_commit(tmp_path):
@@ -118,18 +123,44 @@ def _logical_id(template: dict, rtype: str) -> str:
     return found
 
 
-def test_the_deployer_may_stage_the_seed_and_cloudformation_alone_reads_it(synthesized):
+def test_the_deployer_may_only_create_seed_archives_never_replace_or_delete_them(synthesized):
+    """Whoever holds the deployer policy (or its author half) may write a seed archive only where
+    none is (If-None-Match), and may delete none: the archive a change set names still holds the
+    checked code when another person executes it. CloudFormation alone reads it for the repository."""
     from ml_provisioner.policy.generator import generate_policy
 
-    codecommit = generate_policy(synthesized[example("customer-churn-ml-codecommit").stem])
-    [read] = [s for s in codecommit.statements if s["Sid"] == "S3SeedArchivesThroughStack"]
+    result = synthesized[example("customer-churn-ml-codecommit").stem]
+    policy = generate_policy(result, approver=True)
+    seed_objects = f"arn:aws:s3:::{staging.staging_bucket(result.names)}/seed/"
+    for statements in (policy.statements, policy.approver_statements):
+        for statement in (s for s in statements if any(seed_objects in r for r in s["Resource"])):
+            if "s3:PutObject" in statement["Action"]:
+                assert statement["Condition"] == {"StringEquals": {"s3:if-none-match": "*"}}, statement
+            assert not {"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:*"} & set(statement["Action"]), statement
+    [read] = [s for s in policy.statements if s["Sid"] == "S3SeedArchivesThroughStack"]
     assert read["Condition"] == {"ForAnyValue:StringEquals": {"aws:CalledVia": ["cloudformation.amazonaws.com"]}}
-    assert all("/templates/" in arn and arn.endswith(".zip") for arn in read["Resource"])
-    s3 = generate_policy(synthesized[example("customer-churn-ml-s3").stem])
-    [put] = [s for s in s3.statements if s["Sid"] == "S3SeedSourceArchives"]
-    assert put["Action"] == ["s3:PutObject"] and all(
-        a.endswith(("/source/model-build.zip", "/source/model-deploy.zip")) for a in put["Resource"]
-    )
+
+    s3 = generate_policy(synthesized[example("customer-churn-ml-s3").stem], approver=True)
+    [put] = [s for s in s3.approver_statements if s["Sid"] == "S3SeedSourceArchives"]
+    assert put["Action"] == ["s3:PutObject"] and put["Condition"] == {"StringEquals": {"s3:if-none-match": "*"}}
+    assert all(a.endswith(("/source/model-build.zip", "/source/model-deploy.zip")) for a in put["Resource"])
+    assert not [s for s in s3.statements if s["Sid"].startswith("S3SeedSourceArchives")], "the author writes none"
+
+
+def test_a_seed_archive_someone_else_staged_is_refused_and_nothing_is_created(aws):
+    config, data = product("customer-churn-ml-codecommit", aws)
+    names = load_config(f"ml/configs/{config}").names()
+    bucket, archive = staging.staging_bucket(names), seed.archives(names)["build"]
+    s3 = aws("s3", names.region)
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):  # another test's deploy made it
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": names.region})
+    s3.put_object(Bucket=bucket, Key=staging.seed_archive_key(names, "build", archive), Body=b"someone's own code")
+
+    code, out, err = cli("deploy-product", "-c", config, "--force")
+
+    assert code == 1 and "is not this product's seed code" in err and "Traceback" not in err, err
+    stacks = aws("cloudformation", names.region).list_stacks()["StackSummaries"]
+    assert not [s for s in stacks if s["StackName"] == names.stack_name and s["StackStatus"] != "DELETE_COMPLETE"]
 
 
 # -- seed-code --out ------------------------------------------------------------------------------
@@ -157,13 +188,14 @@ def test_seed_code_writes_both_folders_with_the_commands_that_deliver_them(fragm
     assert expected in pushed
 
 
-def test_seed_code_never_replaces_a_file(tmp_path):
-    (tmp_path / "model-build").mkdir()
-    (tmp_path / "model-build" / "pipeline.py").write_text("# the team's own\n")
+@pytest.mark.parametrize("taken", ["model-build/pipeline.py", "model-deploy/deploy.py", "model-deploy"])
+def test_seed_code_never_replaces_a_file_and_writes_nothing_then(taken, tmp_path):
+    (tmp_path / taken).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / taken).write_text("# the team's own\n")
     code, _, err = cli("seed-code", "-c", str(example("customer-churn-ml-s3")), "--out", str(tmp_path))
-    assert code == 2 and "never replaces a file" in err and "Traceback" not in err
-    assert (tmp_path / "model-build" / "pipeline.py").read_text() == "# the team's own\n"
-    assert not (tmp_path / "model-deploy").exists()
+    assert code == 2 and f"--out: {tmp_path / taken} exists" in err and "Traceback" not in err, err
+    assert (tmp_path / taken).read_text() == "# the team's own\n"
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == [taken]
 
 
 # -- delivery on the product's first deploy (the sandbox) --------------------------------------------
@@ -310,17 +342,18 @@ def serving_stack_calls(names, variables: dict[str, str], key_tags: dict[str, st
     serving.yml gives. The first version creates all three resources; the next one replaces the
     model and the endpoint config (new names), updates the endpoint in place, deletes the old two."""
     prefix = names.name("")
-    model, config = f"model/{prefix}m{{}}", f"endpoint-config/{prefix}c{{}}-serverless"
+    model, config = f"model/{prefix}m{{}}", f"endpoint-config/{prefix}c{{}}"
     endpoint = f"endpoint/{prefix}endpoint"
+    first, second = "0a1b2c3", "4d5e6f7"  # serving ids (seven hex digits)
     handled = [
-        ("create", "AWS::SageMaker::Model", model.format(1)),
-        ("create", "AWS::SageMaker::EndpointConfig", config.format(1)),
+        ("create", "AWS::SageMaker::Model", model.format(first)),
+        ("create", "AWS::SageMaker::EndpointConfig", config.format(first)),
         ("create", "AWS::SageMaker::Endpoint", endpoint),
-        ("create", "AWS::SageMaker::Model", model.format(2)),
-        ("create", "AWS::SageMaker::EndpointConfig", config.format(2)),
+        ("create", "AWS::SageMaker::Model", model.format(second)),
+        ("create", "AWS::SageMaker::EndpointConfig", config.format(second)),
         ("update", "AWS::SageMaker::Endpoint", endpoint),
-        ("delete", "AWS::SageMaker::Model", model.format(1)),
-        ("delete", "AWS::SageMaker::EndpointConfig", config.format(1)),
+        ("delete", "AWS::SageMaker::Model", model.format(first)),
+        ("delete", "AWS::SageMaker::EndpointConfig", config.format(first)),
     ]
     passes = {"iam:PassedToService": "sagemaker.amazonaws.com"}
     requests = []
@@ -334,6 +367,54 @@ def serving_stack_calls(names, variables: dict[str, str], key_tags: dict[str, st
             else:
                 requests.append((action, names.arn("sagemaker", resource), {}))
     return requests
+
+
+def test_the_pipeline_definition_builds_offline(seed_python, tmp_path):
+    """--definition makes no AWS call and opens no connection: an endpoint nothing answers, and not
+    one call or connection recorded (credentials that would be refused anyway)."""
+    names = load_config(example("demand-forecasting-ml-s3-standalone-direct")).names()
+    seed.write(names, tmp_path / "sources")
+    log = tmp_path / "calls.jsonl"
+    log.touch()
+    site = tmp_path / "site"
+    site.mkdir()
+    shutil.copy(RECORDER, site / "sitecustomize.py")
+    env = {"PATH": f"{seed_python.parent}:/usr/bin:/bin", "PYTHONPATH": str(site), "HOME": str(tmp_path)}
+    env |= {"SEED_CALL_LOG": str(log), "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "SUBNET_IDS": "subnet-0a,subnet-0b"}
+    env |= {"SECURITY_GROUP_IDS": "sg-0a", "KMS_KEY_ARN": names.arn("kms", "key/0a1b")}
+    env |= {"AWS_ACCESS_KEY_ID": "none", "AWS_SECRET_ACCESS_KEY": "none"}
+    done = subprocess.run(
+        [str(seed_python), "pipeline.py", "--definition"],
+        cwd=tmp_path / "sources" / "model-build",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    definition = json.loads(done.stdout)
+    assert [s["Name"] for s in definition["Steps"]] == ["PrepareData", "Train", "Evaluate", "AucGate"]
+    assert _s3_uris(definition) and all(u.startswith(f"s3://{names.artifacts_bucket}/") for u in _s3_uris(definition))
+    assert "subnet-0a" in done.stdout and names.arn("kms", "key/0a1b") in done.stdout
+    assert recorded(log) == []
+
+
+def test_serverless_serving_is_refused_where_the_product_has_a_vpc(seed_python, tmp_path):
+    """Serverless Inference takes no VPC configuration: an enterprise product's deploy says so."""
+    names = load_config(example("demand-forecasting-ml-s3-standalone-direct")).names()
+    seed.write(names, tmp_path)
+    config = tmp_path / "model-deploy" / "deploy-config.yml"
+    config.write_text(config.read_text().replace("mode: instance", "mode: serverless"))
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "SUBNET_IDS": "subnet-0a",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    }
+    done = subprocess.run(
+        [str(seed_python), "deploy.py"], cwd=tmp_path / "model-deploy", env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 1 and "cannot serve inside the product's VPC" in done.stderr, done.stderr
 
 
 TIERS = {
@@ -449,3 +530,28 @@ def _s3_uris(value) -> set[str]:
     if isinstance(value, list):
         return set().union(*(_s3_uris(v) for v in value)) if value else set()
     return set()
+
+
+def test_an_existing_products_repositories_get_no_seed_and_the_change_says_it_has_no_effect(aws):
+    """A codecommit product made without seed code (or before it existed) gets its repositories'
+    Code in the template; CodeCommit reads Code only when it creates a repository: the change is
+    shown as having no effect, and the repositories stay as they are."""
+    config, data = product("customer-churn-ml-codecommit", aws, ml_product__seed_code=False)
+    names = load_config(f"ml/configs/{config}").names()
+    assert cli("deploy-product", "-c", config, "--force")[0] == 0
+    data["ml_product"]["seed_code"] = True
+    Path("ml/configs", config).write_text(yaml.safe_dump(data, sort_keys=False))
+
+    code, out, err = cli("show-changes", "-c", config, "--json")
+
+    assert code == 0, err
+    changes = {c["logical_id"]: c for c in json.loads(out)["changes"]}
+    repositories = [c for c in changes.values() if c["resource_type"] == "AWS::CodeCommit::Repository"]
+    assert len(repositories) == 2 and all(c["action"] == "Modify" for c in repositories)
+    code, out, err = cli("show-changes", "-c", config)
+    assert out.count("NO EFFECT (Code is read only at creation)") == 2, out
+    assert cli("deploy-product", "-c", config, "--force")[0] == 0
+    codecommit = aws("codecommit", names.region)
+    for kind in ("build", "deploy"):
+        with pytest.raises(codecommit.exceptions.BranchDoesNotExistException):
+            codecommit.get_branch(repositoryName=names.repository(kind), branchName="main")

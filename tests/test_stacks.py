@@ -12,6 +12,7 @@ from collections import Counter
 
 import pytest
 
+from constructs_lib.starter_core.policies import JOB_NETWORK_ACTIONS, JOB_NETWORK_READS
 from ml_provisioner import catalog
 from ml_provisioner.config.models import EnterpriseConfig, SecurityGroupMode, SourceControl, VpcSource
 from ml_provisioner.synth import synthesize
@@ -388,7 +389,9 @@ def test_role_policies_name_only_product_resources(synthesized, stem):
     documents = [
         p["PolicyDocument"] for r in resources(result, "AWS::IAM::Role") for p in r["Properties"].get("Policies", [])
     ] + [p["Properties"]["PolicyDocument"] for p in resources(result, "AWS::IAM::ManagedPolicy")]
-    unscoped = {"cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"}  # no resource-level support in IAM
+    # no resource-level support in IAM: metrics, the registry login, and (a job in the product's VPC)
+    # the EC2 reads SageMaker makes to place it
+    unscoped = {"cloudwatch:PutMetricData", "ecr:GetAuthorizationToken", *JOB_NETWORK_READS}
     for document in documents:
         for statement in document["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
@@ -401,8 +404,14 @@ def test_role_policies_name_only_product_resources(synthesized, stem):
                     # SageMaker Pipelines name the jobs and models of a step pipelines-<execution id>-...:
                     # only the SageMaker execution role, which only SageMaker can assume, gets them.
                     pipeline_step = ":sagemaker:" in target and "/pipelines-*" in target
+                    # a job's network interfaces (generated ids) in the product's subnets, and the
+                    # group, which may be the SG-provisioner's
+                    job_network = set(actions) <= set(JOB_NETWORK_ACTIONS) and target.endswith(
+                        (":network-interface/*", ":security-group/*")
+                    )
                     assert (
                         pipeline_step
+                        or job_network
                         or names.deployment_id in target
                         or names.global_id in target
                         or target.endswith(":log-group:/aws/sagemaker/*")  # SageMaker's own log groups

@@ -134,14 +134,17 @@ def _endpoint_security_group(
             )
             for cidr in network.endpoint_client_cidrs
         ],
-        # Endpoint interfaces never open connections: CDK's idiom for "no egress at all".
+        # Endpoint interfaces open no connections; the SageMaker jobs and models the builds run in this
+        # group (build contract: SECURITY_GROUP_IDS) open HTTPS to the endpoints and to S3, which a
+        # gateway endpoint reaches at S3's public addresses: HTTPS out, nothing else. Where the VPC
+        # routes no further (no NAT), that is all it reaches.
         security_group_egress=[
             ec2.CfnSecurityGroup.EgressProperty(
-                ip_protocol="icmp",
-                from_port=252,
-                to_port=86,
-                cidr_ip="255.255.255.255/32",
-                description="Disallow all traffic",
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                cidr_ip="0.0.0.0/0",
+                description="HTTPS from SageMaker jobs in this group to the VPC endpoints and S3",
             )
         ],
     )

@@ -48,7 +48,7 @@ class StarterCore(Construct):
             else {}
         )
 
-        self.sagemaker_policy = policies.sagemaker_policy(names, kms_key_arn=key)
+        self.sagemaker_policy = policies.sagemaker_policy(names, kms_key_arn=key, job_subnets=props.job_subnets)
         self.sagemaker_role = build_role(
             self,
             names,

@@ -18,11 +18,29 @@ PIPELINE_STEP_PREFIX = "pipelines-"
 # The SageMaker jobs a pipeline step runs: IAM resource type -> API name.
 PIPELINE_JOBS = {"processing-job": "ProcessingJob", "training-job": "TrainingJob", "transform-job": "TransformJob"}
 PRODUCT_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
+# A job or model in a VPC: SageMaker makes its network interfaces as the execution role (SageMaker
+# Developer Guide, "Give SageMaker AI access to resources in your Amazon VPC").
+JOB_NETWORK_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+)
+JOB_NETWORK_READS = (
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+)
+# A job's volume encrypted with the product's key: SageMaker asks for a grant as the execution role.
+KEY_GRANT_CONDITION = {"Bool": {"kms:GrantIsForAWSResource": "true"}}
 # The model-deploy code serves a model through a CloudFormation stack of its own (the seed's
 # serving.yml), made with the deploy build's own credentials: no role is passed to CloudFormation.
 SERVING_STACK = "serving"
 SERVING_STACK_ACTIONS = (
     "cloudformation:CreateStack",
+    "cloudformation:DeleteStack",  # a first creation that failed (ROLLBACK_COMPLETE) is made again
     "cloudformation:DescribeStackEvents",
     "cloudformation:DescribeStacks",
     "cloudformation:UpdateStack",
@@ -57,12 +75,29 @@ def pipeline_trust(names: ProductNames, extra: Sequence[Mapping[str, Any]] = ())
 
 
 # -- permissions --------------------------------------------------------------------------------
-def sagemaker_policy(names: ProductNames, *, kms_key_arn: str | None = None) -> PolicyDocument:
+def sagemaker_policy(
+    names: ProductNames, *, kms_key_arn: str | None = None, job_subnets: Sequence[str] = ()
+) -> PolicyDocument:
     """The role SageMaker Pipelines run with (the only role the builds may pass to SageMaker):
     each step starts a job or creates a model as this role, the RegisterModel step adds a version
-    to the product's registry, and every job is handed this role again."""
+    to the product's registry, and every job is handed this role again. With job_subnets (the
+    enterprise tier), jobs and models run in those subnets."""
     n = names
     policy = PolicyDocument()
+    if job_subnets:
+        policy.allow(
+            "JobNetworkInterfaces",
+            list(JOB_NETWORK_ACTIONS),
+            job_network_arns(n, job_subnets),
+            why_wildcard="SageMaker creates an interface per job instance in the product's subnets; "
+            "interface ids are generated, and the security group may be the SG-provisioner's.",
+        )
+        policy.allow(
+            "JobNetworkReads",
+            list(JOB_NETWORK_READS),
+            ["*"],
+            why_wildcard="EC2's Describe actions support no resource-level scoping.",
+        )
     _allow_artifacts(policy, n, "ArtifactsReadWrite")
     policy.allow(
         "SageMakerLogs",
@@ -114,7 +149,17 @@ def sagemaker_policy(names: ProductNames, *, kms_key_arn: str | None = None) -> 
         "the product's roles only this one trusts SageMaker.",
         condition={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
     )
+    if kms_key_arn:
+        policy.allow("GrantProductKeyToSageMaker", ["kms:CreateGrant"], [kms_key_arn], condition=KEY_GRANT_CONDITION)
     return _with_product_key(policy, kms_key_arn)
+
+
+def job_network_arns(names: ProductNames, subnets: Sequence[str]) -> list[str]:
+    return [
+        names.arn("ec2", "network-interface/*"),
+        names.arn("ec2", "security-group/*"),
+        *(names.arn("ec2", f"subnet/{subnet}") for subnet in subnets),
+    ]
 
 
 def codebuild_policies(

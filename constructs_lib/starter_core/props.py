@@ -79,3 +79,5 @@ class StarterCoreProps:
     initial_commits: Mapping[Kind, InitialCommit] = field(default_factory=dict)
     # Variables both builds get after the build contract's own (a higher tier's key and network).
     build_variables: Mapping[str, str] = field(default_factory=dict)
+    # The subnets SageMaker jobs and models run in (the enterprise tier); empty: SageMaker's network.
+    job_subnets: tuple[str, ...] = ()

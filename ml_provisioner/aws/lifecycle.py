@@ -315,9 +315,9 @@ def plan_deploy(
     revert_drift: bool = False,
 ) -> ChangeSet:
     source = _template_source(aws, names, template_text, staging_bucket)
-    for bucket in seed_code.initial_commit_buckets(template):  # a new repository's first commit
-        _ensure_staging_bucket(aws, bucket, names.region, names.account)
-        seed.stage_initial_commits(aws, names, bucket)
+    for bucket in {location["Bucket"] for location in seed_code.initial_commit_locations(template)}:
+        _ensure_staging_bucket(aws, bucket, names.region, names.account)  # a new repository's first commit
+    seed.stage_initial_commits(aws, names, template)
     change_set = create_change_set(
         aws,
         stack_name=names.stack_name,

@@ -225,6 +225,7 @@ def execute_plan(
     if state.busy:
         raise stack_not_ready(names, state, "execute the plan")
     refuse_unsafe_changes(change_set, allow_data_loss=allow_destructive)
+    seed.stage_initial_commits(aws, names, template)  # what the repositories will read is still the seed
     review(change_set)
     executing = False
     try:

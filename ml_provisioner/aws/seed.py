@@ -9,24 +9,54 @@ own source is never replaced). Nothing here runs for an existing product.
 
 from __future__ import annotations
 
+from typing import Any
+
 import botocore.exceptions
 
 from constructs_lib.names import KINDS
 from ml_provisioner import seed, staging
 from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.config.models import SourceControl
-from ml_provisioner.naming import Names
+from ml_provisioner.errors import OperationFailed
+from ml_provisioner.naming import Names, config_file_name
 
 
-def stage_initial_commits(aws: AwsSession, names: Names, bucket: str) -> list[str]:
-    """Put both seed archives where the template's repositories read them (the bucket exists)."""
+def stage_initial_commits(aws: AwsSession, names: Names, template: dict[str, Any]) -> list[str]:
+    """Make sure each archive the template's repositories are created from (their Code) holds this
+    product's seed code, byte for byte: written where it is missing (create-only: S3 refuses to
+    replace an object), read back and compared where it is there. Before a change set is created,
+    and again before a saved plan is executed: the bytes CloudFormation reads are the ones checked."""
     s3 = aws.client("s3")
+    archives = seed.archives(names)
     staged = []
-    for kind, body in seed.archives(names).items():
-        key = staging.seed_archive_key(names, kind)
-        s3.put_object(
-            Bucket=bucket, Key=key, Body=body, ServerSideEncryption="AES256", ExpectedBucketOwner=names.account
-        )
+    for location in seed.initial_commit_locations(template):
+        bucket, key = location["Bucket"], location["Key"]
+        expected = next((a for k, a in archives.items() if staging.seed_archive_key(names, k, a) == key), None)
+        where = f"s3://{bucket}/{key}"
+        if expected is None:
+            raise OperationFailed(
+                f"the template creates a repository from {where}, which is not this product's seed code",
+                "synthesize the template again (create-prov-template --fresh)",
+            )
+        try:
+            s3.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=expected,
+                IfNoneMatch="*",
+                ServerSideEncryption="AES256",
+                ExpectedBucketOwner=names.account,
+            )
+        except botocore.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise
+            there = s3.get_object(Bucket=bucket, Key=key, ExpectedBucketOwner=names.account)["Body"].read()
+            if there != expected:
+                raise OperationFailed(
+                    f"{where} is not this product's seed code: something else was written there, and a repository "
+                    "created from it would start with that code; nothing was changed",
+                    "an administrator of the staging bucket deletes the object; then run the command again",
+                ) from None
         staged.append(key)
     return staged
 
@@ -53,7 +83,12 @@ def deliver_seed_code(aws: AwsSession, names: Names) -> list[str]:
             )
             said.append(f"seed code: {where} (model-{kind})")
         except botocore.exceptions.ClientError as error:
-            if error.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "ConditionalRequestConflict"):
-                raise
-            said.append(f"seed code: {where} exists already, kept as it is")
+            code = error.response.get("Error", {}).get("Code")
+            if code in ("PreconditionFailed", "ConditionalRequestConflict"):
+                said.append(f"seed code: {where} exists already, kept as it is")
+            else:  # the product is deployed; only its day-one code is missing, and can follow by hand
+                said.append(
+                    f"seed code: not delivered to {where} ({code}); "
+                    f"ml-provisioner seed-code --config {config_file_name(names.config)} prints how to deliver it"
+                )
     return said

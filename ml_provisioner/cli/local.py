@@ -4,6 +4,7 @@ validate-prov-template checks the written template and never synthesizes."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -236,7 +237,7 @@ def seed_code(
             folders = seed.write(names, out)
         except FileExistsError as error:
             raise BadInput(
-                f"--out: {error} exists; the seed code never replaces a file",
+                f"--out: {error.filename} exists; the seed code never replaces a file (nothing was written)",
                 "name an empty or new folder",
             ) from None
         except OSError as error:
@@ -256,19 +257,21 @@ def _push_commands(names: Any, kind: Any, folder: Path) -> list[str]:
     """How the folder reaches the product's source (what the pipeline of its kind reads)."""
     product = names.config.ml_product
     control = product.source_control.value
+    here = shlex.quote(str(folder))
     if control == "s3":
-        archive = f"{folder.name}.zip"
+        archive = shlex.quote(str(folder.parent / f"{folder.name}.zip"))
         return [
-            f"(cd {folder} && zip -qr ../{archive} .)",
-            f"aws s3 cp {folder.parent / archive} s3://{names.artifacts_bucket}/{names.source_object_key(kind)} "
+            f"(cd {here} && zip -qr {archive} .)",
+            f"aws s3 cp {archive} s3://{names.artifacts_bucket}/{names.source_object_key(kind)} "
             f"--region {names.region}",
         ]
     if control == "codecommit":
         host = f"https://git-codecommit.{names.region}.amazonaws.com"
         remote, branch = f"{host}/v1/repos/{names.repository(kind)}", "main"
+        how = "  # with git's AWS credential helper (aws codecommit credential-helper) or git-remote-codecommit"
     else:
-        remote, branch = f"<the clone URL of {product.repository(kind)}>", product.branch
+        remote, branch, how = f"<the clone URL of {product.repository(kind)}>", product.branch, ""
     return [
-        f"cd {folder} && git init -q -b {branch} && git add . && git commit -qm 'Seed code from ML Provisioner'",
-        f"git remote add origin {remote} && git push -u origin {branch}",
+        f"cd {here} && git init -q -b {branch} && git add . && git commit -qm 'Seed code from ML Provisioner'",
+        f"git remote add origin {remote} && git push -u origin {branch}{how}",
     ]

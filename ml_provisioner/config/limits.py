@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ml_provisioner.config.models import EnterpriseConfig, SecurityGroupMode, SourceControl, StarterConfig
 from ml_provisioner.naming import Names
+from ml_provisioner.seed import SERVING_NAME_SUFFIXES
 
 _ALNUM_DASH = r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$"
 
@@ -44,6 +45,11 @@ def limited_names(names: Names) -> list[LimitedName]:
         LimitedName("IAM path", n.iam_path, 512, r"^/[\x21-\x7e]*/$"),
         LimitedName("SSM parameter name", n.ssm_parameter("VpcEndpointIdSagemakerRuntime"), 1011, r"^/[\w.\-/]+$"),
     ]
+    if config.ml_product.seed_code:  # what the seed's model-deploy names (ml_provisioner/seed)
+        limited += [
+            LimitedName("SageMaker name of the seed's serving", n.name(suffix), 63, _ALNUM_DASH)
+            for suffix in SERVING_NAME_SUFFIXES
+        ]
     if config.ml_product.source_control is SourceControl.CODECOMMIT:
         limited.append(LimitedName("CodeCommit repository name", n.repository("deploy"), 100, r"^[\w.-]+$"))
     if not isinstance(config, StarterConfig):

@@ -20,11 +20,13 @@ from __future__ import annotations
 from typing import Any
 
 from constructs_lib.starter_core.policies import (
+    JOB_NETWORK_ACTIONS,
     PIPELINE_JOBS,
     PIPELINE_STEP_PREFIX,
     PRODUCT_KEY_ACTIONS,
     SERVING_STACK_ACTIONS,
     SOURCE_READ_ACTIONS,
+    job_network_arns,
     serving_stack_arn,
 )
 from ml_provisioner.config.models import CONNECTION_ARN, EnterpriseConfig, SourceControl
@@ -179,11 +181,15 @@ def boundary_document(names: Names) -> dict[str, Any]:
         statements.append(
             _allow(
                 "ProductKey",
-                PRODUCT_KEY_ACTIONS,
+                (*PRODUCT_KEY_ACTIONS, "kms:CreateGrant"),
                 [product.arn("kms", "key/*")],
                 {"StringEquals": {f"aws:ResourceTag/{PRODUCT_TAG}": product.product}},
             )
         )
+        # SageMaker jobs and models in the VPC: their interfaces, in this account and region (the
+        # SageMaker role's own policy names the product's subnets; the boundary keeps within IAM's size)
+        statements.append(_allow("JobNetwork", JOB_NETWORK_ACTIONS, job_network_arns(product, ["*"])))
+        statements.append(_allow("JobNetworkReads", ["ec2:Describe*"], ["*"]))
     statements += [
         {"Sid": "NoIdentityChangesOrSessions", "Effect": "Deny", "Action": list(IDENTITY_WRITES), "Resource": "*"},
         {"Sid": "NoKeyOrLogDestruction", "Effect": "Deny", "Action": list(DESTRUCTION), "Resource": "*"},

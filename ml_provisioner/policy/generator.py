@@ -40,6 +40,9 @@ STACK: tables.Scope = ("cloudformation", "stack")
 GENERATED_ID_SCOPES: tuple[tables.Scope, ...] = (("kms", "key"),)
 SSM_PARAMETER: tables.Scope = ("ssm", "parameter")
 SEED_SOURCE_ARCHIVES = "S3SeedSourceArchives"
+SEED_STAGED_ARCHIVES = "S3SeedStagedArchives"
+# S3's conditional-write key: only a request with If-None-Match: * (S3 refuses it where an object is)
+CREATE_ONLY = {"StringEquals": {"s3:if-none-match": "*"}}
 
 
 class PolicyGap(OperationFailed):
@@ -333,8 +336,10 @@ def generate_policy(synthesized: Synthesized, *, service_role: bool = False, app
     _allow_lifecycle(caller, template, service_role=service_role)
     _allow_emptying_test_buckets(caller)
     staged = staging.needs_staging(synthesized.template_yaml())
-    if staged or seeds_repositories:
+    if staged:
         _allow_staging(caller)
+    elif seeds_repositories:  # the bucket, not the templates' prefix
+        _allow_staging(caller, templates=False)
     execution_role = None
     if service_role:
         _allow_template_parameters(caller, template)  # CloudFormation resolves them as the caller too
@@ -367,8 +372,13 @@ PROTECT = "cloudformation:UpdateTerminationProtection"
 
 
 def _author(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The deployer without ExecuteChangeSet: it plans, someone else executes."""
-    kept = [{**s, "Action": [a for a in s["Action"] if a != EXECUTE]} for s in statements]
+    """The deployer without ExecuteChangeSet: it plans, someone else executes. Nor does it write a
+    new s3 product's seed archives into the product's bucket: the approver's execution does."""
+    kept = [
+        {**s, "Action": [a for a in s["Action"] if a != EXECUTE]}
+        for s in statements
+        if not s["Sid"].startswith(SEED_SOURCE_ARCHIVES)
+    ]
     return [s for s in kept if s["Action"]]
 
 
@@ -387,7 +397,7 @@ def _approver(statements: list[dict[str, Any]], names: Names) -> list[dict[str, 
             if statement["Effect"] == "Deny"
             or through_stack
             or a in (PASS_ROLE, PROTECT)
-            or statement["Sid"].startswith(SEED_SOURCE_ARCHIVES)  # a new product's seed code
+            or statement["Sid"].startswith(SEED_SOURCE_ARCHIVES)  # a new s3 product's seed code, create-only
             or not iam_reference.changes_something(a)
         ]
         if keep:
@@ -659,21 +669,19 @@ def template_ssm_parameters(template: dict[str, Any]) -> list[str]:
 
 
 def _allow_seed_code(resources: _Grants, caller: _Grants, template: dict[str, Any]) -> bool:
-    """The seed code of a new product (ml_provisioner/aws/seed.py). codecommit: CloudFormation reads
-    each repository's first commit from the staged archive (the caller stages it: the staging grants);
-    s3: the caller puts the two archives at the keys the pipelines read, through the product's key
-    where it has one. True when repositories are seeded."""
+    """The seed code of a new product (ml_provisioner/aws/seed.py). codecommit: the caller stages
+    each repository's first commit, create-only and never deleted, so the archive a change set names
+    holds what was checked whoever executes it; CloudFormation alone reads it for the repository.
+    s3: the caller puts the two archives at the keys the pipelines read, create-only, through the
+    product's key where it has one. True when repositories are seeded."""
     names = resources.names
     product = names.config.ml_product
     if not product.seed_code:
         return False
-    if seed.initial_commit_buckets(template):
+    if seed.initial_commit_locations(template):
         archives = [
-            names.arn(
-                "s3", f"{staging.staging_bucket(d)}/{staging.seed_archive_key(d, kind)}", region=False, account=False
-            )
+            names.arn("s3", staging.staging_bucket(d), region=False, account=False) + "/" + staging.seed_prefix(d) + "*"
             for d in scopes.deployments(names)
-            for kind in KINDS
         ]
         resources.allow(
             "S3SeedArchivesThroughStack",
@@ -681,6 +689,8 @@ def _allow_seed_code(resources: _Grants, caller: _Grants, template: dict[str, An
             archives,
             dict(delegation.THROUGH_CLOUDFORMATION),
         )
+        caller.allow(SEED_STAGED_ARCHIVES, ["s3:PutObject"], archives, dict(CREATE_ONLY))
+        caller.allow(SEED_STAGED_ARCHIVES + "Read", ["s3:GetObject"], archives)  # compared before each use
         return True
     if product.source_control is SourceControl.S3:
         # Create only (S3's conditional-write key: If-None-Match: *): the holder can never replace
@@ -693,7 +703,7 @@ def _allow_seed_code(resources: _Grants, caller: _Grants, template: dict[str, An
                 for d in scopes.deployments(names)
                 for kind in KINDS
             ],
-            {"StringEquals": {"s3:if-none-match": "*"}},
+            dict(CREATE_ONLY),
         )
         if isinstance(names.config, EnterpriseConfig):  # the bucket encrypts with the product's key
             caller.allow(
@@ -717,12 +727,14 @@ def _allow_emptying_test_buckets(grants: _Grants) -> None:
     grants.allow("S3EmptyTestBucketObjects", tables.EMPTY_BUCKET_OBJECT_ACTIONS, [f"{bucket}/*"])
 
 
-def _allow_staging(grants: _Grants) -> None:
+def _allow_staging(grants: _Grants, *, templates: bool = True) -> None:
+    """The staging bucket; with templates, the stack's prefix for templates over the body limit."""
     names = grants.names
     bucket = names.arn("s3", staging.staging_bucket(names), region=False, account=False)
     grants.allow("S3StagingBucket", tables.STAGING_BUCKET_ACTIONS, [bucket])
-    objects = [f"{bucket}/{staging.staging_prefix(d)}*" for d in scopes.deployments(names)]
-    grants.allow("S3StagingObjects", tables.STAGING_OBJECT_ACTIONS, objects)
+    if templates:
+        objects = [f"{bucket}/{staging.staging_prefix(d)}*" for d in scopes.deployments(names)]
+        grants.allow("S3StagingObjects", tables.STAGING_OBJECT_ACTIONS, objects)
 
 
 # -- documents ----------------------------------------------------------------------------------

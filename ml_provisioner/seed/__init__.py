@@ -10,6 +10,7 @@ folders to push (``seed-code --out``). What the code may do at run time is the b
 
 from __future__ import annotations
 
+import errno
 import io
 import re
 import zipfile
@@ -24,15 +25,18 @@ FOLDERS: dict[Kind, str] = {"build": "model-build", "deploy": "model-deploy"}
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed: the same product's archives are the same bytes
 REPOSITORY = "AWS::CodeCommit::Repository"
+# The SageMaker names model-deploy gives after the product's prefix, at their longest (serving.yml:
+# 7 hex digits of ServingId; deploy.py's transform jobs): config loading checks them against AWS's 63.
+SERVING_NAME_SUFFIXES = ("endpoint", "m0123456", "c0123456", "b0123456")
 
 
-def initial_commit_buckets(template: dict[str, Any]) -> set[str]:
-    """The buckets a template's repositories read their first commit (Code) from."""
-    return {
-        r["Properties"]["Code"]["S3"]["Bucket"]
+def initial_commit_locations(template: dict[str, Any]) -> list[dict[str, str]]:
+    """Where a template's repositories read their first commit (Code) from: {"Bucket", "Key"}."""
+    return [
+        r["Properties"]["Code"]["S3"]
         for r in template.get("Resources", {}).values()
         if r.get("Type") == REPOSITORY and "Code" in r.get("Properties", {})
-    }
+    ]
 
 
 def values(names: Names) -> dict[str, str]:
@@ -42,6 +46,8 @@ def values(names: Names) -> dict[str, str]:
         "use_case": names.config.ml_product.use_case,
         "tier": names.config.tier.value,
         "region": names.region,
+        # the enterprise tier serves inside its VPC, which Serverless Inference cannot
+        "serving_mode": "instance" if names.config.tier.value == "enterprise" else "serverless",
         "artifacts_bucket": names.artifacts_bucket,
         "model_package_group": names.model_package_group,
         "resource_name_prefix": names.name(""),
@@ -84,13 +90,18 @@ def archives(names: Names) -> dict[Kind, bytes]:
 
 
 def write(names: Names, out: Path) -> dict[Kind, Path]:
-    """Both sources as folders under out (model-build/, model-deploy/); existing files are kept."""
-    written = {}
-    for kind, files in render(names).items():
+    """Both sources as folders under out (model-build/, model-deploy/). Nothing is written when any
+    file, or a folder, would replace something there (FileExistsError names it)."""
+    rendered = render(names)
+    for kind, files in rendered.items():
         folder = out / FOLDERS[kind]
-        existing = [p for p in files if (folder / p).exists()]
-        if existing:
-            raise FileExistsError(folder / existing[0])
+        in_the_way = [folder] if folder.exists() and not folder.is_dir() else [folder / f for f in files]
+        for taken in in_the_way:
+            if taken.exists() or taken.is_symlink():
+                raise FileExistsError(errno.EEXIST, "exists", str(taken))
+    written = {}
+    for kind, files in rendered.items():
+        folder = out / FOLDERS[kind]
         folder.mkdir(parents=True, exist_ok=True)
         for path, content in files.items():
             (folder / path).write_bytes(content)

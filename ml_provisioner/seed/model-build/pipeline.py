@@ -1,7 +1,7 @@
 """The model-build pipeline of {{product_id}}: data, training, evaluation, a gate, the registry.
 
-    python pipeline.py --definition   print the SageMaker pipeline definition; nothing is created
-    python pipeline.py --start        create or update the pipeline, then start one execution
+    python pipeline.py --definition   print the SageMaker pipeline definition (no AWS call is made)
+    python pipeline.py --start        upload the step scripts, create or update the pipeline, start it
 
 Everything comes from the build contract's variables (docs/build-contract.md), which the CodeBuild
 project sets; outside CodeBuild the product's own names are the defaults. The roles allow only
@@ -12,12 +12,17 @@ SECURITY_GROUP_IDS are set (the enterprise tier) the jobs use that key and run i
 """
 
 import argparse
+import hashlib
 import json
+import logging
 import os
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 os.environ.setdefault("SAGEMAKER_USER_CONFIG_OVERRIDE", os.path.join(HERE, "sagemaker-config.yaml"))
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")  # v2 is what requirements.txt pins
+# The SDK's notes go to stderr (it would print them on stdout): stdout is the definition.
+logging.getLogger("sagemaker").addHandler(logging.StreamHandler(sys.stderr))
 
 import boto3  # (the SDK reads the two variables above when it is imported)
 from sagemaker import image_uris
@@ -60,6 +65,23 @@ def setting(name, required=True):
     return value
 
 
+def script_uris(bucket):
+    """Where each step script is read from: named by its content, so a changed script is a new
+    object and the definition names exactly the code it runs."""
+    uris = {}
+    for script in ("prepare.py", "evaluate.py"):
+        with open(os.path.join(HERE, script), "rb") as file:
+            content = hashlib.sha256(file.read()).hexdigest()[:16]
+        uris[script] = f"s3://{bucket}/model-build/code/{content}/{script}"
+    return uris
+
+
+def upload_scripts(bucket, region):
+    s3 = boto3.Session(region_name=region).client("s3")
+    for script, uri in script_uris(bucket).items():
+        s3.upload_file(os.path.join(HERE, script), bucket, uri.split("/", 3)[3])
+
+
 def session(region, bucket):
     boto_session = boto3.Session(region_name=region)
     pipeline_session = PipelineSession(boto_session=boto_session, default_bucket=bucket)
@@ -81,6 +103,7 @@ def build_pipeline(role_arn):
     sagemaker_session = session(region, bucket)
     name = f"{prefix}model-build"
     base = f"s3://{bucket}/model-build"
+    scripts = script_uris(bucket)
     jobs = dict(role=role_arn, sagemaker_session=sagemaker_session, network_config=network)
 
     rows = ParameterInteger(name="SyntheticRows", default_value=2000)
@@ -96,7 +119,7 @@ def build_pipeline(role_arn):
             output_kms_key=key,
             **jobs,
         ).run(
-            code=os.path.join(HERE, "prepare.py"),
+            code=scripts["prepare.py"],
             arguments=["--rows", rows.to_string()],
             outputs=[
                 ProcessingOutput(
@@ -142,7 +165,7 @@ def build_pipeline(role_arn):
             output_kms_key=key,
             **jobs,
         ).run(
-            code=os.path.join(HERE, "evaluate.py"),
+            code=scripts["evaluate.py"],
             inputs=[
                 ProcessingInput(train.properties.ModelArtifacts.S3ModelArtifacts, "/opt/ml/processing/model"),
                 ProcessingInput(outputs["test"].S3Output.S3Uri, "/opt/ml/processing/test"),
@@ -200,6 +223,7 @@ def main():
         print(json.dumps(json.loads(build_pipeline(role).definition()), indent=2))
         return
     role = setting("SAGEMAKER_EXECUTION_ROLE_ARN")
+    upload_scripts(setting("ARTIFACTS_BUCKET"), setting("AWS_REGION"))
     pipeline = build_pipeline(role)
     tags = [{"Key": "ml-provisioner:product", "Value": setting("PRODUCT_ID")}]
     print(f"pipeline {pipeline.name}: {pipeline.upsert(role_arn=role, tags=tags)['PipelineArn']}")
