@@ -189,6 +189,19 @@ class Line:
     price: str  # the price file's key
     monthly_usd: float
 
+    HEADERS = ("resource", "billed for", "kind", "quantity", "unit price", "per month")
+
+    def cells(self) -> tuple[str, str, str, str, str, str]:
+        """The line as every view shows it, under HEADERS."""
+        return (
+            self.resource,
+            self.item,
+            self.kind,
+            f"{number(self.quantity)} {self.unit}",
+            f"${number(self.unit_usd, 6)}",
+            usd(self.monthly_usd),
+        )
+
 
 @dataclass(frozen=True)
 class Estimate:

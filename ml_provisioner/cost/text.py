@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ml_provisioner.cost.estimate import ASSUMPTIONS_FILE, Estimate, number, usd
+from ml_provisioner.cost.estimate import ASSUMPTIONS_FILE, Estimate, Line, usd
 
 
 def cost_text(estimated: Estimate, assumptions_file: Path | None) -> str:
@@ -12,18 +12,7 @@ def cost_text(estimated: Estimate, assumptions_file: Path | None) -> str:
 
     if estimated.no_price_data:
         return f"monthly cost: no price data for {estimated.region} (docs/cost.md says how to add a region)"
-    rows = [
-        [
-            line.resource,
-            line.item,
-            line.kind,
-            f"{number(line.quantity)} {line.unit}",
-            f"${number(line.unit_usd, 6)}",
-            usd(line.monthly_usd),
-        ]
-        for line in estimated.lines
-    ]
-    shown = table(rows, ["resource", "billed for", "kind", "quantity", "unit price", "per month"])
+    shown = table([list(line.cells()) for line in estimated.lines], list(Line.HEADERS))
     source = f"assumptions from {assumptions_file}" if assumptions_file else f"default assumptions ({ASSUMPTIONS_FILE})"
     stated = ", ".join(f"{name}={value:g}" for name, value in estimated.assumptions.stated().items())
     return (

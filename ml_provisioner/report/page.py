@@ -19,9 +19,9 @@ from ml_provisioner.cost import (
     Assumptions,
     CostChange,
     Estimate,
+    Line,
     billables_from_template,
     estimate,
-    number,
     signed_usd,
     usd,
 )
@@ -262,18 +262,8 @@ def _cost(review: ReviewInput) -> str:
         "kv",
     )
     lines = _table(
-        ["Resource", "Billed for", "Kind", "Quantity", "Unit price", "Per month"],
-        [
-            (
-                _code(line.resource),
-                line.item,
-                line.kind,
-                f"{number(line.quantity)} {line.unit}",
-                f"${number(line.unit_usd, 6)}",
-                usd(line.monthly_usd),
-            )
-            for line in estimated.lines
-        ],
+        [header.capitalize() for header in Line.HEADERS],
+        [(_code(line.resource), *line.cells()[1:]) for line in estimated.lines],
         "cost",
     )
     assumptions = _table(
