@@ -16,8 +16,9 @@ import botocore.exceptions
 
 from ml_provisioner import staging
 from ml_provisioner.aws.changes import create_change_set
-from ml_provisioner.aws.lifecycle import _ensure_staging_bucket, stack_state, watch
+from ml_provisioner.aws.lifecycle import _ensure_staging_bucket
 from ml_provisioner.aws.session import AwsSession
+from ml_provisioner.aws.stack import stack_state, watch
 from ml_provisioner.bootstrap_template import STACK_NAME
 from ml_provisioner.config.regions import partition_of
 from ml_provisioner.errors import BadInput, OperationFailed

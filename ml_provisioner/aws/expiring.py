@@ -16,14 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ml_provisioner.aws.lifecycle import (
-    RetainedResource,
-    delete_stack,
-    owned_stack_state,
-    remove_leftovers,
-    retained_resources,
-)
+from ml_provisioner.aws.lifecycle import owned_stack_state, remove_leftovers
 from ml_provisioner.aws.session import AwsSession
+from ml_provisioner.aws.stack import RetainedResource, delete_stack, retained_resources
 from ml_provisioner.errors import BadInput, Interrupted, ProvisionerError
 from ml_provisioner.naming import EXPIRES_TAG, Names
 

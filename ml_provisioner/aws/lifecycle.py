@@ -1,19 +1,16 @@
-"""Stack lifecycle: deploy through a change set, watch it settle, read the outputs back; delete
-and say what was retained. Waiting is done by botocore waiters; a background reader only shows
-the stack's events while a waiter waits.
+"""A product's deploy: the checks before any change set, what an earlier stack retained brought
+back first (aws/restore.py), the change set planned, reviewed, executed and watched, the outputs
+read back; previews, leftovers of interrupted runs, the staging bucket. The primitives on one stack
+(its state, execute and watch, protection, deletion, its events) are aws/stack.py's.
 
-What we report is what happened: a watch that fails (throttling beyond the retry budget, a dropped
-connection) is not a failed stack, so the stack is looked at again; Ctrl-C removes what the run
-made before anything changed, and otherwise says what state the stack is in."""
+Ctrl-C removes what the run made before anything changed, and otherwise says what state the stack
+is in."""
 
 from __future__ import annotations
 
 import hashlib
-import re
-import signal
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,73 +18,28 @@ import botocore.exceptions
 
 from ml_provisioner import catalog, staging
 from ml_provisioner import seed as seed_code
-from ml_provisioner.aws import seed
+from ml_provisioner.aws import restore, seed
 from ml_provisioner.aws.changes import (
     create_change_set,
     delete_change_set,
-    deployed_template,
 )
 from ml_provisioner.aws.ownership import require_ours
 from ml_provisioner.aws.preflight import before_any_change_set
 from ml_provisioner.aws.session import AwsSession
-from ml_provisioner.aws.source_preflight import CODECOMMIT_REFUSED, SOURCE_ALTERNATIVES
+from ml_provisioner.aws.stack import (
+    AWS_FAULTS,
+    StackState,
+    delete_stack,
+    execute,
+    look,
+    protect,
+    stack_state,
+    uninterruptible,
+)
 from ml_provisioner.changes import ChangeSet, refuse_unsafe_changes
 from ml_provisioner.errors import BadInput, Interrupted, OperationFailed
 from ml_provisioner.identity import CHANGE_SET_PREFIX, PLAN_PREFIX
 from ml_provisioner.naming import SOURCE_TAG, Names, config_file_name
-
-WAIT = {"Delay": 5, "MaxAttempts": 720}  # up to an hour for a stack to settle
-WATCH_RESUMES = 3  # a watch that lost the endpoint resumes this often while the stack is still busy
-FAILED_STATUSES = ("CREATE_FAILED", "UPDATE_FAILED", "DELETE_FAILED", "IMPORT_FAILED")
-STABLE_STATUSES = (
-    "CREATE_COMPLETE",
-    "UPDATE_COMPLETE",
-    "UPDATE_ROLLBACK_COMPLETE",
-    "IMPORT_COMPLETE",
-    "IMPORT_ROLLBACK_COMPLETE",
-)
-_AWS_FAULTS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
-
-
-@dataclass
-class StackState:
-    name: str
-    status: str | None  # None: the stack does not exist
-    termination_protection: bool = False
-    outputs: dict[str, str] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def exists(self) -> bool:
-        return self.status is not None and self.status != "REVIEW_IN_PROGRESS"
-
-    @property
-    def busy(self) -> bool:
-        return bool(self.status and self.status.endswith("_IN_PROGRESS") and self.status != "REVIEW_IN_PROGRESS")
-
-    @property
-    def stable(self) -> bool:
-        """Settled with its resources in place (a ROLLBACK_COMPLETE stack has none)."""
-        return self.status in STABLE_STATUSES
-
-    def describe(self) -> str:
-        return f"stack {self.name} is {self.status}" if self.status else f"stack {self.name} does not exist"
-
-
-def stack_state(aws: AwsSession, stack_name: str) -> StackState:
-    try:
-        [stack] = aws.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
-    except botocore.exceptions.ClientError as error:
-        if "does not exist" in error.response.get("Error", {}).get("Message", ""):
-            return StackState(stack_name, None)
-        raise
-    return StackState(
-        stack_name,
-        stack["StackStatus"],
-        bool(stack.get("EnableTerminationProtection")),
-        {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
-        {t["Key"]: t["Value"] for t in stack.get("Tags", [])},
-    )
 
 
 def owned_stack_state(aws: AwsSession, names: Names) -> StackState:
@@ -113,27 +65,6 @@ def _change_set_tags(aws: AwsSession, stack_name: str) -> dict[str, str]:
         for c in summaries
     ]
     return found[0] if all(tags == found[0] for tags in found) else {}
-
-
-def _look(aws: AwsSession, stack_name: str) -> StackState | None:
-    """The stack's state, or None when even looking fails."""
-    try:
-        return stack_state(aws, stack_name)
-    except _AWS_FAULTS:
-        return None
-
-
-@contextmanager
-def _uninterruptible() -> Iterator[None]:
-    """A few calls that must finish (cleaning up after Ctrl-C): a second Ctrl-C waits for them."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 # -- deploy --------------------------------------------------------------------------------------
@@ -174,8 +105,6 @@ def deploy(
     Termination protection is reconciled on every run, "no changes" included. A change set that
     would remove or replace data-bearing resources is refused unless ``allow_destructive``;
     ``revert_drift`` also puts back what was changed outside CloudFormation."""
-    from ml_provisioner.aws import restore  # built on this module's primitives
-
     executing = False
     try:
         # read-only checks: a source or a VPC that cannot work fails here, not halfway through a stack
@@ -199,7 +128,7 @@ def deploy(
                 refuse_unsafe_changes(change_set, allow_data_loss=allow_destructive)
                 review(change_set)
             except BaseException:
-                with _uninterruptible(), suppress(*_AWS_FAULTS):  # if it fails, the next run removes it
+                with uninterruptible(), suppress(*AWS_FAULTS):  # if it fails, the next run removes it
                     discard_change_set(aws, names.stack_name, change_set)
                 raise
             executing = True
@@ -214,11 +143,11 @@ def deploy(
             seed.deliver_seed_code(aws, names) if change_set.change_type == "CREATE" else [],
         )
     except KeyboardInterrupt:
-        with _uninterruptible():
+        with uninterruptible():
             removed = [] if executing else _try_remove_leftovers(aws, names.stack_name)
-            state = _look(aws, names.stack_name)
+            state = look(aws, names.stack_name)
             if executing and state is not None and state.exists and state.status != "ROLLBACK_COMPLETE":
-                with suppress(*_AWS_FAULTS):  # the next deploy reconciles it
+                with suppress(*AWS_FAULTS):  # the next deploy reconciles it
                     protect(aws, names, state)
         raise _interrupted(names, state, removed, executing) from None
 
@@ -292,17 +221,6 @@ def prepare_stack(
     return "CREATE"
 
 
-def protect(aws: AwsSession, names: Names, state: StackState | None = None) -> None:
-    """A production stack gets termination protection (never taken away here: turning it off is
-    delete-product's job, with --force)."""
-    if not names.config.environment.is_production or names.is_test:
-        return
-    if state is None or not state.termination_protection:
-        aws.client("cloudformation").update_termination_protection(
-            StackName=names.stack_name, EnableTerminationProtection=True
-        )
-
-
 def plan_deploy(
     aws: AwsSession,
     names: Names,
@@ -361,9 +279,9 @@ def preview(
         delete_change_set(aws, change_set)
         return change_set
     except KeyboardInterrupt:
-        with _uninterruptible():
+        with uninterruptible():
             removed = _try_remove_leftovers(aws, names.stack_name)
-            now = _look(aws, names.stack_name)
+            now = look(aws, names.stack_name)
         raise _interrupted(names, now, removed, executing=False) from None
 
 
@@ -432,7 +350,7 @@ def _try_remove_leftovers(aws: AwsSession, stack_name: str) -> list[str]:
     """remove_leftovers() after Ctrl-C: what it could remove (the next run removes the rest)."""
     try:
         return remove_leftovers(aws, stack_name)
-    except _AWS_FAULTS:
+    except AWS_FAULTS:
         return []
 
 
@@ -445,67 +363,6 @@ def _delete_review_stack(aws: AwsSession, stack_name: str, state: StackState | N
     if state.termination_protection:
         cfn.update_termination_protection(StackName=stack_name, EnableTerminationProtection=False)
     cfn.delete_stack(StackName=stack_name, **aws.stack_role())
-
-
-def execute(
-    aws: AwsSession, names: Names, change_set: ChangeSet, *, on_event: Callable[[dict[str, Any]], None]
-) -> None:
-    """Execute the change set and wait for the stack to settle, showing its events meanwhile."""
-    cfn = aws.client("cloudformation")
-    waiter = {"CREATE": "stack_create_complete", "IMPORT": "stack_import_complete"}.get(
-        change_set.change_type, "stack_update_complete"
-    )
-    with _EventTail(aws, names.stack_name, on_event) as tail:
-        cfn.execute_change_set(ChangeSetName=change_set.arn)
-        with suppress(*_AWS_FAULTS):  # as soon as creation starts, if refused before; again once settled
-            protect(aws, names, _look(aws, names.stack_name))
-        state = watch(aws, names.stack_name, waiter)
-        if state.status != f"{change_set.change_type}_COMPLETE":
-            tail.flush()
-            cause = _first_failure(aws, state, tail.before)
-            if CODECOMMIT_REFUSED in cause:  # AWS's own answer: this account gets no CodeCommit repository
-                raise OperationFailed(
-                    f"AWS CodeCommit created no repository for {names.deployment_id} ({CODECOMMIT_REFUSED}): {cause}",
-                    SOURCE_ALTERNATIVES,
-                )
-            hint = (
-                (
-                    "a resource of that name already exists: if it is the product's, deploy-product --force "
-                    "brings it back into the stack; if not, remove or rename it"
-                )
-                if re.search("already exists?|AlreadyExists", cause)
-                else None
-            )
-            raise OperationFailed(cause, hint)
-    protect(aws, names, state)
-
-
-def watch(aws: AwsSession, stack_name: str, waiter: str) -> StackState:
-    """Wait for the stack to settle and return the state it settled in. The waiter can fail for
-    reasons of its own (throttling beyond the retry budget, a dropped connection, a timeout): that
-    is not the stack failing, so look again, and keep watching while it is still busy."""
-    cfn = aws.client("cloudformation")
-    problem: Exception | None = None
-    state: StackState | None = None
-    for _ in range(WATCH_RESUMES + 1):
-        try:
-            cfn.get_waiter(waiter).wait(StackName=stack_name, WaiterConfig=WAIT)
-        except botocore.exceptions.WaiterError as error:
-            problem = error
-        except _AWS_FAULTS as error:
-            problem = error
-        state = _look(aws, stack_name)
-        if state is not None and not state.busy:
-            return state
-        if isinstance(problem, botocore.exceptions.WaiterError) and "Max attempts exceeded" in str(problem):
-            break
-    where = state.describe() if state else "its state is unknown"
-    raise OperationFailed(
-        f"lost track of stack {stack_name} ({problem}); {where}",
-        f"CloudFormation carries on without us: aws cloudformation describe-stacks --stack-name {stack_name} "
-        f"--region {aws.region} "
-        "shows where it is; run the command again once it has settled",
-    )
 
 
 def read_back_outputs(aws: AwsSession, names: Names, expected: list[str]) -> dict[str, str]:
@@ -609,172 +466,3 @@ def _ensure_staging_bucket(aws: AwsSession, bucket: str, region: str, account: s
             ]
         },
     )
-
-
-# -- delete --------------------------------------------------------------------------------------
-
-
-# The property holding a retained resource's name (its Ref is an id or ARN for some types).
-_NAME_PROPERTIES = {
-    "AWS::S3::Bucket": "BucketName",
-    "AWS::CodeCommit::Repository": "RepositoryName",
-    "AWS::SageMaker::ModelPackageGroup": "ModelPackageGroupName",
-    "AWS::Logs::LogGroup": "LogGroupName",
-}
-_REMOVAL = {
-    "AWS::S3::Bucket": "delete every object version, then: aws s3api delete-bucket --bucket {}",
-    "AWS::KMS::Key": "aws kms schedule-key-deletion --key-id {} --pending-window-in-days 30",
-    "AWS::Logs::LogGroup": "aws logs delete-log-group --log-group-name {}",
-    "AWS::CodeCommit::Repository": "aws codecommit delete-repository --repository-name {}",
-    "AWS::SageMaker::ModelPackageGroup": "delete its model packages, then: "
-    "aws sagemaker delete-model-package-group --model-package-group-name {}",
-}
-
-
-@dataclass(frozen=True)
-class RetainedResource:
-    logical_id: str
-    resource_type: str
-    name: str
-
-    @property
-    def removal_hint(self) -> str:
-        return _REMOVAL.get(self.resource_type, "remove it in the console: {}").format(self.name)
-
-
-def retained_resources(aws: AwsSession, stack_name: str) -> list[RetainedResource]:
-    """The resources the deployed template retains on deletion, with their names."""
-    template = deployed_template(aws, stack_name)
-    physical = {
-        r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
-        for r in aws.client("cloudformation").describe_stack_resources(StackName=stack_name)["StackResources"]
-    }
-    return [
-        RetainedResource(
-            logical_id,
-            resource["Type"],
-            str(
-                resource.get("Properties", {}).get(
-                    _NAME_PROPERTIES.get(resource["Type"], ""), physical.get(logical_id, "")
-                )
-            ),
-        )
-        for logical_id, resource in template.get("Resources", {}).items()
-        if resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate")
-    ]
-
-
-def delete_stack(
-    aws: AwsSession,
-    stack_name: str,
-    *,
-    on_event: Callable[[dict[str, Any]], None],
-    disable_protection: bool = False,
-    empty_buckets: bool = False,
-) -> None:
-    cfn = aws.client("cloudformation")
-    try:
-        if disable_protection:
-            cfn.update_termination_protection(StackName=stack_name, EnableTerminationProtection=False)
-        if empty_buckets:  # a test deployment's bucket is destroyed with it, so it must be emptied
-            for resource in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]:
-                # a retried delete lists the bucket it already removed as DELETE_COMPLETE
-                if (
-                    resource["ResourceType"] == "AWS::S3::Bucket"
-                    and resource.get("PhysicalResourceId")
-                    and resource.get("ResourceStatus") != "DELETE_COMPLETE"
-                ):
-                    _empty_bucket(aws, resource["PhysicalResourceId"])
-        with _EventTail(aws, stack_name, on_event) as tail:
-            cfn.delete_stack(StackName=stack_name, **aws.stack_role())
-            state = watch(aws, stack_name, "stack_delete_complete")
-            if state.status is not None:  # still there: DELETE_FAILED
-                tail.flush()
-                raise OperationFailed(_first_failure(aws, state, tail.before))
-    except KeyboardInterrupt:
-        with _uninterruptible():
-            now = _look(aws, stack_name)
-        where = now.describe() if now else f"the state of stack {stack_name} is unknown"
-        if now is not None and now.busy:
-            where += "; CloudFormation carries on deleting it"
-        raise Interrupted(
-            f"interrupted: {where}",
-            f"see where it is: aws cloudformation describe-stacks --stack-name {stack_name} --region {aws.region}",
-        ) from None
-
-
-def _empty_bucket(aws: AwsSession, bucket: str) -> None:
-    s3 = aws.client("s3")
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-        objects = [
-            {"Key": v["Key"], "VersionId": v["VersionId"]}
-            for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
-        ]
-        if objects:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
-
-
-# -- events --------------------------------------------------------------------------------------
-
-
-def _first_failure(aws: AwsSession, state: StackState, before: set[str]) -> str:
-    """The first resource that failed in this operation, and why."""
-    events = _events(aws, state.name)
-    failures = [
-        e
-        for e in reversed(events)
-        if e["EventId"] not in before and e["ResourceStatus"] in FAILED_STATUSES and e.get("ResourceStatusReason")
-    ]
-    if failures:
-        first = failures[0]
-        return (
-            f"{state.describe()}: {first['LogicalResourceId']} ({first['ResourceType']}) "
-            f"failed: {first['ResourceStatusReason']}"
-        )
-    return state.describe()
-
-
-def _events(aws: AwsSession, stack_name: str) -> list[dict[str, Any]]:
-    """The stack's events, newest first; none when the stack is gone or the endpoint fails us
-    (events are shown and quoted, never relied on: the stack's status decides)."""
-    try:
-        events: list[dict[str, Any]] = aws.client("cloudformation").describe_stack_events(StackName=stack_name)[
-            "StackEvents"
-        ]
-        return events
-    except _AWS_FAULTS:
-        return []
-
-
-class _EventTail:
-    """Shows a stack's new events while a waiter waits (display only; the waiter decides)."""
-
-    def __init__(
-        self, aws: AwsSession, stack_name: str, on_event: Callable[[dict[str, Any]], None], interval: float = 3.0
-    ):
-        self.aws, self.stack_name, self.on_event, self.interval = aws, stack_name, on_event, interval
-        self.before = {e["EventId"] for e in _events(aws, stack_name)}  # events of earlier operations
-        self.since = set(self.before)  # ... and those already shown
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> _EventTail:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.flush()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.flush()
-
-    def flush(self) -> None:
-        with self._lock:
-            for event in reversed(_events(self.aws, self.stack_name)):
-                if event["EventId"] not in self.since:
-                    self.since.add(event["EventId"])
-                    self.on_event(event)

@@ -15,23 +15,18 @@ from ml_provisioner import catalog
 from ml_provisioner.aws import restore, seed
 from ml_provisioner.aws.changes import change_set_template_text, described_with_template
 from ml_provisioner.aws.lifecycle import (
-    _AWS_FAULTS,
     DeployResult,
     _interrupted,
-    _look,
-    _uninterruptible,
     discard_change_set,
-    execute,
     owned_stack_state,
     plan_deploy,
-    protect,
     read_back_outputs,
     remove_leftovers,
     stack_not_ready,
-    stack_state,
 )
 from ml_provisioner.aws.preflight import before_any_change_set
 from ml_provisioner.aws.session import AwsSession
+from ml_provisioner.aws.stack import AWS_FAULTS, execute, look, protect, stack_state, uninterruptible
 from ml_provisioner.changes import ChangeSet, ResourceChange, refuse_unsafe_changes
 from ml_provisioner.cost import Assumptions, template_change
 from ml_provisioner.errors import BadInput
@@ -241,10 +236,10 @@ def execute_plan(
             seed.deliver_seed_code(aws, names) if change_set.change_type == "CREATE" else [],
         )
     except KeyboardInterrupt:
-        with _uninterruptible():
-            now_ = _look(aws, names.stack_name)
+        with uninterruptible():
+            now_ = look(aws, names.stack_name)
             if executing and now_ is not None and now_.exists and now_.status != "ROLLBACK_COMPLETE":
-                with suppress(*_AWS_FAULTS):  # the next deploy reconciles it
+                with suppress(*AWS_FAULTS):  # the next deploy reconciles it
                     protect(aws, names, now_)
         raise _interrupted(names, now_, [], executing) from None
 

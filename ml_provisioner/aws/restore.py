@@ -22,8 +22,8 @@ from typing import Any
 import botocore.exceptions
 
 from ml_provisioner.aws.changes import create_change_set, delete_change_set
-from ml_provisioner.aws.lifecycle import RetainedResource, execute, stack_state
 from ml_provisioner.aws.session import AwsSession
+from ml_provisioner.aws.stack import RetainedResource, execute, stack_state
 from ml_provisioner.errors import BadInput, OperationFailed
 from ml_provisioner.naming import PRODUCT_TAG, Names
 

@@ -3,7 +3,7 @@
 - codecommit: AWS restricted CodeCommit to existing customers in July 2024 and announced its return
   to general availability in November 2025. Where AWS refuses it, its answer is
   OperationNotAllowedException: refused here when ListRepositories answers it, and turned into the
-  same clear message when CloudFormation's CreateRepository does (aws.lifecycle.execute). An
+  same clear message when CloudFormation's CreateRepository does (aws.stack.execute). An
   account with no repository is not taken as closed: only AWS says so.
 - codeconnections: the connection must exist in the account and region and be AVAILABLE (a new
   connection stays PENDING until its handshake is completed in the console).

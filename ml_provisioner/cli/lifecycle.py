@@ -35,8 +35,8 @@ from ml_provisioner.naming import Names, config_file_name
 from ml_provisioner.workspace import FolderNotWritable
 
 if TYPE_CHECKING:
-    from ml_provisioner.aws.lifecycle import RetainedResource
     from ml_provisioner.aws.session import AwsSession
+    from ml_provisioner.aws.stack import RetainedResource
     from ml_provisioner.changes import ChangeSet, ResourceChange
     from ml_provisioner.cost import CostChange
     from ml_provisioner.synth import Synthesized
@@ -590,7 +590,8 @@ def delete_product(
 ) -> None:
     """Delete the product's stack (or a test deployment's) and report what was retained."""
     from ml_provisioner.aws import aws_errors
-    from ml_provisioner.aws.lifecycle import delete_stack, owned_stack_state, remove_leftovers, retained_resources
+    from ml_provisioner.aws.lifecycle import owned_stack_state, remove_leftovers
+    from ml_provisioner.aws.stack import delete_stack, retained_resources
 
     with action(ctx, "delete-product") as run:
         names, aws = _connect(
