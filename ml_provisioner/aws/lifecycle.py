@@ -136,12 +136,7 @@ def deploy(
                 execute(aws, names, change_set, on_event=on_event)
         elif change_set.arn:  # made, but it changes no resource (e.g. only Metadata): never left behind
             discard_change_set(aws, names.stack_name, change_set)
-        return DeployResult(
-            names.stack_name,
-            change_set,
-            read_back_outputs(aws, names, expected_outputs),
-            seed.deliver_seed_code(aws, names) if change_set.change_type == "CREATE" else [],
-        )
+        return deployed(aws, names, change_set, expected_outputs)
     except KeyboardInterrupt:
         with uninterruptible():
             removed = [] if executing else _try_remove_leftovers(aws, names.stack_name)
@@ -363,6 +358,17 @@ def _delete_review_stack(aws: AwsSession, stack_name: str, state: StackState | N
     if state.termination_protection:
         cfn.update_termination_protection(StackName=stack_name, EnableTerminationProtection=False)
     cfn.delete_stack(StackName=stack_name, **aws.stack_role())
+
+
+def deployed(aws: AwsSession, names: Names, change_set: ChangeSet, expected_outputs: list[str]) -> DeployResult:
+    """What a deploy ends with once its change set ran: the outputs read back and checked, and, for
+    a stack it created, the seed code delivered."""
+    return DeployResult(
+        names.stack_name,
+        change_set,
+        read_back_outputs(aws, names, expected_outputs),
+        seed.deliver_seed_code(aws, names) if change_set.change_type == "CREATE" else [],
+    )
 
 
 def read_back_outputs(aws: AwsSession, names: Names, expected: list[str]) -> dict[str, str]:

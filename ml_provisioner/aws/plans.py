@@ -17,10 +17,10 @@ from ml_provisioner.aws.changes import change_set_template_text, described_with_
 from ml_provisioner.aws.lifecycle import (
     DeployResult,
     _interrupted,
+    deployed,
     discard_change_set,
     owned_stack_state,
     plan_deploy,
-    read_back_outputs,
     remove_leftovers,
     stack_not_ready,
 )
@@ -229,12 +229,7 @@ def execute_plan(
         executing = True
         with restore.left_behind_reported(aws, names, template, change_set.change_type):
             execute(aws, names, change_set, on_event=on_event)
-        return DeployResult(
-            names.stack_name,
-            change_set,
-            read_back_outputs(aws, names, expected_outputs),
-            seed.deliver_seed_code(aws, names) if change_set.change_type == "CREATE" else [],
-        )
+        return deployed(aws, names, change_set, expected_outputs)
     except KeyboardInterrupt:
         with uninterruptible():
             now_ = look(aws, names.stack_name)
