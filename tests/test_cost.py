@@ -190,6 +190,9 @@ def test_the_workspace_assumptions_file_overrides_the_defaults(workspace):
         ("builds_per_month: -1\n", "builds_per_month: Input should be greater than or equal to 0"),
         ("build_minuts: 3\n", "build_minuts: Extra inputs are not permitted"),
         ("- 1\n", "a mapping of assumption: number is expected"),
+        ("builds_per_month: .inf\n", "builds_per_month: Input should be a finite number"),
+        ("builds_per_month: true\n", "builds_per_month: Input should be a valid number"),
+        ("builds_per_month: '40'\n", "builds_per_month: Input should be a valid number"),
     ],
 )
 def test_a_bad_assumptions_file_is_refused_with_what_is_wrong(workspace, text, message):

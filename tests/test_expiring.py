@@ -12,7 +12,9 @@ import json
 import pytest
 
 from ml_provisioner.aws import expiring
+from ml_provisioner.aws.session import AwsSession
 from ml_provisioner.config.loader import load_config
+from ml_provisioner.naming import Names
 from tests.support.sandbox import cli, product, stack
 
 pytestmark = pytest.mark.synth  # every test here synthesizes (in this process or the CLI it runs)
@@ -96,6 +98,13 @@ def test_expired_test_deployments_are_listed_and_pruned_and_nothing_else_is(aws,
     assert {names.stack_name, week["stack"], by_hand, look_alike} <= remaining
     assert stack(aws, names.stack_name, region)["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 
+    # a stack whose expiry was moved after it was listed is not pruned: prune reads the tag again
+    marker = week["stack"].split("--")[0]  # t<4 hex>
+    listed_expired = expiring.ExpiringStack(Names(names.config, marker), "CREATE_COMPLETE", "", "2000-01-01T00:00:00Z")
+    kept = expiring.prune(AwsSession(region=region), listed_expired, on_event=lambda _: None)
+    assert kept.error == f"{week['stack']} now expires at {week['expires_at']}: not pruned"
+    assert week["stack"] in live_stacks(aws, region)
+
     # eight days later the other one goes too; with nothing expired, --prune does nothing and succeeds
     monkeypatch.setattr(expiring, "now", lambda: started + dt.timedelta(days=8))
     code, out, err = cli("test-deploy", "-c", config, "--prune", "--force", "--json")
@@ -117,14 +126,17 @@ def test_expired_test_deployments_are_listed_and_pruned_and_nothing_else_is(aws,
         (["--expires-in", "400d"], "--expires-in 400d is longer than a year"),
         (["--list", "--prune"], "--list does not go with --prune"),
         (["--list", "--expires-in", "3d"], "--expires-in does not go with --list or --prune"),
+        (["--expires-in", "1000000000d"], "--expires-in 1000000000d is longer than a year"),
         (["--force"], "--force goes with --prune only"),
+        (["--list", "--force"], "--force goes with --prune only"),
+        (["--prune", "--json"], "--prune --json needs --force"),
     ],
 )
 def test_bad_test_deploy_options_are_named_with_what_is_allowed(aws, options, says):
     config, _ = product("techcorp s3", aws, provision_source=False, boundary=False)
     code, out, err = cli("test-deploy", "-c", config, *options)
     assert code == 2, out + err
-    assert err.startswith(f"error: {says}") and "Traceback" not in err
+    assert f"error: {says}" in err and "Traceback" not in err
     if options[0] == "--expires-in":
         assert "hint: give a whole number and a unit: m (minutes), h (hours), d (days) or w (weeks)" in err or (
             "at most 365d" in err

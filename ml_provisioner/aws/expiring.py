@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ml_provisioner.aws.lifecycle import owned_stack_state, remove_leftovers
@@ -62,7 +62,10 @@ def lifetime(text: str, option: str = "--expires-in") -> dt.timedelta:
     match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text.lower())
     if not match or int(match.group(1)) == 0:
         raise BadInput(f"{option} {text!r} is not a lifetime", f"give {LIFETIME_FORMS} (default {DEFAULT_LIFETIME})")
-    duration = dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        duration = dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    except OverflowError:  # beyond any date: longer than a year too
+        duration = dt.timedelta.max
     if duration > LONGEST_LIFETIME:
         raise BadInput(f"{option} {text} is longer than a year", "a test deployment is short-lived: give at most 365d")
     return duration
@@ -182,7 +185,11 @@ def prune(aws: AwsSession, expired: ExpiringStack, *, on_event: Callable[[dict[s
     names = expired.names
     result = Pruned(names.stack_name)
     try:
-        owned_stack_state(aws, names)
+        state = owned_stack_state(aws, names)
+        still = replace(expired, expires_at=state.tags.get(EXPIRES_TAG))
+        if state.exists and not still.expired(now()):  # its expiry was moved since it was listed
+            result.error = f"{names.stack_name} now expires at {still.expires_at}: not pruned"
+            return result
         result.removed_leftovers = remove_leftovers(aws, names.stack_name)
         state = owned_stack_state(aws, names)
         if not state.exists:  # an interrupted first deploy: removing its leftovers removed it

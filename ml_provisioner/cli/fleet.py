@@ -195,17 +195,19 @@ def _cost_totals(found: list[Any], costs: dict[str, Any]) -> str:
     """The monthly estimate summed per account and tier (a sum with an unpriced product says so)."""
     from ml_provisioner.cost import usd
 
+    def total(estimates: list[Any]) -> str:
+        """The sum of the priced ones, and how many have no price (never counted as zero)."""
+        priced = [e.monthly_usd for e in estimates if e.monthly_usd is not None]
+        unpriced = [e for e in estimates if e.monthly_usd is None]
+        if not priced:
+            return f"- ({len(unpriced)} without prices: {unpriced[0].headline})"
+        return usd(sum(priced)) + (f" (+ {len(unpriced)} without prices: {unpriced[0].headline})" if unpriced else "")
+
     groups: dict[tuple[str, str], list[Any]] = {}
     for target in found:
         groups.setdefault((target.names.account, target.loaded.config.tier.value), []).append(costs[target.key])
-    rows = []
-    for (account, tier), estimates in sorted(groups.items()):
-        unpriced = [e for e in estimates if e.monthly_usd is None]
-        total = sum(e.monthly_usd for e in estimates if e.monthly_usd is not None)
-        shown = usd(total) + (f" (+ {len(unpriced)} without prices: {unpriced[0].headline})" if unpriced else "")
-        rows.append([account, tier, len(estimates), shown])
-    everything = [costs[t.key].monthly_usd for t in found]
-    rows.append(["all", "", len(found), usd(sum(m for m in everything if m is not None))])
+    rows = [[account, tier, len(estimates), total(estimates)] for (account, tier), estimates in sorted(groups.items())]
+    rows.append(["all", "", len(found), total([costs[t.key] for t in found])])
     return table(rows, ["account", "tier", "products", "estimated cost/month"])
 
 

@@ -194,6 +194,10 @@ def test_deploy(
                         "test-deploy --list lists, --prune deletes the expired ones (and lists them), "
                         "test-deploy [--expires-in DURATION] deploys",
                     )
+            if force and not prune:
+                raise BadInput("--force goes with --prune only", "test-deploy --list deletes nothing")
+            if prune and as_json and not force:  # a question would break the one JSON document
+                raise BadInput("--prune --json needs --force", "the JSON lists what was deleted; --list shows first")
             _test_deployments(run, config, endpoint_url, as_json, prune, force, service_role, (role_arn, external_id))
             return
         if force:
@@ -267,13 +271,7 @@ def _test_deployments(
             pruned.append(delete_expired(aws, deployment, on_event=_event_printer(run, as_json)))
     failed = [p for p in pruned if p.error]
     run.summary = f"pruned {len(pruned) - len(failed)} expired test deployment(s) of {len(found.deployments)}"
-    if failed:
-        raise OperationFailed(
-            f"{len(failed)} of {len(pruned)} expired test deployment(s) not deleted: "
-            + "; ".join(str(p.error) for p in failed),
-            "the others were deleted; test-deploy --list shows what remains",
-        )
-    if as_json:
+    if as_json:  # every outcome, failures included, before the exit code says there were any
         run.json(
             {
                 "product": names.product,
@@ -282,13 +280,20 @@ def _test_deployments(
                 "left_alone": found.not_ours,
             }
         )
-        return
-    for deleted in pruned:
-        run.out(f"deleted {deleted.stack_name}")
-        _report_retained(run, deleted.retained, as_json)
-    run.result(
-        f"pruned {len(pruned)} expired test deployment(s) of {where}; {len(found.deployments) - len(pruned)} kept"
-    )
+    else:
+        for deleted in (p for p in pruned if not p.error):
+            run.out(f"deleted {deleted.stack_name}")
+            _report_retained(run, deleted.retained, as_json)
+        run.result(
+            f"pruned {len(pruned) - len(failed)} expired test deployment(s) of {where}; "
+            f"{len(found.deployments) - len(pruned) + len(failed)} kept"
+        )
+    if failed:
+        raise OperationFailed(
+            f"{len(failed)} of {len(pruned)} expired test deployment(s) not deleted: "
+            + "; ".join(str(p.error) for p in failed),
+            "the others were deleted; test-deploy --list shows what remains",
+        )
 
 
 def show_changes(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from ml_provisioner.config.models import EnterpriseConfig, Frozen
 from ml_provisioner.cost.prices import HOURS_PER_MONTH, RegionPrices, price_book
@@ -30,6 +30,9 @@ ASSUMPTIONS_FILE = "cost-assumptions.yaml"  # in the workspace root, beside conf
 
 class Assumptions(Frozen):
     """How much a product is used in a month: what its usage items are priced at."""
+
+    # finite numbers only (YAML's .inf and .nan are numbers to it), and a number is never a boolean
+    model_config = ConfigDict(**{**Frozen.model_config, "allow_inf_nan": False, "strict": True})
 
     builds_per_month: float = Field(default=40, ge=0, description="Runs of the build pipeline and build project.")
     build_minutes: float = Field(default=10, ge=0, description="Minutes of one build project run.")
