@@ -318,8 +318,11 @@ def test_pricing_refresh_updates_the_file_from_the_price_list_api_and_says_what_
 
 
 def test_pricing_refresh_refuses_a_region_that_is_not_one(aws, tmp_path):
-    code, _, err = cli("pricing", "refresh", "--file", str(bundled_path()), "--region", "mars-1")
+    path = tmp_path / "prices.json"
+    path.write_text(bundled_path().read_text())
+    code, _, err = cli("pricing", "refresh", "--file", str(path), "--region", "mars-1")
     assert code == 2 and "not AWS regions: mars-1" in err
+    assert path.read_text() == bundled_path().read_text(), "nothing written"
 
 
 # -- fleet status ---------------------------------------------------------------------------------
@@ -337,3 +340,21 @@ def test_fleet_status_totals_the_estimates_per_account_and_tier():
     enterprise = costs[ENTERPRISE.stem].monthly_usd + costs[ENTERPRISE_SGPROV.stem].monthly_usd
     assert f"345678901234  enterprise  2         ${enterprise:,.2f}" in shown
     assert f"all                       3         ${enterprise + costs[STARTER.stem].monthly_usd:,.2f}" in shown
+
+
+def test_fleet_totals_say_how_many_products_have_no_price_and_never_count_them_as_zero():
+    from types import SimpleNamespace
+
+    from ml_provisioner.cli.fleet import _cost_totals
+
+    starter = load_config(STARTER)
+    found = [SimpleNamespace(key=k, names=starter.names(), loaded=starter) for k in ("priced", "unpriced")]
+    costs = {
+        "priced": estimate(billables_from_catalog(starter.config), starter.names().region),
+        "unpriced": estimate(billables_from_catalog(starter.config), "ap-south-1"),  # no prices in the file
+    }
+    shown = _cost_totals(found, costs)
+    total = f"${costs['priced'].monthly_usd:,.2f} (+ 1 without prices: no price data for ap-south-1"
+    assert [line for line in shown.splitlines() if line.startswith("all")][0].split(None, 2)[2].startswith(total)
+    only_unpriced = _cost_totals(found[1:], {"unpriced": costs["unpriced"]})
+    assert "$0.00" not in only_unpriced and "- (1 without prices" in only_unpriced
