@@ -1,10 +1,11 @@
 """Delivering the seed code (ml_provisioner/seed) where a new product's source is.
 
 codecommit: CloudFormation creates each repository with its first commit from an archive in the
-staging bucket (the repository's Code), so the archives are staged before any change set that may
-create the repositories. s3: once the stack has created the artifacts bucket, the two archives go
-where the pipelines read them, only if nothing is there (S3 refuses the write otherwise: a team's
-own source is never replaced). Nothing here runs for an existing product.
+staging bucket (the repository's Code), so the archives are staged before every change set (for
+an existing product they change nothing: CodeCommit reads Code only when it creates a repository).
+s3: once the stack has created the artifacts bucket, the two archives go where the pipelines read
+them, only if nothing is there (S3 refuses the write otherwise: a team's own source is never
+replaced); an existing product gets none.
 """
 
 from __future__ import annotations
