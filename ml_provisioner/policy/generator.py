@@ -170,8 +170,9 @@ class DeployerPolicy:
             "and IAM: inline policies, trust, attachments, policy versions) is allowed only when CloudFormation "
             "makes it for a change set, never as a direct call; its own direct changes are the stack's change "
             "sets, deletion, tags and termination protection, the staging bucket, emptying a test "
-            "deployment's bucket, and a new product's seed code, written only where none is (create-only). Only the product's own managed policies can be attached; it can create no "
-            "user, access key or login and change no role or policy of another product. What a change set "
+            "deployment's bucket, and a new product's seed code, written only where none is (create-only). "
+            "Only the product's own managed policies can be attached; it can create no user, access key or "
+            "login and change no role or policy of another product. What a change set "
             f"says is shown before it runs (show-changes, the review report).{bounded}"
         )
 
