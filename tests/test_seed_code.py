@@ -257,17 +257,25 @@ def seed_python() -> Path:
     return home / "bin" / "python"
 
 
-def run_buildspec(folder: Path, python: Path, variables: dict[str, str], endpoint: str, log: Path) -> str:
-    """The buildspec's build commands, in the source folder, with the project's variables, as
-    CodeBuild runs them (the install phase is the seed's requirements: seed_python)."""
+def recorded_environment(python: Path, log: Path) -> dict[str, str]:
+    """The seed's Python on PATH, with the recorder as its sitecustomize writing to log (created)."""
     site = log.parent / "site"
     site.mkdir(exist_ok=True)
     shutil.copy(RECORDER, site / "sitecustomize.py")
-    env = {
+    log.touch()
+    return {
         "PATH": f"{python.parent}:/usr/bin:/bin",
         "PYTHONPATH": str(site),
         "HOME": str(log.parent),
         "SEED_CALL_LOG": str(log),
+    }
+
+
+def run_buildspec(folder: Path, python: Path, variables: dict[str, str], endpoint: str, log: Path) -> str:
+    """The buildspec's build commands, in the source folder, with the project's variables, as
+    CodeBuild runs them (the install phase is the seed's requirements: seed_python)."""
+    env = {
+        **recorded_environment(python, log),
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "sandbox",
         "AWS_SECRET_ACCESS_KEY": "sandbox",
@@ -375,12 +383,8 @@ def test_the_pipeline_definition_builds_offline(seed_python, tmp_path):
     names = load_config(example("demand-forecasting-ml-s3-standalone-direct")).names()
     seed.write(names, tmp_path / "sources")
     log = tmp_path / "calls.jsonl"
-    log.touch()
-    site = tmp_path / "site"
-    site.mkdir()
-    shutil.copy(RECORDER, site / "sitecustomize.py")
-    env = {"PATH": f"{seed_python.parent}:/usr/bin:/bin", "PYTHONPATH": str(site), "HOME": str(tmp_path)}
-    env |= {"SEED_CALL_LOG": str(log), "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "SUBNET_IDS": "subnet-0a,subnet-0b"}
+    env = recorded_environment(seed_python, log)
+    env |= {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "SUBNET_IDS": "subnet-0a,subnet-0b"}
     env |= {"SECURITY_GROUP_IDS": "sg-0a", "KMS_KEY_ARN": names.arn("kms", "key/0a1b")}
     env |= {"AWS_ACCESS_KEY_ID": "none", "AWS_SECRET_ACCESS_KEY": "none"}
     done = subprocess.run(
@@ -452,7 +456,6 @@ def test_both_buildspecs_run_against_the_sandbox_and_every_call_is_allowed_by_th
         variables["AWS_REGION"] = region
         log = tmp_path / kind / "calls.jsonl"
         log.parent.mkdir()
-        log.touch()
         said[kind] = ""
         for _ in ("the first run", "the next: an update of what the first made"):
             if kind == "deploy":  # a person approved a version model-build registered
@@ -477,7 +480,7 @@ def test_both_buildspecs_run_against_the_sandbox_and_every_call_is_allowed_by_th
         assert set(ENTERPRISE_CONTRACT) <= set(variables)
 
     # every call, as the role whose credentials make it
-    role = judge.role_with_arn(template_role_arn(judge, names))
+    role = judge.role_with_arn(build_project(judge, names)["ServiceRole"])
     requests = [(r, kind) for kind in calls for c in calls[kind][0] for r in iam_requests(c, names)]
     # the key as the template names it (the judge resolves the template, not the sandbox's ids)
     key = (
@@ -498,7 +501,7 @@ def test_both_buildspecs_run_against_the_sandbox_and_every_call_is_allowed_by_th
     # SageMaker execution role reads and writes; every job runs as that role
     created = next(c for c in build_calls if c["operation"] == "CreatePipeline")
     definition = created["params"]["PipelineDefinition"]
-    sagemaker_role = judge.role_with_arn(_sagemaker_role(judge))
+    sagemaker_role = judge.role_with_arn(judge._sagemaker_role_arn(build_project(judge, names)))
     uris = {u.split("/", 3)[2] for u in _s3_uris(json.loads(definition))}
     assert uris == {names.artifacts_bucket}, uris
     for action in ("s3:GetObject", "s3:PutObject"):
@@ -509,17 +512,11 @@ def test_both_buildspecs_run_against_the_sandbox_and_every_call_is_allowed_by_th
         assert variables["KMS_KEY_ARN"] in definition and variables["SUBNET_IDS"].split(",")[0] in definition
 
 
-def template_role_arn(judge: Product, names) -> str:
+def build_project(judge: Product, names) -> dict:
     [project] = [
         p for _, p in judge.of_type("AWS::CodeBuild::Project") if p["Name"] == names.codebuild_project("build")
     ]
-    return project["ServiceRole"]
-
-
-def _sagemaker_role(judge: Product) -> str:
-    [project] = list(judge.of_type("AWS::CodeBuild::Project"))[:1]
-    variables = {v["Name"]: v["Value"] for v in project[1]["Environment"]["EnvironmentVariables"]}
-    return variables["SAGEMAKER_EXECUTION_ROLE_ARN"]
+    return project
 
 
 def _s3_uris(value) -> set[str]:

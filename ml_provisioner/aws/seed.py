@@ -39,18 +39,7 @@ def stage_initial_commits(aws: AwsSession, names: Names, template: dict[str, Any
                 f"the template creates a repository from {where}, which is not this product's seed code",
                 "synthesize the template again (create-prov-template --fresh)",
             )
-        try:
-            s3.put_object(
-                Bucket=bucket,
-                Key=key,
-                Body=expected,
-                IfNoneMatch="*",
-                ServerSideEncryption="AES256",
-                ExpectedBucketOwner=names.account,
-            )
-        except botocore.exceptions.ClientError as error:
-            if error.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "ConditionalRequestConflict"):
-                raise
+        if not _created(s3, bucket, key, expected, names.account, ServerSideEncryption="AES256"):
             there = s3.get_object(Bucket=bucket, Key=key, ExpectedBucketOwner=names.account)["Body"].read()
             if there != expected:
                 raise OperationFailed(
@@ -78,18 +67,26 @@ def deliver_seed_code(aws: AwsSession, names: Names) -> list[str]:
         key = names.source_object_key(kind)
         where = f"s3://{names.artifacts_bucket}/{key}"
         try:
-            # IfNoneMatch: S3 itself refuses to replace an object that exists (conditional write)
-            s3.put_object(
-                Bucket=names.artifacts_bucket, Key=key, Body=body, IfNoneMatch="*", ExpectedBucketOwner=names.account
+            created = _created(s3, names.artifacts_bucket, key, body, names.account)
+        except botocore.exceptions.ClientError as error:  # the product is deployed: its seed can follow by hand
+            said.append(
+                f"seed code: not delivered to {where} ({error.response.get('Error', {}).get('Code')}); "
+                f"ml-provisioner seed-code --config {config_file_name(names.config)} prints how to deliver it"
             )
-            said.append(f"seed code: {where} (model-{kind})")
-        except botocore.exceptions.ClientError as error:
-            code = error.response.get("Error", {}).get("Code")
-            if code in ("PreconditionFailed", "ConditionalRequestConflict"):
-                said.append(f"seed code: {where} exists already, kept as it is")
-            else:  # the product is deployed; only its day-one code is missing, and can follow by hand
-                said.append(
-                    f"seed code: not delivered to {where} ({code}); "
-                    f"ml-provisioner seed-code --config {config_file_name(names.config)} prints how to deliver it"
-                )
+            continue
+        said.append(
+            f"seed code: {where} (model-{kind})" if created else f"seed code: {where} exists already, kept as it is"
+        )
     return said
+
+
+def _created(s3: Any, bucket: str, key: str, body: bytes, account: str, **extra: str) -> bool:
+    """Write the object only where none is (If-None-Match: *, S3's conditional write: S3 itself
+    refuses to replace one): True when written, False when an object was there already."""
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*", ExpectedBucketOwner=account, **extra)
+    except botocore.exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "ConditionalRequestConflict"):
+            raise
+        return False
+    return True

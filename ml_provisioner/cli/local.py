@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +15,10 @@ from ml_provisioner.cli._common import ConfigOption, ConfigsOption, FreshOption,
 from ml_provisioner.cost import billables_from_catalog, estimate, load_assumptions
 from ml_provisioner.cost.text import cost_text
 from ml_provisioner.errors import BadInput, OperationFailed
+
+if TYPE_CHECKING:
+    from constructs_lib.names import Kind
+    from ml_provisioner.naming import Names
 
 
 def list_products(ctx: typer.Context, config: ConfigOption = "", as_json: JsonOption = False) -> None:
@@ -253,7 +257,7 @@ def seed_code(
             run.out(f"\nto deliver {seed.FOLDERS[kind]}:\n  " + "\n  ".join(commands))
 
 
-def _push_commands(names: Any, kind: Any, folder: Path) -> list[str]:
+def _push_commands(names: Names, kind: Kind, folder: Path) -> list[str]:
     """How the folder reaches the product's source (what the pipeline of its kind reads)."""
     product = names.config.ml_product
     control = product.source_control.value
@@ -270,6 +274,7 @@ def _push_commands(names: Any, kind: Any, folder: Path) -> list[str]:
         remote, branch = f"{host}/v1/repos/{names.repository(kind)}", "main"
         how = "  # with git's AWS credential helper (aws codecommit credential-helper) or git-remote-codecommit"
     else:
+        assert product.branch  # the model requires it for a codeconnections source
         remote, branch, how = f"<the clone URL of {product.repository(kind)}>", product.branch, ""
     return [
         f"cd {here} && git init -q -b {branch} && git add . && git commit -qm 'Seed code from ML Provisioner'",
