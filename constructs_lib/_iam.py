@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import jsii
-from aws_cdk import Acknowledgment, IAspect, IStableStringProducer, Lazy, Validations
-from aws_cdk import aws_iam as iam
+from aws_cdk import Acknowledgment, IStableStringProducer, Lazy, Validations
 from constructs import IConstruct
 
 from constructs_lib.policy_document import PolicyDocument
@@ -14,12 +13,17 @@ from constructs_lib.policy_document import PolicyDocument
 
 def report_wildcards(document: PolicyDocument, holder: IConstruct) -> None:
     """holder carries document: cdk-nag reports its wildcards there, each with its reason."""
-    for finding, reason in document.acknowledgments():
-        acknowledge(holder, finding, reason)
+    acknowledge_all(holder, document.acknowledgments())
 
 
 def acknowledge(holder: IConstruct, rule: str, reason: str) -> None:
-    Validations.of(holder).acknowledge(Acknowledgment(id=rule, reason=reason))
+    acknowledge_all(holder, [(rule, reason)])
+
+
+def acknowledge_all(holder: IConstruct, findings: list[tuple[str, str]]) -> None:
+    """One call into the CDK for all of a holder's findings: each call is a round trip to jsii."""
+    if findings:
+        Validations.of(holder).acknowledge(*(Acknowledgment(id=rule, reason=reason) for rule, reason in findings))
 
 
 def resolved_later(produce: Callable[[], str]) -> str:
@@ -39,15 +43,3 @@ class _Producer:
 
     def produce(self) -> str:
         return self._produce()
-
-
-@jsii.implements(IAspect)
-class PermissionBoundaryAspect:
-    """Sets the product's permission boundary on every IAM role in scope, roles added later included."""
-
-    def __init__(self, boundary_arn: str) -> None:
-        self.boundary_arn = boundary_arn
-
-    def visit(self, node: IConstruct) -> None:
-        if isinstance(node, iam.CfnRole):
-            node.permissions_boundary = self.boundary_arn

@@ -16,10 +16,10 @@ from aws_cdk import CfnOutput, Environment, LegacyStackSynthesizer, Stack, Tags
 from constructs import Construct
 
 from constructs_lib._iam import resolved_later
-from constructs_lib.enterprise_security import EndpointNetwork, EnterpriseSecurity, EnterpriseSecurityProps
+from constructs_lib.enterprise_security import EndpointNetwork, EnterpriseSecurityProps
 from constructs_lib.enterprise_security import policies as enterprise
 from constructs_lib.professional_addons import policies as professional
-from constructs_lib.professional_addons.construct import ProfessionalAddons, ProfessionalAddonsProps
+from constructs_lib.professional_addons.props import ProfessionalAddonsProps
 from constructs_lib.starter_core import (
     Connection,
     InitialCommit,
@@ -66,8 +66,9 @@ class ProductStack(Stack):
             analytics_reporting=False,
         )
         self.config, self.names = config, names
+        tags = Tags.of(self)
         for key, value in names.tags.items():
-            Tags.of(self).add(key, value)
+            tags.add(key, value)
         self.core = StarterCore(self, "StarterCore", props=self.core_props())
         self.compose()
         self.export_outputs()
@@ -94,8 +95,8 @@ class ProductStack(Stack):
 
     def export_outputs(self) -> None:
         """Mirror every SSM output as a stack output, so deploy can read them back and compare."""
-        for output, parameter in sorted(self.core.outputs.items()):
-            CfnOutput(self, output, value=parameter.value, description=f"Also in SSM at {parameter.name}")
+        for output, published in sorted(self.core.outputs.items()):
+            CfnOutput(self, output, value=published.value, description=f"Also in SSM at {published.name}")
 
 
 class StarterStack(ProductStack):
@@ -126,6 +127,8 @@ class ProfessionalStack(ProductStack):
         )
 
     def compose(self) -> None:
+        from constructs_lib.professional_addons.construct import ProfessionalAddons  # loaded by the tiers using it
+
         self.addons = ProfessionalAddons(
             self,
             "ProfessionalAddons",
@@ -170,6 +173,8 @@ class EnterpriseStack(ProfessionalStack):
 
     def compose(self) -> None:
         super().compose()
+        from constructs_lib.enterprise_security.construct import EnterpriseSecurity  # loaded by the tier using it
+
         monitoring = self.config.monitoring
         self.security = EnterpriseSecurity(
             self,

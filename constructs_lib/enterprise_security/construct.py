@@ -13,6 +13,8 @@ CloudFormation parameters of an SSM parameter type, resolved at deploy time, nev
 
 from __future__ import annotations
 
+import functools
+
 from aws_cdk import CfnParameter, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
@@ -82,7 +84,7 @@ class EnterpriseSecurity(Construct):
         )
         self.metric_filters, self.alarms = _build_alarms(self, names, log_group=self.log_group, topic=self.topic)
 
-    @property
+    @functools.cached_property  # read once per output when the template is rendered
     def outputs(self) -> dict[str, str]:
         """The tier's SSM outputs, in the order they are published."""
         outputs = {"KmsKeyArn": self.key.attr_arn, "LogGroupName": self.log_group.ref}

@@ -1,19 +1,22 @@
 """ProfessionalAddons: approval trigger, dashboard and managed build policies (construct.py);
-what it adds to StarterCore's pipeline role in policies.py, its dashboard in dashboard.py (pure)."""
+what it adds to StarterCore's pipeline role in policies.py, its dashboard in dashboard.py and what
+it is built from in props.py (pure)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from constructs_lib.professional_addons.props import ProfessionalAddonsProps
+
 if TYPE_CHECKING:
-    from constructs_lib.professional_addons.construct import ProfessionalAddons, ProfessionalAddonsProps
+    from constructs_lib.professional_addons.construct import ProfessionalAddons
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("ProfessionalAddons", "ProfessionalAddonsProps"):
-        from constructs_lib.professional_addons import construct
+    if name == "ProfessionalAddons":
+        from constructs_lib.professional_addons.construct import ProfessionalAddons
 
-        return getattr(construct, name)
+        return ProfessionalAddons
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -10,7 +10,6 @@ into StarterCoreProps (policies.py); this construct only reads the core.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
@@ -22,14 +21,8 @@ from constructs_lib.names import ProductNames
 from constructs_lib.policy_document import PolicyDocument
 from constructs_lib.professional_addons.dashboard import dashboard_body
 from constructs_lib.professional_addons.policies import deploy_pipeline_arn
+from constructs_lib.professional_addons.props import ProfessionalAddonsProps
 from constructs_lib.starter_core import StarterCore
-
-
-@dataclass(frozen=True, kw_only=True)
-class ProfessionalAddonsProps:
-    names: ProductNames
-    alerts_email: str
-    console_url: str  # the AWS console of the product's partition, for the dashboard's links
 
 
 class ProfessionalAddons(Construct):

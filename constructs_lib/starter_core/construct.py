@@ -12,13 +12,14 @@ buckets of their own, and the tier's inventory is a contract.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from aws_cdk import Aspects, RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from constructs_lib._iam import PermissionBoundaryAspect, report_wildcards
+from constructs_lib._iam import report_wildcards
 from constructs_lib.names import KINDS, Kind, ProductNames
 from constructs_lib.policy_document import Json, PolicyDocument
 from constructs_lib.starter_core import policies
@@ -35,8 +36,11 @@ class StarterCore(Construct):
         self.props = props
         names, source, key = props.names, props.source, props.kms_key_arn
         removal = RemovalPolicy.DESTROY if names.is_test else RemovalPolicy.RETAIN
-        # Every role of the stack, whichever tier adds it, is capped by the administrator's boundary.
-        Aspects.of(Stack.of(self)).add(PermissionBoundaryAspect(names.permission_boundary_arn))
+        # Every role of the stack, whichever tier adds it, is capped by the administrator's boundary
+        # (the CDK's own Aspect: it visits the tree without a round trip to Python per construct).
+        iam.PermissionsBoundary.of(Stack.of(self)).apply(
+            iam.ManagedPolicy.from_managed_policy_arn(self, "PermissionBoundary", names.permission_boundary_arn)
+        )
 
         self.artifacts_bucket = build_artifacts_bucket(
             self, names, removal=removal, kms_key_arn=key, build_log_retention_days=props.build_log_retention_days
@@ -143,16 +147,28 @@ def build_role(
     return role
 
 
-def publish_outputs(scope: Construct, names: ProductNames, outputs: Mapping[str, str]) -> dict[str, ssm.CfnParameter]:
+@dataclass(frozen=True)
+class PublishedOutput:
+    """An output's SSM parameter, with the name and value it was given (kept here: reading them back
+    from the parameter is a round trip to jsii each)."""
+
+    parameter: ssm.CfnParameter
+    name: str
+    value: str
+
+
+def publish_outputs(scope: Construct, names: ProductNames, outputs: Mapping[str, str]) -> dict[str, PublishedOutput]:
     """One SSM parameter per output under the product's path, in the order given."""
-    return {
-        output: ssm.CfnParameter(
+    published = {}
+    for output, value in outputs.items():
+        name = names.ssm_parameter(output)
+        parameter = ssm.CfnParameter(
             scope,
             f"Output{output}",
-            name=names.ssm_parameter(output),
+            name=name,
             type="String",
             value=value,
             description=f"{output} of ML product {names.deployment_id}",
         )
-        for output, value in outputs.items()
-    }
+        published[output] = PublishedOutput(parameter, name, value)
+    return published

@@ -3,9 +3,9 @@
 An administrator creates it (``ml-provisioner bootstrap``, or by hand from the file
 ``create-policy`` writes), at a fixed ARN outside every path the deployer or the product may
 write (Names.permission_boundary_arn). Every role of the product and of its test deployments
-carries it (StarterCore's Aspect), and the deployer may create or change a role only with exactly
-it (delegation.py). So whatever template the deployer writes, a role it makes or widens reaches
-the product's own resources and nothing else.
+carries it (the CDK's PermissionsBoundary Aspect, which StarterCore applies to its stack), and the
+deployer may create or change a role only with exactly it (delegation.py). So whatever template the
+deployer writes, a role it makes or widens reaches the product's own resources and nothing else.
 
 It allows the calls the product's roles make at run time (tests/runtime_contracts.py), on the
 product's names in its real and its test deployments, and denies identity changes, sessions and
