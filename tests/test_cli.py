@@ -254,6 +254,27 @@ def test_commands_that_need_no_template_never_start_the_jsii_kernel(workspace):
     assert done.stdout.strip().endswith("no-cdk")
 
 
+def test_a_run_imports_the_module_of_its_own_command_and_no_other(workspace):
+    """Start-up is paid on every command: validate-config loads none of the deploy, fleet, review
+    or bootstrap commands (and `--help`, which lists them all, still names every one)."""
+    probe = (
+        "import sys; from ml_provisioner.cli import main\n"
+        "try: main(['validate-config', '-c', sys.argv[1]])\n"
+        "except SystemExit as e: assert e.code == 0, e.code\n"
+        "print(sorted(m for m in sys.modules if m.startswith('ml_provisioner.cli.')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(STARTER)], capture_output=True, text=True, cwd=workspace.parent, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = done.stdout.strip().splitlines()[-1]
+    assert "ml_provisioner.cli.local" in loaded
+    for other in ("lifecycle", "fleet", "review", "bootstrap", "pricing", "sandbox", "ecosystem"):
+        assert f"ml_provisioner.cli.{other}'" not in loaded, loaded
+    listed = CliRunner().invoke(app, ["--help"]).output
+    assert all(name in listed for name in ("deploy-product", "fleet", "bootstrap", "create-policy"))
+
+
 def test_synthesis_needs_no_aws_credentials_or_network(tmp_path):
     """create-prov-template works with no credentials and no AWS configuration at all."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}

@@ -184,9 +184,10 @@ def _json_commands() -> list[list[str]]:
     found = []
 
     def visit(command: typer.core.TyperCommand, path: list[str]) -> None:
-        if hasattr(command, "commands"):  # a group
-            for name, sub in command.commands.items():
-                visit(sub, [*path, name])
+        if hasattr(command, "list_commands"):  # a group: its commands as Click lists and looks them up
+            context = typer.Context(command)
+            for name in command.list_commands(context):
+                visit(command.get_command(context, name), [*path, name])
         elif any("--json" in getattr(p, "opts", []) for p in command.params):
             found.append(path)
 

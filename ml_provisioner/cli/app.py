@@ -3,10 +3,11 @@ order `--help` lists them), and the spec's `-con FILE -act ACTION` form."""
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +15,6 @@ import typer
 import typer.core
 
 from ml_provisioner import __version__
-from ml_provisioner.cli import bootstrap, ecosystem, fleet, lifecycle, local, pricing, review, sandbox
 from ml_provisioner.cli._common import Run, workspace_root
 from ml_provisioner.workspace import ENV_VAR, Workspace
 
@@ -73,24 +73,28 @@ def _global_options(
 
 
 # In the order of a product's life: look and build locally, review, deploy and watch, then set-up.
-COMMANDS: dict[str, Callable[..., None]] = {
-    "list-products": local.list_products,
-    "show-product": local.show_product,
-    "validate-config": local.validate_config,
-    "create-prov-template": local.create_prov_template,
-    "validate-prov-template": local.validate_prov_template,
-    "create-policy": review.create_policy,
-    "create-review-report": review.create_review_report,
-    "seed-code": local.seed_code,
-    "show-changes": lifecycle.show_changes,
-    "deploy-product": lifecycle.deploy_product,
-    "test-deploy": lifecycle.test_deploy,
-    "check-drift": lifecycle.check_drift,
-    "delete-product": lifecycle.delete_product,
-    "bootstrap": bootstrap.bootstrap,
-    "sandbox": sandbox.sandbox,
-    "config-schema": ecosystem.print_config_schema,
+# Each command is its function in a module of ml_provisioner.cli ("module:function"): a run imports
+# the module of the command it runs, and no other.
+COMMANDS: dict[str, str] = {
+    "list-products": "local:list_products",
+    "show-product": "local:show_product",
+    "validate-config": "local:validate_config",
+    "create-prov-template": "local:create_prov_template",
+    "validate-prov-template": "local:validate_prov_template",
+    "create-policy": "review:create_policy",
+    "create-review-report": "review:create_review_report",
+    "seed-code": "local:seed_code",
+    "show-changes": "lifecycle:show_changes",
+    "deploy-product": "lifecycle:deploy_product",
+    "test-deploy": "lifecycle:test_deploy",
+    "check-drift": "lifecycle:check_drift",
+    "delete-product": "lifecycle:delete_product",
+    "bootstrap": "bootstrap:bootstrap",
+    "sandbox": "sandbox:sandbox",
+    "config-schema": "ecosystem:print_config_schema",
 }
+# The commands that are groups of their own (a typer.Typer in "module:attribute").
+GROUPS: dict[str, str] = {"fleet": "fleet:fleet", "pricing": "pricing:pricing"}
 # One line each in the command list (Click would cut the docstring's first sentence with "...").
 SUMMARIES = {
     "config-schema": "Print the config files' JSON Schema.",
@@ -162,35 +166,68 @@ class _Group(typer.core.TyperGroup):
         _name_values(self.params)
 
 
-app.info.cls = _Group  # the global options
-for _name, _command in COMMANDS.items():
-    app.command(_name, short_help=SUMMARIES[_name], cls=_Command)(_command)
-FLEET_SUMMARIES = {
-    "status": "One row per product: stack, template, drift.",
-    "plan": "show-changes for every product; saves plans.",
-    "deploy": "Deploy every product (or their saved plans).",
-    "drift": "check-drift for every product.",
+GROUP_SUMMARIES = {
+    "fleet": "Status, plans, deploys and drift of many products.",
+    "pricing": "The list prices that cost estimates use.",
 }
-for _info in fleet.fleet.registered_commands:
-    _info.cls, _info.short_help = _Command, FLEET_SUMMARIES[str(_info.name)]
-app.add_typer(fleet.fleet, cls=_Group, short_help="Status, plans, deploys and drift of many products.")
-for _info in pricing.pricing.registered_commands:
-    _info.cls, _info.short_help = _Command, "Update the list prices from the Price List API."
-app.add_typer(pricing.pricing, cls=_Group, short_help="The list prices that cost estimates use.")
+SUBCOMMAND_SUMMARIES = {
+    "fleet": {
+        "status": "One row per product: stack, template, drift.",
+        "plan": "show-changes for every product; saves plans.",
+        "deploy": "Deploy every product (or their saved plans).",
+        "drift": "check-drift for every product.",
+    },
+    "pricing": {"refresh": "Update the list prices from the Price List API."},
+}
+
+
+def _loaded(where: str) -> Any:
+    """The object a "module:name" of COMMANDS or GROUPS names, its module imported now."""
+    module, name = where.split(":")
+    return getattr(importlib.import_module(f"ml_provisioner.cli.{module}"), name)
+
+
+def _build(name: str) -> Any:
+    """One command (or group) of the application, as Click runs it."""
+    if name in GROUPS:
+        group: typer.Typer = _loaded(GROUPS[name])
+        for info in group.registered_commands:
+            info.cls, info.short_help = _Command, SUBCOMMAND_SUMMARIES[name][str(info.name)]
+        group.info.cls, group.info.short_help = _Group, GROUP_SUMMARIES[name]
+        return typer.main.get_group(group)
+    single = typer.Typer(add_completion=False, rich_markup_mode=None)
+    single.command(name, short_help=SUMMARIES[name], cls=_Command)(_loaded(COMMANDS[name]))
+    return typer.main.get_command(single)
+
+
+class _Application(_Group):
+    """The global options and every command, each command built when it is first looked up."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*COMMANDS, *GROUPS]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in (*COMMANDS, *GROUPS):
+            self.add_command(_build(cmd_name), cmd_name)
+        return self.commands.get(cmd_name)
+
+
+app.info.cls = _Application
 
 _GLOBAL_FLAGS = {"--verbose", "-v", "--quiet", "-q", "--no-color"}
 _GLOBAL_WITH_VALUE = {"--workspace", "-w", "--profile"}
 
 
 _CONFIG_OPTIONS = {"--config", "-c"}
-_ACTIONS = {*COMMANDS, "fleet", "pricing"}
-# The actions that take several configs (their `config` is ConfigsOption).
-_MANY_CONFIGS = {
-    name
-    for name, command in COMMANDS.items()
-    if "config" in (parameters := inspect.signature(command).parameters)
-    and str(parameters["config"].annotation) == "ConfigsOption"
-}
+_ACTIONS = {*COMMANDS, *GROUPS}
+
+
+def _takes_many_configs(action: str | None) -> bool:
+    """Whether the action's `config` is ConfigsOption (several configs)."""
+    if action not in COMMANDS:
+        return False
+    parameters = inspect.signature(_loaded(COMMANDS[action])).parameters
+    return "config" in parameters and str(parameters["config"].annotation) == "ConfigsOption"
 
 
 class SpecFormError(ValueError):
@@ -245,10 +282,9 @@ def spec_argv(argv: list[str]) -> list[str]:
             )
     action = act or next((a for a in rest if a in _ACTIONS), None)
     # an action of one config leaves a second file where it is: typer then names it as unexpected
+    many = any(isinstance(a, _FollowingConfig) for a in rest) and _takes_many_configs(action)
     expanded = [
-        part
-        for a in rest
-        for part in (["--config", str(a)] if isinstance(a, _FollowingConfig) and action in _MANY_CONFIGS else [str(a)])
+        part for a in rest for part in (["--config", str(a)] if isinstance(a, _FollowingConfig) and many else [str(a)])
     ]
     return globals_ + ([act] if act else []) + expanded
 
