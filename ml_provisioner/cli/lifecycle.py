@@ -1,45 +1,42 @@
 """AWS actions: deploy-product, test-deploy, show-changes, check-drift, delete-product.
 
-Each synthesizes in-process, then works through change sets addressed by ARN (never a blind
-create/update). boto3 is imported only when one of these runs."""
+Each reads its options, makes its call into ml_provisioner.deployments (which synthesizes
+in-process, then works through change sets addressed by ARN, never a blind create/update) and
+renders what came back. boto3 is imported only when one of these runs."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ml_provisioner import catalog
 from ml_provisioner.changes import describe_value_change
-from ml_provisioner.cli._access import ExternalIdOption, RoleArnOption
+from ml_provisioner.cli._access import reach_deployment, reaching_aws
 from ml_provisioner.cli._common import (
     ConfigOption,
-    EndpointOption,
     FreshOption,
     JsonOption,
     Run,
     action,
     table,
 )
-from ml_provisioner.config.loader import LoadedConfig
-from ml_provisioner.cost import load_assumptions
-from ml_provisioner.errors import EXIT_DRIFT, EXIT_FAILED, BadInput, Interrupted, OperationFailed, ProvisionerError
+from ml_provisioner.deployments import Reach
+from ml_provisioner.errors import EXIT_DRIFT, EXIT_FAILED, BadInput, Interrupted, OperationFailed
 from ml_provisioner.identity import new_test_marker
-from ml_provisioner.naming import Names, config_file_name
-from ml_provisioner.workspace import FolderNotWritable
+from ml_provisioner.naming import config_file_name
 
 if TYPE_CHECKING:
-    from ml_provisioner.aws.session import AwsSession
+    from ml_provisioner.aws.drift import DriftReport
+    from ml_provisioner.aws.lifecycle import DeployResult
     from ml_provisioner.aws.stack import RetainedResource
-    from ml_provisioner.changes import ChangeSet, ResourceChange
-    from ml_provisioner.cost import CostChange
-    from ml_provisioner.synth import Synthesized
+    from ml_provisioner.changes import ResourceChange
+    from ml_provisioner.deployments import Deployment, SavedPlan
+    from ml_provisioner.naming import Names
 
 StackNameOption = Annotated[
     str | None, typer.Option("--stack-name", help="A test deployment's stack name (default: the product's).")
@@ -51,16 +48,6 @@ WIDENING_SHOWN = 5  # grants listed per resource in the table view
 StagingOption = Annotated[
     str | None,
     typer.Option("--staging-bucket", help="S3 bucket for templates over 51,200 bytes (default: created for you)."),
-]
-
-
-ServiceRoleOption = Annotated[
-    bool,
-    typer.Option(
-        "--service-role",
-        help="Let CloudFormation act with the product's execution role (create-policy --service-role), not with "
-        "your credentials.",
-    ),
 ]
 
 PlanOption = Annotated[
@@ -91,66 +78,60 @@ RevertDriftOption = Annotated[
 ]
 
 
+@reaching_aws
 def deploy_product(
     ctx: typer.Context,
     config: ConfigOption,
+    reach: Reach,
     force: ForceOption = False,
     allow_destructive: AllowDestructiveOption = False,
-    endpoint_url: EndpointOption = None,
     staging_bucket: StagingOption = None,
     as_json: JsonOption = False,
-    service_role: ServiceRoleOption = False,
-    plan: PlanOption = None,
+    plan_file: PlanOption = None,
     fresh: FreshOption = False,
-    role_arn: RoleArnOption = None,
-    external_id: ExternalIdOption = None,
     revert_drift: RevertDriftOption = False,
 ) -> None:
     """Deploy the product's stack through a change set, then read its SSM outputs back."""
+    from ml_provisioner import deployments
+    from ml_provisioner.plan import read_plan
+
     with action(ctx, "deploy-product") as run:
-        if plan and revert_drift:
+        if plan_file and revert_drift:
             raise BadInput(
                 "--revert-drift does not go with --plan: a plan executes the change set it was saved with",
                 "save the plan with show-changes --save --revert-drift",
             )
-        if plan:
-            _deploy_plan(
-                run,
-                run.load(config),
-                plan,
-                force=force,
-                endpoint_url=endpoint_url,
-                as_json=as_json,
-                allow_destructive=allow_destructive,
-                service_role=service_role,
-                access=(role_arn, external_id),
+        loaded = run.load(config)
+        planned = (read_plan(plan_file), plan_file) if plan_file else None  # no AWS call for a file that is no plan
+        deployment = reach_deployment(run, loaded, reach, "deploy-product")
+        terminal = Terminal(run, as_json, force)
+        if planned:
+            names, deployed = deployments.deploy_plan(
+                deployment, run.workspace, terminal, *planned, allow_destructive=allow_destructive
             )
-            return
-        _deploy(
-            run,
-            run.load(config),
-            None,
-            force=force,
-            endpoint_url=endpoint_url,
-            staging_bucket=staging_bucket,
-            as_json=as_json,
-            allow_destructive=allow_destructive,
-            service_role=service_role,
-            fresh=fresh,
-            access=(role_arn, external_id),
-            revert_drift=revert_drift,
-        )
+            run.summary = f"{names.stack_name}: {deployed.outcome} (plan {plan_file})"
+        else:
+            names, deployed = deployments.deploy(
+                deployment,
+                run.workspace,
+                terminal,
+                force=force,
+                fresh=fresh,
+                staging_bucket=staging_bucket,
+                allow_destructive=allow_destructive,
+                revert_drift=revert_drift,
+            )
+            run.summary = f"{names.stack_name}: {deployed.outcome}"
+        _report_outputs(run, deployment, names, deployed, as_json)
 
 
+@reaching_aws
 def test_deploy(
     ctx: typer.Context,
     config: ConfigOption,
-    endpoint_url: EndpointOption = None,
+    reach: Reach,
     staging_bucket: StagingOption = None,
     as_json: JsonOption = False,
-    service_role: ServiceRoleOption = False,
-    role_arn: RoleArnOption = None,
-    external_id: ExternalIdOption = None,
     expires_in: Annotated[
         str | None,
         typer.Option(
@@ -183,6 +164,7 @@ def test_deploy(
     """Deploy an isolated copy (random suffix on every name) beside the real product; it expires
     after --expires-in (7 days). --list shows the product's test deployments, --prune deletes the
     expired ones."""
+    from ml_provisioner import deployments
     from ml_provisioner.aws.expiring import DEFAULT_LIFETIME, expiry, lifetime
 
     with action(ctx, "test-deploy") as run:
@@ -198,43 +180,32 @@ def test_deploy(
                 raise BadInput("--force goes with --prune only", "test-deploy --list deletes nothing")
             if prune and as_json and not force:  # a question would break the one JSON document
                 raise BadInput("--prune --json needs --force", "the JSON lists what was deleted; --list shows first")
-            _test_deployments(run, config, endpoint_url, as_json, prune, force, service_role, (role_arn, external_id))
+            deployment = reach_deployment(run, run.load(config), reach, "test-deploy")
+            _test_deployments(run, deployment, Terminal(run, as_json, force), prune)
             return
         if force:
             raise BadInput("--force goes with --prune only", "test-deploy deploys without asking")
         expires_at = expiry(lifetime(expires_in or DEFAULT_LIFETIME))
-        _deploy(
-            run,
-            run.load(config),
-            new_test_marker(),
+        deployment = reach_deployment(run, run.load(config), reach, "test-deploy")
+        names, deployed = deployments.deploy(
+            deployment,
+            run.workspace,
+            Terminal(run, as_json, force=True),
             force=True,
-            endpoint_url=endpoint_url,
             staging_bucket=staging_bucket,
-            as_json=as_json,
-            service_role=service_role,
-            access=(role_arn, external_id),
-            expires_at=expires_at,
+            new_test=deployments.NewTestDeployment(new_test_marker(), expires_at),
         )
+        run.summary = f"{names.stack_name}: {deployed.outcome}"
+        _report_outputs(run, deployment, names, deployed, as_json)
 
 
-def _test_deployments(
-    run: Run,
-    config: str,
-    endpoint_url: str | None,
-    as_json: bool,
-    prune: bool,
-    force: bool,
-    service_role: bool,
-    access: tuple[str | None, str | None],
-) -> None:
+def _test_deployments(run: Run, deployment: Deployment, terminal: Terminal, prune: bool) -> None:
     """test-deploy --list / --prune."""
-    from ml_provisioner.aws import aws_errors
-    from ml_provisioner.aws.expiring import find, now
-    from ml_provisioner.aws.expiring import prune as delete_expired
+    from ml_provisioner import deployments
+    from ml_provisioner.aws.expiring import now
 
-    names, aws = _connect(run, config, None, endpoint_url, "test-deploy", service_role=service_role, access=access)
-    with aws_errors("test-deploy"):
-        found = find(aws, names)
+    names, as_json = deployment.names, terminal.as_json
+    found = deployments.test_deployments(deployment)
     at = now()
     for refused in found.not_ours:
         run.warn(f"left alone: {refused}")
@@ -264,11 +235,8 @@ def _test_deployments(
     if expired:
         if not as_json:
             run.out(table([[d.stack_name, d.expires_at] for d in expired], ["expired test stack", "expired at (UTC)"]))
-        _confirm(f"Delete these {len(expired)} expired test deployment(s)?", force)
-    pruned = []
-    with aws_errors("test-deploy"):
-        for deployment in expired:
-            pruned.append(delete_expired(aws, deployment, on_event=_event_printer(run, as_json)))
+        terminal.confirm(f"Delete these {len(expired)} expired test deployment(s)?")
+    pruned = deployments.prune(deployment, expired, terminal.event)
     failed = [p for p in pruned if p.error]
     run.summary = f"pruned {len(pruned) - len(failed)} expired test deployment(s) of {len(found.deployments)}"
     if as_json:  # every outcome, failures included, before the exit code says there were any
@@ -296,12 +264,12 @@ def _test_deployments(
         )
 
 
+@reaching_aws
 def show_changes(
     ctx: typer.Context,
     config: ConfigOption,
-    endpoint_url: EndpointOption = None,
+    reach: Reach,
     as_json: JsonOption = False,
-    service_role: ServiceRoleOption = False,
     save: Annotated[
         bool,
         typer.Option(
@@ -314,8 +282,6 @@ def show_changes(
         typer.Option("--discard", help="Delete this saved plan's change set (if never executed) and the plan file."),
     ] = None,
     fresh: FreshOption = False,
-    role_arn: RoleArnOption = None,
-    external_id: ExternalIdOption = None,
     detailed_exitcode: Annotated[
         bool,
         typer.Option(
@@ -328,10 +294,53 @@ def show_changes(
 ) -> None:
     """Preview what deploying the config now would change (a change set, described then deleted;
     kept as a plan with --save)."""
+    from ml_provisioner import deployments
+    from ml_provisioner.plan import read_plan
+
+    changed = False
     try:
-        changed = _show_changes(
-            ctx, config, endpoint_url, as_json, service_role, save, discard, fresh, role_arn, external_id, revert_drift
-        )
+        with action(ctx, "show-changes") as run:
+            loaded = run.load(config)
+            if discard and (save or revert_drift):
+                raise BadInput(
+                    f"--discard does not go with {'--save' if save else '--revert-drift'}",
+                    "save a new plan, or discard an old one",
+                )
+            deployment = reach_deployment(run, loaded, reach, "show-changes")
+            if discard:
+                plan = read_plan(discard)
+                what = deployments.discard_plan(deployment, plan, discard)
+                run.summary = f"plan discarded: {discard}"
+                if as_json:
+                    run.json({"plan": str(discard), "discarded": True, "change_set": plan.change_set_arn, "what": what})
+                else:
+                    run.result(f"plan {discard} discarded: {what}")
+                return
+            terminal = Terminal(run, as_json)
+            if save:
+                saved, removed = deployments.replace_plan(
+                    deployment, run.workspace, terminal, fresh=fresh, revert_drift=revert_drift
+                )
+                changed = saved.plan is not None
+                _report_plan(run, deployment, saved, removed, as_json)
+                return
+            change_set, cost = deployments.preview(
+                deployment, run.workspace, terminal, fresh=fresh, revert_drift=revert_drift
+            )
+            changed = not change_set.empty
+            if as_json:
+                run.json(
+                    {
+                        "stack": deployment.names.stack_name,
+                        "revert_drift": change_set.revert_drift,
+                        "changes": [c.to_json() for c in change_set.changes],
+                        "cost": cost.to_json(),
+                    }
+                )
+            else:
+                _render_changes(run, deployment.names.stack_name, change_set.changes)
+                if change_set.changes:
+                    run.result(f"monthly cost estimate: {cost.text}")
     except typer.Exit as stopped:
         if detailed_exitcode and stopped.exit_code:
             raise typer.Exit(EXIT_FAILED) from None  # an error is never read as "changes present"
@@ -343,312 +352,143 @@ def show_changes(
 EXIT_CHANGES = 2  # show-changes --detailed-exitcode: something would change
 
 
-def _show_changes(
-    ctx: typer.Context,
-    config: str,
-    endpoint_url: str | None,
-    as_json: bool,
-    service_role: bool,
-    save: bool,
-    discard: Path | None,
-    fresh: bool,
-    role_arn: str | None,
-    external_id: str | None,
-    revert_drift: bool,
-) -> bool:
-    """show-changes; whether something would change."""
-    from ml_provisioner.aws import aws_errors
-    from ml_provisioner.aws.lifecycle import preview
-
-    with action(ctx, "show-changes") as run:
-        loaded = run.load(config)
-        if discard and (save or revert_drift):
-            raise BadInput(
-                f"--discard does not go with {'--save' if save else '--revert-drift'}",
-                "save a new plan, or discard an old one",
-            )
-        names, aws = _connect(
-            run, loaded, None, endpoint_url, "show-changes", service_role=service_role, access=(role_arn, external_id)
-        )
-        if discard:
-            _discard_plan(run, loaded, names, aws, discard, as_json)
-            return False
-        result = _template(run, loaded, fresh=fresh)
-        if save:
-            return _save_plan(run, loaded, result, aws, as_json, revert_drift)
-        with aws_errors("show-changes"):
-            change_set = preview(
-                aws, names, result.template, result.template_yaml(), notify=run.warn, revert_drift=revert_drift
-            )
-        if change_set is None:
-            raise OperationFailed(
-                f"stack {names.stack_name} is not deployed", "show-product lists what deploy-product would create"
-            )
-        cost = _cost_change(run, change_set, result)
-        if as_json:
-            run.json(
-                {
-                    "stack": names.stack_name,
-                    "revert_drift": change_set.revert_drift,
-                    "changes": [c.to_json() for c in change_set.changes],
-                    "cost": cost.to_json(),
-                }
-            )
-        else:
-            _render_changes(run, names, change_set.changes)
-            if change_set.changes:
-                run.result(f"monthly cost estimate: {cost.text}")
-        return not change_set.empty
-    return False  # not reached: action() turns every failure into an exit
-
-
-def _save_plan(
-    run: Run, loaded: LoadedConfig, result: Synthesized, aws: AwsSession, as_json: bool, revert_drift: bool
-) -> bool:
-    """show-changes --save; whether a plan was saved (something would change)."""
-    from ml_provisioner.aws import aws_errors
-    from ml_provisioner.aws.plans import make_plan
-    from ml_provisioner.plan import file_sha256, plan_path
-
-    names = result.names
-    if result.errors:
-        raise OperationFailed(
-            f"cdk-nag reports {len(result.errors)} unacknowledged error(s): such a template cannot be deployed",
-            "run validate-prov-template for the findings",
-        )
-    template_file = run.workspace.template_for(loaded.stem)
-    sha256 = file_sha256(template_file)
-    if (
-        sha256 is None
-        or result.fingerprint is None
-        or template_file.read_text(encoding="utf-8") != result.template_yaml()
-    ):
-        raise OperationFailed(f"cannot plan without the template kept in {template_file}", "check the folder")
-    with aws_errors("show-changes"):
-        plan, change_set = make_plan(
-            aws,
-            names,
-            result.template,
-            result.template_yaml(),
-            config=loaded.path.name,
-            template_file=str(template_file),
-            template_sha256=sha256,
-            fingerprint=result.fingerprint.digest,
-            notify=run.warn,
-            revert_drift=revert_drift,
-            assumptions=load_assumptions(run.workspace)[0],
-        )
-    if plan is None:
+def _report_plan(run: Run, deployment: Deployment, saved: SavedPlan, removed: list[str], as_json: bool) -> None:
+    """show-changes --save: the plan saved (or why none was), and how to use it."""
+    stack_name, config_name = deployment.names.stack_name, deployment.loaded.path.name
+    plan, path = saved.plan, saved.path
+    if plan is None or path is None:
         run.summary = "no changes: no plan saved"
         if as_json:
-            run.json({"stack": names.stack_name, "changes": [], "plan": None})
+            run.json({"stack": stack_name, "changes": [], "plan": None})
         else:
-            run.result(f"{names.stack_name}: no changes; no plan saved")
-        return False
-    path = plan_path(run.workspace.reports, loaded.stem)
-    try:
-        run.workspace.write(path, plan.to_json())
-    except BaseException:  # a change set nobody can find again must not stay
-        from ml_provisioner.aws.plans import discard_plan
-
-        with aws_errors("show-changes"):
-            discard_plan(aws, names, plan)
-        raise
-    from ml_provisioner.aws.plans import remove_other_plans
-
-    try:  # one plan per product: the one it replaces, and any whose file is gone, would stay executable
-        with aws_errors("show-changes"):
-            for removed in remove_other_plans(aws, names, keep=plan.change_set_arn):
-                run.out(f"removed the earlier plan's change set {removed}")
-    except ProvisionerError as error:
-        run.warn(f"earlier plans' change sets may remain: {error.message}")
+            run.result(f"{stack_name}: no changes; no plan saved")
+        return
+    for name in removed:
+        run.out(f"removed the earlier plan's change set {name}")
     run.summary = f"plan saved: {path}"
     if as_json:
-        run.json({"stack": names.stack_name, "plan": str(path), **json.loads(plan.to_json())})
-        return True
-    _render_changes(run, names, change_set.changes)
+        run.json({"stack": stack_name, "plan": str(path), **json.loads(plan.to_json())})
+        return
+    _render_changes(run, stack_name, saved.change_set.changes)
     if plan.cost:
         run.result(f"monthly cost estimate: {plan.cost['text']}")
     run.result(f"plan saved: {path} (change set {plan.change_set_arn})")
     run.out(
-        f"review it: ml-provisioner create-review-report --config {loaded.path.name} --plan {path}\n"
-        f"deploy it:  ml-provisioner deploy-product --config {loaded.path.name} --plan {path}\n"
-        f"discard it: ml-provisioner show-changes --config {loaded.path.name} --discard {path}"
+        f"review it: ml-provisioner create-review-report --config {config_name} --plan {path}\n"
+        f"deploy it:  ml-provisioner deploy-product --config {config_name} --plan {path}\n"
+        f"discard it: ml-provisioner show-changes --config {config_name} --discard {path}"
     )
-    return True
 
 
-def _discard_plan(run: Run, loaded: LoadedConfig, names: Names, aws: AwsSession, path: Path, as_json: bool) -> None:
-    from ml_provisioner.aws import aws_errors
-    from ml_provisioner.aws.plans import discard_plan
-    from ml_provisioner.plan import read_plan
-
-    plan = read_plan(path)
-    if plan.account != names.account or plan.stack_name != names.stack_name:
-        raise BadInput(
-            f"plan {path} is for stack {plan.stack_name} in account {plan.account}, not for {loaded.path.name} "
-            f"(stack {names.stack_name} in account {names.account})",
-            "discard a plan with the config it was made from",
-        )
-    with aws_errors("show-changes"):
-        what = discard_plan(aws, names, plan)
-    try:
-        path.unlink()
-    except OSError as error:
-        raise FolderNotWritable(path.parent, error) from None
-    run.summary = f"plan discarded: {path}"
-    if as_json:
-        run.json({"plan": str(path), "discarded": True, "change_set": plan.change_set_arn, "what": what})
-        return
-    run.result(f"plan {path} discarded: {what}")
-
-
+@reaching_aws
 def check_drift(
     ctx: typer.Context,
     config: ConfigOption,
+    reach: Reach,
     stack_name: StackNameOption = None,
-    endpoint_url: EndpointOption = None,
     as_json: JsonOption = False,
-    service_role: ServiceRoleOption = False,
-    role_arn: RoleArnOption = None,
-    external_id: ExternalIdOption = None,
 ) -> None:
     """Detect drift of the deployed stack and of its SSM outputs. Exit 0 in sync, 3 drifted."""
-    from ml_provisioner.aws import aws_errors
-    from ml_provisioner.aws.drift import check_drift as detect
+    from ml_provisioner import deployments
 
     with action(ctx, "check-drift") as run:
-        names, aws = _connect(
-            run,
-            config,
-            stack_name,
-            endpoint_url,
-            "check-drift",
-            service_role=service_role,
-            access=(role_arn, external_id),
-        )
-        with aws_errors("check-drift"):
-            report = detect(aws, names)
+        deployment = reach_deployment(run, run.load(config), reach, "check-drift", stack_name)
+        report = deployments.check_drift(deployment)
         run.summary = "drifted" if report.drifted else "in sync"
         if as_json:
             run.json(report.to_json())
         else:
-            rows = [
-                [
-                    r.logical_id,
-                    r.resource_type,
-                    r.status,
-                    d.path if d else "",
-                    d.expected if d else "",
-                    d.actual if d else "",
-                ]
-                for r in report.resources
-                for d in (r.differences or [None])  # type: ignore[list-item]
-            ]
-            if rows:
-                run.out(table(rows, ["resource", "type", "drift", "property", "expected", "actual"]))
-            for mismatch in report.ssm_mismatches:
-                run.out(f"SSM output drifted: {mismatch}")
-            if report.not_checked:
-                run.out(
-                    table(
-                        [[r.logical_id, r.resource_type, r.reason] for r in report.not_checked],
-                        ["not checked", "type", "why"],
-                    )
-                )
-            unchecked = f"; {len(report.not_checked)} resource(s) not checked" if report.not_checked else ""
-            for stopped in report.polling_disabled:
-                run.out(
-                    f"Polling disabled by AWS since {stopped.since} (30 days idle) on {stopped.pipeline}: "
-                    f"a push starts nothing; re-enable: {stopped.reenable}"
-                )
-            run.result(
-                f"{names.stack_name}: "
-                + (
-                    f"DRIFTED ({len(report.resources)} resource(s), "
-                    f"{len(report.ssm_mismatches)} SSM output(s){unchecked})"
-                    if report.drifted
-                    else f"IN_SYNC{f' ({unchecked[2:]})' if unchecked else ''}"
-                )
-            )
+            _render_drift(run, deployment.names, report)
         if report.drifted:
-            if not as_json and report.resources and not names.is_test:
-                config_name = config_file_name(names.config)
-                run.out(
-                    "to put the template's values back: "
-                    f"ml-provisioner show-changes --config {config_name} --revert-drift (what it would change), then "
-                    f"ml-provisioner deploy-product --config {config_name} --revert-drift"
-                )
             raise typer.Exit(EXIT_DRIFT)
 
 
+def _render_drift(run: Run, names: Names, report: DriftReport) -> None:
+    rows = [
+        [r.logical_id, r.resource_type, r.status, d.path if d else "", d.expected if d else "", d.actual if d else ""]
+        for r in report.resources
+        for d in (r.differences or [None])  # type: ignore[list-item]
+    ]
+    if rows:
+        run.out(table(rows, ["resource", "type", "drift", "property", "expected", "actual"]))
+    for mismatch in report.ssm_mismatches:
+        run.out(f"SSM output drifted: {mismatch}")
+    if report.not_checked:
+        run.out(
+            table(
+                [[r.logical_id, r.resource_type, r.reason] for r in report.not_checked],
+                ["not checked", "type", "why"],
+            )
+        )
+    unchecked = f"; {len(report.not_checked)} resource(s) not checked" if report.not_checked else ""
+    for stopped in report.polling_disabled:
+        run.out(
+            f"Polling disabled by AWS since {stopped.since} (30 days idle) on {stopped.pipeline}: "
+            f"a push starts nothing; re-enable: {stopped.reenable}"
+        )
+    run.result(
+        f"{names.stack_name}: "
+        + (
+            f"DRIFTED ({len(report.resources)} resource(s), {len(report.ssm_mismatches)} SSM output(s){unchecked})"
+            if report.drifted
+            else f"IN_SYNC{f' ({unchecked[2:]})' if unchecked else ''}"
+        )
+    )
+    if report.drifted and report.resources and not names.is_test:
+        config_name = config_file_name(names.config)
+        run.out(
+            "to put the template's values back: "
+            f"ml-provisioner show-changes --config {config_name} --revert-drift (what it would change), then "
+            f"ml-provisioner deploy-product --config {config_name} --revert-drift"
+        )
+
+
+@reaching_aws
 def delete_product(
     ctx: typer.Context,
     config: ConfigOption,
+    reach: Reach,
     force: ForceOption = False,
     stack_name: StackNameOption = None,
-    endpoint_url: EndpointOption = None,
     as_json: JsonOption = False,
-    service_role: ServiceRoleOption = False,
-    role_arn: RoleArnOption = None,
-    external_id: ExternalIdOption = None,
 ) -> None:
     """Delete the product's stack (or a test deployment's) and report what was retained."""
-    from ml_provisioner.aws import aws_errors
-    from ml_provisioner.aws.lifecycle import owned_stack_state, remove_leftovers
-    from ml_provisioner.aws.stack import delete_stack, retained_resources
+    from ml_provisioner import deployments
 
     with action(ctx, "delete-product") as run:
-        names, aws = _connect(
-            run,
-            config,
-            stack_name,
-            endpoint_url,
-            "delete-product",
-            service_role=service_role,
-            access=(role_arn, external_id),
-        )
-        with aws_errors("delete-product"):
-            owned_stack_state(aws, names)
-            leftovers = remove_leftovers(aws, names.stack_name)
-            state = owned_stack_state(aws, names)
-            if not state.exists:
-                if leftovers:  # an interrupted first deploy: nothing was ever created
-                    run.summary = f"{names.stack_name} was never created; removed {len(leftovers)} leftover(s)"
-                    _report_deleted(run, names.stack_name, [], as_json, leftovers)
-                    return
-                # what the user asked for is already so: not an error (as `terraform destroy` of nothing)
-                run.summary = f"{names.stack_name} is not deployed: nothing to delete"
-                if as_json:
-                    run.json({"stack": names.stack_name, "deleted": False, "deployed": False, "removed_leftovers": []})
-                else:
-                    run.result(f"stack {names.stack_name} is not deployed: nothing to delete")
+        deployment = reach_deployment(run, run.load(config), reach, "delete-product", stack_name)
+        names, terminal = deployment.names, Terminal(run, as_json, force)
+        found = deployments.to_delete(deployment)
+        if not found.state.exists:
+            if found.leftovers:  # an interrupted first deploy: nothing was ever created
+                run.summary = f"{names.stack_name} was never created; removed {len(found.leftovers)} leftover(s)"
+                _report_deleted(run, names.stack_name, [], as_json, found.leftovers)
                 return
-            retained = retained_resources(aws, names.stack_name)
-            if state.termination_protection:
-                _decide_on_protection(names.stack_name, names.region, retained, force)
+            # what the user asked for is already so: not an error (as `terraform destroy` of nothing)
+            run.summary = f"{names.stack_name} is not deployed: nothing to delete"
+            if as_json:
+                run.json({"stack": names.stack_name, "deleted": False, "deployed": False, "removed_leftovers": []})
             else:
-                _confirm(f"Delete stack {names.stack_name}?", force)
-            try:
-                delete_stack(
-                    aws,
-                    names.stack_name,
-                    on_event=_event_printer(run, as_json),
-                    disable_protection=state.termination_protection,
-                    empty_buckets=names.is_test,
-                )
-            except Interrupted:
-                _report_retained(run, retained, as_json)  # whatever happens next, this is what survives
-                raise
-        unprotected = state.termination_protection
+                run.result(f"stack {names.stack_name} is not deployed: nothing to delete")
+            return
+        unprotected = found.state.termination_protection
+        if unprotected:
+            _decide_on_protection(names.stack_name, names.region, found.retained, force)
+        else:
+            terminal.confirm(f"Delete stack {names.stack_name}?")
+        try:
+            deployments.delete(deployment, found, terminal.event)
+        except Interrupted:
+            _report_retained(run, found.retained, as_json)  # whatever happens next, this is what survives
+            raise
         run.summary = (
             f"deleted {names.stack_name}"
             + ("; termination protection turned off" if unprotected else "")
-            + f"; {len(retained)} resource(s) retained"
+            + f"; {len(found.retained)} resource(s) retained"
         )
         if unprotected and not as_json:
             run.result(f"termination protection of {names.stack_name} turned off")
-        _report_deleted(run, names.stack_name, retained, as_json, leftovers, unprotected)
+        _report_deleted(run, names.stack_name, found.retained, as_json, found.leftovers, unprotected)
 
 
 FORCE_KEEPS_PROTECTION = "ML_PROVISIONER_FORCE_KEEPS_PROTECTION"
@@ -714,169 +554,38 @@ def _report_retained(run: Run, retained: list[RetainedResource], as_json: bool) 
         run.json({"retained": [r.__dict__ | {"removal": r.removal_hint} for r in retained]})
 
 
-# -- shared steps ---------------------------------------------------------------------------------
-
-
-def _deploy(
-    run: Run,
-    loaded: LoadedConfig,
-    test_marker: str | None,
-    *,
-    force: bool,
-    endpoint_url: str | None,
-    staging_bucket: str | None,
-    as_json: bool,
-    allow_destructive: bool = False,
-    service_role: bool = False,
-    fresh: bool = False,
-    access: tuple[str | None, str | None] = (None, None),
-    revert_drift: bool = False,
-    expires_at: str | None = None,
-) -> None:
-    from ml_provisioner.aws import aws_errors
-    from ml_provisioner.aws.lifecycle import deploy
-
-    what = "test-deploy" if test_marker else "deploy-product"
-    _, aws = _connect(run, loaded, None, endpoint_url, what, service_role=service_role, access=access)
-    result = _template(run, loaded, test_marker, fresh=fresh)
-    names = replace(result.names, expires_at=expires_at)  # a test deployment's stack carries its expiry
-    if result.errors:
-        raise OperationFailed(
-            f"cdk-nag reports {len(result.errors)} unacknowledged error(s)",
-            "run validate-prov-template for the findings",
-        )
-
-    def review(change_set: ChangeSet) -> None:
-        if not as_json:
-            _render_changes(run, names, change_set.changes)
-        _confirm(f"Execute these {len(change_set.changes)} change(s) on {names.stack_name}?", force)
-
-    with aws_errors(what):
-        deployed = deploy(
-            aws,
-            names,
-            result.template,
-            result.template_yaml(),
-            force=force,
-            review=review,
-            confirm=lambda question: _confirm(question, force),
-            expected_outputs=catalog.ssm_outputs(loaded.config),
-            on_event=_event_printer(run, as_json),
-            say=(lambda _: None) if as_json else run.out,
-            notify=run.warn,
-            staging_bucket=staging_bucket,
-            allow_destructive=allow_destructive,
-            revert_drift=revert_drift,
-        )
-    run.summary = f"{names.stack_name}: {deployed.outcome}"
-    _report_outputs(run, loaded, names, deployed.outputs, as_json, deployed.outcome, deployed.seeded)
-
-
-def _deploy_plan(
-    run: Run,
-    loaded: LoadedConfig,
-    path: Path,
-    *,
-    force: bool,
-    endpoint_url: str | None,
-    as_json: bool,
-    allow_destructive: bool,
-    service_role: bool,
-    access: tuple[str | None, str | None] = (None, None),
-) -> None:
-    """deploy-product --plan: exactly the planned change set, or a refusal that says why."""
-    from ml_provisioner.aws import aws_errors
-    from ml_provisioner.aws.plans import execute_plan
-    from ml_provisioner.plan import read_plan, require_deployable
-    from ml_provisioner.templates import load_template_text
-
-    plan = read_plan(path)
-    names, aws = _connect(run, loaded, None, endpoint_url, "deploy-product", service_role=service_role, access=access)
-    template_file = run.workspace.template_for(loaded.stem)
-    require_deployable(plan, path, loaded, names, template_file)
-    template = load_template_text(template_file.read_text(encoding="utf-8"), str(template_file))
-
-    def review(change_set: ChangeSet) -> None:
-        if not as_json:
-            run.out(f"plan {path}: change set {plan.change_set_arn}, made by {plan.created_by} at {plan.created_at}")
-            _render_changes(run, names, change_set.changes)
-        _confirm(f"Execute these {len(change_set.changes)} change(s) on {names.stack_name}?", force)
-
-    with aws_errors("deploy-product"):
-        deployed = execute_plan(
-            aws,
-            names,
-            plan,
-            template,
-            expected_outputs=catalog.ssm_outputs(loaded.config),
-            review=review,
-            on_event=_event_printer(run, as_json),
-            allow_destructive=allow_destructive,
-        )
-    run.summary = f"{names.stack_name}: {deployed.outcome} (plan {path})"
-    _report_outputs(run, loaded, names, deployed.outputs, as_json, deployed.outcome, deployed.seeded)
-
-
-def _template(run: Run, loaded: LoadedConfig, test_marker: str | None = None, *, fresh: bool = False) -> Synthesized:
-    """The product's current template from templates/ (synthesized and kept there when it is not
-    current); a test deployment's is synthesized for its new marker and not kept."""
-    from ml_provisioner.synth import synthesize
-    from ml_provisioner.templates import current_templates
-
-    if test_marker:
-        [result] = synthesize([loaded], test_marker=test_marker)
-        return result
-    [result] = current_templates(run.workspace, [loaded], fresh=fresh, notify=run.warn, keep_required=False)
-    return result
-
-
-def _report_outputs(
-    run: Run,
-    loaded: LoadedConfig,
-    names: Names,
-    outputs: dict[str, str],
-    as_json: bool,
-    outcome: str,
-    seeded: list[str],
-) -> None:
+def _report_outputs(run: Run, deployment: Deployment, names: Names, deployed: DeployResult, as_json: bool) -> None:
+    outputs, config_name = deployed.outputs, deployment.loaded.path.name
     if as_json:
         run.json(
             {
                 "stack": names.stack_name,
                 "test_deployment": names.is_test,
-                "outcome": outcome,
+                "outcome": deployed.outcome,
                 "ssm_prefix": names.ssm_prefix,
                 "outputs": outputs,
-                "seed_code": seeded,
+                "seed_code": deployed.seeded,
                 **({"expires_at": names.expires_at} if names.is_test else {}),
             }
         )
         return
     run.out(table([[names.ssm_parameter(k), v] for k, v in outputs.items()], ["SSM parameter", "value"]))
-    run.result(f"stack {names.stack_name}: {outcome}; {len(outputs)} SSM output(s) read back and checked")
-    for line in seeded:
+    run.result(f"stack {names.stack_name}: {deployed.outcome}; {len(outputs)} SSM output(s) read back and checked")
+    for line in deployed.seeded:
         run.result(line)
     if names.is_test:
         run.result(f"test stack name: {names.stack_name}")
-        run.out(f"expires at {names.expires_at} (UTC): test-deploy --config {loaded.path.name} --prune removes it then")
+        run.out(f"expires at {names.expires_at} (UTC): test-deploy --config {config_name} --prune removes it then")
         run.out(
-            f"remove it with: ml-provisioner delete-product --config {loaded.path.name} "
+            f"remove it with: ml-provisioner delete-product --config {config_name} "
             f"--stack-name {names.stack_name} --force\n"
             f"           or: aws cloudformation delete-stack --stack-name {names.stack_name} --region {names.region}"
         )
 
 
-def _cost_change(run: Run, change_set: ChangeSet, result: Synthesized) -> CostChange:
-    """What the change does to the monthly cost estimate: the deployed template's against the new one's."""
-    from ml_provisioner.cost import template_change
-
-    assumptions = load_assumptions(run.workspace)[0]
-    return template_change(change_set.deployed_template, result.template, result.names.region, assumptions)
-
-
-def _render_changes(run: Run, names: Names, changes: list[ResourceChange]) -> None:
+def _render_changes(run: Run, stack_name: str, changes: list[ResourceChange]) -> None:
     if not changes:
-        run.result(f"{names.stack_name}: no changes")
+        run.result(f"{stack_name}: no changes")
         return
     run.out(
         table(
@@ -895,7 +604,7 @@ def _render_changes(run: Run, names: Names, changes: list[ResourceChange]) -> No
                 "(--json lists all)"
             )
     run.result(
-        f"{names.stack_name}: {len(changes)} change(s), "
+        f"{stack_name}: {len(changes)} change(s), "
         f"{sum(1 for c in changes if c.replacement == 'True')} replacement(s), "
         f"{sum(1 for c in changes if c.iam_widening)} IAM-widening"
     )
@@ -914,58 +623,33 @@ def _confirm(question: str, force: bool) -> None:
         raise OperationFailed("cancelled; nothing was changed")
 
 
-def _connect(
-    run: Run,
-    config: str | LoadedConfig,
-    stack_name: str | None,
-    endpoint_url: str | None,
-    what: str,
-    *,
-    service_role: bool = False,
-    access: tuple[str | None, str | None] = (None, None),
-) -> tuple[Names, AwsSession]:
-    """The product's (or a test deployment's) names and an AWS session in the config's account,
-    through the product's role when it has one (aws.access)."""
-    from ml_provisioner.aws import aws_errors
-    from ml_provisioner.aws.access import Caller, route_for
+@dataclass(frozen=True)
+class Terminal:
+    """The lifecycle commands' console (deployments.Console): their run's output, where --json
+    keeps stdout for the one document, and their questions, which --force answers."""
 
-    loaded = run.load(config) if isinstance(config, str) else config
-    names = _target(loaded, stack_name)
-    route = route_for(loaded, *access)
-    with aws_errors(what):
-        aws = Caller(endpoint_url).session(
-            names, route, cloudformation_role_arn=names.execution_role_arn if service_role else None
-        )
-        run.where = f"caller={aws.caller_identity()['Arn']} account={names.account} region={names.region}"
-    return names, aws
+    run: Run
+    as_json: bool
+    force: bool = False
 
+    def say(self, text: str) -> None:
+        if not self.as_json:
+            self.run.out(text)
 
-def _target(loaded: LoadedConfig, stack_name: str | None) -> Names:
-    """The product's names, or those of one of its test deployments named by --stack-name."""
-    names = loaded.names()
-    if stack_name is not None and not stack_name.strip():  # an empty shell variable must never mean "production"
-        raise BadInput(
-            "--stack-name is empty",
-            "give the test deployment's stack name (test-deploy prints it), or leave --stack-name out for "
-            f"the product's own stack {names.stack_name}",
-        )
-    if stack_name is None or stack_name == names.stack_name:
-        return names
-    test = names.test_deployment(stack_name)
-    if not test:
-        raise BadInput(
-            f"--stack-name {stack_name} is neither {names.stack_name} nor one of its test deployments",
-            f"test deployments are named t<4 hex>--{names.stack_name}",
-        )
-    return test
+    def warn(self, text: str) -> None:
+        self.run.warn(text)
 
-
-def _event_printer(run: Run, as_json: bool) -> Callable[[dict[str, Any]], None]:
-    def show(event: dict[str, Any]) -> None:
-        if as_json:
+    def event(self, event: dict[str, Any]) -> None:
+        if self.as_json:
             return
         when = event["Timestamp"].strftime("%H:%M:%S") if hasattr(event["Timestamp"], "strftime") else ""
         reason = event.get("ResourceStatusReason") or ""
-        run.out(f"{when}  {event['ResourceStatus']:<28} {event['LogicalResourceId']:<40} {reason}".rstrip())
+        self.run.out(f"{when}  {event['ResourceStatus']:<28} {event['LogicalResourceId']:<40} {reason}".rstrip())
 
-    return show
+    def confirm(self, question: str) -> None:
+        _confirm(question, self.force)
+
+    def review(self, stack_name: str, changes: list[ResourceChange]) -> None:
+        if not self.as_json:
+            _render_changes(self.run, stack_name, changes)
+        self.confirm(f"Execute these {len(changes)} change(s) on {stack_name}?")

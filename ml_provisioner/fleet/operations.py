@@ -15,16 +15,16 @@ from typing import Any
 
 from ml_provisioner import catalog
 from ml_provisioner.aws.access import Caller, Route, route_for
-from ml_provisioner.aws.lifecycle import deploy, owned_stack_state, preview
+from ml_provisioner.aws.lifecycle import DeployResult, deploy, owned_stack_state, preview
 from ml_provisioner.aws.session import AwsSession, aws_errors
 from ml_provisioner.changes import ResourceChange
 from ml_provisioner.config.loader import LoadedConfig
 from ml_provisioner.cost import Assumptions, Estimate, template_change, usd
-from ml_provisioner.errors import OperationFailed
+from ml_provisioner.deployments import execute_saved_plan, refuse_findings, save_plan
 from ml_provisioner.fingerprint import read_stamp
 from ml_provisioner.fleet.ratelimit import RateLimits
 from ml_provisioner.naming import Names
-from ml_provisioner.plan import file_sha256, plan_path, read_plan, require_deployable
+from ml_provisioner.plan import plan_path, read_plan
 from ml_provisioner.synth import Synthesized, render_yaml
 from ml_provisioner.workspace import Workspace
 
@@ -244,7 +244,7 @@ def plan(
     """What deploying now would change: show-changes' change set, created, described, deleted;
     with save_to, kept as the product's saved plan (show-changes --save) in its reports/."""
     names = target.names
-    _refuse_findings(result)
+    refuse_findings(result)
     row = PlanRow(target.key, names.account, names.region, names.stack_name)
     aws = fleet.session(target, "fleet plan")
     if save_to is not None:
@@ -267,37 +267,15 @@ def _save_plan(
     row: PlanRow,
     assumptions: Assumptions | None,
 ) -> PlanRow:
-    from ml_provisioner.aws.plans import make_plan
-
-    template_file = workspace.template_for(target.loaded.stem)
-    sha256 = file_sha256(template_file)
-    if (
-        sha256 is None
-        or result.fingerprint is None
-        or template_file.read_text(encoding="utf-8") != result.template_yaml()
-    ):
-        raise OperationFailed(f"cannot plan without the template kept in {template_file}", "check the folder")
-    with aws_errors(f"plan of {target.names.stack_name}"):
-        saved, change_set = make_plan(
-            aws,
-            target.names,
-            result.template,
-            result.template_yaml(),
-            config=target.loaded.path.name,
-            template_file=str(template_file),
-            template_sha256=sha256,
-            fingerprint=result.fingerprint.digest,
-            assumptions=assumptions,
-        )
-    if saved is None:
+    saved = save_plan(aws, workspace, result, f"plan of {target.names.stack_name}", assumptions=assumptions)
+    if saved.plan is None:
         row.action = "no changes"
         return row
-    row.cost = saved.cost or {}
-    path = plan_path(workspace.reports, target.loaded.stem)
-    workspace.write(path, saved.to_json())
-    row.plan_file = str(path)
-    row.action = "create" if saved.change_type == "CREATE" else f"update ({len(change_set.changes)})"
-    return _counted(row, change_set.changes)
+    row.cost = saved.plan.cost or {}
+    row.plan_file = str(saved.path)
+    changes = saved.change_set.changes
+    row.action = "create" if saved.plan.change_type == "CREATE" else f"update ({len(changes)})"
+    return _counted(row, changes)
 
 
 def _counted(row: PlanRow, changes: list[ResourceChange]) -> PlanRow:
@@ -349,7 +327,7 @@ def deploy_one(
     None only with ``plans_in`` for a template that is not current: its plan is refused."""
     names = target.names
     if result is not None:
-        _refuse_findings(result)
+        refuse_findings(result)
     started = time.monotonic()
     aws = fleet.session(target, "fleet deploy")
     settled: list[str] = []
@@ -404,22 +382,16 @@ def _execute_saved_plan(
     review: Callable[[Any], None],
     on_event: Callable[[dict[str, Any]], None],
     allow_destructive: bool,
-) -> Any:
-    """deploy-product --plan for one product: its saved plan (fleet plan --save), refused unless
-    it is still what its config, the tool and its template would plan."""
-    from ml_provisioner.aws.plans import execute_plan
-    from ml_provisioner.templates import load_template_text
-
+) -> DeployResult:
+    """deploy-product --plan for one product: its saved plan (fleet plan --save)."""
     path = plan_path(workspace.reports, target.loaded.stem)
-    saved = read_plan(path)
-    template_file = workspace.template_for(target.loaded.stem)
-    require_deployable(saved, path, target.loaded, target.names, template_file)
-    return execute_plan(
+    return execute_saved_plan(
         aws,
+        workspace,
+        target.loaded,
         target.names,
-        saved,
-        load_template_text(template_file.read_text(encoding="utf-8"), str(template_file)),
-        expected_outputs=catalog.ssm_outputs(target.names.config),
+        read_plan(path),
+        path,
         review=review,
         on_event=on_event,
         allow_destructive=allow_destructive,
@@ -472,11 +444,3 @@ def drift(fleet: Fleet, target: Target) -> DriftRow:
         len(report.ssm_mismatches),
         len(report.not_checked),
     )
-
-
-def _refuse_findings(result: Synthesized) -> None:
-    if result.errors:
-        raise OperationFailed(
-            f"cdk-nag reports {len(result.errors)} unacknowledged error(s)",
-            f"run validate-prov-template --config {result.loaded.path.name} for the findings",
-        )
