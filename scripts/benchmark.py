@@ -61,6 +61,13 @@ RATIOS = [
 ]
 
 
+UNDERNEATH = [  # (case, what) measured by underneath()
+    ("lint", "cfn-lint's own CLI on the cold template"),
+    ("cdk all", f"cdk synth of all {len(CONFIGS)} examples in one app"),
+    ("imports", "python -c 'import typer, pydantic, yaml'"),
+]
+
+
 def workspace() -> Path:
     """A fresh workspace holding every example config."""
     root = Path(tempfile.mkdtemp(prefix="ml-provisioner-benchmark-"))
@@ -148,10 +155,34 @@ def one_round(cdk: Path | None, env: dict[str, str], cdk_first: bool) -> dict[st
         times["all"] = timed(
             ml_provisioner(all_ws, "create-prov-template", *sum((["-c", c.name] for c in CONFIGS), [])), env=env
         )
+        times |= underneath(cdk, env, cold_ws)
         return times
     finally:
         for root in (cold_ws, seven_ws, all_ws):
             shutil.rmtree(root, ignore_errors=True)
+
+
+def underneath(cdk: Path | None, env: dict[str, str], cold_ws: Path) -> dict[str, tuple[float, float]]:
+    """What the tools the design is built on cost by themselves, for the same work (no targets: the
+    floor under three of the cases): cfn-lint's own CLI on the cold template (validate-prov-template
+    lints it every time), `cdk synth` of every example in one app (app.py takes them comma-separated),
+    and a Python process that only imports typer, pydantic and PyYAML (every command does)."""
+    from ml_provisioner.config.loader import load_config
+
+    region = load_config(STARTER).config.environment.region
+    template = cold_ws / "templates" / f"{STARTER.stem}.yaml"
+    cfn_lint = [str(Path(sys.executable).parent / "cfn-lint"), "--regions", region, "--non-zero-exit-code", "none"]
+    measured = {
+        "lint": timed([*cfn_lint, "--", str(template)], env=env),
+        "imports": timed([sys.executable, "-c", "import typer, pydantic, yaml"], env=env),
+    }
+    if cdk:
+        every = ",".join(str(config) for config in CONFIGS)
+        out = cold_ws / "cdk-all.out"
+        measured["cdk all"] = timed(
+            [str(cdk), "synth", "--quiet", "--no-notices", "-c", f"config={every}", "--output", str(out)], env=env
+        )
+    return measured
 
 
 def starts_jsii(argv: list[str]) -> bool:
@@ -218,6 +249,11 @@ def main(argv: list[str] | None = None) -> int:
         missed += jsii
         verdict = "MISSED" if jsii else "ok"
         print(f"{argv_[0] + ' starts the jsii kernel':<68} {'yes' if jsii else 'no':>13} {'no':>7}  {verdict}")
+    print("\nwhat the tools underneath cost for the same work (median seconds, wall / CPU; no targets)")
+    for case, what in UNDERNEATH:
+        if case in rounds[0]:
+            wall, cpu = (statistics.median(r[case][i] for r in rounds) for i in (0, 1))
+            print(f"  {what:<66} {wall:>6.2f} / {cpu:<4.2f}")
     print("\nthe seven, each (median seconds, wall / CPU)")
     for argv_ in SEVEN:
         wall, cpu = (statistics.median(r[argv_[0]][i] for r in rounds) for i in (0, 1))
