@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ml_provisioner.errors import BadInput, OperationFailed
+from ml_provisioner.naming import Names
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from ml_provisioner.changes import ChangeSet, ResourceChange
     from ml_provisioner.config.loader import LoadedConfig
     from ml_provisioner.cost import Assumptions, CostChange
-    from ml_provisioner.naming import Names
     from ml_provisioner.plan import Plan
     from ml_provisioner.synth import Synthesized
     from ml_provisioner.workspace import Workspace
@@ -98,7 +98,7 @@ def connect(loaded: LoadedConfig, reach: Reach, what: str, stack_name: str | Non
 
 def deployment_names(loaded: LoadedConfig, stack_name: str | None) -> Names:
     """The product's names, or those of one of its test deployments named by --stack-name."""
-    names = loaded.names()
+    names = Names(loaded.config)
     if stack_name is not None and not stack_name.strip():  # an empty shell variable must never mean "production"
         raise BadInput(
             "--stack-name is empty",

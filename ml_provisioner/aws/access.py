@@ -43,7 +43,7 @@ class Route:
 def route_for(loaded: LoadedConfig, role_arn: str | None = None, external_id: str | None = None) -> Route:
     """The role to deploy the config's product through: the option, the environment, or the config.
     Refused (exit 2, naming where it came from) when it is not a role of the config's account."""
-    names = loaded.names()
+    names = Names(loaded.config)
     deployment = loaded.config.deployment
     external_id = external_id or os.environ.get(EXTERNAL_ID_ENV) or None
     if role_arn:
