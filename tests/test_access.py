@@ -176,6 +176,7 @@ def test_session_names_follow_sts_rules_and_keep_products_apart(product, who):
     assert session_name(product + "x", who) != name, "a cut product id keeps a hash of the whole"
 
 
+@pytest.mark.synth
 def test_the_review_reports_preview_goes_through_the_role_too(aws):
     config, _ = workload_product(aws, role_arn=ROLE)
     assert cli("deploy-product", "-c", config, "--force")[0] == 0
