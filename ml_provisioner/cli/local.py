@@ -12,8 +12,6 @@ import typer
 
 from ml_provisioner import catalog
 from ml_provisioner.cli._common import ConfigOption, ConfigsOption, FreshOption, JsonOption, action, table
-from ml_provisioner.cost import billables_from_catalog, estimate, load_assumptions
-from ml_provisioner.cost.text import cost_text
 from ml_provisioner.errors import BadInput, OperationFailed
 
 if TYPE_CHECKING:
@@ -61,6 +59,9 @@ def list_products(ctx: typer.Context, config: ConfigOption = "", as_json: JsonOp
 
 def show_product(ctx: typer.Context, config: ConfigOption, as_json: JsonOption = False) -> None:
     """Show every resource the config's tier creates, with its physical name."""
+    from ml_provisioner.cost import billables_from_catalog, estimate, load_assumptions
+    from ml_provisioner.cost.text import cost_text
+
     with action(ctx, "show-product") as run:
         loaded = run.load(config)
         names = loaded.names()
