@@ -1,3 +1,3 @@
-from ml_provisioner.cli import main
+from ml_provisioner.cli import run
 
-main()
+run()

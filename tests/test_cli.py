@@ -275,6 +275,34 @@ def test_a_run_imports_the_module_of_its_own_command_and_no_other(workspace):
     assert all(name in listed for name in ("deploy-product", "fleet", "bootstrap", "create-policy"))
 
 
+@pytest.mark.synth
+def test_a_synthesis_keeps_its_exit_code_and_leaves_no_kernel_or_temporary_files(tmp_path):
+    """After a synthesis the process ends without the interpreter's teardown: its exit code, its
+    output and the jsii kernel's shutdown (which removes its temporary files) must all survive that."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = os.environ | {"TMPDIR": str(temporary)}
+    workspace = tmp_path / "ws"
+    (workspace / "configs").mkdir(parents=True)
+    (workspace / "configs" / STARTER.name).write_text(STARTER.read_text())
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "ml_provisioner", "--workspace", str(workspace), *args]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+
+    done = cli("create-prov-template", "-c", STARTER.name)
+    assert done.returncode == 0, done.stderr
+    assert f"{STARTER.stem}.yaml: " in done.stdout and (workspace / "templates" / f"{STARTER.stem}.yaml").is_file()
+    assert list(temporary.iterdir()) == []
+
+    (workspace / "templates" / f"{STARTER.stem}.yaml").unlink()
+    (workspace / "templates" / f"{STARTER.stem}.yaml").mkdir()  # synthesized, then not writable
+    failed = cli("create-prov-template", "-c", STARTER.name)
+    assert failed.returncode == 2, failed.stderr
+    assert "error: cannot write to" in failed.stderr
+    assert list(temporary.iterdir()) == []
+
+
 def test_synthesis_needs_no_aws_credentials_or_network(tmp_path):
     """create-prov-template works with no credentials and no AWS configuration at all."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}

@@ -297,6 +297,21 @@ def _value_of(option: str, inline: str | None, args: Iterator[str], what: str) -
     return value
 
 
+def run() -> None:
+    """The ml-provisioner command: main(); a process that synthesized ends without the
+    interpreter's teardown (synth.exit_process)."""
+    code: int | str | None = 0
+    try:
+        main()
+    except SystemExit as stop:
+        code = stop.code
+    if "jsii" in sys.modules and isinstance(code, int | None):
+        from ml_provisioner.synth import exit_process
+
+        exit_process(code or 0)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         args = spec_argv(list(sys.argv[1:] if argv is None else argv))
