@@ -4,7 +4,8 @@ It builds the same stacks as `ml-provisioner create-prov-template`, through the 
 """
 
 from ml_provisioner.config.loader import ConfigError, load_config
-from ml_provisioner.synth import APP_CONTEXT, APP_PROPS, ensure_node, exit_process, populate_app
+from ml_provisioner.quick_exit import quick_exit
+from ml_provisioner.synth import APP_CONTEXT, APP_PROPS, ensure_node, populate_app
 
 ensure_node()  # before aws_cdk starts the jsii kernel: a supported Node.js, no banner
 import aws_cdk as cdk  # noqa: E402
@@ -22,4 +23,4 @@ except ConfigError as error:
 test_marker = app.node.try_get_context("test_marker")
 populate_app(app, configs, test_marker=test_marker)
 app.synth()
-exit_process(0)  # the CDK CLI reads cdk.out once this process has ended: end it without the teardown
+quick_exit(0)  # the CDK CLI reads cdk.out once this process has ended: end it without the teardown

@@ -7,19 +7,16 @@ byte-identical template: no analytics metadata, no path metadata, no assets, no 
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
-import threading
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import yaml
 
@@ -123,21 +120,6 @@ def _node_major(node: str) -> int:
         return 0
     match = re.match(r"v(\d+)\.", version)
     return int(match.group(1)) if match else 0
-
-
-def exit_process(code: int) -> NoReturn:
-    """End the process with ``code``. After a synthesis the interpreter holds the CDK's tens of
-    thousands of classes, and its teardown frees them one by one: about 0.2 s of a 1.7 s run. So
-    a process that started the jsii kernel, and runs no other thread, leaves without it. Nothing it
-    must do on the way out is skipped: the exit handlers run (the kernel's shutdown, which removes
-    its temporary files, among them) and the standard streams are flushed."""
-    others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
-    if "jsii" not in sys.modules or others:
-        sys.exit(code)
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
-    os._exit(code)
 
 
 # -- the app ---------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import typer.core
 
 from ml_provisioner import __version__
 from ml_provisioner.cli._common import Run, workspace_root
+from ml_provisioner.quick_exit import quick_exit
 from ml_provisioner.workspace import ENV_VAR, Workspace
 
 app = typer.Typer(
@@ -298,18 +299,16 @@ def _value_of(option: str, inline: str | None, args: Iterator[str], what: str) -
 
 
 def run() -> None:
-    """The ml-provisioner command: main(); a process that synthesized ends without the
-    interpreter's teardown (synth.exit_process)."""
+    """The ml-provisioner command: main(), then the process ends without the interpreter's
+    teardown (quick_exit)."""
     code: int | str | None = 0
     try:
         main()
     except SystemExit as stop:
         code = stop.code
-    if "jsii" in sys.modules and isinstance(code, int | None):
-        from ml_provisioner.synth import exit_process
-
-        exit_process(code or 0)
-    sys.exit(code)
+    if isinstance(code, int | None):
+        quick_exit(code or 0)
+    sys.exit(code)  # a message, printed as Python prints it
 
 
 def main(argv: list[str] | None = None) -> None:
