@@ -275,6 +275,13 @@ def test_a_run_imports_the_module_of_its_own_command_and_no_other(workspace):
     assert all(name in listed for name in ("deploy-product", "fleet", "bootstrap", "create-policy"))
 
 
+def test_a_mistyped_command_is_answered_with_the_one_meant():
+    for typo, meant in (("validate-confg", "validate-config"), ("deploy-prodcut", "deploy-product"), ("flet", "fleet")):
+        result = CliRunner().invoke(app, [typo])
+        assert result.exit_code == 2
+        assert f"No such command '{typo}'. Did you mean '{meant}'" in result.output
+
+
 @pytest.mark.synth
 def test_a_synthesis_keeps_its_exit_code_and_leaves_no_kernel_or_temporary_files(tmp_path):
     """After a synthesis the process ends without the interpreter's teardown: its exit code, its

@@ -212,6 +212,12 @@ class _Application(_Group):
             self.add_command(_build(cmd_name), cmd_name)
         return self.commands.get(cmd_name)
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] not in self.list_commands(ctx):  # typer suggests ("Did you mean") from those built
+            for name in self.list_commands(ctx):
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
+
 
 app.info.cls = _Application
 
