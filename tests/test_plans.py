@@ -342,6 +342,28 @@ def test_saving_a_plan_removes_every_other_plan_of_the_product(aws, deployed, fi
     ]
 
 
+def test_a_plan_saved_with_json_over_an_earlier_one_is_one_json_document_naming_what_it_removed(aws, deployed):
+    name, path, first = deployed
+    change_owner(name, "another-owner@techcorp.example")
+    code, out, err = cli("show-changes", "-c", name, "--save", "--json")
+    assert code == 0, err
+    saved = json.loads(out)  # stdout holds the document and nothing else
+    assert saved["plan"] == str(path) and saved["change_set_arn"] != first["change_set_arn"]
+    assert saved["removed_change_sets"] == [first["change_set_arn"].split("/")[1]]
+
+
+def test_nothing_to_change_costs_nothing_more(aws):
+    """A change set that would change nothing: the estimate before is the deployed template's, as after."""
+    name, _ = product(STARTER, aws)
+    assert cli("deploy-product", "-c", name, "--force")[0] == 0
+    code, out, err = cli("show-changes", "-c", name, "--json")
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["changes"] == []
+    assert shown["cost"]["before_monthly_usd"] == shown["cost"]["after_monthly_usd"] > 0
+    assert shown["cost"]["delta_monthly_usd"] == 0
+
+
 # -- what changes, value by value ---------------------------------------------------------------------
 
 OLD_OWNER, NEW_OWNER = "ml-platform@techcorp.example", "new-owner@techcorp.example"

@@ -65,7 +65,9 @@ def create_change_set(
         reason = (error.last_response or {}).get("StatusReason", "")
         if any(marker in reason for marker in NO_CHANGES_REASONS):
             cfn.delete_change_set(ChangeSetName=arn)
-            return ChangeSet(None, change_type, [], revert_drift)
+            # what is deployed stays: its cost is the cost before, as after
+            deployed = deployed_template(aws, stack_name) if change_type == "UPDATE" else None
+            return ChangeSet(None, change_type, [], revert_drift, deployed_template=deployed)
         raise OperationFailed(f"change set for {stack_name} failed: {reason or error}") from None
     old_template = deployed_template(aws, stack_name) if change_type == "UPDATE" else None
     changes = _describe(cfn, arn, old_template, new_template, fixed_name_types)

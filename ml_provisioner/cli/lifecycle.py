@@ -363,12 +363,12 @@ def _report_plan(run: Run, deployment: Deployment, saved: SavedPlan, removed: li
         else:
             run.result(f"{stack_name}: no changes; no plan saved")
         return
-    for name in removed:
-        run.out(f"removed the earlier plan's change set {name}")
     run.summary = f"plan saved: {path}"
     if as_json:
-        run.json({"stack": stack_name, "plan": str(path), **json.loads(plan.to_json())})
+        run.json({"stack": stack_name, "plan": str(path), **json.loads(plan.to_json()), "removed_change_sets": removed})
         return
+    for name in removed:
+        run.out(f"removed the earlier plan's change set {name}")
     _render_changes(run, stack_name, saved.change_set.changes)
     if plan.cost:
         run.result(f"monthly cost estimate: {plan.cost['text']}")
