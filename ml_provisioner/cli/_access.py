@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ml_provisioner import deployments
-from ml_provisioner.cli._common import EndpointOption
+from ml_provisioner.cli._common import EndpointOption, options_as
 from ml_provisioner.config.models import EXTERNAL_ID_ENV, ROLE_ENV
 
 if TYPE_CHECKING:
@@ -51,34 +48,14 @@ def reach_deployment(
     return deployment
 
 
-def reaching_aws(command: Callable[..., None]) -> Callable[..., None]:
-    """An AWS command: it takes the options every one of them shares (--endpoint-url,
-    --service-role, --role-arn, --external-id), handed to it as one ``reach: Reach``. Typer
-    declares an option per parameter, so these are declared here, once, and the command's
-    parameter ``reach`` is replaced by them in the signature typer reads."""
-    shared = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
-        for name, annotation, default in (
-            ("endpoint_url", EndpointOption, None),
-            ("service_role", ServiceRoleOption, False),
-            ("role_arn", RoleArnOption, None),
-            ("external_id", ExternalIdOption, None),
-        )
-    ]
-    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "reach"]
-
-    @functools.wraps(command)
-    def with_reach(
-        *args: Any,
-        endpoint_url: str | None,
-        service_role: bool,
-        role_arn: str | None,
-        external_id: str | None,
-        **kw: Any,
-    ) -> None:
-        command(*args, reach=deployments.Reach(endpoint_url, service_role, role_arn, external_id), **kw)
-
-    signature = inspect.Signature([*own, *shared])
-    with_reach.__signature__ = signature  # type: ignore[attr-defined]
-    with_reach.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
-    return with_reach
+# An AWS command takes the options every one of them shares, handed to it as one ``reach: Reach``.
+reaching_aws = options_as(
+    "reach",
+    deployments.Reach,
+    [
+        ("endpoint_url", EndpointOption, None),
+        ("service_role", ServiceRoleOption, False),
+        ("role_arn", RoleArnOption, None),
+        ("external_id", ExternalIdOption, None),
+    ],
+)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,32 @@ EndpointOption = Annotated[
         "AWS_ENDPOINT_URL_<SERVICE> and the config file's endpoint_url, as for every AWS tool).",
     ),
 ]
+
+
+def options_as(into: str, make: Callable[..., Any], options: Sequence[tuple[str, Any, Any]]) -> Callable[[Any], Any]:
+    """A decorator for commands that share options: they are declared here once, as (name,
+    annotation, default), and the command receives them as one parameter ``into`` made by
+    ``make(**options)``. Typer declares an option per parameter of the signature it reads, so in
+    that signature ``into`` is replaced by the options (after the command's own)."""
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+        for name, annotation, default in options
+    ]
+    names = [name for name, _, _ in options]
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != into]
+
+        @functools.wraps(command)
+        def with_options(*args: Any, **kw: Any) -> None:
+            command(*args, **{into: make(**{name: kw.pop(name) for name in names})}, **kw)
+
+        signature = inspect.Signature([*own, *shared])
+        with_options.__signature__ = signature  # type: ignore[attr-defined]
+        with_options.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
+        return with_options
+
+    return decorate
 
 
 @dataclass

@@ -9,12 +9,13 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
 
 from ml_provisioner.cli._access import ExternalIdOption, RoleArnOption
-from ml_provisioner.cli._common import EndpointOption, JsonOption, Run, action, table
+from ml_provisioner.cli._common import EndpointOption, JsonOption, Run, action, options_as, table
 from ml_provisioner.cost import load_assumptions
 from ml_provisioner.errors import EXIT_DRIFT, BadInput, Interrupted, OperationFailed, ProvisionerError
 
@@ -46,21 +47,44 @@ ServiceRoleOption = Annotated[
 ]
 
 
-def _selected(
-    run: Run,
-    sources: list[str] | None,
-    tiers: list[str],
-    accounts: list[str],
-    regions: list[str],
-    role_arn: str | None,
-    external_id: str | None,
-) -> list[Any]:
+@dataclass(frozen=True)
+class Scope:
+    """The products a fleet command works on, and how it reaches their accounts."""
+
+    sources: list[str] | None
+    tier: list[str]
+    account: list[str]
+    region: list[str]
+    endpoint_url: str | None
+    role_arn: str | None
+    external_id: str | None
+    api_rate: float
+
+
+# Every fleet command takes these, handed to it as one ``scope: Scope``.
+scoped = options_as(
+    "scope",
+    Scope,
+    [
+        ("sources", SourcesArgument, None),
+        ("tier", TierOption, []),
+        ("account", AccountOption, []),
+        ("region", RegionOption, []),
+        ("endpoint_url", EndpointOption, None),
+        ("role_arn", RoleArnOption, None),
+        ("external_id", ExternalIdOption, None),
+        ("api_rate", ApiRateOption, 5.0),
+    ],
+)
+
+
+def _selected(run: Run, scope: Scope) -> list[Any]:
     from ml_provisioner.fleet.operations import targets
     from ml_provisioner.fleet.selection import select
 
-    chosen = select(run.workspace, sources or [], tiers=tiers, accounts=accounts, regions=regions)
+    chosen = select(run.workspace, scope.sources or [], tiers=scope.tier, accounts=scope.account, regions=scope.region)
     run.configs += [str(c.path) for c in chosen]
-    found = targets(chosen, role_arn, external_id)
+    found = targets(chosen, scope.role_arn, scope.external_id)
     accounts_seen = sorted({t.names.account for t in found})
     run.note(f"{len(found)} product(s) in {len(accounts_seen)} account(s): {', '.join(accounts_seen)}")
     return found
@@ -220,17 +244,11 @@ def _failed(failed: list[Any], total: int, what: str) -> OperationFailed:
 
 
 @fleet.command("status")
+@scoped
 def fleet_status(
     ctx: typer.Context,
-    sources: SourcesArgument = None,
-    tier: TierOption = [],  # noqa: B006 - typer reads the default
-    account: AccountOption = [],  # noqa: B006
-    region: RegionOption = [],  # noqa: B006
-    endpoint_url: EndpointOption = None,
-    role_arn: RoleArnOption = None,
-    external_id: ExternalIdOption = None,
+    scope: Scope,
     max_concurrent: MaxConcurrentOption = 16,
-    api_rate: ApiRateOption = 5.0,
     as_json: JsonOption = False,
 ) -> None:
     """One row per product: account, region, tier, stack status, template up to date or not,
@@ -241,14 +259,14 @@ def fleet_status(
     from ml_provisioner.fleet.ratelimit import RateLimits
 
     with action(ctx, "fleet status") as run:
-        found = _selected(run, sources, tier, account, region, role_arn, external_id)
+        found = _selected(run, scope)
         results = _synthesized(run, found)
         assumptions = load_assumptions(run.workspace)[0]
         costs = {
             t.key: estimate(billables_from_template(results[t.key].template), t.names.region, assumptions)
             for t in found
         }
-        fleet_run = Fleet(endpoint_url, RateLimits(api_rate))
+        fleet_run = Fleet(scope.endpoint_url, RateLimits(scope.api_rate))
         outcomes = _run(
             run,
             found,
@@ -267,17 +285,11 @@ def fleet_status(
 
 
 @fleet.command("plan")
+@scoped
 def fleet_plan(
     ctx: typer.Context,
-    sources: SourcesArgument = None,
-    tier: TierOption = [],  # noqa: B006
-    account: AccountOption = [],  # noqa: B006
-    region: RegionOption = [],  # noqa: B006
-    endpoint_url: EndpointOption = None,
-    role_arn: RoleArnOption = None,
-    external_id: ExternalIdOption = None,
+    scope: Scope,
     max_concurrent: MaxConcurrentOption = 8,
-    api_rate: ApiRateOption = 5.0,
     service_role: ServiceRoleOption = False,
     save: Annotated[
         bool,
@@ -295,9 +307,9 @@ def fleet_plan(
     from ml_provisioner.fleet.ratelimit import RateLimits
 
     with action(ctx, "fleet plan") as run:
-        found = _selected(run, sources, tier, account, region, role_arn, external_id)
+        found = _selected(run, scope)
         results = _synthesized(run, found, keep_required=save)
-        fleet_run = Fleet(endpoint_url, RateLimits(api_rate), service_role=service_role)
+        fleet_run = Fleet(scope.endpoint_url, RateLimits(scope.api_rate), service_role=service_role)
         saving = run.workspace if save else None
         assumptions = load_assumptions(run.workspace)[0]
         outcomes = _run(
@@ -318,17 +330,11 @@ def fleet_plan(
 
 
 @fleet.command("deploy")
+@scoped
 def fleet_deploy(
     ctx: typer.Context,
-    sources: SourcesArgument = None,
-    tier: TierOption = [],  # noqa: B006
-    account: AccountOption = [],  # noqa: B006
-    region: RegionOption = [],  # noqa: B006
-    endpoint_url: EndpointOption = None,
-    role_arn: RoleArnOption = None,
-    external_id: ExternalIdOption = None,
+    scope: Scope,
     max_concurrent: MaxConcurrentOption = 8,
-    api_rate: ApiRateOption = 5.0,
     fail_fast: Annotated[
         bool,
         typer.Option(
@@ -357,10 +363,10 @@ def fleet_deploy(
     from ml_provisioner.fleet.ratelimit import RateLimits
 
     with action(ctx, "fleet deploy") as run:
-        found = _selected(run, sources, tier, account, region, role_arn, external_id)
+        found = _selected(run, scope)
         _confirm(f"Deploy {len(found)} product(s)?", force)
         results = _as_written(run, found) if plans else _synthesized(run, found)
-        fleet_run = Fleet(endpoint_url, RateLimits(api_rate), service_role=service_role)
+        fleet_run = Fleet(scope.endpoint_url, RateLimits(scope.api_rate), service_role=service_role)
         stop = threading.Event()  # Ctrl-C: nothing more is executed, and the table says what became of each
         outcomes = _run(
             run,
@@ -397,17 +403,11 @@ def fleet_deploy(
 
 
 @fleet.command("drift")
+@scoped
 def fleet_drift(
     ctx: typer.Context,
-    sources: SourcesArgument = None,
-    tier: TierOption = [],  # noqa: B006
-    account: AccountOption = [],  # noqa: B006
-    region: RegionOption = [],  # noqa: B006
-    endpoint_url: EndpointOption = None,
-    role_arn: RoleArnOption = None,
-    external_id: ExternalIdOption = None,
+    scope: Scope,
     max_concurrent: MaxConcurrentOption = 8,
-    api_rate: ApiRateOption = 5.0,
     as_json: JsonOption = False,
 ) -> None:
     """check-drift for every product. Exit 3 if any drifted, 1 if any check failed (drift unknown)."""
@@ -415,8 +415,8 @@ def fleet_drift(
     from ml_provisioner.fleet.ratelimit import RateLimits
 
     with action(ctx, "fleet drift") as run:
-        found = _selected(run, sources, tier, account, region, role_arn, external_id)
-        fleet_run = Fleet(endpoint_url, RateLimits(api_rate))
+        found = _selected(run, scope)
+        fleet_run = Fleet(scope.endpoint_url, RateLimits(scope.api_rate))
         outcomes = _run(
             run,
             found,
