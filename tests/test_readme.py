@@ -22,27 +22,32 @@ def readme_block(after_heading: str, index: int) -> str:
     return re.findall(r"```bash\n(.*?)```", section, re.S)[index]
 
 
-def test_readme_lifecycle_block_runs_against_the_sandbox(tmp_path):
-    block = readme_block("### Try the whole lifecycle without an AWS account", 1)
-    assert "deploy-product" in block and "check-drift" in block and "delete-product" in block
-    shutil.copytree(PROJECT / "configs", tmp_path / "ml" / "configs")
+def run_against_a_sandbox(blocks: list[str], cwd: Path) -> list[subprocess.CompletedProcess[str]]:
+    """Each block as pasted into a shell (it stops on a failure by itself), one after the other,
+    against one sandbox; the runs up to the first that failed."""
+    done = []
     with start_sandbox(port=0) as sandbox:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env |= {
             "AWS_ENDPOINT_URL": sandbox.url,
             "AWS_ACCESS_KEY_ID": "sandbox",
             "AWS_SECRET_ACCESS_KEY": "sandbox",
-            "AWS_CONFIG_FILE": str(tmp_path / "none"),
+            "AWS_CONFIG_FILE": str(cwd / "none"),
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}" + env["PATH"],
         }
-        done = subprocess.run(
-            ["bash", "-c", block],  # as pasted: the block stops on a failure by itself
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        for block in blocks:
+            run = subprocess.run(["bash", "-c", block], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+            done.append(run)
+            if run.returncode:
+                break
+    return done
+
+
+def test_readme_lifecycle_block_runs_against_the_sandbox(tmp_path):
+    block = readme_block("### Try the whole lifecycle without an AWS account", 1)
+    assert "deploy-product" in block and "check-drift" in block and "delete-product" in block
+    shutil.copytree(PROJECT / "configs", tmp_path / "ml" / "configs")
+    [done] = run_against_a_sandbox([block], tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
     assert "stack techcorp-prod-a001-customer-churn--ml: created" in out
@@ -50,6 +55,23 @@ def test_readme_lifecycle_block_runs_against_the_sandbox(tmp_path):
     assert re.search(r"deleted stack t[0-9a-f]{4}--techcorp-prod-a001-customer-churn--ml", out)
     assert "techcorp-prod-a001-customer-churn--ml: IN_SYNC" in out
     assert out.rstrip().endswith("--model-package-group-name techcorp-prod-a001-customer-churn--models")
+
+
+def test_after_the_quick_start_the_readme_runs_its_fleet_block_on_the_sandbox(tmp_path):
+    """ml/ as scripts/demo lays it out (one config per product), the lifecycle block, then the fleet
+    block, each exactly as written."""
+    heading = "### Try the whole lifecycle without an AWS account"
+    lifecycle, fleet = readme_block(heading, 1), readme_block(heading, 2)
+    assert "fleet deploy" in fleet and "fleet status" in fleet and "fleet drift" in fleet
+    config = "techcorp-prod-a001-us-west-2-customer-churn-ml-s3.yaml"
+    subprocess.run([PROJECT / "scripts" / "examples-into-workspace", config, "ml"], cwd=tmp_path, check=True)
+    done = run_against_a_sandbox([lifecycle, fleet], tmp_path)
+    assert [run.returncode for run in done] == [0, 0], done[-1].stdout[-3000:] + done[-1].stderr[-3000:]
+    out = done[1].stdout
+    for product in ("techcorp-prod-a001-customer-churn", "techcorp-prod-a001-customer-churn-batch"):
+        assert re.search(rf"^{product} +123456789012 +us-west-2 +(created|updated) ", out, re.M), out
+    assert "2 product(s) in 1 account(s): 123456789012" in done[1].stderr
+    assert "all                    2" in out, "the status table's cost totals"
 
 
 def test_readme_installs_the_sandbox_before_starting_it():
