@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
-
-from ml_provisioner_sandbox import start_sandbox
 
 from tests.conftest import PROJECT
 
@@ -24,22 +23,33 @@ def readme_block(after_heading: str, index: int) -> str:
 
 def run_against_a_sandbox(blocks: list[str], cwd: Path) -> list[subprocess.CompletedProcess[str]]:
     """Each block as pasted into a shell (it stops on a failure by itself), one after the other,
-    against one sandbox; the runs up to the first that failed."""
-    done = []
-    with start_sandbox(port=0) as sandbox:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env |= {
-            "AWS_ENDPOINT_URL": sandbox.url,
-            "AWS_ACCESS_KEY_ID": "sandbox",
-            "AWS_SECRET_ACCESS_KEY": "sandbox",
-            "AWS_CONFIG_FILE": str(cwd / "none"),
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}" + env["PATH"],
-        }
+    against one `ml-provisioner sandbox` started as the README starts it (a process of its own: what
+    the blocks deploy ends with it); the runs up to the first that failed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {"AWS_CONFIG_FILE": str(cwd / "none"), "PATH": f"{Path(sys.executable).parent}{os.pathsep}" + env["PATH"]}
+    command = [sys.executable, "-m", "ml_provisioner", "sandbox", "--port", "0"]
+    sandbox = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    done: list[subprocess.CompletedProcess[str]] = []
+    try:
+        assert sandbox.stdout is not None
+        printed = ""
+        while not (found := re.search(r"export AWS_ENDPOINT_URL=(http://127\.0\.0\.1:\d+)", printed)):
+            line = sandbox.stdout.readline()
+            assert line, f"the sandbox ended before printing its endpoint: {printed}"
+            printed += line
+        env |= {"AWS_ENDPOINT_URL": found.group(1), "AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
         for block in blocks:
             run = subprocess.run(["bash", "-c", block], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
             done.append(run)
             if run.returncode:
                 break
+    finally:
+        sandbox.send_signal(signal.SIGINT)  # Ctrl-C, as the README stops it
+        try:
+            sandbox.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            sandbox.kill()
+            sandbox.wait(timeout=30)
     return done
 
 
