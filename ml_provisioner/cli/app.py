@@ -1,5 +1,5 @@
-"""The ml-provisioner application: global options, every command registered by name (in the
-order `--help` lists them), and the spec's `-con FILE -act ACTION` form."""
+"""The ml-provisioner application: global options, every command named (in the order `--help`
+lists them) and built when it is first looked up, and the spec's `-con FILE -act ACTION` form."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import typer
 import typer.core
 
 from ml_provisioner import __version__
-from ml_provisioner.cli._common import Run, workspace_root
+from ml_provisioner.cli._common import ConfigsOption, Run, workspace_root
 from ml_provisioner.quick_exit import quick_exit
 from ml_provisioner.workspace import ENV_VAR, Workspace
 
@@ -233,8 +233,8 @@ def _takes_many_configs(action: str | None) -> bool:
     """Whether the action's `config` is ConfigsOption (several configs)."""
     if action not in COMMANDS:
         return False
-    parameters = inspect.signature(_loaded(COMMANDS[action])).parameters
-    return "config" in parameters and str(parameters["config"].annotation) == "ConfigsOption"
+    parameters = inspect.signature(_loaded(COMMANDS[action]), eval_str=True).parameters
+    return "config" in parameters and parameters["config"].annotation == ConfigsOption
 
 
 class SpecFormError(ValueError):
