@@ -11,17 +11,14 @@ from constructs import IConstruct
 from constructs_lib.policy_document import PolicyDocument
 
 
-def report_wildcards(document: PolicyDocument, holder: IConstruct) -> None:
-    """holder carries document: cdk-nag reports its wildcards there, each with its reason."""
-    acknowledge_all(holder, document.acknowledgments())
+def report_wildcards(holder: IConstruct, *documents: PolicyDocument) -> None:
+    """holder carries the documents: cdk-nag reports their wildcards there, each with its reason."""
+    acknowledge(holder, *(finding for document in documents for finding in document.acknowledgments()))
 
 
-def acknowledge(holder: IConstruct, rule: str, reason: str) -> None:
-    acknowledge_all(holder, [(rule, reason)])
-
-
-def acknowledge_all(holder: IConstruct, findings: list[tuple[str, str]]) -> None:
-    """One call into the CDK for all of a holder's findings: each call is a round trip to jsii."""
+def acknowledge(holder: IConstruct, *findings: tuple[str, str]) -> None:
+    """cdk-nag's findings on holder, (rule, reason) each, acknowledged in one call into the CDK:
+    each call is a round trip to jsii."""
     if findings:
         Validations.of(holder).acknowledge(*(Acknowledgment(id=rule, reason=reason) for rule, reason in findings))
 

@@ -75,9 +75,11 @@ class EnterpriseSecurity(Construct):
         )
         acknowledge(
             self.topic,
-            "AwsSolutions-SNS3",
-            "The only publishers are this stack's CloudWatch alarms (an AWS service over TLS) and the "
-            "topic is KMS-encrypted; a topic policy would add a resource outside the tier's inventory.",
+            (
+                "AwsSolutions-SNS3",
+                "The only publishers are this stack's CloudWatch alarms (an AWS service over TLS) and the "
+                "topic is KMS-encrypted; a topic policy would add a resource outside the tier's inventory.",
+            ),
         )
         self.subscription = sns.CfnSubscription(
             self, "SecurityAlertsEmail", topic_arn=self.topic.ref, protocol="email", endpoint=props.alerts_email

@@ -88,5 +88,5 @@ def build_managed_policy(
         roles=[role_ref],
         policy_document=document.to_json(),
     )
-    report_wildcards(document, policy)
+    report_wildcards(policy, document)
     return policy

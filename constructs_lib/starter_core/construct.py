@@ -142,8 +142,7 @@ def build_role(
         ]
         or None,
     )
-    for document in policies.values():
-        report_wildcards(document, role)
+    report_wildcards(role, *policies.values())
     return role
 
 

@@ -81,14 +81,15 @@ def build_project(
     )
     acknowledge(
         project,
-        "AwsSolutions-CB4",
-        "Below the enterprise tier build artifacts are encrypted with the AWS managed S3 key; "
-        "the enterprise tier sets the product's customer-managed KMS key here.",
-    )
-    acknowledge(
-        project,
-        "CloudFormation-Validate::E3050",
-        "False positive: ServiceRole is Fn::GetAtt of the role's Arn, which carries its IAM path.",
+        (
+            "AwsSolutions-CB4",
+            "Below the enterprise tier build artifacts are encrypted with the AWS managed S3 key; "
+            "the enterprise tier sets the product's customer-managed KMS key here.",
+        ),
+        (
+            "CloudFormation-Validate::E3050",
+            "False positive: ServiceRole is Fn::GetAtt of the role's Arn, which carries its IAM path.",
+        ),
     )
     return project
 

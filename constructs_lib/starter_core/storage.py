@@ -65,9 +65,11 @@ def build_artifacts_bucket(
     bucket.apply_removal_policy(removal)
     acknowledge(
         bucket,
-        "AwsSolutions-S1",
-        "Server access logs would need a second bucket outside the tier's audited inventory; "
-        "object-level access is recorded by CloudTrail data events in the account's trail.",
+        (
+            "AwsSolutions-S1",
+            "Server access logs would need a second bucket outside the tier's audited inventory; "
+            "object-level access is recorded by CloudTrail data events in the account's trail.",
+        ),
     )
     s3.CfnBucketPolicy(
         scope,
