@@ -238,36 +238,39 @@ def test_validate_prov_template_fails_on_a_broken_or_stale_template(workspace):
 
 def test_commands_that_need_no_template_never_start_the_jsii_kernel(workspace):
     """list-products, show-product and validate-config must not import aws_cdk (seconds of startup)."""
-    probe = (
-        "import sys; from ml_provisioner.cli import main\n"
+    printed = in_a_fresh_process(
         "config = sys.argv[1]\n"
         "for argv in (['list-products'], ['show-product', '-c', config], ['validate-config', '-c', config]):\n"
         "    try: main(argv)\n"
         "    except SystemExit as e: assert e.code == 0, (argv, e.code)\n"
         "assert 'aws_cdk' not in sys.modules and 'jsii' not in sys.modules and 'boto3' not in sys.modules\n"
-        "print('no-cdk')"
+        "print('no-cdk')",
+        workspace,
     )
+    assert printed.endswith("no-cdk")
+
+
+def in_a_fresh_process(probe: str, workspace) -> str:
+    """Run probe (with sys and the CLI's main imported, the starter config as sys.argv[1]) in a new
+    Python process beside the workspace: what it printed, once it exited 0."""
+    code = "import sys; from ml_provisioner.cli import main\n" + probe
     done = subprocess.run(
-        [sys.executable, "-c", probe, str(STARTER)], capture_output=True, text=True, cwd=workspace.parent, timeout=60
+        [sys.executable, "-c", code, str(STARTER)], capture_output=True, text=True, cwd=workspace.parent, timeout=60
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().endswith("no-cdk")
+    return done.stdout.strip()
 
 
 def test_a_run_imports_the_module_of_its_own_command_and_no_other(workspace):
     """Start-up is paid on every command: validate-config loads none of the deploy, fleet, review
     or bootstrap commands (and `--help`, which lists them all, still names every one)."""
-    probe = (
-        "import sys; from ml_provisioner.cli import main\n"
+    printed = in_a_fresh_process(
         "try: main(['validate-config', '-c', sys.argv[1]])\n"
         "except SystemExit as e: assert e.code == 0, e.code\n"
-        "print(sorted(m for m in sys.modules if m.startswith('ml_provisioner.cli.')))"
+        "print(sorted(m for m in sys.modules if m.startswith('ml_provisioner.cli.')))",
+        workspace,
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe, str(STARTER)], capture_output=True, text=True, cwd=workspace.parent, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    loaded = done.stdout.strip().splitlines()[-1]
+    loaded = printed.splitlines()[-1]
     assert "ml_provisioner.cli.local" in loaded
     for other in ("lifecycle", "fleet", "review", "bootstrap", "pricing", "sandbox", "ecosystem"):
         assert f"ml_provisioner.cli.{other}'" not in loaded, loaded
