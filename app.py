@@ -5,9 +5,9 @@ It builds the same stacks as `ml-provisioner create-prov-template`, through the 
 
 from ml_provisioner.config.loader import ConfigError, load_config
 from ml_provisioner.quick_exit import quick_exit
-from ml_provisioner.synth import APP_CONTEXT, APP_PROPS, ensure_node, populate_app
+from ml_provisioner.synth import APP_CONTEXT, APP_PROPS, populate_app, start_kernel
 
-ensure_node()  # before aws_cdk starts the jsii kernel: a supported Node.js, no banner
+start_kernel()  # a supported Node.js (no banner), in a temporary folder removed at the end
 import aws_cdk as cdk  # noqa: E402
 
 app = cdk.App(**APP_PROPS)

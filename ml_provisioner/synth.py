@@ -7,12 +7,16 @@ byte-identical template: no analytics metadata, no path metadata, no assets, no 
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -21,6 +25,7 @@ from typing import Any
 import yaml
 
 from ml_provisioner.config.loader import LoadedConfig
+from ml_provisioner.errors import OperationFailed
 from ml_provisioner.fingerprint import Fingerprint, fingerprint, stamp
 from ml_provisioner.naming import Names
 
@@ -72,6 +77,11 @@ class Synthesized:
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == "error"]
 
+    @property
+    def kept(self) -> bool:
+        """Read from templates/ as it was (it was current), not synthesized by this run."""
+        return self.text is not None
+
     def template_yaml(self) -> str:
         """The template as written to templates/ and sent to CloudFormation."""
         return self._text
@@ -97,6 +107,27 @@ def render_yaml(template: dict[str, Any]) -> str:
 
 
 # -- Node.js for jsii ----------------------------------------------------------------------------
+
+
+def start_kernel() -> None:
+    """Start the jsii kernel, once per process: a supported Node.js, in a temporary folder of its
+    own that this process removes when it ends, after the kernel's shutdown. Node is in our process
+    group, so Ctrl-C ends it too, before it can remove its own temporary files (jsii-kernel-*)."""
+    if "aws_cdk" in sys.modules:
+        return
+    ensure_node()
+    folder = tempfile.mkdtemp(prefix="ml-provisioner-jsii-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # before the kernel's own handler: runs after it
+    given = {name: os.environ.get(name) for name in ("TMPDIR", "TMP", "TEMP")}
+    os.environ.update(dict.fromkeys(given, folder))  # node's os.tmpdir() reads these
+    try:
+        import aws_cdk  # noqa: F401 - loading its assembly starts the kernel, with this environment
+    finally:
+        for name, value in given.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def ensure_node() -> str:
@@ -145,10 +176,10 @@ def populate_app(
 
 def synthesize(configs: list[LoadedConfig], *, test_marker: str | None = None, nag: bool = True) -> list[Synthesized]:
     """Synthesize every config in one app; findings are returned, never raised."""
-    ensure_node()
-    import aws_cdk as cdk
+    with _kernel_ended_is_reported(), tempfile.TemporaryDirectory(prefix="ml-provisioner-synth-") as outdir:
+        start_kernel()
+        import aws_cdk as cdk
 
-    with tempfile.TemporaryDirectory(prefix="ml-provisioner-synth-") as outdir:
         app = cdk.App(outdir=outdir, context=APP_CONTEXT, **APP_PROPS)
         stacks = populate_app(app, configs, test_marker=test_marker, nag=nag)
         try:
@@ -166,6 +197,21 @@ def synthesize(configs: list[LoadedConfig], *, test_marker: str | None = None, n
             produced = fingerprint(loaded, test_marker) if nag else None  # no findings: not a template to keep
             results.append(Synthesized(loaded, stack.names, template, findings, acknowledged, produced))
         return results
+
+
+@contextmanager
+def _kernel_ended_is_reported() -> Iterator[None]:
+    """Node ended from outside (a signal to it alone, out of memory) is said as such: jsii would
+    raise BrokenPipeError writing a request, or JSONDecodeError on the empty reply that follows."""
+    try:
+        yield
+    except (BrokenPipeError, json.JSONDecodeError) as error:
+        if isinstance(error, json.JSONDecodeError) and error.doc:
+            raise  # text that is not JSON, not an ended kernel
+        raise OperationFailed(
+            "the jsii kernel (Node.js) ended during the synthesis: nothing was written",
+            "it was ended from outside (a signal, or out of memory); run the command again",
+        ) from error
 
 
 def _findings(report: dict[str, Any], stack_path: str) -> list[Finding]:

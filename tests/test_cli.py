@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import yaml
@@ -310,6 +312,54 @@ def test_a_synthesis_keeps_its_exit_code_and_leaves_no_kernel_or_temporary_files
     failed = cli("create-prov-template", "-c", STARTER.name)
     assert failed.returncode == 2, failed.stderr
     assert "error: cannot write to" in failed.stderr
+    assert list(temporary.iterdir()) == []
+
+
+def _synthesis_signalled(tmp_path, python_on_sigint):
+    """create-prov-template, with SIGINT sent to its whole process group (as Ctrl-C in a terminal
+    does) once the jsii kernel has started; the Python process takes it as python_on_sigint says.
+    Returns how it ended, its temporary folder and its workspace."""
+    temporary, workspace = tmp_path / "tmp", tmp_path / "ws"
+    temporary.mkdir()
+    (workspace / "configs").mkdir(parents=True)
+    (workspace / "configs" / STARTER.name).write_text(STARTER.read_text())
+    command = [sys.executable, "-m", "ml_provisioner", "--workspace", str(workspace)]
+    process = subprocess.Popen(
+        [*command, "create-prov-template", "-c", STARTER.name],
+        env=os.environ | {"TMPDIR": str(temporary)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        process_group=0,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, python_on_sigint),
+    )
+    deadline = time.monotonic() + 120
+    while not list(temporary.rglob("jsii-kernel-*")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert process.poll() is None, "the synthesis ended before the kernel was seen"
+    os.killpg(process.pid, signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), temporary, workspace
+
+
+@pytest.mark.synth
+def test_ctrl_c_during_a_synthesis_exits_130_and_leaves_no_template_or_temporary_files(tmp_path):
+    ended, temporary, workspace = _synthesis_signalled(tmp_path, signal.SIG_DFL)
+    assert ended.returncode == 130
+    assert "error: interrupted" in ended.stderr and "Traceback" not in ended.stderr
+    assert not (workspace / "templates").exists() or list((workspace / "templates").iterdir()) == []
+    assert list(temporary.iterdir()) == []
+
+
+@pytest.mark.synth
+def test_a_kernel_ended_from_outside_is_named_in_one_line_and_leaves_nothing(tmp_path):
+    """Node ended while this process goes on (here: SIGINT ignored by Python, as in a background
+    job, but not by node; likewise a kernel killed for memory)."""
+    ended, temporary, workspace = _synthesis_signalled(tmp_path, signal.SIG_IGN)
+    assert ended.returncode == 1
+    assert "error: the jsii kernel (Node.js) ended during the synthesis: nothing was written" in ended.stderr
+    assert "Traceback" not in ended.stderr
+    assert not (workspace / "templates").exists() or list((workspace / "templates").iterdir()) == []
     assert list(temporary.iterdir()) == []
 
 

@@ -127,19 +127,19 @@ def create_prov_template(
 ) -> None:
     """Synthesize CloudFormation templates into templates/<config>.yaml (several configs: one process).
     A template that is current (its fingerprint matches its config and this tool) is kept as it is."""
-    from ml_provisioner.templates import current_templates, template_state
+    from ml_provisioner.templates import current_templates
 
     with action(ctx, "create-prov-template") as run:
         loaded = [run.load(given) for given in config]
-        current = {item.stem for item in loaded if not fresh and template_state(run.workspace, item).current}
         # all or nothing: no file is written unless every config synthesizes
         results = current_templates(run.workspace, loaded, fresh=fresh)
+        current = sum(r.kept for r in results)
         rows = [
             {
                 "config": r.loaded.stem,
                 "stack": r.names.stack_name,
                 "template": str(run.workspace.template_for(r.loaded.stem)),
-                "synthesized": r.loaded.stem not in current,
+                "synthesized": not r.kept,
                 "fingerprint": r.fingerprint.digest if r.fingerprint else None,
                 "resources": len(r.template["Resources"]),
                 "nag_errors": len(r.errors),
@@ -147,7 +147,7 @@ def create_prov_template(
             }
             for r in results
         ]
-        run.summary = f"{len(results) - len(current)} template(s) written, {len(current)} current"
+        run.summary = f"{len(results) - current} template(s) written, {current} current"
         if as_json:
             run.json(rows)
         else:
