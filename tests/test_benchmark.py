@@ -44,3 +44,15 @@ def test_every_measured_command_gets_the_one_environment(tmp_path, monkeypatch):
         assert all(recorded is env for _, recorded in seen), "one environment for both sides"
         order = [name for name, _ in seen][:2]
         assert order == (["/usr/bin/cdk", sys.executable] if cdk_first else [sys.executable, "/usr/bin/cdk"])
+
+
+def test_each_ratio_is_shown_beside_the_floor_the_tools_underneath_set():
+    """The floor is what the ratio would be if this tool added nothing to the tools' own work."""
+    benchmark = _benchmark()
+    one_round = {"cold": (1.5, 1.2), "cdk": (2.4, 2.0), "lint": (1.3, 1.2), "imports": (0.1, 0.1)}
+    one_round["cdk all"] = (5.4, 5.0)
+    assert benchmark.floor("seven", one_round) == (1.5 + 1.3 + 5 * 0.1) / 1.5
+    assert benchmark.floor("again", one_round) == 0.1 / 1.5
+    assert benchmark.floor("all", one_round) == (1.5 + 5.4 - 2.4) / 1.5
+    assert benchmark.floor("cold", one_round) is None, "both sides are the same synthesis"
+    assert benchmark.floor("all", {"cold": (1.5, 1.2)}) is None, "no floor without the CDK CLI's times"
