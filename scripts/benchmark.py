@@ -270,12 +270,12 @@ def main(argv: list[str] | None = None) -> int:
         wall, cpu = (statistics.median(r[case][i] for r in rounds) for i in (0, 1))
         missed += wall > QUICK
         verdict = "ok" if wall <= QUICK else "MISSED"
-        print(f"{case + ' seconds (wall / CPU)':<68} {wall:>6.2f} / {cpu:<4.2f} {QUICK:>7.2f}  {verdict}")
+        print(f"{case + ' seconds (wall / CPU)':<68} {wall:>6.2f} / {cpu:<4.2f} {'':>6} {QUICK:>7.2f}  {verdict}")
     for argv_ in NO_TEMPLATE:
         jsii = starts_jsii(argv_)
         missed += jsii
         verdict = "MISSED" if jsii else "ok"
-        print(f"{argv_[0] + ' starts the jsii kernel':<68} {'yes' if jsii else 'no':>13} {'no':>7}  {verdict}")
+        print(f"{argv_[0] + ' starts the jsii kernel':<68} {'yes' if jsii else 'no':>13} {'':>6} {'no':>7}  {verdict}")
     print("\nwhat the tools underneath cost for the same work (median seconds, wall / CPU; no targets)")
     for case, what in UNDERNEATH:
         if case in rounds[0]:
