@@ -9,8 +9,6 @@ import sys
 import threading
 from typing import Any, NoReturn
 
-from ml_provisioner.errors import EXIT_INTERRUPTED
-
 
 def quick_exit(code: int) -> NoReturn:
     """End the process with ``code``, skipping the teardown that frees every loaded object one by
@@ -21,7 +19,7 @@ def quick_exit(code: int) -> NoReturn:
     another thread still running ends the usual way, which waits for it."""
     if any(t is not threading.main_thread() and not t.daemon for t in threading.enumerate()):
         sys.exit(code)
-    sys.unraisablehook = _one_line if code != EXIT_INTERRUPTED else lambda _: None  # Ctrl-C ended node too
+    sys.unraisablehook = one_line_unraisable
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe (| head) or stream
@@ -29,9 +27,13 @@ def quick_exit(code: int) -> NoReturn:
     os._exit(code)
 
 
-def _one_line(unraisable: Any) -> None:
-    """An exit handler that fails (the jsii kernel's shutdown, when node was ended from outside)
-    is one line on stderr, not a traceback."""
-    where = getattr(unraisable.object, "__qualname__", "an exit handler")
+def one_line_unraisable(unraisable: Any) -> None:
+    """sys.unraisablehook: an error Python can only ignore (in an exit handler, in __del__) is one
+    line on stderr, not a traceback; none for a pipe to a process already gone (the jsii kernel's
+    shutdown after node has ended, which the run has said) or for Ctrl-C during the shutdown."""
     error = unraisable.exc_value
-    print(f"warning: on exit, {where}: {type(error).__name__}: {error}", file=sys.stderr)
+    if isinstance(error, BrokenPipeError | KeyboardInterrupt):
+        return
+    where = getattr(unraisable.object, "__qualname__", None) or unraisable.err_msg or "while ending"
+    detail = f": {error}" if str(error) else ""
+    print(f"warning: ignored in {where}: {type(error).__name__}{detail}", file=sys.stderr)

@@ -113,21 +113,40 @@ def start_kernel() -> None:
     """Start the jsii kernel, once per process: a supported Node.js, in a temporary folder of its
     own that this process removes when it ends, after the kernel's shutdown. Node is in our process
     group, so Ctrl-C ends it too, before it can remove its own temporary files (jsii-kernel-*)."""
-    if "aws_cdk" in sys.modules:
+    if "constructs" in sys.modules:  # every assembly loads constructs' first: the kernel runs
         return
-    ensure_node()
+    node = ensure_node()
     folder = tempfile.mkdtemp(prefix="ml-provisioner-jsii-")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)  # before the kernel's own handler: runs after it
     given = {name: os.environ.get(name) for name in ("TMPDIR", "TMP", "TEMP")}
     os.environ.update(dict.fromkeys(given, folder))  # node's os.tmpdir() reads these
     try:
-        import aws_cdk  # noqa: F401 - loading its assembly starts the kernel, with this environment
+        with _said_if_node_ends():
+            import aws_cdk  # noqa: F401 - loading its assembly starts the kernel, with this environment
+    except OSError as error:  # not found, not executable
+        raise OperationFailed(f"Node.js ({node}) could not be run: {error.strerror}", "check JSII_NODE") from None
     finally:
         for name, value in given.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@contextmanager
+def _said_if_node_ends() -> Iterator[None]:
+    """Node ending under us is an error that says so (its own words, if any, are above it): jsii
+    raises BrokenPipeError writing a request to it, or JSONDecodeError on the empty reply."""
+    try:
+        yield
+    except (BrokenPipeError, json.JSONDecodeError) as error:
+        if isinstance(error, json.JSONDecodeError) and error.doc:
+            raise  # text that is not JSON, not an ended kernel
+        raise OperationFailed(
+            f"the jsii kernel (Node.js, {os.environ.get('JSII_NODE', 'node')}) ended before the synthesis was done:"
+            " nothing was written",
+            "check JSII_NODE and NODE_OPTIONS; a signal, or the system out of memory, ends it this way too",
+        ) from error
 
 
 def ensure_node() -> str:
@@ -176,10 +195,10 @@ def populate_app(
 
 def synthesize(configs: list[LoadedConfig], *, test_marker: str | None = None, nag: bool = True) -> list[Synthesized]:
     """Synthesize every config in one app; findings are returned, never raised."""
-    with _kernel_ended_is_reported(), tempfile.TemporaryDirectory(prefix="ml-provisioner-synth-") as outdir:
-        start_kernel()
-        import aws_cdk as cdk
+    start_kernel()
+    import aws_cdk as cdk
 
+    with _said_if_node_ends(), tempfile.TemporaryDirectory(prefix="ml-provisioner-synth-") as outdir:
         app = cdk.App(outdir=outdir, context=APP_CONTEXT, **APP_PROPS)
         stacks = populate_app(app, configs, test_marker=test_marker, nag=nag)
         try:
@@ -197,21 +216,6 @@ def synthesize(configs: list[LoadedConfig], *, test_marker: str | None = None, n
             produced = fingerprint(loaded, test_marker) if nag else None  # no findings: not a template to keep
             results.append(Synthesized(loaded, stack.names, template, findings, acknowledged, produced))
         return results
-
-
-@contextmanager
-def _kernel_ended_is_reported() -> Iterator[None]:
-    """Node ended from outside (a signal to it alone, out of memory) is said as such: jsii would
-    raise BrokenPipeError writing a request, or JSONDecodeError on the empty reply that follows."""
-    try:
-        yield
-    except (BrokenPipeError, json.JSONDecodeError) as error:
-        if isinstance(error, json.JSONDecodeError) and error.doc:
-            raise  # text that is not JSON, not an ended kernel
-        raise OperationFailed(
-            "the jsii kernel (Node.js) ended during the synthesis: nothing was written",
-            "it was ended from outside (a signal, or out of memory); run the command again",
-        ) from error
 
 
 def _findings(report: dict[str, Any], stack_path: str) -> list[Finding]:

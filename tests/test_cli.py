@@ -346,21 +346,43 @@ def _synthesis_signalled(tmp_path, python_on_sigint):
 def test_ctrl_c_during_a_synthesis_exits_130_and_leaves_no_template_or_temporary_files(tmp_path):
     ended, temporary, workspace = _synthesis_signalled(tmp_path, signal.SIG_DFL)
     assert ended.returncode == 130
-    assert "error: interrupted" in ended.stderr and "Traceback" not in ended.stderr
+    assert "error: interrupted" in ended.stderr
+    assert "Traceback" not in ended.stderr and "warning" not in ended.stderr
     assert not (workspace / "templates").exists() or list((workspace / "templates").iterdir()) == []
     assert list(temporary.iterdir()) == []
 
 
 @pytest.mark.synth
-def test_a_kernel_ended_from_outside_is_named_in_one_line_and_leaves_nothing(tmp_path):
+def test_a_kernel_ended_from_outside_is_named_and_leaves_nothing(tmp_path):
     """Node ended while this process goes on (here: SIGINT ignored by Python, as in a background
     job, but not by node; likewise a kernel killed for memory)."""
     ended, temporary, workspace = _synthesis_signalled(tmp_path, signal.SIG_IGN)
     assert ended.returncode == 1
-    assert "error: the jsii kernel (Node.js) ended during the synthesis: nothing was written" in ended.stderr
-    assert "Traceback" not in ended.stderr
+    assert "ended before the synthesis was done: nothing was written" in ended.stderr
+    assert "Traceback" not in ended.stderr and "warning" not in ended.stderr
     assert not (workspace / "templates").exists() or list((workspace / "templates").iterdir()) == []
     assert list(temporary.iterdir()) == []
+
+
+def test_a_node_that_does_not_start_the_kernel_is_named_with_what_to_check(tmp_path):
+    temporary, workspace = tmp_path / "tmp", tmp_path / "ws"
+    temporary.mkdir()
+    for node, says, hint in (
+        ("/bin/false", "error: the jsii kernel (Node.js, /bin/false) ended before the synthesis", "JSII_NODE"),
+        (str(tmp_path / "no-node"), f"error: Node.js ({tmp_path / 'no-node'}) could not be run", "JSII_NODE"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "ml_provisioner", "--workspace", str(workspace)]
+            + ["create-prov-template", "-c", str(STARTER)],
+            env=os.environ | {"JSII_NODE": node, "TMPDIR": str(temporary)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 1, done.stderr
+        assert says in done.stderr and hint in done.stderr and "Traceback" not in done.stderr
+        assert not (workspace / "templates").exists()
+        assert list(temporary.iterdir()) == [], "no temporary files are left"
 
 
 def test_synthesis_needs_no_aws_credentials_or_network(tmp_path):

@@ -16,7 +16,7 @@ import typer.core
 
 from ml_provisioner import __version__
 from ml_provisioner.cli._common import ConfigsOption, Run, workspace_root
-from ml_provisioner.quick_exit import quick_exit
+from ml_provisioner.quick_exit import one_line_unraisable, quick_exit
 from ml_provisioner.workspace import ENV_VAR, Workspace
 
 app = typer.Typer(
@@ -308,6 +308,7 @@ def run() -> None:
     """The ml-provisioner command: main(), then the process ends without the interpreter's
     teardown (quick_exit)."""
     code: int | str | None = 0
+    sys.unraisablehook = one_line_unraisable
     try:
         main()
     except SystemExit as stop:
