@@ -116,6 +116,7 @@ def current_templates(
     synthesized (all in one app) and written there, each only once every config has synthesized.
     Unless keep_required (create-prov-template: writing is the point), a templates/ folder that
     cannot be written is a warning: the command needs the template, not its copy."""
+    _one_config_per_template(workspace, configs)
     states = [template_state(workspace, loaded) for loaded in configs]
     stale = [i for i, state in enumerate(states) if fresh or not state.current]
     results: list[Synthesized | None] = [
@@ -125,10 +126,12 @@ def current_templates(
     if stale:
         from ml_provisioner.synth import synthesize
 
+        distinct = list({configs[i].stem: i for i in stale}.values())  # a config given twice: once
         # Not linted here: validate-prov-template lints the file as it is (lint.lint_recorded).
-        for i, result in zip(stale, synthesize([configs[i] for i in stale]), strict=True):
-            results[i] = result
+        synthesized = {result.loaded.stem: result for result in synthesize([configs[i] for i in distinct])}
         for i in stale:
+            results[i] = synthesized[configs[i].stem]
+        for i in distinct:
             if states[i].text is not None and not fresh:
                 notify(f"{states[i].path} was not current ({states[i].why_not_current}): synthesized again")
             try:
@@ -139,3 +142,15 @@ def current_templates(
                 notify(f"{error.message}: the template is not kept there; {error.hint}")
                 break
     return [r for r in results if r is not None]
+
+
+def _one_config_per_template(workspace: Workspace, configs: list[LoadedConfig]) -> None:
+    """Two files of one name would write one template: refused before anything is synthesized."""
+    first: dict[str, Path] = {}
+    for loaded in configs:
+        seen = first.setdefault(loaded.stem, loaded.path)
+        if seen.resolve() != loaded.path.resolve():
+            raise BadInput(
+                f"{seen} and {loaded.path} would both be written to {workspace.template_for(loaded.stem)}",
+                "give one of them, or rename one of the files",
+            )

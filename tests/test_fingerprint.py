@@ -157,6 +157,23 @@ def test_fresh_synthesizes_a_current_template_again(workspace):
     assert created("--fresh")["synthesized"] is True
 
 
+def test_a_config_given_twice_is_synthesized_once_and_reported_for_each(workspace):
+    code, out, err = run("create-prov-template", "-c", STARTER.name, "-c", STARTER.name, "--json")
+    assert code == 0, err
+    assert [(row["config"], row["synthesized"]) for row in json.loads(out)] == [(STARTER.stem, True)] * 2
+    assert [p.name for p in template(workspace).parent.iterdir()] == [template(workspace).name]
+
+
+def test_two_config_files_of_one_name_are_refused_before_anything_is_synthesized(workspace):
+    elsewhere = workspace / "elsewhere" / STARTER.name
+    elsewhere.parent.mkdir()
+    elsewhere.write_text(STARTER.read_text())
+    code, _, err = run("create-prov-template", "-c", STARTER.name, "-c", str(elsewhere))
+    assert code == 2
+    assert f"and {elsewhere} would both be written to " in err and f"templates/{STARTER.stem}.yaml" in err
+    assert not template(workspace).exists()
+
+
 def test_an_edited_template_is_not_current(workspace):
     created()
     path = template(workspace)
