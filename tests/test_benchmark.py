@@ -47,7 +47,7 @@ def test_every_measured_command_gets_the_one_environment(tmp_path, monkeypatch):
 
 
 def test_each_ratio_is_shown_beside_the_floor_the_tools_underneath_set():
-    """The floor is what the ratio would be if this tool added nothing to the tools' own work."""
+    """The floor is the ratio the tools' own work sets, over the round's cold synthesis."""
     benchmark = _benchmark()
     one_round = {"cold": (1.5, 1.2), "cdk": (2.4, 2.0), "lint": (1.3, 1.2), "imports": (0.1, 0.1)}
     one_round["cdk all"] = (5.4, 5.0)
