@@ -218,4 +218,4 @@ def _error(headers, status: int, code: str, message: str) -> tuple[int, list[tup
     return status, [("Content-Type", "text/xml")], body
 
 
-SIGINT, SIGKILL = signals.SIGINT, signals.SIGKILL
+SIGINT, SIGKILL, SIGTERM = signals.SIGINT, signals.SIGKILL, signals.SIGTERM

@@ -315,10 +315,10 @@ def test_a_synthesis_keeps_its_exit_code_and_leaves_no_kernel_or_temporary_files
     assert list(temporary.iterdir()) == []
 
 
-def _synthesis_signalled(tmp_path, python_on_sigint):
-    """create-prov-template, with SIGINT sent to its whole process group (as Ctrl-C in a terminal
-    does) once the jsii kernel has started; the Python process takes it as python_on_sigint says.
-    Returns how it ended, its temporary folder and its workspace."""
+def _synthesis_signalled(tmp_path, python_on_sigint, sent=signal.SIGINT):
+    """create-prov-template, with a signal (SIGINT: Ctrl-C in a terminal) sent to its whole
+    process group once the jsii kernel has started; the Python process takes SIGINT as
+    python_on_sigint says. Returns how it ended, its temporary folder and its workspace."""
     temporary, workspace = tmp_path / "tmp", tmp_path / "ws"
     temporary.mkdir()
     (workspace / "configs").mkdir(parents=True)
@@ -337,14 +337,15 @@ def _synthesis_signalled(tmp_path, python_on_sigint):
     while not list(temporary.rglob("jsii-kernel-*")) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     assert process.poll() is None, "the synthesis ended before the kernel was seen"
-    os.killpg(process.pid, signal.SIGINT)
+    os.killpg(process.pid, sent)
     stdout, stderr = process.communicate(timeout=120)
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), temporary, workspace
 
 
 @pytest.mark.synth
-def test_ctrl_c_during_a_synthesis_exits_130_and_leaves_no_template_or_temporary_files(tmp_path):
-    ended, temporary, workspace = _synthesis_signalled(tmp_path, signal.SIG_DFL)
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_ctrl_c_during_a_synthesis_exits_130_and_leaves_no_template_or_temporary_files(tmp_path, sent):
+    ended, temporary, workspace = _synthesis_signalled(tmp_path, signal.SIG_DFL, sent)
     assert ended.returncode == 130
     assert "error: interrupted" in ended.stderr
     assert "Traceback" not in ended.stderr and "warning" not in ended.stderr

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from ml_provisioner.config.loader import load_config
-from tests.fault_proxy import SIGINT, SIGKILL
+from tests.fault_proxy import SIGINT, SIGKILL, SIGTERM
 from tests.support.processes import read_fd_until, stop
 from tests.support.sandbox import cli, product, stack
 
@@ -129,10 +129,11 @@ def test_a_watch_that_never_gets_an_answer_says_what_it_knows(aws, faults):
 # -- 6. interrupted change-set creation, prompt and delete ----------------------------------------
 
 
-def test_ctrl_c_during_change_set_creation_removes_what_the_run_made(aws, faults):
+@pytest.mark.parametrize("sig", [SIGINT, SIGTERM], ids=["Ctrl-C", "SIGTERM, as a cancelled CI job sends"])
+def test_ctrl_c_during_change_set_creation_removes_what_the_run_made(aws, faults, sig):
     config, data = product("edge codecommit", aws)
     region, names = data["environment"]["region"], names_of(config)
-    faults.at("CreateChangeSet", signal=SIGINT)
+    faults.at("CreateChangeSet", signal=sig)
     code, _, err = faults.cli("deploy-product", "-c", config, "--force", env=FAST)
     assert code == 130, err
     assert f"interrupted: stack {names.stack_name} does not exist; removed what this run had made: change set " in err

@@ -89,15 +89,17 @@ def look(aws: AwsSession, stack_name: str) -> StackState | None:
 
 @contextmanager
 def uninterruptible() -> Iterator[None]:
-    """A few calls that must finish (cleaning up after Ctrl-C): a second Ctrl-C waits for them."""
+    """A few calls that must finish (cleaning up after Ctrl-C): a second Ctrl-C, or SIGTERM, waits
+    for them."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def protect(aws: AwsSession, names: Names, state: StackState | None = None) -> None:

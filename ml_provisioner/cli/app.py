@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -306,9 +307,11 @@ def _value_of(option: str, inline: str | None, args: Iterator[str], what: str) -
 
 def run() -> None:
     """The ml-provisioner command: main(), then the process ends without the interpreter's
-    teardown (quick_exit)."""
+    teardown (quick_exit). SIGTERM (a cancelled CI job, `docker stop`) is taken as Ctrl-C, so
+    that it cleans up as Ctrl-C does."""
     code: int | str | None = 0
     sys.unraisablehook = one_line_unraisable
+    signal.signal(signal.SIGTERM, _as_ctrl_c)
     try:
         main()
     except SystemExit as stop:
@@ -316,6 +319,10 @@ def run() -> None:
     if isinstance(code, int | None):
         quick_exit(code or 0)
     sys.exit(code)  # a message, printed as Python prints it
+
+
+def _as_ctrl_c(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> None:
