@@ -109,38 +109,45 @@ def render_yaml(template: dict[str, Any]) -> str:
 # -- Node.js for jsii ----------------------------------------------------------------------------
 
 
-def start_kernel() -> None:
+_kernel_folder: str | None = None  # the kernel's temporary folder, once start_kernel() made it
+
+
+def start_kernel() -> str | None:
     """Start the jsii kernel, once per process: a supported Node.js, in a temporary folder of its
     own that this process removes when it ends, after the kernel's shutdown. Node is in our process
-    group, so Ctrl-C ends it too, before it can remove its own temporary files (jsii-kernel-*)."""
+    group, so Ctrl-C ends it too, before it can remove its own temporary files (jsii-kernel-*).
+    Returns that folder (None: the kernel was started by someone else)."""
+    global _kernel_folder
     if "constructs" in sys.modules:  # every assembly loads constructs' first: the kernel runs
-        return
+        return _kernel_folder
     node = ensure_node()
-    folder = tempfile.mkdtemp(prefix="ml-provisioner-jsii-")
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # before the kernel's own handler: runs after it
+    if not (os.path.isfile(node) and os.access(node, os.X_OK)):
+        raise OperationFailed(f"Node.js ({node}) could not be run: not an executable file", "check JSII_NODE")
+    _kernel_folder = tempfile.mkdtemp(prefix="ml-provisioner-jsii-")
+    atexit.register(shutil.rmtree, _kernel_folder, ignore_errors=True)  # before the kernel's handler: runs after it
     given = {name: os.environ.get(name) for name in ("TMPDIR", "TMP", "TEMP")}
-    os.environ.update(dict.fromkeys(given, folder))  # node's os.tmpdir() reads these
+    os.environ.update(dict.fromkeys(given, _kernel_folder))  # node's os.tmpdir() reads these
     try:
-        with _said_if_node_ends():
+        with _said_if_node_ends(starting=True):
             import aws_cdk  # noqa: F401 - loading its assembly starts the kernel, with this environment
-    except OSError as error:  # not found, not executable
-        raise OperationFailed(f"Node.js ({node}) could not be run: {error.strerror}", "check JSII_NODE") from None
     finally:
         for name, value in given.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+    return _kernel_folder
 
 
 @contextmanager
-def _said_if_node_ends() -> Iterator[None]:
-    """Node ending under us is an error that says so (its own words, if any, are above it): jsii
-    raises BrokenPipeError writing a request to it, or JSONDecodeError on the empty reply."""
+def _said_if_node_ends(*, starting: bool = False) -> Iterator[None]:
+    """Node ending under us is an error that says so: jsii raises BrokenPipeError writing a request
+    to it, or JSONDecodeError on the empty reply (while starting, on any reply that is not the
+    kernel's: JSII_NODE is then not a Node.js)."""
     try:
         yield
     except (BrokenPipeError, json.JSONDecodeError) as error:
-        if isinstance(error, json.JSONDecodeError) and error.doc:
+        if isinstance(error, json.JSONDecodeError) and error.doc and not starting:
             raise  # text that is not JSON, not an ended kernel
         raise OperationFailed(
             f"the jsii kernel (Node.js, {os.environ.get('JSII_NODE', 'node')}) ended before the synthesis was done:"
@@ -195,10 +202,11 @@ def populate_app(
 
 def synthesize(configs: list[LoadedConfig], *, test_marker: str | None = None, nag: bool = True) -> list[Synthesized]:
     """Synthesize every config in one app; findings are returned, never raised."""
-    start_kernel()
+    kernel_folder = start_kernel()
     import aws_cdk as cdk
 
-    with _said_if_node_ends(), tempfile.TemporaryDirectory(prefix="ml-provisioner-synth-") as outdir:
+    # cdk.out inside the kernel's folder: removed after the kernel's shutdown, even where node writes on after us
+    with _said_if_node_ends(), tempfile.TemporaryDirectory(prefix="ml-provisioner-synth-", dir=kernel_folder) as outdir:
         app = cdk.App(outdir=outdir, context=APP_CONTEXT, **APP_PROPS)
         stacks = populate_app(app, configs, test_marker=test_marker, nag=nag)
         try:

@@ -315,10 +315,12 @@ def test_a_synthesis_keeps_its_exit_code_and_leaves_no_kernel_or_temporary_files
     assert list(temporary.iterdir()) == []
 
 
-def _synthesis_signalled(tmp_path, python_on_sigint, sent=signal.SIGINT):
+def _synthesis_signalled(tmp_path, python_on_sigint, sent=signal.SIGINT, *, to_the_group=True, when="jsii-kernel-*"):
     """create-prov-template, with a signal (SIGINT: Ctrl-C in a terminal) sent to its whole
-    process group once the jsii kernel has started; the Python process takes SIGINT as
-    python_on_sigint says. Returns how it ended, its temporary folder and its workspace."""
+    process group (else to the Python process alone, as `kill PID` does) once a temporary file
+    named like `when` is there (by default: once the jsii kernel has started); the Python process
+    takes SIGINT as python_on_sigint says. Returns how it ended, its temporary folder and its
+    workspace."""
     temporary, workspace = tmp_path / "tmp", tmp_path / "ws"
     temporary.mkdir()
     (workspace / "configs").mkdir(parents=True)
@@ -334,10 +336,10 @@ def _synthesis_signalled(tmp_path, python_on_sigint, sent=signal.SIGINT):
         preexec_fn=lambda: signal.signal(signal.SIGINT, python_on_sigint),
     )
     deadline = time.monotonic() + 120
-    while not list(temporary.rglob("jsii-kernel-*")) and process.poll() is None and time.monotonic() < deadline:
+    while not list(temporary.rglob(when)) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert process.poll() is None, "the synthesis ended before the kernel was seen"
-    os.killpg(process.pid, sent)
+    assert process.poll() is None, f"the synthesis ended before {when} was seen"
+    (os.killpg if to_the_group else os.kill)(process.pid, sent)
     stdout, stderr = process.communicate(timeout=120)
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), temporary, workspace
 
@@ -349,6 +351,19 @@ def test_ctrl_c_during_a_synthesis_exits_130_and_leaves_no_template_or_temporary
     assert ended.returncode == 130
     assert "error: interrupted" in ended.stderr
     assert "Traceback" not in ended.stderr and "warning" not in ended.stderr
+    assert not (workspace / "templates").exists() or list((workspace / "templates").iterdir()) == []
+    assert list(temporary.iterdir()) == []
+
+
+@pytest.mark.synth
+def test_sigterm_to_the_python_process_alone_exits_130_and_leaves_nothing(tmp_path):
+    """`kill PID`, `docker stop`: only Python is signalled, node runs on until the kernel's
+    shutdown; all the synthesis writes is inside the kernel's folder, removed after that."""
+    ended, temporary, workspace = _synthesis_signalled(
+        tmp_path, signal.SIG_DFL, signal.SIGTERM, to_the_group=False, when="ml-provisioner-synth-*"
+    )
+    assert ended.returncode == 130, ended.stderr
+    assert "error: interrupted" in ended.stderr and "Traceback" not in ended.stderr
     assert not (workspace / "templates").exists() or list((workspace / "templates").iterdir()) == []
     assert list(temporary.iterdir()) == []
 
@@ -370,7 +385,9 @@ def test_a_node_that_does_not_start_the_kernel_is_named_with_what_to_check(tmp_p
     temporary.mkdir()
     for node, says, hint in (
         ("/bin/false", "error: the jsii kernel (Node.js, /bin/false) ended before the synthesis", "JSII_NODE"),
+        ("/bin/echo", "error: the jsii kernel (Node.js, /bin/echo) ended before the synthesis", "JSII_NODE"),
         (str(tmp_path / "no-node"), f"error: Node.js ({tmp_path / 'no-node'}) could not be run", "JSII_NODE"),
+        (str(tmp_path), f"error: Node.js ({tmp_path}) could not be run: not an executable file", "JSII_NODE"),
     ):
         done = subprocess.run(
             [sys.executable, "-m", "ml_provisioner", "--workspace", str(workspace)]
@@ -381,7 +398,8 @@ def test_a_node_that_does_not_start_the_kernel_is_named_with_what_to_check(tmp_p
             timeout=120,
         )
         assert done.returncode == 1, done.stderr
-        assert says in done.stderr and hint in done.stderr and "Traceback" not in done.stderr
+        assert says in done.stderr and hint in done.stderr
+        assert "Traceback" not in done.stderr and "warning" not in done.stderr
         assert not (workspace / "templates").exists()
         assert list(temporary.iterdir()) == [], "no temporary files are left"
 
