@@ -239,6 +239,27 @@ def test_fail_fast_starts_nothing_after_a_failure_and_waves_keep_production_last
     assert sorted(started) == ["dev-broken", "dev-ok", "prod"] and started[-1] == "prod"
 
 
+def test_an_interrupt_outside_the_wait_still_stops_the_running_jobs_before_they_execute():
+    """Ctrl-C (or SIGTERM) can land while a finished job is being reported; the jobs still running
+    must see stop then, as when it lands in the wait."""
+    stop = threading.Event()
+    slow_started, saw_stop = threading.Event(), []
+
+    def job(item: str) -> str:
+        if item == "slow":
+            slow_started.set()
+            saw_stop.append(stop.wait(timeout=30))  # a job looks at stop before it executes anything
+        return item
+
+    def on_done(outcome) -> None:
+        slow_started.wait(timeout=30)
+        raise KeyboardInterrupt  # landed while the quick job's outcome is reported
+
+    with pytest.raises(KeyboardInterrupt):
+        run_waves([["quick", "slow"]], job, max_concurrent=2, on_done=on_done, stop=stop)
+    assert saw_stop == [True]
+
+
 def test_progress_in_a_log_is_plain_lines_one_per_change_of_stage():
     stream = io.StringIO()
     board = Board(2, stream=stream, live=False)

@@ -8,6 +8,7 @@ import inspect
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -311,7 +312,8 @@ def run() -> None:
     that it cleans up as Ctrl-C does."""
     code: int | str | None = 0
     sys.unraisablehook = one_line_unraisable
-    signal.signal(signal.SIGTERM, _as_ctrl_c)
+    if threading.current_thread() is threading.main_thread():  # signal handlers can only be set there
+        signal.signal(signal.SIGTERM, _as_ctrl_c)
     try:
         main()
     except SystemExit as stop:

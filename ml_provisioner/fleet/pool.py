@@ -8,8 +8,9 @@ before it executes anything, and cancels what it has made), and every outcome is
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -50,7 +51,11 @@ def run_waves(
         on_start(item)
         return job(item)
 
-    with ThreadPoolExecutor(max_workers=max(1, max_concurrent), thread_name_prefix="fleet") as pool:
+    # stopped_on_leaving exits first: the pool's exit waits for jobs that have seen stop
+    with (
+        ThreadPoolExecutor(max_workers=max(1, max_concurrent), thread_name_prefix="fleet") as pool,
+        _stopped_on_leaving(stop),
+    ):
         for number, wave in enumerate(waves):
             pending = list(wave)
             running: dict[Future[Result], Item] = {}
@@ -86,3 +91,14 @@ def run_waves(
                         outcomes[index[id(item)]] = Outcome(item, skipped=True)
                 break
     return [outcomes[n] for n in range(len(order))]
+
+
+@contextmanager
+def _stopped_on_leaving(stop: threading.Event) -> Iterator[None]:
+    """An interrupt (or an error) anywhere in the loop, not only in wait(), sets stop: the running
+    jobs then cancel before executing anything instead of going on unasked."""
+    try:
+        yield
+    except BaseException:
+        stop.set()
+        raise
