@@ -121,7 +121,7 @@ def start_kernel() -> str | None:
     if "constructs" in sys.modules:  # every assembly loads constructs' first: the kernel runs
         return _kernel_folder
     node = ensure_node()
-    if not (os.path.isfile(node) and os.access(node, os.X_OK)):
+    if shutil.which(node) is None:  # a path, or a name on PATH, as jsii runs it
         raise OperationFailed(f"Node.js ({node}) could not be run: not an executable file", "check JSII_NODE")
     _kernel_folder = tempfile.mkdtemp(prefix="ml-provisioner-jsii-")
     atexit.register(shutil.rmtree, _kernel_folder, ignore_errors=True)  # before the kernel's handler: runs after it

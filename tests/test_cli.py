@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -402,6 +403,23 @@ def test_a_node_that_does_not_start_the_kernel_is_named_with_what_to_check(tmp_p
         assert "Traceback" not in done.stderr and "warning" not in done.stderr
         assert not (workspace / "templates").exists()
         assert list(temporary.iterdir()) == [], "no temporary files are left"
+
+
+@pytest.mark.synth
+def test_jsii_node_may_name_a_node_on_path_as_jsii_runs_it(tmp_path):
+    from ml_provisioner.synth import ensure_node
+
+    path = os.pathsep.join([str(Path(ensure_node()).parent), os.environ.get("PATH", "")])
+    done = subprocess.run(
+        [sys.executable, "-m", "ml_provisioner", "--workspace", str(tmp_path)]
+        + ["create-prov-template", "-c", str(STARTER)],
+        env=os.environ | {"JSII_NODE": "node", "PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "templates" / f"{STARTER.stem}.yaml").is_file()
 
 
 def test_synthesis_needs_no_aws_credentials_or_network(tmp_path):
