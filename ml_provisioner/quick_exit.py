@@ -19,7 +19,6 @@ def quick_exit(code: int) -> NoReturn:
     another thread still running ends the usual way, which waits for it."""
     if any(t is not threading.main_thread() and not t.daemon for t in threading.enumerate()):
         sys.exit(code)
-    sys.unraisablehook = one_line_unraisable
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe (| head) or stream
